@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make test` and `make preview [STACK=prod]`.
+# Both create ./venv on first use and reinstall only when a requirements file changes.
+
+PYTHON ?= python3
+VENV   := venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+STACK  ?= dev
+REQS   := requirements.txt requirements-dev.txt policies/requirements.txt
+
+.PHONY: test preview lint schema bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) $(REQS)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+preview: $(STAMP)
+	$(PY) -m offline preview --stack $(STACK)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+schema: $(STAMP)
+	$(PY) -m settings_schema > schema/pulumi-stack.schema.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
