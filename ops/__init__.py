@@ -1,0 +1,1 @@
+"""Operator tools that call AWS: backups, verification, restore drill, release."""
