@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 schema: $(STAMP)
-	$(PY) -m settings_schema > schema/pulumi-stack.schema.json
+	$(PY) -m settings schema > schema/pulumi-stack.schema.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

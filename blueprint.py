@@ -1,0 +1,86 @@
+"""Which components a stack gets for its phase, and how their outputs connect.
+
+Components never look each other up: each one's outputs are passed to the next as typed
+args, so the dependency order is visible here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components import bootstrap
+from components.encryption import Encryption, EncryptionArgs
+from components.network import Network, NetworkArgs
+from components.webtier import WebTier, WebTierArgs
+from settings import Settings
+
+
+@dataclass
+class Platform:
+    """What a stack built; `outputs()` is what it exports."""
+
+    settings: Settings
+    encryption: Encryption
+    network: Network
+    web: WebTier
+
+    def outputs(self) -> dict[str, Any]:
+        return {
+            "region": self.settings.region,
+            "phase": self.settings.phase,
+            "url": self.web.url,
+            "albDnsName": self.web.alb_dns_name,
+            "vpcId": self.network.vpc_id,
+            "asgName": self.web.asg_name,
+        }
+
+
+def build(s: Settings) -> Platform:
+    encryption = Encryption("encryption", EncryptionArgs(region=s.region, protect=s.protect))
+    network = Network(
+        "network",
+        NetworkArgs(
+            cidr=s.network.cidr,
+            az_count=s.network.availability_zones,
+            nat_gateways=s.network.nat_gateways,
+            region=s.region,
+            flow_log_retention_days=s.logging.audit_retention_days,
+            log_kms_key_arn=encryption.logs_key_arn,
+            protect=s.protect,
+        ),
+    )
+    app_config: dict[str, Any] = {
+        "region": s.region,
+        "environment": s.stack,
+        "appPort": s.hosting.app_port,
+    }
+    user_data = pulumi.Output.from_input(app_config).apply(
+        lambda config: bootstrap.render(bootstrap.Bootstrap(region=s.region, app_config=config))
+    )
+    h = s.hosting
+    web = WebTier(
+        "web",
+        WebTierArgs(
+            vpc_id=network.vpc_id,
+            public_subnet_ids=network.public_subnet_ids,
+            private_subnet_ids=network.private_subnet_ids,
+            instance_type=h.instance_type,
+            min_size=h.min_size,
+            max_size=h.max_size,
+            app_port=h.app_port,
+            health_check_path=h.health_check_path,
+            cpu_target=h.cpu_target,
+            instance_tags=s.default_tags,
+            user_data=user_data,
+            certificate_arn=h.certificate_arn,
+            deletion_protection=h.deletion_protection,
+            root_volume_gb=h.root_volume_gb,
+            health_check_grace_seconds=h.health_check_grace_seconds,
+            min_healthy_percent=h.min_healthy_percent,
+            default_instance_warmup_seconds=s.scaling.instance_warmup_seconds,
+        ),
+    )
+    return Platform(settings=s, encryption=encryption, network=network, web=web)

@@ -1,0 +1,1 @@
+"""One module per ComponentResource; pure helpers (layouts, documents, scripts) beside them."""

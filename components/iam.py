@@ -1,0 +1,52 @@
+"""IAM policy documents built as plain data, so they are known at preview and testable offline.
+
+Documents are dicts that may hold Outputs; `to_json` turns one into an `Output[str]`. Using
+`aws.iam.get_policy_document` instead would make every policy an invoke result, unknown to
+the policy pack during preview.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+
+Statement = dict[str, Any]
+
+
+def statement(
+    actions: Sequence[str],
+    resources: Sequence[Any] | Any,
+    *,
+    sid: str | None = None,
+    effect: str = "Allow",
+    conditions: Mapping[str, Any] | None = None,
+) -> Statement:
+    """One policy statement; `resources` may hold Outputs."""
+    stmt: Statement = {"Effect": effect, "Action": list(actions), "Resource": resources}
+    if sid:
+        stmt["Sid"] = sid
+    if conditions:
+        stmt["Condition"] = dict(conditions)
+    return stmt
+
+
+def document(*statements: Statement) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def to_json(doc: Mapping[str, Any]) -> pulumi.Output[str]:
+    return pulumi.Output.json_dumps(doc)
+
+
+def assume_role(*services: str, conditions: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Trust policy letting AWS services (e.g. `ec2.amazonaws.com`) assume a role."""
+    stmt: Statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": list(services) if len(services) > 1 else services[0]},
+        "Action": "sts:AssumeRole",
+    }
+    if conditions:
+        stmt["Condition"] = dict(conditions)
+    return document(stmt)

@@ -1,0 +1,290 @@
+"""Network: the VPC, its public and private subnets across N AZs, egress, and flow logs.
+
+Public subnets hold only the load balancer and NAT gateways; instances and the database live
+in private subnets. AZ names come from `aws.get_availability_zones_output`, never literals.
+Private egress follows `natGateways`: `perAz` (one NAT per AZ, survives an AZ outage),
+`single` (one NAT, cheap), or `none` (no internet route: AWS APIs through interface
+endpoints). S3 is always reached through a free gateway endpoint, which also serves the
+Amazon Linux package repositories and the agents' regional download buckets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from components import context, iam, subnets
+
+# Interface endpoints private subnets need when they have no NAT: Session Manager, logs and
+# metrics (CloudWatch agent), secrets, KMS, STS, CodeDeploy and Firehose (app events).
+PRIVATE_ENDPOINT_SERVICES: tuple[str, ...] = (
+    "ssm",
+    "ssmmessages",
+    "ec2messages",
+    "logs",
+    "monitoring",
+    "secretsmanager",
+    "kms",
+    "sts",
+    "codedeploy",
+    "codedeploy-commands-secure",
+    "kinesis-firehose",
+)
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    """`cidr` and `az_count` are validated by settings (private range, /16../23, 2..6 AZs)."""
+
+    cidr: str
+    az_count: int
+    nat_gateways: Literal["none", "single", "perAz"]
+    region: str
+    flow_log_retention_days: int
+    log_kms_key_arn: pulumi.Input[str]
+    protect: bool = True
+
+
+def _nat_count(mode: str, az_count: int) -> int:
+    return {"none": 0, "single": 1, "perAz": az_count}[mode]
+
+
+def _pick_az(names: Sequence[str], index: int, wanted: int) -> str:
+    if len(names) < wanted:
+        raise pulumi.RunError(
+            f"groundwork:network.availabilityZones is {wanted} but the region offers only "
+            f"{len(names)} available AZs ({', '.join(names)})"
+        )
+    return names[index]
+
+
+class Network(pulumi.ComponentResource):
+    """VPC with public/private subnets per AZ, NAT per settings, flow logs, no default rules."""
+
+    vpc_id: pulumi.Output[str]
+    vpc_cidr: str
+    public_subnet_ids: list[pulumi.Output[str]]
+    private_subnet_ids: list[pulumi.Output[str]]
+    private_route_table_ids: list[pulumi.Output[str]]
+    availability_zones: list[pulumi.Output[str]]
+
+    def __init__(
+        self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("groundwork:network:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        public_cidrs, private_cidrs = subnets.layout(args.cidr, args.az_count)
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.cidr,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags={"Name": f"{name}-vpc"},
+            opts=child,
+        )
+        # Managing the default security group with no rules strips the allow-all rules AWS
+        # puts on it, so nothing can fall back to it (Security Hub EC2.2).
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg",
+            vpc_id=vpc.id,
+            tags={"Name": f"{name}-default-locked"},
+            opts=child,
+        )
+
+        zones = aws.get_availability_zones_output(
+            state="available",
+            filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        az_names = [
+            zones.names.apply(lambda names, i=i: _pick_az(names, i, args.az_count))
+            for i in range(args.az_count)
+        ]
+
+        igw = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{name}-igw"}, opts=child
+        )
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public-rt", vpc_id=vpc.id, tags={"Name": f"{name}-public"}, opts=child
+        )
+        aws.ec2.Route(
+            f"{name}-public-default",
+            route_table_id=public_rt.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=igw.id,
+            opts=child,
+        )
+
+        public: list[aws.ec2.Subnet] = []
+        private: list[aws.ec2.Subnet] = []
+        for i in range(args.az_count):
+            pub = aws.ec2.Subnet(
+                f"{name}-public-{i}",
+                vpc_id=vpc.id,
+                cidr_block=public_cidrs[i],
+                availability_zone=az_names[i],
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-public-{i}", "groundwork:tier": "public"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{i}-rta", subnet_id=pub.id, route_table_id=public_rt.id, opts=child
+            )
+            public.append(pub)
+            private.append(
+                aws.ec2.Subnet(
+                    f"{name}-private-{i}",
+                    vpc_id=vpc.id,
+                    cidr_block=private_cidrs[i],
+                    availability_zone=az_names[i],
+                    map_public_ip_on_launch=False,
+                    tags={"Name": f"{name}-private-{i}", "groundwork:tier": "private"},
+                    opts=child,
+                )
+            )
+
+        nats: list[aws.ec2.NatGateway] = []
+        for i in range(_nat_count(args.nat_gateways, args.az_count)):
+            eip = aws.ec2.Eip(
+                f"{name}-nat-{i}-eip", domain="vpc", tags={"Name": f"{name}-nat-{i}"}, opts=child
+            )
+            nats.append(
+                aws.ec2.NatGateway(
+                    f"{name}-nat-{i}",
+                    allocation_id=eip.id,
+                    subnet_id=public[i].id,
+                    tags={"Name": f"{name}-nat-{i}"},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+                )
+            )
+
+        private_rts: list[aws.ec2.RouteTable] = []
+        for i, subnet in enumerate(private):
+            rt = aws.ec2.RouteTable(
+                f"{name}-private-{i}-rt",
+                vpc_id=vpc.id,
+                tags={"Name": f"{name}-private-{i}"},
+                opts=child,
+            )
+            if nats:
+                # perAz: each AZ egresses through its own NAT; single: all through NAT 0.
+                aws.ec2.Route(
+                    f"{name}-private-{i}-default",
+                    route_table_id=rt.id,
+                    destination_cidr_block="0.0.0.0/0",
+                    nat_gateway_id=nats[i if len(nats) > 1 else 0].id,
+                    opts=child,
+                )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{i}-rta", subnet_id=subnet.id, route_table_id=rt.id, opts=child
+            )
+            private_rts.append(rt)
+
+        aws.ec2.VpcEndpoint(
+            f"{name}-s3-endpoint",
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{args.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[rt.id for rt in private_rts],
+            tags={"Name": f"{name}-s3"},
+            opts=child,
+        )
+        if args.nat_gateways == "none":
+            self._interface_endpoints(name, args, vpc, private)
+
+        self._flow_logs(name, args, vpc)
+
+        self.vpc_id = vpc.id
+        self.vpc_cidr = args.cidr
+        self.public_subnet_ids = [s.id for s in public]
+        self.private_subnet_ids = [s.id for s in private]
+        self.private_route_table_ids = [rt.id for rt in private_rts]
+        self.availability_zones = az_names
+        self.register_outputs(
+            {
+                "vpcId": self.vpc_id,
+                "publicSubnetIds": self.public_subnet_ids,
+                "privateSubnetIds": self.private_subnet_ids,
+            }
+        )
+
+    def _interface_endpoints(
+        self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, private: list[aws.ec2.Subnet]
+    ) -> None:
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-endpoints-sg",
+            vpc_id=vpc.id,
+            description="HTTPS from inside the VPC to AWS service endpoints",
+            tags={"Name": f"{name}-endpoints"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-endpoints-https",
+            security_group_id=sg.id,
+            cidr_ipv4=args.cidr,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description="HTTPS from the VPC",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        for service in PRIVATE_ENDPOINT_SERVICES:
+            aws.ec2.VpcEndpoint(
+                f"{name}-{service}-endpoint",
+                vpc_id=vpc.id,
+                service_name=f"com.amazonaws.{args.region}.{service}",
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=[s.id for s in private],
+                security_group_ids=[sg.id],
+                tags={"Name": f"{name}-{service}"},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+    def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc) -> None:
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs",
+            retention_in_days=args.flow_log_retention_days,
+            kms_key_id=args.log_kms_key_arn,
+            tags={"groundwork:logClass": "audit"},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        role = aws.iam.Role(
+            f"{name}-flow-logs-role",
+            # Confused-deputy guard: only flow logs of this account may assume the role.
+            assume_role_policy=iam.to_json(
+                iam.assume_role(
+                    "vpc-flow-logs.amazonaws.com",
+                    conditions={"StringEquals": {"aws:SourceAccount": context.account_id(self)}},
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-flow-logs-policy",
+            role=role.id,
+            policy=iam.to_json(
+                iam.document(
+                    iam.statement(
+                        ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                        [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
+                    )
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.ec2.FlowLog(
+            f"{name}-flow-log",
+            vpc_id=vpc.id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=log_group.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=600,
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -1,0 +1,348 @@
+"""WebTier: scalable hosting. An ALB in public subnets in front of an autoscaling group of
+Amazon Linux 2023 instances in private subnets.
+
+The instances take traffic only from the ALB, on the app port; they have no public IP,
+require IMDSv2 and boot from an encrypted gp3 volume. The autoscaling group spans every
+private subnet, replaces instances the ALB finds unhealthy, rolls a refresh when the launch
+template changes, and leaves its desired capacity to the scaling policies.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam
+
+# AWS's modern TLS policy: TLS 1.3 and 1.2 with forward secrecy only.
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
+# Graviton families carry a `g` right after the generation digit (t4g, m7g, c7gn, r8gd, ...).
+_GRAVITON_FAMILY = re.compile(r"^[a-z]+\d+g[a-z]*$")
+# Metrics the alarms and the dashboard read from the group, at one-minute granularity.
+GROUP_METRICS = (
+    "GroupMinSize",
+    "GroupMaxSize",
+    "GroupDesiredCapacity",
+    "GroupInServiceInstances",
+    "GroupPendingInstances",
+    "GroupTerminatingInstances",
+    "GroupTotalInstances",
+)
+
+
+def architecture_of(instance_type: str) -> str:
+    """`arm64` for Graviton instance types, `x86_64` otherwise."""
+    family = instance_type.split(".", 1)[0]
+    return "arm64" if family == "a1" or _GRAVITON_FAMILY.match(family) else "x86_64"
+
+
+def ami_parameter(instance_type: str) -> str:
+    """The public SSM parameter holding the latest AL2023 AMI for this instance type."""
+    return AL2023_PARAMETER.format(arch=architecture_of(instance_type))
+
+
+@dataclass(frozen=True)
+class WebTierArgs:
+    vpc_id: pulumi.Input[str]
+    public_subnet_ids: Sequence[pulumi.Input[str]]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
+    instance_type: str
+    min_size: int
+    max_size: int
+    app_port: int
+    health_check_path: str
+    cpu_target: float
+    # Tags the instances and their volumes get at launch; provider default tags do not reach
+    # instances an autoscaling group launches.
+    instance_tags: Mapping[str, str]
+    user_data: pulumi.Input[str]
+    certificate_arn: str | None = None
+    deletion_protection: bool = True
+    root_volume_gb: int = 20
+    health_check_grace_seconds: int = 300
+    min_healthy_percent: int = 90
+    default_instance_warmup_seconds: int = 300
+    # Inline policies for the instance role, name -> policy JSON (from the components that
+    # the instances talk to: logs, analytics, deploys).
+    instance_policies: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+
+
+class WebTier(pulumi.ComponentResource):
+    """ALB + target group + launch template + autoscaling group + CPU target tracking."""
+
+    alb_arn: pulumi.Output[str]
+    alb_arn_suffix: pulumi.Output[str]
+    alb_dns_name: pulumi.Output[str]
+    alb_security_group_id: pulumi.Output[str]
+    target_group_arn: pulumi.Output[str]
+    target_group_arn_suffix: pulumi.Output[str]
+    target_group_name: pulumi.Output[str]
+    asg_name: pulumi.Output[str]
+    asg_arn: pulumi.Output[str]
+    instance_security_group_id: pulumi.Output[str]
+    instance_role_name: pulumi.Output[str]
+    instance_role_arn: pulumi.Output[str]
+    url: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: WebTierArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("groundwork:hosting:WebTier", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        https = args.certificate_arn is not None
+
+        alb_sg = aws.ec2.SecurityGroup(
+            f"{name}-alb-sg",
+            vpc_id=args.vpc_id,
+            description="Load balancer: HTTP(S) from the internet, app port to instances",
+            tags={"Name": f"{name}-alb"},
+            opts=child,
+        )
+        instance_sg = aws.ec2.SecurityGroup(
+            f"{name}-instance-sg",
+            vpc_id=args.vpc_id,
+            description="Web instances: app port from the load balancer only",
+            tags={"Name": f"{name}-instances"},
+            opts=child,
+        )
+        for port in (80, 443) if https else (80,):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-alb-in-{port}",
+                security_group_id=alb_sg.id,
+                cidr_ipv4="0.0.0.0/0",
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description=f"Public traffic on {port}",
+                opts=child,
+            )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-alb-out-app",
+            security_group_id=alb_sg.id,
+            referenced_security_group_id=instance_sg.id,
+            ip_protocol="tcp",
+            from_port=args.app_port,
+            to_port=args.app_port,
+            description="Forward to instances on the app port",
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-instance-in-app",
+            security_group_id=instance_sg.id,
+            referenced_security_group_id=alb_sg.id,
+            ip_protocol="tcp",
+            from_port=args.app_port,
+            to_port=args.app_port,
+            description="App port from the load balancer only",
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-instance-out-https",
+            security_group_id=instance_sg.id,
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description="HTTPS to AWS APIs, package repositories and agent downloads",
+            opts=child,
+        )
+
+        alb = aws.lb.LoadBalancer(
+            f"{name}-alb",
+            load_balancer_type="application",
+            internal=False,
+            security_groups=[alb_sg.id],
+            subnets=list(args.public_subnet_ids),
+            drop_invalid_header_fields=True,
+            enable_deletion_protection=args.deletion_protection,
+            desync_mitigation_mode="defensive",
+            idle_timeout=60,
+            opts=child,
+        )
+        target_group = aws.lb.TargetGroup(
+            f"{name}-tg",
+            port=args.app_port,
+            protocol="HTTP",
+            target_type="instance",
+            vpc_id=args.vpc_id,
+            deregistration_delay=30,
+            health_check={
+                "enabled": True,
+                "path": args.health_check_path,
+                "protocol": "HTTP",
+                "port": "traffic-port",
+                "matcher": "200",
+                "interval": 15,
+                "timeout": 5,
+                "healthy_threshold": 2,
+                "unhealthy_threshold": 3,
+            },
+            opts=child,
+        )
+        if https:
+            aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[
+                    {
+                        "type": "redirect",
+                        "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"},
+                    }
+                ],
+                opts=child,
+            )
+            aws.lb.Listener(
+                f"{name}-https",
+                load_balancer_arn=alb.arn,
+                port=443,
+                protocol="HTTPS",
+                ssl_policy=TLS_POLICY,
+                certificate_arn=args.certificate_arn,
+                default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+                opts=child,
+            )
+        else:
+            aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+                opts=child,
+            )
+
+        role = aws.iam.Role(
+            f"{name}-instance-role",
+            assume_role_policy=iam.to_json(iam.assume_role("ec2.amazonaws.com")),
+            opts=child,
+        )
+        # Session Manager instead of SSH: no key pairs, no port 22.
+        aws.iam.RolePolicyAttachment(
+            f"{name}-ssm-core",
+            role=role.name,
+            policy_arn=aws.iam.ManagedPolicy.AMAZON_SSM_MANAGED_INSTANCE_CORE,
+            opts=child,
+        )
+        for policy_name, document in sorted(args.instance_policies.items()):
+            aws.iam.RolePolicy(
+                f"{name}-{policy_name}",
+                role=role.id,
+                policy=document,
+                opts=child,
+            )
+        profile = aws.iam.InstanceProfile(f"{name}-instance-profile", role=role.name, opts=child)
+
+        ami = aws.ssm.get_parameter_output(
+            name=ami_parameter(args.instance_type), opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        tags = dict(args.instance_tags)
+        launch_template = aws.ec2.LaunchTemplate(
+            f"{name}-lt",
+            image_id=ami.value,
+            instance_type=args.instance_type,
+            iam_instance_profile={"arn": profile.arn},
+            network_interfaces=[
+                {
+                    "device_index": 0,
+                    "associate_public_ip_address": "false",
+                    "delete_on_termination": "true",
+                    "security_groups": [instance_sg.id],
+                }
+            ],
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                "http_put_response_hop_limit": 1,
+                "instance_metadata_tags": "disabled",
+            },
+            block_device_mappings=[
+                {
+                    "device_name": "/dev/xvda",
+                    "ebs": {
+                        "volume_size": args.root_volume_gb,
+                        "volume_type": "gp3",
+                        "encrypted": "true",
+                        "delete_on_termination": "true",
+                    },
+                }
+            ],
+            monitoring={"enabled": True},
+            user_data=pulumi.Output.from_input(args.user_data).apply(
+                lambda text: base64.b64encode(text.encode()).decode()
+            ),
+            tag_specifications=[
+                {"resource_type": "instance", "tags": {**tags, "Name": f"{name}-instance"}},
+                {"resource_type": "volume", "tags": {**tags, "Name": f"{name}-volume"}},
+            ],
+            update_default_version=True,
+            opts=child,
+        )
+
+        asg = aws.autoscaling.Group(
+            f"{name}-asg",
+            min_size=args.min_size,
+            max_size=args.max_size,
+            vpc_zone_identifiers=list(args.private_subnet_ids),
+            target_group_arns=[target_group.arn],
+            health_check_type="ELB",
+            health_check_grace_period=args.health_check_grace_seconds,
+            default_instance_warmup=args.default_instance_warmup_seconds,
+            launch_template={"id": launch_template.id, "version": launch_template.latest_version},
+            instance_refresh={
+                "strategy": "Rolling",
+                "preferences": {
+                    "min_healthy_percentage": args.min_healthy_percent,
+                    "auto_rollback": True,
+                },
+            },
+            enabled_metrics=list(GROUP_METRICS),
+            metrics_granularity="1Minute",
+            tags=[
+                {"key": key, "value": value, "propagate_at_launch": True}
+                for key, value in sorted({**tags, "Name": f"{name}-instance"}.items())
+            ],
+            # Scaling policies own the desired capacity; a deploy must not reset it.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"]),
+        )
+        aws.autoscaling.Policy(
+            f"{name}-cpu-tracking",
+            autoscaling_group_name=asg.name,
+            policy_type="TargetTrackingScaling",
+            target_tracking_configuration={
+                "predefined_metric_specification": {
+                    "predefined_metric_type": "ASGAverageCPUUtilization"
+                },
+                "target_value": args.cpu_target,
+            },
+            opts=child,
+        )
+
+        self.alb_arn = alb.arn
+        self.alb_arn_suffix = alb.arn_suffix
+        self.alb_dns_name = alb.dns_name
+        self.alb_security_group_id = alb_sg.id
+        self.target_group_arn = target_group.arn
+        self.target_group_arn_suffix = target_group.arn_suffix
+        self.target_group_name = target_group.name
+        self.asg_name = asg.name
+        self.asg_arn = asg.arn
+        self.instance_security_group_id = instance_sg.id
+        self.instance_role_name = role.name
+        self.instance_role_arn = role.arn
+        self.url = alb.dns_name.apply(lambda dns: f"{'https' if https else 'http'}://{dns}")
+        self.register_outputs(
+            {
+                "url": self.url,
+                "albArn": self.alb_arn,
+                "asgName": self.asg_name,
+                "targetGroupArn": self.target_group_arn,
+            }
+        )

@@ -1,0 +1,330 @@
+"""Run the real `__main__.py` under Pulumi's mock runtime and record every registration.
+
+The recording monitor sees exactly the `RegisterResource` requests the engine would: type,
+name, parent, dependencies, property dependencies, options and inputs. URNs are built the way
+the engine builds them (the parent's full type chain, no root-stack prefix), not the way the
+stock mock does. In preview mode the mocks return only the inputs, so every computed output
+is unknown, which is what a real preview of a create looks like.
+
+Pulumi's runtime is process-global: `record()` resets it before each run, so sequential
+recordings in one process are independent; they must not run concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import runpy
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from offline import stackfile
+from offline.model import RecordedResource, Recording
+
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+# The mock account: stands in for what aws.get_caller_identity returns. The program must never
+# contain it; tests assert that it only appears where the program derived it from the lookup.
+MOCK_ACCOUNT_ID = "123456789012"
+
+
+class ProgramError(RuntimeError):
+    """The program stopped with an error (a bad config, an exception in a component)."""
+
+
+def _short_hash(*parts: str) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:8]
+
+
+def _struct_to_dict(struct: Any) -> dict[str, Any]:
+    return json_format.MessageToDict(struct, preserving_proto_field_name=True)
+
+
+def _service_of(type_: str) -> str:
+    # aws:ec2/vpc:Vpc -> ec2; aws:lb/loadBalancer:LoadBalancer -> elasticloadbalancing
+    module = type_.split(":")[1].split("/")[0] if type_.count(":") >= 2 else "unknown"
+    return {"lb": "elasticloadbalancing", "alb": "elasticloadbalancing", "cloudwatch": "logs"}.get(
+        module, module
+    )
+
+
+class FakeCloud(pulumi.runtime.Mocks):
+    """Answers registrations and invokes the way AWS would shape them, deterministically."""
+
+    def __init__(self, region: str, preview: bool):
+        self.region = region
+        self.preview = preview
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        if not args.custom:
+            return "", inputs
+        rid = f"{args.name}-{_short_hash(args.typ, args.name)}"
+        if self.preview:
+            # A create in preview knows only its inputs; its id and every computed output are
+            # unknown (an empty id is how the runtime marks the id unknown).
+            return "", inputs
+        state = {**inputs}
+        state.setdefault("id", rid)
+        name = inputs.get("name") or f"{args.name}-{_short_hash(args.name)[:7]}"
+        state.setdefault("name", name)
+        service = _service_of(args.typ)
+        kind = args.typ.rsplit(":", 1)[-1].lower()
+        state.setdefault("arn", f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT_ID}:{kind}/{name}")
+        if args.typ in ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"):
+            state["arnSuffix"] = f"app/{name}/{_short_hash(name)}"
+            state["dnsName"] = f"{name}.{self.region}.elb.amazonaws.com"
+            state["zoneId"] = "Z32O12XQLNTSW2"
+        if args.typ in ("aws:lb/targetGroup:TargetGroup", "aws:alb/targetGroup:TargetGroup"):
+            state["arnSuffix"] = f"targetgroup/{name}/{_short_hash(name)}"
+        if args.typ == "aws:rds/instance:Instance":
+            ident = inputs.get("identifier") or name
+            state.update(
+                identifier=ident,
+                address=f"{ident}.abcdefghijkl.{self.region}.rds.amazonaws.com",
+                endpoint=f"{ident}.abcdefghijkl.{self.region}.rds.amazonaws.com:5432",
+                port=inputs.get("port", 5432),
+                resourceId=f"db-{_short_hash(ident).upper()}",
+            )
+            if inputs.get("manageMasterUserPassword"):
+                secret = (
+                    f"arn:aws:secretsmanager:{self.region}:{MOCK_ACCOUNT_ID}:secret:rds!{ident}"
+                )
+                state["masterUserSecrets"] = [
+                    {"secretArn": secret, "secretStatus": "active", "kmsKeyId": ""}
+                ]
+        if args.typ == "aws:s3/bucket:Bucket":
+            bucket = inputs.get("bucket") or name
+            state.update(
+                bucket=bucket,
+                arn=f"arn:aws:s3:::{bucket}",
+                bucketDomainName=f"{bucket}.s3.amazonaws.com",
+                bucketRegionalDomainName=f"{bucket}.s3.{self.region}.amazonaws.com",
+            )
+        if args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            state["latestVersion"] = 1
+        return rid, state
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:
+        handler = _INVOKES.get(args.token)
+        if handler is None:
+            raise NotImplementedError(
+                f"the offline engine has no answer for invoke {args.token}; add one to "
+                f"offline/recorder.py or compute the value in the program"
+            )
+        return handler(self, dict(args.args))
+
+
+def _azs(cloud: FakeCloud, _: dict[str, Any]) -> dict[str, Any]:
+    # us-east-1 has six AZs; three is what most regions offer.
+    suffixes = "abcdef" if cloud.region == "us-east-1" else "abc"
+    names = [f"{cloud.region}{s}" for s in suffixes]
+    return {
+        "id": cloud.region,
+        "names": names,
+        "zoneIds": [f"{cloud.region}-az{i + 1}" for i in range(len(names))],
+        "state": "available",
+        "groupNames": [cloud.region] * len(names),
+    }
+
+
+def _identity(cloud: FakeCloud, _: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": MOCK_ACCOUNT_ID,
+        "accountId": MOCK_ACCOUNT_ID,
+        "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/offline",
+        "userId": "AIDAOFFLINE",
+    }
+
+
+def _region(cloud: FakeCloud, args: dict[str, Any]) -> dict[str, Any]:
+    region = args.get("region") or args.get("name") or cloud.region
+    return {
+        "id": region,
+        "name": region,
+        "region": region,
+        "description": region,
+        "endpoint": f"ec2.{region}.amazonaws.com",
+    }
+
+
+def _partition(cloud: FakeCloud, _: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": "aws",
+        "partition": "aws",
+        "dnsSuffix": "amazonaws.com",
+        "reverseDnsPrefix": "com.amazonaws",
+    }
+
+
+def _ssm_parameter(cloud: FakeCloud, args: dict[str, Any]) -> dict[str, Any]:
+    name = args["name"]
+    value = f"ami-{_short_hash(name)}{_short_hash(name, 'x')[:9]}"
+    return {
+        "id": name,
+        "name": name,
+        "arn": f"arn:aws:ssm:{cloud.region}::parameter{name}",
+        "type": "String",
+        "value": value,
+        "insecureValue": value,
+        "version": 1,
+        "withDecryption": args.get("withDecryption", True),
+    }
+
+
+_INVOKES: dict[str, Callable[[FakeCloud, dict[str, Any]], dict[str, Any]]] = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": _azs,
+    "aws:index/getCallerIdentity:getCallerIdentity": _identity,
+    "aws:index/getRegion:getRegion": _region,
+    "aws:index/getPartition:getPartition": _partition,
+    "aws:ssm/getParameter:getParameter": _ssm_parameter,
+}
+
+
+def _release_thread_loop() -> None:
+    """Close the event loop the mock monitor made for this worker thread.
+
+    The SDK calls the monitor from executor threads and the stock monitor gives each thread
+    an event loop that is never closed; left to the garbage collector at interpreter exit,
+    they print 'Invalid file descriptor' noise.
+    """
+    if threading.current_thread() is threading.main_thread():
+        return
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:
+        return
+    if not loop.is_running():
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that records each registration as the engine would receive it."""
+
+    def __init__(self, mocks: FakeCloud, project: str, stack: str):
+        super().__init__(mocks)
+        self.project = project
+        self.stack = stack
+        self.records: list[RecordedResource] = []
+        self.stack_urn = f"urn:pulumi:{stack}::{project}::{ROOT_STACK_TYPE}::{project}-{stack}"
+        self.stack_outputs: dict[str, Any] = {}
+        self._outputs_by_urn: dict[str, dict[str, Any]] = {}
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        qualified = type_
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != ROOT_STACK_TYPE:
+                qualified = f"{parent_type}${type_}"
+        return f"urn:pulumi:{self.stack}::{self.project}::{qualified}::{name}"
+
+    def Invoke(self, request: Any) -> Any:
+        try:
+            return super().Invoke(request)
+        finally:
+            _release_thread_loop()
+
+    def RegisterResource(self, request: Any) -> Any:
+        try:
+            response = super().RegisterResource(request)
+        finally:
+            _release_thread_loop()
+        if request.type == ROOT_STACK_TYPE:
+            return response
+        urn = response.urn
+        outputs = _struct_to_dict(response.object) if response.object else {}
+        self.records.append(
+            RecordedResource(
+                type=request.type,
+                name=request.name,
+                urn=urn,
+                custom=bool(request.custom),
+                parent=request.parent,
+                dependencies=tuple(request.dependencies),
+                property_dependencies={
+                    key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()
+                },
+                protect=request.protect if request.HasField("protect") else None,
+                retain_on_delete=(
+                    request.retainOnDelete if request.HasField("retainOnDelete") else None
+                ),
+                ignore_changes=tuple(request.ignoreChanges),
+                provider=request.provider,
+                inputs=_struct_to_dict(request.object),
+                outputs=outputs,
+            )
+        )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        if request.urn == self.stack_urn:
+            self.stack_outputs = _struct_to_dict(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+
+def _reset_runtime() -> None:
+    runtime_settings.ROOT.set(None)
+    set_all_config({}, [])
+
+
+def record(
+    stack: str,
+    *,
+    project_dir: Path | str = ".",
+    stack_file: Path | str | None = None,
+    preview: bool = False,
+) -> Recording:
+    """Run `project_dir/__main__.py` for `stack` and return every registration it made."""
+    project_dir = Path(project_dir).resolve()
+    config = stackfile.load(stack, project_dir, Path(stack_file) if stack_file else None)
+    region = config.values.get("aws:region", "")
+    cloud = FakeCloud(region=region, preview=preview)
+    monitor = RecordingMonitor(cloud, config.project, stack)
+
+    _reset_runtime()
+    # A placeholder root keeps set_mocks from registering a stack of its own; run_in_stack
+    # then registers the real one, so exports arrive as the stack's outputs.
+    runtime_settings.ROOT.set(object())  # type: ignore[arg-type]
+    pulumi.runtime.set_mocks(cloud, config.project, stack, preview, monitor=monitor)
+    runtime_settings.ROOT.set(None)
+    set_all_config(dict(config.values), list(config.secret_keys))
+
+    main = project_dir / "__main__.py"
+    added = str(project_dir) not in sys.path
+    if added:
+        sys.path.insert(0, str(project_dir))
+    cwd = os.getcwd()
+    os.chdir(project_dir)
+    try:
+        _sync_await(run_in_stack(lambda: runpy.run_path(str(main), run_name="__main__")))
+    except pulumi.RunError as exc:
+        raise ProgramError(str(exc)) from None
+    except Exception as exc:
+        if type(exc).__name__ == "RunError":
+            raise ProgramError(str(exc)) from None
+        raise
+    finally:
+        os.chdir(cwd)
+        if added:
+            sys.path.remove(str(project_dir))
+        _reset_runtime()
+    return Recording(
+        project=config.project,
+        stack=stack,
+        preview=preview,
+        resources=list(monitor.records),
+        outputs=dict(monitor.stack_outputs),
+        stack_urn=monitor.stack_urn,
+    )

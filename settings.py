@@ -1,0 +1,660 @@
+"""Typed, validated stack settings: the only place that reads `pulumi.Config`.
+
+Why pydantic v2 models rather than frozen dataclasses: the stack config arrives as untyped
+JSON, and pydantic gives strict type checks (a string where a number belongs is an error,
+not a silent coercion), `extra="forbid"` (a typo inside a config object is an error), every
+field error at once instead of the first, and the JSON Schema of the stack files generated
+from the same models, so docs, editor validation and the program cannot drift apart.
+
+`parse()` is pure (a flat `namespace:key -> string` map in, `Settings` out, `SettingsError`
+listing every problem); `load()` feeds it from the Pulumi runtime and turns a problem into a
+`pulumi.RunError` before any resource is registered.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import math
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic.alias_generators import to_camel
+
+from components import subnets
+
+NAMESPACE = "groundwork"
+
+# Retention values CloudWatch Logs accepts (PutRetentionPolicy); anything else is refused at
+# deploy time, so it is refused here first.
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+PHASES: tuple[str, ...] = ("early", "pmf", "growth")
+
+_REGION_RE = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$"
+_INSTANCE_TYPE_RE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
+_EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class _Group(BaseModel):
+    """Base of every config object: strict types, no unknown keys, immutable."""
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+    )
+
+
+class Network(_Group):
+    """`groundwork:network`: the VPC and how private subnets reach the internet."""
+
+    cidr: str = Field(
+        "10.0.0.0/16",
+        description="IPv4 CIDR of the VPC, a private (RFC 1918) range from /16 to /23.",
+    )
+    availability_zones: int = Field(
+        3, ge=2, le=6, description="How many AZs the VPC spans (2..6); prod uses 3."
+    )
+    nat_gateways: Literal["none", "single", "perAz"] = Field(
+        "perAz",
+        description=(
+            "NAT for private subnets: `perAz` (survives an AZ loss), `single` (cheap), `none` "
+            "(no internet egress; AWS services are reached through VPC endpoints)."
+        ),
+    )
+
+
+class Hosting(_Group):
+    """`groundwork:hosting`: the web tier (ALB + autoscaling group)."""
+
+    instance_type: str = Field(
+        "t3.small", pattern=_INSTANCE_TYPE_RE, description="EC2 instance type, e.g. t3.small."
+    )
+    min_size: int = Field(2, ge=1, le=500, description="Minimum instances (1..500).")
+    max_size: int = Field(4, ge=1, le=500, description="Maximum instances (1..500), >= minSize.")
+    app_port: int = Field(8080, ge=1024, le=65535, description="Port the app listens on.")
+    health_check_path: str = Field(
+        "/health", pattern=r"^/[A-Za-z0-9._~/-]*$", description="ALB health-check path."
+    )
+    certificate_arn: str | None = Field(
+        None,
+        pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$",
+        description="ACM certificate ARN; when set the ALB serves HTTPS and redirects HTTP.",
+    )
+    cpu_target: float = Field(
+        50, ge=10, le=90, description="Target average CPU percent for target tracking."
+    )
+    deletion_protection: bool = Field(True, description="ALB deletion protection.")
+    root_volume_gb: int = Field(20, ge=8, le=1024, description="Root volume size (gp3).")
+    health_check_grace_seconds: int = Field(
+        300, ge=0, le=3600, description="Seconds before a new instance's health counts."
+    )
+    min_healthy_percent: int = Field(
+        90, ge=0, le=100, description="Instance refresh: percent of capacity kept in service."
+    )
+
+
+class Database(_Group):
+    """`groundwork:database`: the RDS PostgreSQL instance and its automated backups."""
+
+    engine_version: str = Field(
+        "16", pattern=r"^16(\.\d+)?$", description="PostgreSQL 16 (`16` or `16.x`)."
+    )
+    instance_class: str = Field(
+        "db.t4g.small", pattern=r"^db\.[a-z0-9-]+\.[a-z0-9]+$", description="RDS class."
+    )
+    allocated_storage_gb: int = Field(20, ge=20, le=65536, description="Initial gp3 storage.")
+    max_allocated_storage_gb: int = Field(
+        100, ge=20, le=65536, description="Storage autoscaling ceiling, >= allocatedStorageGb."
+    )
+    multi_az: bool = Field(True, description="Standby in a second AZ.")
+    backup_retention_days: int = Field(
+        14, ge=1, le=35, description="Automated backups / point-in-time recovery window (1..35)."
+    )
+    deletion_protection: bool = Field(
+        True, description="RDS deletion protection; also Pulumi `protect` on the instance."
+    )
+    final_snapshot: bool = Field(True, description="Take a final snapshot when deleted.")
+    backup_replica_region: str | None = Field(
+        None,
+        pattern=_REGION_RE,
+        description="Replicate automated backups to this region (not the stack's region).",
+    )
+
+
+class Backups(_Group):
+    """`groundwork:backups`: the object-locked backup vault and the logical backup job."""
+
+    lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
+        "COMPLIANCE",
+        description="Object Lock mode: COMPLIANCE (nobody can delete, not even root) or "
+        "GOVERNANCE (bypassable with a special permission).",
+    )
+    lock_days: int = Field(30, ge=1, le=36500, description="Default retention of each backup.")
+    cold_after_days: int = Field(
+        30, ge=0, le=36500, description="Move backups to Glacier Instant Retrieval after this."
+    )
+    expire_after_days: int = Field(
+        90, ge=1, le=36500, description="Delete backups after this; >= lockDays."
+    )
+    schedule: str = Field(
+        "cron(0 3 * * ? *)",
+        pattern=r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\((\S+ ){5}\S+\))$",
+        description="EventBridge Scheduler expression for the logical backup (UTC).",
+    )
+
+
+class Logging(_Group):
+    """`groundwork:logging`: retention of the app's log groups and of audit logs."""
+
+    runtime_retention_days: int = Field(30, description="Runtime log retention (days).")
+    error_retention_days: int = Field(90, description="Error log retention (days).")
+    audit_retention_days: int = Field(365, description="Flow logs and other audit logs (days).")
+
+
+class Alerts(_Group):
+    """`groundwork:alerts`: who gets alarm notifications."""
+
+    emails: list[Annotated[str, StringConstraints(pattern=_EMAIL_RE)]] = Field(
+        default_factory=list, description="E-mail addresses subscribed to the alerts topic."
+    )
+
+
+class Analytics(_Group):
+    """`groundwork:analytics`: product analytics retention (GDPR storage limitation)."""
+
+    retention_days: int = Field(
+        395, ge=1, le=3650, description="Raw events are deleted after this many days."
+    )
+
+
+class Rum(_Group):
+    """`groundwork:rum`: CloudWatch RUM (phase `pmf` and later)."""
+
+    domain: str | None = Field(
+        None,
+        pattern=r"^(\*\.)?([a-z0-9-]+\.)+[a-z]{2,}$",
+        description="The web app's domain; required from phase `pmf`.",
+    )
+    session_sample_rate: float = Field(
+        0.1, ge=0, le=1, description="Share of sessions recorded (0..1)."
+    )
+    allow_cookies: bool = Field(
+        False, description="Let the RUM client set cookies (needs consent in the EU)."
+    )
+
+
+class Pipeline(_Group):
+    """`groundwork:pipeline`: where releases come from and whether a human approves them."""
+
+    source: Literal["s3", "github"] = Field("s3", description="`s3` bundle or `github`.")
+    repository: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="GitHub owner/name."
+    )
+    branch: str = Field("main", min_length=1, description="Branch that releases.")
+    connection_arn: str | None = Field(
+        None,
+        pattern=r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:"
+        r"connection/[A-Za-z0-9-]+$",
+        description="CodeStar/CodeConnections connection ARN; required for `github`.",
+    )
+    require_approval: bool = Field(True, description="Manual approval before deploy.")
+
+
+class Scaling(_Group):
+    """`groundwork:scaling`: performance-driven scaling (phase `growth`)."""
+
+    requests_per_target: int = Field(
+        1000, ge=1, le=1_000_000, description="ALB requests per target per minute to track."
+    )
+    latency_p95_ms: int = Field(500, ge=10, le=60000, description="p95 latency target (ms).")
+    predictive: bool = Field(False, description="Predictive scaling (forecast and scale).")
+    instance_warmup_seconds: int = Field(
+        300, ge=0, le=3600, description="Default instance warmup for scaling metrics."
+    )
+
+
+# Structured config keys: `groundwork:<key>` -> model. Scalar keys are declared in Pulumi.yaml.
+GROUPS: dict[str, type[_Group]] = {
+    "network": Network,
+    "hosting": Hosting,
+    "database": Database,
+    "backups": Backups,
+    "logging": Logging,
+    "alerts": Alerts,
+    "analytics": Analytics,
+    "rum": Rum,
+    "pipeline": Pipeline,
+    "scaling": Scaling,
+}
+# Scalar keys: name -> (Pulumi project config type, default, description). Pulumi.yaml declares
+# exactly these (a test keeps them in step).
+SCALARS: dict[str, tuple[str, str, str]] = {
+    "phase": (
+        "string",
+        "early",
+        "Company phase: early (phase 1), pmf (adds real user monitoring), growth (adds "
+        "performance monitoring and performance-driven scaling).",
+    ),
+    "protect": (
+        "boolean",
+        "true",
+        "Pulumi protect on stateful resources (database, backup vault, analytics bucket, KMS "
+        "keys, log groups).",
+    ),
+}
+
+
+class Settings(BaseModel):
+    """Everything the program needs from the stack config, validated."""
+
+    model_config = ConfigDict(frozen=True)
+
+    project: str
+    stack: str
+    region: str
+    default_tags: dict[str, str]
+    phase: Literal["early", "pmf", "growth"]
+    protect: bool
+    network: Network
+    hosting: Hosting
+    database: Database
+    backups: Backups
+    logging: Logging
+    alerts: Alerts
+    analytics: Analytics
+    rum: Rum
+    pipeline: Pipeline
+    scaling: Scaling
+
+    def at_least(self, phase: str) -> bool:
+        """True when the stack's phase is `phase` or later."""
+        return PHASES.index(self.phase) >= PHASES.index(phase)
+
+
+class SettingsError(ValueError):
+    """Every problem found in the stack config, one per line."""
+
+    def __init__(self, stack: str, problems: list[str]):
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"invalid configuration for stack {stack!r} ({len(problems)} problem"
+            f"{'s' if len(problems) != 1 else ''}):\n{lines}"
+        )
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+_TYPE_NAMES: dict[type, str] = {
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+    type(None): "null",
+}
+
+
+def _type_name(value: Any) -> str:
+    return _TYPE_NAMES.get(type(value), "a value")
+
+
+_TYPE_WORDS = {
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "a boolean (true or false)",
+    "string_type": "a string",
+    "tuple_type": "a list",
+    "list_type": "a list",
+    "dict_type": "an object",
+    "model_type": "an object",
+}
+
+
+def _describe(error: Any, model: type[BaseModel] | None, value: Any) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    got = error.get("input")
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        allowed = sorted(f.alias or n for n, f in (model.model_fields if model else {}).items())
+        hint = difflib.get_close_matches(str(error["loc"][-1]), allowed, n=1)
+        suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+        return f"is not a known key (allowed: {', '.join(allowed)}){suggestion}"
+    if kind in _TYPE_WORDS:
+        return f"must be {_TYPE_WORDS[kind]} (got {_show(got)}, {_type_name(got)})"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')} (got {_show(got)})"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {"greater_than_equal": ">=", "greater_than": ">",
+              "less_than_equal": "<=", "less_than": "<"}[kind]  # fmt: skip
+        bound = next(iter(ctx.values()))
+        return f"must be {op} {bound} (got {_show(got)})"
+    if kind == "string_pattern_mismatch":
+        return f"must match {ctx.get('pattern')} (got {_show(got)})"
+    if kind == "string_too_short":
+        return f"must not be empty (got {_show(got)})"
+    return f"{error['msg'].lower()} (got {_show(got)})"
+
+
+def _field_errors(prefix: str, model: type[_Group], exc: ValidationError, raw: Any) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        loc = [str(p) for p in error["loc"]]
+        # Name the key the user wrote: list items as `emails[1]`.
+        key = prefix
+        for part in loc:
+            key += f"[{part}]" if part.isdigit() else f".{part}"
+        problems.append(f"{key} {_describe(error, model, raw)}")
+    return problems
+
+
+def _check_log_retention(group: Logging) -> Iterable[tuple[str, str]]:
+    for field in ("runtime_retention_days", "error_retention_days", "audit_retention_days"):
+        value = getattr(group, field)
+        if value not in LOG_RETENTION_DAYS:
+            allowed = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
+            yield to_camel(field), f"must be one CloudWatch Logs accepts ({allowed}) (got {value})"
+
+
+def _check_network(group: Network) -> Iterable[tuple[str, str]]:
+    try:
+        net = ipaddress.ip_network(group.cidr, strict=True)
+    except ValueError as exc:
+        yield "cidr", f"must be an IPv4 network like 10.0.0.0/16 ({exc}) (got {group.cidr!r})"
+        return
+    if net.version != 4:
+        yield "cidr", f"must be an IPv4 network (got {group.cidr!r})"
+        return
+    if not net.is_private:
+        yield "cidr", f"must be a private (RFC 1918) range (got {group.cidr!r})"
+    if net.prefixlen < subnets.MIN_VPC_PREFIX:
+        yield (
+            "cidr",
+            (
+                f"must be /{subnets.MIN_VPC_PREFIX} or smaller, the largest VPC AWS allows "
+                f"(got {group.cidr!r})"
+            ),
+        )
+    subnet_prefix = net.prefixlen + subnets.SLOT_BITS
+    if subnet_prefix > subnets.MAX_SUBNET_PREFIX:
+        yield (
+            "cidr",
+            (
+                f"is too small for the subnets: 16 subnet slots of /{subnet_prefix} each, but an "
+                f"ALB subnet must be /{subnets.MAX_SUBNET_PREFIX} or larger; use /"
+                f"{subnets.MAX_SUBNET_PREFIX - subnets.SLOT_BITS} or larger (got {group.cidr!r})"
+            ),
+        )
+
+
+def _cross_checks(s: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    """Rules that span fields or groups; yields (full key, message)."""
+    ns = NAMESPACE
+    if (h := s.get("hosting")) and h.min_size > h.max_size:
+        yield f"{ns}:hosting.minSize", f"must be <= maxSize (got {h.min_size} > {h.max_size})"
+    if (d := s.get("database")) is not None:
+        if d.max_allocated_storage_gb < d.allocated_storage_gb:
+            yield (
+                f"{ns}:database.maxAllocatedStorageGb",
+                f"must be >= allocatedStorageGb (got {d.max_allocated_storage_gb} < "
+                f"{d.allocated_storage_gb})",
+            )
+        region = s.get("region")
+        if d.backup_replica_region and d.backup_replica_region == region:
+            yield (
+                f"{ns}:database.backupReplicaRegion",
+                f"must differ from aws:region, a replica in the same region survives nothing "
+                f"more (got {d.backup_replica_region!r})",
+            )
+    if (b := s.get("backups")) is not None:
+        if b.expire_after_days < b.lock_days:
+            yield (
+                f"{ns}:backups.expireAfterDays",
+                f"must be >= lockDays, a backup cannot expire while locked "
+                f"(got {b.expire_after_days} < {b.lock_days})",
+            )
+        if b.cold_after_days >= b.expire_after_days:
+            yield (
+                f"{ns}:backups.coldAfterDays",
+                f"must be < expireAfterDays (got {b.cold_after_days} >= {b.expire_after_days})",
+            )
+    if (lg := s.get("logging")) is not None:
+        for key, msg in _check_log_retention(lg):
+            yield f"{ns}:logging.{key}", msg
+    if (n := s.get("network")) is not None:
+        for key, msg in _check_network(n):
+            yield f"{ns}:network.{key}", msg
+    if (p := s.get("pipeline")) is not None and p.source == "github":
+        for key, value in (("connectionArn", p.connection_arn), ("repository", p.repository)):
+            if not value:
+                yield f"{ns}:pipeline.{key}", "is required when source is 'github' (got nothing)"
+    phase = s.get("phase")
+    if (r := s.get("rum")) is not None and phase in ("pmf", "growth") and not r.domain:
+        yield f"{ns}:rum.domain", f"is required from phase 'pmf' on (phase is {phase!r})"
+
+
+def _parse_bool(value: str) -> bool | None:
+    return {"true": True, "false": False}.get(value.strip().lower())
+
+
+def parse(values: Mapping[str, str], *, project: str, stack: str) -> Settings:
+    """Validate the flat config map the CLI passes (`ns:key -> str`, objects JSON-encoded)."""
+    ns = NAMESPACE
+    problems: list[str] = []
+    parsed: dict[str, Any] = {}
+
+    known = {f"{ns}:{k}" for k in (*GROUPS, *SCALARS)}
+    for key in sorted(k for k in values if k.startswith(f"{ns}:") and k not in known):
+        hint = difflib.get_close_matches(key, sorted(known), n=1)
+        suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+        problems.append(
+            f"{key} is not a known key (allowed: {', '.join(sorted(known))}){suggestion}"
+        )
+
+    region = values.get("aws:region")
+    if not region:
+        problems.append("aws:region is required (pulumi config set aws:region eu-west-1)")
+    elif not re.match(_REGION_RE, region):
+        problems.append(f"aws:region must be an AWS region like eu-west-1 (got {region!r})")
+    else:
+        parsed["region"] = region
+
+    tags: dict[str, str] = {}
+    raw_tags = values.get("aws:defaultTags")
+    if raw_tags:
+        try:
+            doc = json.loads(raw_tags)
+            tags = doc.get("tags", {}) if isinstance(doc, dict) else None
+            if not isinstance(tags, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+            ):
+                raise ValueError
+        except ValueError:
+            problems.append(
+                f"aws:defaultTags must be an object {{tags: {{Key: value}}}} (got {raw_tags!r})"
+            )
+            tags = {}
+    parsed["default_tags"] = tags
+
+    phase = values.get(f"{ns}:phase", "early")
+    if phase not in PHASES:
+        problems.append(f"{ns}:phase must be one of {', '.join(PHASES)} (got {phase!r})")
+    else:
+        parsed["phase"] = phase
+
+    protect_raw = values.get(f"{ns}:protect", "true")
+    protect = _parse_bool(protect_raw)
+    if protect is None:
+        problems.append(f"{ns}:protect must be a boolean (true or false) (got {protect_raw!r})")
+    else:
+        parsed["protect"] = protect
+
+    for key, model in GROUPS.items():
+        full = f"{ns}:{key}"
+        raw_text = values.get(full)
+        raw: Any = {}
+        if raw_text is not None:
+            try:
+                raw = json.loads(raw_text)
+            except ValueError:
+                raw = raw_text
+            if not isinstance(raw, dict):
+                fields = ", ".join(sorted(f.alias or n for n, f in model.model_fields.items()))
+                problems.append(f"{full} must be an object with keys {fields} (got {_show(raw)})")
+                continue
+        try:
+            parsed[key] = model.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(_field_errors(full, model, exc, raw))
+
+    problems.extend(f"{key} {msg}" for key, msg in _cross_checks(parsed))
+    if problems:
+        raise SettingsError(stack, problems)
+    return Settings(project=project, stack=stack, **parsed)
+
+
+def load() -> Settings:
+    """Read the running stack's config; a bad config stops the program with a plain message."""
+    import pulumi  # imported here so the pure parts load without the SDK's runtime state
+
+    values = _runtime_config()
+    try:
+        return parse(values, project=pulumi.get_project(), stack=pulumi.get_stack())
+    except SettingsError as exc:
+        # RunError prints just the message: no traceback for a config mistake.
+        raise pulumi.RunError(str(exc)) from None
+
+
+def _runtime_config() -> dict[str, str]:
+    """Every config value of the stack, as the language host handed it to the program."""
+    from pulumi.runtime import config as runtime_config
+
+    # The language host passes config in PULUMI_CONFIG; tests and mocks set it in-process.
+    values: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+
+
+def load_stack_file(stack: str, project_dir: Path) -> Settings:
+    """Parse `Pulumi.<stack>.yaml` without the Pulumi runtime (tools and simulations)."""
+    from offline import stackfile
+
+    config = stackfile.load(stack, project_dir)
+    return parse(config.values, project=config.project, stack=stack)
+
+
+# ---- documentation generated from the models -------------------------------------------
+
+
+def _secure_value_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {"secure": {"type": "string"}},
+        "required": ["secure"],
+        "additionalProperties": False,
+    }
+
+
+def stack_file_schema() -> dict[str, Any]:
+    """JSON Schema of `Pulumi.<stack>.yaml`, generated from the settings models."""
+    ns = NAMESPACE
+    props: dict[str, Any] = {
+        f"{ns}:phase": {"type": "string", "enum": list(PHASES)},
+        f"{ns}:protect": {"type": "boolean"},
+        "aws:region": {"type": "string", "pattern": _REGION_RE, "description": "AWS region."},
+        "aws:defaultTags": {
+            "type": "object",
+            "properties": {"tags": {"type": "object", "additionalProperties": {"type": "string"}}},
+            "additionalProperties": False,
+            "description": "Tags the AWS provider adds to every taggable resource.",
+        },
+    }
+    for key, (_, _, description) in SCALARS.items():
+        props[f"{ns}:{key}"]["description"] = description
+    for key, model in GROUPS.items():
+        schema = model.model_json_schema(by_alias=True, mode="validation")
+        schema.pop("title", None)
+        props[f"{ns}:{key}"] = schema
+    known = sorted(props)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://groundwork.invalid/schema/pulumi-stack.schema.json",
+        "title": "groundwork Pulumi stack file (Pulumi.<stack>.yaml)",
+        "description": "Generated from settings.py by `make schema`; do not edit by hand.",
+        "type": "object",
+        "properties": {
+            "config": {
+                "type": "object",
+                "properties": props,
+                # Unknown groundwork:* keys are typos; other namespaces belong to providers.
+                "propertyNames": {"anyOf": [{"enum": known}, {"not": {"pattern": f"^{ns}:"}}]},
+                "additionalProperties": {
+                    "anyOf": [_secure_value_schema(), {"not": {"type": "null"}}]
+                },
+            },
+            "secretsprovider": {"type": "string"},
+            "encryptedkey": {"type": "string"},
+            "encryptionsalt": {"type": "string"},
+        },
+        "additionalProperties": False,
+    }
+
+
+def _default_text(field: Any) -> str:
+    default = field.default
+    if default is None:
+        return "—"
+    if isinstance(default, bool):
+        return "`true`" if default else "`false`"
+    if field.default_factory is list:
+        return "`[]`"
+    if isinstance(default, float) and math.isclose(default, round(default)):
+        return f"`{int(default)}`"
+    return f"`{default}`"
+
+
+def config_reference() -> str:
+    """Markdown table of every structured key, generated from the models (README section)."""
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for key, (_, default, description) in SCALARS.items():
+        rows.append(f"| `{NAMESPACE}:{key}` | `{default}` | {description} |")
+    for key, model in GROUPS.items():
+        for name, field in model.model_fields.items():
+            alias = field.alias or name
+            rows.append(
+                f"| `{NAMESPACE}:{key}.{alias}` | {_default_text(field)} | {field.description} |"
+            )
+    return "\n".join(rows) + "\n"
+
+
+def _main(argv: list[str]) -> int:
+    commands: dict[str, Callable[[], str]] = {
+        "schema": lambda: json.dumps(stack_file_schema(), indent=2) + "\n",
+        "reference": config_reference,
+    }
+    if len(argv) != 1 or argv[0] not in commands:
+        print(f"usage: python -m settings {{{'|'.join(commands)}}}", file=sys.stderr)
+        return 2
+    sys.stdout.write(commands[argv[0]]())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))
