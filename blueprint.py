@@ -12,6 +12,7 @@ from typing import Any
 import pulumi
 
 from components import bootstrap
+from components.alerts import Alerts, AlertsArgs
 from components.encryption import Encryption, EncryptionArgs
 from components.network import Network, NetworkArgs
 from components.webtier import WebTier, WebTierArgs
@@ -24,6 +25,7 @@ class Platform:
 
     settings: Settings
     encryption: Encryption
+    alerts: Alerts
     network: Network
     web: WebTier
 
@@ -35,11 +37,15 @@ class Platform:
             "albDnsName": self.web.alb_dns_name,
             "vpcId": self.network.vpc_id,
             "asgName": self.web.asg_name,
+            "alertsTopicArn": self.alerts.topic_arn,
         }
 
 
 def build(s: Settings) -> Platform:
     encryption = Encryption("encryption", EncryptionArgs(region=s.region, protect=s.protect))
+    alerts = Alerts(
+        "alerts", AlertsArgs(region=s.region, emails=s.alerts.emails, protect=s.protect)
+    )
     network = Network(
         "network",
         NetworkArgs(
@@ -83,4 +89,4 @@ def build(s: Settings) -> Platform:
             default_instance_warmup_seconds=s.scaling.instance_warmup_seconds,
         ),
     )
-    return Platform(settings=s, encryption=encryption, network=network, web=web)
+    return Platform(settings=s, encryption=encryption, alerts=alerts, network=network, web=web)

@@ -1,0 +1,70 @@
+"""Shared fixtures: the real stacks recorded once per session, and variants on demand.
+
+Pulumi's runtime is process-global; `offline.recorder.record` resets it before every run, so
+recordings made one after another in this process are independent of each other.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from offline.model import Recording
+from offline.recorder import record
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    """The `config:` mapping of the shipped `Pulumi.<stack>.yaml`."""
+    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge `overrides` into a copy of `base`; a value of None deletes the key."""
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def write_stack_file(directory: Path, stack: str, overrides: dict[str, Any]) -> Path:
+    path = directory / f"Pulumi.{stack}.variant.yaml"
+    path.write_text(yaml.safe_dump({"config": merge(stack_config(stack), overrides)}))
+    return path
+
+
+@pytest.fixture(scope="session")
+def dev() -> Recording:
+    return record("dev", project_dir=ROOT)
+
+
+@pytest.fixture(scope="session")
+def prod() -> Recording:
+    return record("prod", project_dir=ROOT)
+
+
+@pytest.fixture(scope="session")
+def prod_preview() -> Recording:
+    return record("prod", project_dir=ROOT, preview=True)
+
+
+@pytest.fixture
+def record_variant(tmp_path: Path) -> Callable[..., Recording]:
+    """Record a copy of a shipped stack with `overrides` deep-merged into its config."""
+
+    def run(stack: str, overrides: dict[str, Any], *, preview: bool = False) -> Recording:
+        path = write_stack_file(tmp_path, stack, overrides)
+        return record(stack, project_dir=ROOT, stack_file=path, preview=preview)
+
+    return run
