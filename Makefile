@@ -6,6 +6,8 @@ VENV   := venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STACK  ?= dev
+# Extra flags for the offline preview, e.g. PREVIEW_ARGS="--json out/preview.json" (CI).
+PREVIEW_ARGS ?=
 REQS   := requirements.txt requirements-dev.txt policies/requirements.txt
 
 .PHONY: test preview lint schema bench clean
@@ -23,7 +25,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 preview: $(STAMP)
-	$(PY) -m offline preview --stack $(STACK)
+	$(PY) -m offline preview --stack $(STACK) $(PREVIEW_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
