@@ -42,6 +42,12 @@ MOCK_ACCOUNT_ID = "123456789012"
 class ProgramError(RuntimeError):
     """The program stopped with an error (a bad config, an exception in a component)."""
 
+    def __init__(self, message: str, registered: int = 0):
+        super().__init__(message)
+        # How many resources the program had registered before it stopped: a config error
+        # must stop it before the first one.
+        self.registered = registered
+
 
 def _short_hash(*parts: str) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:8]
@@ -62,9 +68,10 @@ def _service_of(type_: str) -> str:
 class FakeCloud(pulumi.runtime.Mocks):
     """Answers registrations and invokes the way AWS would shape them, deterministically."""
 
-    def __init__(self, region: str, preview: bool):
+    def __init__(self, region: str, preview: bool, account_id: str = MOCK_ACCOUNT_ID):
         self.region = region
         self.preview = preview
+        self.account_id = account_id
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -81,7 +88,7 @@ class FakeCloud(pulumi.runtime.Mocks):
         state.setdefault("name", name)
         service = _service_of(args.typ)
         kind = args.typ.rsplit(":", 1)[-1].lower()
-        state.setdefault("arn", f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT_ID}:{kind}/{name}")
+        state.setdefault("arn", f"arn:aws:{service}:{self.region}:{self.account_id}:{kind}/{name}")
         if args.typ in ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"):
             state["arnSuffix"] = f"app/{name}/{_short_hash(name)}"
             state["dnsName"] = f"{name}.{self.region}.elb.amazonaws.com"
@@ -99,7 +106,7 @@ class FakeCloud(pulumi.runtime.Mocks):
             )
             if inputs.get("manageMasterUserPassword"):
                 secret = (
-                    f"arn:aws:secretsmanager:{self.region}:{MOCK_ACCOUNT_ID}:secret:rds!{ident}"
+                    f"arn:aws:secretsmanager:{self.region}:{self.account_id}:secret:rds!{ident}"
                 )
                 state["masterUserSecrets"] = [
                     {"secretArn": secret, "secretStatus": "active", "kmsKeyId": ""}
@@ -141,9 +148,9 @@ def _azs(cloud: FakeCloud, _: dict[str, Any]) -> dict[str, Any]:
 
 def _identity(cloud: FakeCloud, _: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": MOCK_ACCOUNT_ID,
-        "accountId": MOCK_ACCOUNT_ID,
-        "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/offline",
+        "id": cloud.account_id,
+        "accountId": cloud.account_id,
+        "arn": f"arn:aws:iam::{cloud.account_id}:user/offline",
         "userId": "AIDAOFFLINE",
     }
 
@@ -285,12 +292,17 @@ def record(
     project_dir: Path | str = ".",
     stack_file: Path | str | None = None,
     preview: bool = False,
+    account_id: str = MOCK_ACCOUNT_ID,
 ) -> Recording:
-    """Run `project_dir/__main__.py` for `stack` and return every registration it made."""
+    """Run `project_dir/__main__.py` for `stack` and return every registration it made.
+
+    `account_id` is what the mocked caller-identity lookup answers; recording with another
+    one shows whether any account ID in the inputs was written down instead of looked up.
+    """
     project_dir = Path(project_dir).resolve()
     config = stackfile.load(stack, project_dir, Path(stack_file) if stack_file else None)
     region = config.values.get("aws:region", "")
-    cloud = FakeCloud(region=region, preview=preview)
+    cloud = FakeCloud(region=region, preview=preview, account_id=account_id)
     monitor = RecordingMonitor(cloud, config.project, stack)
 
     _reset_runtime()
@@ -310,11 +322,7 @@ def record(
     try:
         _sync_await(run_in_stack(lambda: runpy.run_path(str(main), run_name="__main__")))
     except pulumi.RunError as exc:
-        raise ProgramError(str(exc)) from None
-    except Exception as exc:
-        if type(exc).__name__ == "RunError":
-            raise ProgramError(str(exc)) from None
-        raise
+        raise ProgramError(str(exc), registered=len(monitor.records)) from None
     finally:
         os.chdir(cwd)
         if added:

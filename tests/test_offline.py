@@ -1,0 +1,105 @@
+"""The offline engine itself: engine-shaped URNs, preview unknowns, exports, secrets, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from offline import stackfile, tree
+from offline.model import SECRET_SIG, SIG_KEY, UNKNOWN, Recording, plain
+from offline.recorder import record
+from tests.conftest import ROOT, stack_config
+
+
+def test_urns_follow_the_engine(prod: Recording) -> None:
+    vpc = prod.one("aws:ec2/vpc:Vpc")
+    assert vpc.urn == (
+        "urn:pulumi:prod::groundwork::groundwork:network:Network$aws:ec2/vpc:Vpc::network-vpc"
+    )
+    component = prod.by_urn(vpc.parent)
+    assert component.urn == "urn:pulumi:prod::groundwork::groundwork:network:Network::network"
+    assert component.parent == prod.stack_urn
+    assert prod.stack_urn == "urn:pulumi:prod::groundwork::pulumi:pulumi:Stack::groundwork-prod"
+
+
+def test_urns_are_unique(prod: Recording) -> None:
+    urns = [r.urn for r in prod]
+    assert len(urns) == len(set(urns))
+
+
+def test_full_mode_knows_outputs(prod: Recording) -> None:
+    assert prod.outputs["region"] == "eu-west-1"
+    assert prod.outputs["url"].startswith("http://")
+    assert UNKNOWN not in json.dumps(prod.one("aws:autoscaling/group:Group").inputs)
+
+
+def test_preview_mode_leaves_computed_values_unknown(prod_preview: Recording) -> None:
+    asg = prod_preview.one("aws:autoscaling/group:Group")
+    assert asg.inputs["vpcZoneIdentifiers"] == [UNKNOWN] * 3, asg.urn
+    assert prod_preview.outputs["url"] == UNKNOWN
+    # Values known before apply stay known.
+    assert asg.inputs["healthCheckType"] == "ELB"
+    assert prod_preview.outputs["region"] == "eu-west-1"
+    # The same resources are registered in both modes.
+    assert len(prod_preview.resources) > 0
+
+
+def test_preview_registers_the_same_resources(prod: Recording, prod_preview: Recording) -> None:
+    assert sorted(r.urn for r in prod) == sorted(r.urn for r in prod_preview)
+
+
+def test_secure_values_reach_the_program_as_secrets(tmp_path) -> None:
+    config = stack_config("dev")
+    config["groundwork:alerts"] = {"emails": [{"secure": "v1:AAAAbase64"}]}
+    path = tmp_path / "Pulumi.dev.secret.yaml"
+    path.write_text(yaml.safe_dump({"config": config}))
+    loaded = stackfile.load("dev", ROOT, path)
+    assert loaded.secret_keys == ("groundwork:alerts",)
+    assert stackfile.SECRET_PLACEHOLDER in loaded.values["groundwork:alerts"]
+    with pytest.raises(Exception, match=r"groundwork:alerts.emails\[0\]"):
+        # The placeholder is not an e-mail address: the program validated the secret's value.
+        record("dev", project_dir=ROOT, stack_file=path)
+
+
+def test_plain_unwraps_secrets_and_keeps_unknowns() -> None:
+    wrapped = {"a": {SIG_KEY: SECRET_SIG, "value": {"b": [1, UNKNOWN]}}}
+    assert plain(wrapped) == {"a": {"b": [1, UNKNOWN]}}
+    assert plain({SIG_KEY: "not-the-signature", "value": 1}) != 1
+
+
+def test_stack_file_errors_are_clear(tmp_path) -> None:
+    with pytest.raises(stackfile.StackFileError, match="no stack file"):
+        stackfile.load("nope", ROOT)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("config: [1, 2]\n")
+    with pytest.raises(stackfile.StackFileError, match="must be a mapping"):
+        stackfile.load("dev", ROOT, bad)
+
+
+def test_tree_is_stable_and_grouped(prod: Recording) -> None:
+    text = tree.render(prod)
+    assert text == tree.render(prod)
+    lines = text.splitlines()
+    network = lines.index("  + groundwork:network:Network  network")
+    assert lines[network + 1].startswith("    - aws:"), "children follow their component"
+    assert lines[-1].startswith(f"{len(prod.resources)} resources")
+
+
+def test_cli_preview_prints_tree_and_json(tmp_path) -> None:
+    out = tmp_path / "report.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "offline", "preview", "--stack", "dev", "--preview", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "groundwork:hosting:WebTier  web" in result.stdout
+    report = json.loads(out.read_text())
+    assert report["stack"] == "dev" and report["preview"] is True
+    assert report["resources"] == sorted(report["resources"], key=lambda r: r["urn"])
