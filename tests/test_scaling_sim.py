@@ -318,6 +318,15 @@ def test_a_spike_beyond_max_size_does_not_recover() -> None:
     assert endless.recovery_minutes is None and endless.recovered_at is None, endless
 
 
+def test_an_empty_group_is_slow_only_when_there_is_load() -> None:
+    # minSize 0, no instance, no target tracking (CPU has no datapoint without instances):
+    # zero load reports the idle p95 (100 ms); any load waits for the cap, 5000 ms.
+    scaling = replace(REQUESTS_50, min_size=0, requests_per_target=None)
+    result = simulate([0.0, 0.0, 50.0], scaling, replace(MODEL, initial_capacity=0))
+    assert result.serving == [0, 0, 0], result.serving
+    assert result.p95_ms == [100.0, 100.0, 5000.0], f"hosting.minSize=0: p95 {result.p95_ms}"
+
+
 def test_no_breach_means_zero_recovery() -> None:
     summary = summarize(simulate([100.0] * 30, REQUESTS_50, MODEL), 300.0, spike_start=10)
     assert summary.first_breach is None and summary.recovery_minutes == 0, summary

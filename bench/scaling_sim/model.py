@@ -400,7 +400,8 @@ def simulate(
         in_service = sum(1 for b in launched if b + launch <= t)
         warm = sum(1 for b in launched if b + ready_after <= t)
         serving = in_service if model.warming_serves_traffic else warm
-        per_instance = load[t] / serving if serving else math.inf
+        # No instance to serve: a request waits forever; no request: nothing waits.
+        per_instance = load[t] / serving if serving else (math.inf if load[t] else 0.0)
         utilisation = per_instance / model.capacity_per_instance
         cpu = min(100.0, utilisation * 100.0)
         p95 = p95_latency(utilisation, model)

@@ -14,7 +14,7 @@ DEFAULT_LATENCY_OBJECTIVE_MS = 500.0
 RECOVERY_HOLD_MINUTES = 5
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
-_ASCII = " .:-=+*#"
+_ASCII = "_.:-=+*#"
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ def table(result: SimResult, target_ms: float, every: int | None = None) -> list
             f"{span(result.desired):>7} {span(result.serving):>7} "
             f"{max(result.cpu[t] for t in window):>5.0f} "
             f"{max(result.p95_ms[t] for t in window):>7,.0f} "
-            f"{over if over else '':>7}"
+            f"{over if over else '':>7}".rstrip()
         )
     return lines
 
