@@ -33,5 +33,9 @@ lint: $(STAMP)
 schema: $(STAMP)
 	$(PY) -m settings schema > schema/pulumi-stack.schema.json
 
+# Scaling simulation of a stack's settings (docs/scaling-simulation.md); ARGS adds flags.
+bench: $(STAMP)
+	$(PY) -m bench.scaling_sim --stack $(STACK) $(ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Offline benchmarks and simulations of the stack's behaviour; nothing here calls AWS."""
