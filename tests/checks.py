@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from offline.model import UNKNOWN, Recording, RecordedResource
+from offline.model import UNKNOWN, RecordedResource, Recording
 
 ASG = "aws:autoscaling/group:Group"
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -114,7 +114,8 @@ def scaling_policies_target_asg(rec: Recording) -> list[str]:
     problems = [
         f"{p.urn}: targets {_deps(p, 'autoscalingGroupName')}, not an ASG of this stack"
         for p in policies
-        if not set(_deps(p, "autoscalingGroupName")) or not set(_deps(p, "autoscalingGroupName")) <= asgs
+        if not set(_deps(p, "autoscalingGroupName"))
+        or not set(_deps(p, "autoscalingGroupName")) <= asgs
     ]
     targeted = {u for p in policies for u in _deps(p, "autoscalingGroupName")}
     problems += [f"{u}: no scaling policy" for u in sorted(asgs - targeted)]

@@ -63,7 +63,9 @@ def prod_preview() -> Recording:
 def record_variant(tmp_path: Path) -> Callable[..., Recording]:
     """Record a copy of a shipped stack with `overrides` deep-merged into its config."""
 
-    def run(stack: str, overrides: dict[str, Any], *, preview: bool = False, **kw: Any) -> Recording:
+    def run(
+        stack: str, overrides: dict[str, Any], *, preview: bool = False, **kw: Any
+    ) -> Recording:
         path = write_stack_file(tmp_path, stack, overrides)
         return record(stack, project_dir=ROOT, stack_file=path, preview=preview, **kw)
 

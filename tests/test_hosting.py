@@ -52,9 +52,7 @@ def test_launch_template_hardened(prod: Recording, breakage) -> None:
 
 def test_instances_accept_only_the_alb(prod: Recording) -> None:
     assert checks.instance_ingress_only_from_alb(prod) == []
-    rule = next(
-        r for r in prod.of_type(checks.SG_IN) if r.name == "web-instance-in-app"
-    )
+    rule = next(r for r in prod.of_type(checks.SG_IN) if r.name == "web-instance-in-app")
     broken = replace_inputs(prod, rule.urn, lambda i: i.update(cidrIpv4="0.0.0.0/0"))
     assert checks.instance_ingress_only_from_alb(broken)
 
@@ -91,7 +89,9 @@ def test_instance_refresh_rolls_on_template_change(prod: Recording) -> None:
     assert asg.property_dependencies["launchTemplate"] == (prod.one(LT).urn,)
 
 
-def test_alb_drops_invalid_headers_and_is_protected_in_prod(prod: Recording, dev: Recording) -> None:
+def test_alb_drops_invalid_headers_and_is_protected_in_prod(
+    prod: Recording, dev: Recording
+) -> None:
     alb = prod.one(ALB)
     assert alb.input("dropInvalidHeaderFields") is True, alb.urn
     assert alb.input("enableDeletionProtection") is True, alb.urn

@@ -84,9 +84,7 @@ def test_flow_logs_go_to_an_encrypted_retained_audit_log_group(prod: Recording) 
 
 
 def test_flow_log_role_is_confined_to_its_log_group(prod: Recording) -> None:
-    policy = next(
-        r for r in prod.of_type("aws:iam/rolePolicy:RolePolicy") if "flow-logs" in r.name
-    )
+    policy = next(r for r in prod.of_type("aws:iam/rolePolicy:RolePolicy") if "flow-logs" in r.name)
     import json
 
     doc = json.loads(policy.input("policy"))

@@ -92,7 +92,17 @@ def test_tree_is_stable_and_grouped(prod: Recording) -> None:
 def test_cli_preview_prints_tree_and_json(tmp_path) -> None:
     out = tmp_path / "report.json"
     result = subprocess.run(
-        [sys.executable, "-m", "offline", "preview", "--stack", "dev", "--preview", "--json", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "offline",
+            "preview",
+            "--stack",
+            "dev",
+            "--preview",
+            "--json",
+            str(out),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -391,7 +391,9 @@ def test_params_from_settings_reads_the_documented_attributes() -> None:
     config = params_from_settings(_fake_settings(), instance_warmup_s=120)
     assert (config.min_size, config.max_size, config.cpu_target) == (3, 7, 60.0), config
     assert (config.requests_per_target, config.latency_p95_ms, config.predictive) == (
-        800.0, 400.0, True
+        800.0,
+        400.0,
+        True,
     ), config
     assert config.instance_warmup_s == 120, config
 
@@ -404,7 +406,9 @@ class _Phase(enum.Enum):
 def test_params_from_settings_drops_growth_policies_before_growth() -> None:
     early = params_from_settings(_fake_settings(phase=_Phase.EARLY))
     assert (early.requests_per_target, early.latency_p95_ms, early.predictive) == (
-        None, None, False
+        None,
+        None,
+        False,
     ), f"groundwork:phase=early: {early}"
     assert early.cpu_target == 60.0, "groundwork:hosting.cpuTarget applies in every phase"
     growth = params_from_settings(_fake_settings(phase=_Phase.GROWTH))
@@ -437,8 +441,15 @@ def test_daily_curve_has_its_base_peak_and_spike() -> None:
     # base 1000, peak 3000 at 12:00: midnight 1000, 06:00 halfway 2000, 12:00 3000;
     # spike x2 for minutes 360..369: 4000 at 06:00; at 06:10 the plain cycle again, about
     # 1000 + 2000 * (1 + cos(2 pi * -5.83 / 24)) / 2 = 2044 (spiked it would be about 4088).
-    curve = daily_with_spike(days=1, base=1000, peak=3000, peak_hour=12, spike_multiplier=2,
-                             spike_start=360, spike_minutes=10)
+    curve = daily_with_spike(
+        days=1,
+        base=1000,
+        peak=3000,
+        peak_hour=12,
+        spike_multiplier=2,
+        spike_start=360,
+        spike_minutes=10,
+    )
     assert curve.values[0] == pytest.approx(1000)
     assert curve.values[720] == pytest.approx(3000)
     assert curve.values[360] == pytest.approx(4000)
@@ -449,10 +460,26 @@ def test_daily_curve_has_its_base_peak_and_spike() -> None:
 # --- CLI and PNG ---------------------------------------------------------------------------------
 
 CLI_FLAGS = [
-    "--min-size", "2", "--max-size", "10", "--cpu-target", "none",
-    "--requests-per-target", "50", "--capacity-per-instance", "100",
-    "--base-latency-ms", "100", "--launch-delay", "60", "--warmup", "300",
-    "--latency-slo-ms", "300", "--spike-start", "10",
+    "--min-size",
+    "2",
+    "--max-size",
+    "10",
+    "--cpu-target",
+    "none",
+    "--requests-per-target",
+    "50",
+    "--capacity-per-instance",
+    "100",
+    "--base-latency-ms",
+    "100",
+    "--launch-delay",
+    "60",
+    "--warmup",
+    "300",
+    "--latency-slo-ms",
+    "300",
+    "--spike-start",
+    "10",
 ]
 
 
@@ -492,8 +519,9 @@ def test_png_check_rejects_other_files(tmp_path: Path) -> None:
 
 def test_cli_compare_runs_both_settings(tmp_path: Path) -> None:
     out = io.StringIO()
-    code = main([*CLI_FLAGS, "--csv", str(_spike_csv(tmp_path)), "--vs-warmup", "600",
-                 "--no-plot"], out)
+    code = main(
+        [*CLI_FLAGS, "--csv", str(_spike_csv(tmp_path)), "--vs-warmup", "600", "--no-plot"], out
+    )
     text = out.getvalue()
     assert code == 0, text
     recovery = next(line for line in text.splitlines() if "recovery (min)" in line)
@@ -535,10 +563,24 @@ def test_cli_stack_reads_settings_through_load_stack_file(
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.setitem(sys.modules, "settings", fake)
     out = io.StringIO()
-    code = main(["--stack", "prod", "--project-dir", str(tmp_path), "--days", "1",
-                 "--max-size", "9", "--no-plot"], out)
+    code = main(
+        [
+            "--stack",
+            "prod",
+            "--project-dir",
+            str(tmp_path),
+            "--days",
+            "1",
+            "--max-size",
+            "9",
+            "--no-plot",
+        ],
+        out,
+    )
     assert code == 0, out.getvalue()
     assert calls == [("prod", tmp_path)], calls
     # Stack values, with --max-size overriding hosting.maxSize.
-    assert ("A (stack prod): size 3..9, CPU target 60%, 800 req/target/min, p95 step +1 "
-            "when 3 of 3 min > 400 ms, predictive on") in out.getvalue(), out.getvalue()
+    assert (
+        "A (stack prod): size 3..9, CPU target 60%, 800 req/target/min, p95 step +1 "
+        "when 3 of 3 min > 400 ms, predictive on"
+    ) in out.getvalue(), out.getvalue()

@@ -44,7 +44,9 @@ def test_defaults_are_the_safe_ones() -> None:
     s = settings.parse({"aws:region": "eu-west-1"}, project="groundwork", stack="x")
     assert s.phase == "early" and s.protect is True
     assert s.database.deletion_protection and s.database.final_snapshot and s.database.multi_az
-    assert s.backups.lock_mode == "COMPLIANCE" and s.backups.expire_after_days >= s.backups.lock_days
+    assert (
+        s.backups.lock_mode == "COMPLIANCE" and s.backups.expire_after_days >= s.backups.lock_days
+    )
     assert s.hosting.deletion_protection and s.rum.allow_cookies is False
     assert s.pipeline.require_approval is True
 
@@ -56,15 +58,51 @@ BAD_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         {"groundwork:hosting": {"minSize": 5, "maxSize": 3}},
         ["groundwork:hosting.minSize must be <= maxSize (got 5 > 3)"],
     ),
-    ("negative-size", {"groundwork:hosting": {"minSize": -1}}, ["groundwork:hosting.minSize", ">= 1", "-1"]),
-    ("absurd-size", {"groundwork:hosting": {"maxSize": 100000}}, ["groundwork:hosting.maxSize", "<= 500"]),
-    ("absurd-storage", {"groundwork:database": {"allocatedStorageGb": 10}}, ["groundwork:database.allocatedStorageGb", ">= 20"]),
-    ("cidr-unparsable", {"groundwork:network": {"cidr": "10.0.0.300/16"}}, ["groundwork:network.cidr", "10.0.0.300/16"]),
-    ("cidr-too-small", {"groundwork:network": {"cidr": "10.0.0.0/25"}}, ["groundwork:network.cidr", "too small", "/23"]),
-    ("cidr-public", {"groundwork:network": {"cidr": "8.8.0.0/16"}}, ["groundwork:network.cidr", "private"]),
-    ("one-az", {"groundwork:network": {"availabilityZones": 1}}, ["groundwork:network.availabilityZones", ">= 2"]),
-    ("seven-azs", {"groundwork:network": {"availabilityZones": 7}}, ["groundwork:network.availabilityZones", "<= 6"]),
-    ("bad-nat", {"groundwork:network": {"natGateways": "many"}}, ["groundwork:network.natGateways", "'perAz'"]),
+    (
+        "negative-size",
+        {"groundwork:hosting": {"minSize": -1}},
+        ["groundwork:hosting.minSize", ">= 1", "-1"],
+    ),
+    (
+        "absurd-size",
+        {"groundwork:hosting": {"maxSize": 100000}},
+        ["groundwork:hosting.maxSize", "<= 500"],
+    ),
+    (
+        "absurd-storage",
+        {"groundwork:database": {"allocatedStorageGb": 10}},
+        ["groundwork:database.allocatedStorageGb", ">= 20"],
+    ),
+    (
+        "cidr-unparsable",
+        {"groundwork:network": {"cidr": "10.0.0.300/16"}},
+        ["groundwork:network.cidr", "10.0.0.300/16"],
+    ),
+    (
+        "cidr-too-small",
+        {"groundwork:network": {"cidr": "10.0.0.0/25"}},
+        ["groundwork:network.cidr", "too small", "/23"],
+    ),
+    (
+        "cidr-public",
+        {"groundwork:network": {"cidr": "8.8.0.0/16"}},
+        ["groundwork:network.cidr", "private"],
+    ),
+    (
+        "one-az",
+        {"groundwork:network": {"availabilityZones": 1}},
+        ["groundwork:network.availabilityZones", ">= 2"],
+    ),
+    (
+        "seven-azs",
+        {"groundwork:network": {"availabilityZones": 7}},
+        ["groundwork:network.availabilityZones", "<= 6"],
+    ),
+    (
+        "bad-nat",
+        {"groundwork:network": {"natGateways": "many"}},
+        ["groundwork:network.natGateways", "'perAz'"],
+    ),
     (
         "log-retention",
         {"groundwork:logging": {"runtimeRetentionDays": 10}},
@@ -75,7 +113,11 @@ BAD_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         {"groundwork:backups": {"lockDays": 35, "expireAfterDays": 20, "coldAfterDays": 10}},
         ["groundwork:backups.expireAfterDays must be >= lockDays", "20 < 35"],
     ),
-    ("lock-mode", {"groundwork:backups": {"lockMode": "STRICT"}}, ["groundwork:backups.lockMode", "'STRICT'", "COMPLIANCE"]),
+    (
+        "lock-mode",
+        {"groundwork:backups": {"lockMode": "STRICT"}},
+        ["groundwork:backups.lockMode", "'STRICT'", "COMPLIANCE"],
+    ),
     (
         "github-without-connection",
         {"groundwork:pipeline": {"source": "github", "repository": "acme/app"}},
@@ -86,16 +128,28 @@ BAD_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         {"groundwork:hosting": {"maxSize": "12"}},
         ["groundwork:hosting.maxSize must be an integer", "'12'", "a string"],
     ),
-    ("string-for-bool", {"groundwork:database": {"multiAz": "yes"}}, ["groundwork:database.multiAz must be a boolean"]),
+    (
+        "string-for-bool",
+        {"groundwork:database": {"multiAz": "yes"}},
+        ["groundwork:database.multiAz must be a boolean"],
+    ),
     (
         "typo-inside-object",
         {"groundwork:hosting": {"minSzie": 2}},
         ["groundwork:hosting.minSzie is not a known key", "did you mean 'minSize'"],
     ),
-    ("typo-top-level", {"groundwork:hostng": {"minSize": 2}}, ["groundwork:hostng is not a known key"]),
+    (
+        "typo-top-level",
+        {"groundwork:hostng": {"minSize": 2}},
+        ["groundwork:hostng is not a known key"],
+    ),
     ("object-expected", {"groundwork:database": "big"}, ["groundwork:database must be an object"]),
     ("bad-email", {"groundwork:alerts": {"emails": ["oncall"]}}, ["groundwork:alerts.emails[0]"]),
-    ("rum-domain-missing", {"groundwork:phase": "pmf", "groundwork:rum": {"domain": None}}, ["groundwork:rum.domain is required"]),
+    (
+        "rum-domain-missing",
+        {"groundwork:phase": "pmf", "groundwork:rum": {"domain": None}},
+        ["groundwork:rum.domain is required"],
+    ),
     (
         "replica-same-region",
         {"groundwork:database": {"backupReplicaRegion": "eu-west-1"}},
@@ -105,7 +159,9 @@ BAD_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "overrides", "expected"), BAD_CASES, ids=[c[0] for c in BAD_CASES])
+@pytest.mark.parametrize(
+    ("case", "overrides", "expected"), BAD_CASES, ids=[c[0] for c in BAD_CASES]
+)
 def test_bad_input_stops_before_any_resource(record_variant, case, overrides, expected) -> None:
     with pytest.raises(ProgramError) as caught:
         record_variant("prod", overrides)

@@ -231,9 +231,7 @@ def zizmor_findings(paths: list[Path]) -> list[Finding]:
 
 def blocking(findings: list[Finding], allowed: dict[tuple[str, str], str]) -> list[Finding]:
     """Findings of medium or high severity that the allow-list does not accept."""
-    return [
-        f for f in findings if f.severity in BLOCKING and (f.ident, f.file) not in allowed
-    ]
+    return [f for f in findings if f.severity in BLOCKING and (f.ident, f.file) not in allowed]
 
 
 def stale_allowances(
@@ -295,8 +293,11 @@ def inconsistent_pins(texts: dict[str, str]) -> list[str]:
     for text in texts.values():
         for _, action, ref, version in pins(text):
             seen.setdefault(action, set()).add((ref, version))
-    return [f"{action} is pinned several ways: {sorted(refs, key=str)}" for action, refs in
-            seen.items() if len(refs) > 1]
+    return [
+        f"{action} is pinned several ways: {sorted(refs, key=str)}"
+        for action, refs in seen.items()
+        if len(refs) > 1
+    ]
 
 
 def permission_problems(wf: dict[str, Any], label: str) -> list[str]:
@@ -404,8 +405,9 @@ def pulumi_inputs_problems(
     expected = {"command": command, "policyPacks": "policies", "policyPackConfigs": config}
     for key, want in expected.items():
         if inputs.get(key) != want:
-            problems.append(f"jobs.{job_id}: pulumi/actions {key} must be {want!r}, got "
-                            f"{inputs.get(key)!r}")
+            problems.append(
+                f"jobs.{job_id}: pulumi/actions {key} must be {want!r}, got {inputs.get(key)!r}"
+            )
     if "secrets.PULUMI_ACCESS_TOKEN" not in str((step.get("env") or {}).get("PULUMI_ACCESS_TOKEN")):
         problems.append(f"jobs.{job_id}: pulumi/actions must get PULUMI_ACCESS_TOKEN from secrets")
     aws = steps_using(job, "aws-actions/configure-aws-credentials")
@@ -482,8 +484,10 @@ def offline_preview_problems(wf: dict[str, Any]) -> list[str]:
         problems.append(f"pull-request: jobs.offline-preview must run for stacks {list(STACKS)}")
     runs = " ".join(str(s.get("run", "")) for s in steps(job))
     if not re.search(r"make preview STACK=\"?\$STACK\"? PREVIEW_ARGS=\"--json ", runs):
-        problems.append("pull-request: jobs.offline-preview must run `make preview STACK=<stack>` "
-                        "with a --json report")
+        problems.append(
+            "pull-request: jobs.offline-preview must run `make preview STACK=<stack>` "
+            "with a --json report"
+        )
     if not steps_using(job, "actions/upload-artifact"):
         problems.append("pull-request: jobs.offline-preview must upload the JSON report")
     # Forks get no secrets: the offline preview must not need any, nor any token write.
@@ -547,9 +551,7 @@ PIN_ROW = re.compile(r"^\|\s*`([\w.-]+/[\w.-]+)`\s*\|\s*(v\d+\.\d+\.\d+)\s*\|\s*
 
 def documented_pins(markdown: str) -> dict[str, tuple[str, str]]:
     return {
-        m.group(1): (m.group(3), m.group(2))
-        for m in map(PIN_ROW.match, markdown.splitlines())
-        if m
+        m.group(1): (m.group(3), m.group(2)) for m in map(PIN_ROW.match, markdown.splitlines()) if m
     }
 
 
@@ -652,8 +654,13 @@ def test_zizmor_allow_list_has_no_stale_entries(real_findings: list[Finding]) ->
 def test_zizmor_reports_an_insecure_workflow(tmp_path: Path) -> None:
     findings = zizmor_findings([write(tmp_path, "bad.yml", BAD_WORKFLOW)])
     idents = {f.ident for f in blocking(findings, {})}
-    assert {"template-injection", "unpinned-uses", "artipacked", "dangerous-triggers",
-            "excessive-permissions"} <= idents, [str(f) for f in findings]
+    assert {
+        "template-injection",
+        "unpinned-uses",
+        "artipacked",
+        "dangerous-triggers",
+        "excessive-permissions",
+    } <= idents, [str(f) for f in findings]
 
 
 def test_allow_list_accepts_only_what_it_names() -> None:
@@ -671,8 +678,9 @@ def test_allow_list_accepts_only_what_it_names() -> None:
 
 
 @pytest.mark.parametrize("check", GENERIC_CHECKS, ids=lambda c: c.__name__)
-def test_real_workflows_pass(check: Callable[[dict[str, Any], str], list[str]],
-                             workflows: dict[str, str]) -> None:
+def test_real_workflows_pass(
+    check: Callable[[dict[str, Any], str], list[str]], workflows: dict[str, str]
+) -> None:
     problems = [p for name, wf in iter_workflows(workflows) for p in check(wf, name)]
     assert problems == []
 
@@ -723,10 +731,13 @@ def test_pull_request_write_only_where_the_comment_is_posted(
         step["with"]["comment-on-pr"] = False
 
     problems = permission_problems(mutated(pull_request, grant), "pull-request.yml")
-    assert any("jobs.offline-preview has pull-requests: write but does not use" in p
-               for p in problems), problems
-    assert any("jobs.pulumi-preview has pull-requests: write but posts no PR comment" in p
-               for p in problems), problems
+    assert any(
+        "jobs.offline-preview has pull-requests: write but does not use" in p for p in problems
+    ), problems
+    assert any(
+        "jobs.pulumi-preview has pull-requests: write but posts no PR comment" in p
+        for p in problems
+    ), problems
 
 
 def test_every_pin_names_its_release(workflows: dict[str, str]) -> None:
@@ -752,8 +763,9 @@ def test_docs_list_exactly_the_pins_in_use(workflows: dict[str, str]) -> None:
     checkout_sha = "3d3c42e5aac5ba805825da76410c181273ba90b1"
     assert checkout_sha in markdown
     stale = markdown.replace(checkout_sha, "0" * 40)
-    assert any("does not list pin ('actions/checkout'" in p
-               for p in pin_doc_problems(workflows, stale)), "a stale doc pin must be reported"
+    assert any(
+        "does not list pin ('actions/checkout'" in p for p in pin_doc_problems(workflows, stale)
+    ), "a stale doc pin must be reported"
 
 
 # ------------------------------------------------------------ pull-request.yml
@@ -781,7 +793,8 @@ def test_offline_preview_needs_no_secrets_and_uploads_its_report(
     def leak(wf: dict[str, Any]) -> None:
         wf["jobs"]["offline-preview"]["env"] = {"TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}
         wf["jobs"]["offline-preview"]["steps"] = [
-            s for s in wf["jobs"]["offline-preview"]["steps"]
+            s
+            for s in wf["jobs"]["offline-preview"]["steps"]
             if "upload-artifact" not in s.get("uses", "")
         ]
 
@@ -804,8 +817,14 @@ def test_pulumi_preview_passes_the_stack_policy_config(pull_request: dict[str, A
         (lambda s: s.pop("env"), "PULUMI_ACCESS_TOKEN from secrets"),
         (lambda s: s.pop("if"), "is not gated"),
     ],
-    ids=["no-pack-config", "other-pack", "up-not-preview", "new-comment-each-run",
-         "no-token", "ungated"],
+    ids=[
+        "no-pack-config",
+        "other-pack",
+        "up-not-preview",
+        "new-comment-each-run",
+        "no-token",
+        "ungated",
+    ],
 )
 def test_pulumi_preview_check_reports_a_broken_step(
     pull_request: dict[str, Any], change: Callable[[dict[str, Any]], Any], expected: str
@@ -823,8 +842,9 @@ def test_pulumi_preview_is_skipped_for_forks(pull_request: dict[str, Any]) -> No
     def unguard(wf: dict[str, Any]) -> None:
         wf["jobs"]["pulumi-preview"]["if"] = "github.event_name == 'pull_request'"
 
-    assert any("must be guarded" in p
-               for p in pulumi_preview_problems(mutated(pull_request, unguard)))
+    assert any(
+        "must be guarded" in p for p in pulumi_preview_problems(mutated(pull_request, unguard))
+    )
 
 
 # ------------------------------------------------------------------- deploy.yml
@@ -844,26 +864,49 @@ def test_prod_deploy_uses_the_prod_environment(deploy: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (lambda wf: wf["jobs"]["deploy-prod"].pop("environment"),
-         "no job deploys stack prod in environment 'prod'"),
-        (lambda wf: wf["jobs"]["deploy-prod"].pop("needs"),
-         "jobs.deploy-prod (prod) must need jobs.deploy-dev (dev)"),
-        (lambda wf: wf["jobs"]["deploy-dev"]["concurrency"].update({"cancel-in-progress": True}),
-         "jobs.deploy-dev needs a concurrency group with cancel-in-progress: false"),
-        (lambda wf: wf["jobs"]["deploy-prod"]["concurrency"].update(group="pulumi-up-dev"),
-         "each stack needs its own concurrency group"),
-        (lambda wf: pulumi_step(wf["jobs"]["deploy-prod"])["with"].update(  # type: ignore[index]
-            policyPackConfigs="policies/config/dev.json"),
-         "policyPackConfigs must be 'policies/config/prod.json'"),
+        (
+            lambda wf: wf["jobs"]["deploy-prod"].pop("environment"),
+            "no job deploys stack prod in environment 'prod'",
+        ),
+        (
+            lambda wf: wf["jobs"]["deploy-prod"].pop("needs"),
+            "jobs.deploy-prod (prod) must need jobs.deploy-dev (dev)",
+        ),
+        (
+            lambda wf: wf["jobs"]["deploy-dev"]["concurrency"].update({"cancel-in-progress": True}),
+            "jobs.deploy-dev needs a concurrency group with cancel-in-progress: false",
+        ),
+        (
+            lambda wf: wf["jobs"]["deploy-prod"]["concurrency"].update(group="pulumi-up-dev"),
+            "each stack needs its own concurrency group",
+        ),
+        (
+            lambda wf: pulumi_step(wf["jobs"]["deploy-prod"])["with"].update(  # type: ignore[index]
+                policyPackConfigs="policies/config/dev.json"
+            ),
+            "policyPackConfigs must be 'policies/config/prod.json'",
+        ),
         (lambda wf: wf["jobs"]["deploy-prod"].pop("if"), "must only run for refs/heads/main"),
         (lambda wf: wf["on"].pop("workflow_dispatch"), "must allow workflow_dispatch"),
         (lambda wf: wf["jobs"]["deploy-dev"].pop("needs"), "must need a job that runs `make test`"),
-        (lambda wf: steps_using(wf["jobs"]["deploy-dev"], "aws-actions/configure-aws-credentials")[
-            0]["with"].update({"aws-access-key-id": "x"}), "must come from role-to-assume"),
+        (
+            lambda wf: steps_using(
+                wf["jobs"]["deploy-dev"], "aws-actions/configure-aws-credentials"
+            )[0]["with"].update({"aws-access-key-id": "x"}),
+            "must come from role-to-assume",
+        ),
     ],
-    ids=["prod-without-environment", "prod-before-dev", "cancels-running-update",
-         "shared-group", "prod-with-dev-policies", "any-branch", "no-dispatch", "untested",
-         "static-keys"],
+    ids=[
+        "prod-without-environment",
+        "prod-before-dev",
+        "cancels-running-update",
+        "shared-group",
+        "prod-with-dev-policies",
+        "any-branch",
+        "no-dispatch",
+        "untested",
+        "static-keys",
+    ],
 )
 def test_deploy_check_reports_a_broken_deploy(
     deploy: dict[str, Any], change: Callable[[dict[str, Any]], Any], expected: str
@@ -972,10 +1015,22 @@ def test_stack_target_rejects_bad_values(
 def test_stack_target_cli_writes_output_lines(tmp_path: Path) -> None:
     write_stack(tmp_path, "dev", "us-east-2")
     env = {**os.environ, "PULUMI_ORG": "acme"}
-    ok = subprocess.run([sys.executable, str(STACK_TARGET), "dev"], cwd=tmp_path, env=env,
-                        capture_output=True, text=True, timeout=60)
+    ok = subprocess.run(
+        [sys.executable, str(STACK_TARGET), "dev"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (ok.returncode, ok.stdout) == (0, "region=us-east-2\nstack-name=acme/dev\n"), ok.stderr
-    missing = subprocess.run([sys.executable, str(STACK_TARGET), "staging"], cwd=tmp_path,
-                             env=env, capture_output=True, text=True, timeout=60)
+    missing = subprocess.run(
+        [sys.executable, str(STACK_TARGET), "staging"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert missing.returncode == 1 and missing.stdout == ""
     assert "no stack file Pulumi.staging.yaml for stack 'staging'" in missing.stderr

@@ -36,8 +36,7 @@ def stack_target(stack: str, project_dir: Path, org: str = "") -> dict[str, str]
     region = config.get("aws:region") if isinstance(config, dict) else None
     if not isinstance(region, str) or not REGION.match(region):
         raise TargetError(
-            f"{path.name}: aws:region must be an AWS region name such as eu-west-1 "
-            f"(got {region!r})"
+            f"{path.name}: aws:region must be an AWS region name such as eu-west-1 (got {region!r})"
         )
     if org and not NAME.match(org):
         raise TargetError(

@@ -51,26 +51,59 @@ class _Setting:
 SETTINGS = (
     _Setting("min_size", "min-size", _whole, "groundwork:hosting.minSize [stack, else 2]", "N"),
     _Setting("max_size", "max-size", _whole, "groundwork:hosting.maxSize [stack, else 10]", "N"),
-    _Setting("cpu_target", "cpu-target", _number_or_off,
-             "groundwork:hosting.cpuTarget, percent, or 'none' [stack, else 50]", "PCT|none"),
-    _Setting("requests_per_target", "requests-per-target", _number_or_off,
-             "groundwork:scaling.requestsPerTarget, requests per target per minute, or 'none' "
-             "[stack, else none]", "N|none"),
-    _Setting("latency_p95_ms", "latency-p95-ms", _number_or_off,
-             "groundwork:scaling.latencyP95Ms: p95 alarm threshold for the step policy, or "
-             "'none' [stack, else none]", "MS|none"),
-    _Setting("predictive", "predictive", None,
-             "groundwork:scaling.predictive [stack, else off]"),
-    _Setting("instance_warmup_s", "warmup", _whole, "default instance warmup, seconds [300]",
-             "S"),
-    _Setting("latency_alarm_m", "latency-alarm-m", _whole,
-             "latency alarm: datapoints over the threshold (M of N) [3]", "M"),
-    _Setting("latency_alarm_n", "latency-alarm-n", _whole,
-             "latency alarm: evaluation periods, minutes (M of N) [3]", "N"),
-    _Setting("latency_step_add", "latency-step-add", _whole,
-             "instances the latency step policy adds [1]", "K"),
-    _Setting("predictive_buffer_s", "predictive-buffer", _whole,
-             "predictive SchedulingBufferTime, seconds [launch delay + warmup]", "S"),
+    _Setting(
+        "cpu_target",
+        "cpu-target",
+        _number_or_off,
+        "groundwork:hosting.cpuTarget, percent, or 'none' [stack, else 50]",
+        "PCT|none",
+    ),
+    _Setting(
+        "requests_per_target",
+        "requests-per-target",
+        _number_or_off,
+        "groundwork:scaling.requestsPerTarget, requests per target per minute, or 'none' "
+        "[stack, else none]",
+        "N|none",
+    ),
+    _Setting(
+        "latency_p95_ms",
+        "latency-p95-ms",
+        _number_or_off,
+        "groundwork:scaling.latencyP95Ms: p95 alarm threshold for the step policy, or "
+        "'none' [stack, else none]",
+        "MS|none",
+    ),
+    _Setting("predictive", "predictive", None, "groundwork:scaling.predictive [stack, else off]"),
+    _Setting("instance_warmup_s", "warmup", _whole, "default instance warmup, seconds [300]", "S"),
+    _Setting(
+        "latency_alarm_m",
+        "latency-alarm-m",
+        _whole,
+        "latency alarm: datapoints over the threshold (M of N) [3]",
+        "M",
+    ),
+    _Setting(
+        "latency_alarm_n",
+        "latency-alarm-n",
+        _whole,
+        "latency alarm: evaluation periods, minutes (M of N) [3]",
+        "N",
+    ),
+    _Setting(
+        "latency_step_add",
+        "latency-step-add",
+        _whole,
+        "instances the latency step policy adds [1]",
+        "K",
+    ),
+    _Setting(
+        "predictive_buffer_s",
+        "predictive-buffer",
+        _whole,
+        "predictive SchedulingBufferTime, seconds [launch delay + warmup]",
+        "S",
+    ),
 )
 
 
@@ -100,8 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     src = p.add_argument_group("stack")
     src.add_argument("--stack", help="read settings from Pulumi.<stack>.yaml (flags override)")
-    src.add_argument("--project-dir", type=Path, default=Path("."),
-                     help="directory holding Pulumi.yaml and settings.py [.]")
+    src.add_argument(
+        "--project-dir",
+        type=Path,
+        default=Path("."),
+        help="directory holding Pulumi.yaml and settings.py [.]",
+    )
 
     setting = p.add_argument_group("settings (override the stack file)")
     compare = p.add_argument_group(
@@ -109,70 +146,149 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for s in SETTINGS:
         if s.parse is None:
-            setting.add_argument(f"--{s.flag}", dest=s.field, default=None,
-                                 action=argparse.BooleanOptionalAction, help=s.help)
-            compare.add_argument(f"--vs-{s.flag}", dest=f"vs_{s.field}", default=None,
-                                 action=argparse.BooleanOptionalAction, help=f"B: --{s.flag}")
+            setting.add_argument(
+                f"--{s.flag}",
+                dest=s.field,
+                default=None,
+                action=argparse.BooleanOptionalAction,
+                help=s.help,
+            )
+            compare.add_argument(
+                f"--vs-{s.flag}",
+                dest=f"vs_{s.field}",
+                default=None,
+                action=argparse.BooleanOptionalAction,
+                help=f"B: --{s.flag}",
+            )
         else:
-            setting.add_argument(f"--{s.flag}", dest=s.field, type=s.parse, default=None,
-                                 metavar=s.metavar, help=s.help)
-            compare.add_argument(f"--vs-{s.flag}", dest=f"vs_{s.field}", type=s.parse,
-                                 default=None, metavar=s.metavar, help=f"B: --{s.flag}")
+            setting.add_argument(
+                f"--{s.flag}",
+                dest=s.field,
+                type=s.parse,
+                default=None,
+                metavar=s.metavar,
+                help=s.help,
+            )
+            compare.add_argument(
+                f"--vs-{s.flag}",
+                dest=f"vs_{s.field}",
+                type=s.parse,
+                default=None,
+                metavar=s.metavar,
+                help=f"B: --{s.flag}",
+            )
 
     m = ModelConfig()
     app = p.add_argument_group("app and instance model")
-    app.add_argument("--capacity-per-instance", type=_number, default=m.capacity_per_instance,
-                     help="requests per minute that put one instance at 100%% CPU "
-                          f"[{m.capacity_per_instance:g}]")
-    app.add_argument("--base-latency-ms", type=_number, default=m.base_latency_ms,
-                     help=f"p95 latency of an idle instance [{m.base_latency_ms:g}]")
-    app.add_argument("--latency-cap-ms", type=_number, default=m.latency_cap_ms,
-                     help=f"p95 of a saturated instance [{m.latency_cap_ms:g}]")
-    app.add_argument("--launch-delay", type=_whole, default=m.launch_delay_s,
-                     help=f"seconds from launch to InService [{m.launch_delay_s}]")
-    app.add_argument("--warming-serves-traffic", action="store_true",
-                     help="instances carry traffic during warmup (default: only after it)")
-    app.add_argument("--initial-capacity", type=_whole, default=None,
-                     help="instances at minute 0 [steady state for the first minute's load]")
+    app.add_argument(
+        "--capacity-per-instance",
+        type=_number,
+        default=m.capacity_per_instance,
+        help="requests per minute that put one instance at 100%% CPU "
+        f"[{m.capacity_per_instance:g}]",
+    )
+    app.add_argument(
+        "--base-latency-ms",
+        type=_number,
+        default=m.base_latency_ms,
+        help=f"p95 latency of an idle instance [{m.base_latency_ms:g}]",
+    )
+    app.add_argument(
+        "--latency-cap-ms",
+        type=_number,
+        default=m.latency_cap_ms,
+        help=f"p95 of a saturated instance [{m.latency_cap_ms:g}]",
+    )
+    app.add_argument(
+        "--launch-delay",
+        type=_whole,
+        default=m.launch_delay_s,
+        help=f"seconds from launch to InService [{m.launch_delay_s}]",
+    )
+    app.add_argument(
+        "--warming-serves-traffic",
+        action="store_true",
+        help="instances carry traffic during warmup (default: only after it)",
+    )
+    app.add_argument(
+        "--initial-capacity",
+        type=_whole,
+        default=None,
+        help="instances at minute 0 [steady state for the first minute's load]",
+    )
 
     aws = p.add_argument_group("AWS internals (not documented by AWS; observed defaults)")
-    aws.add_argument("--scale-out-datapoints", type=_whole, default=m.scale_out_datapoints,
-                     help=f"minutes above target before scale-out [{m.scale_out_datapoints}]")
-    aws.add_argument("--scale-in-datapoints", type=_whole, default=m.scale_in_datapoints,
-                     help=f"minutes below the low threshold before scale-in "
-                          f"[{m.scale_in_datapoints}]")
-    aws.add_argument("--scale-in-ratio", type=_number, default=m.scale_in_ratio,
-                     help=f"low threshold as a fraction of the target [{m.scale_in_ratio:g}]")
-    aws.add_argument("--scale-in-step", type=_whole, default=m.scale_in_step,
-                     help=f"instances removed per scale-in at most [{m.scale_in_step}]")
-    aws.add_argument("--scale-in-cooldown", type=_whole, default=m.scale_in_cooldown_s,
-                     help=f"seconds between scale-ins [{m.scale_in_cooldown_s}]")
+    aws.add_argument(
+        "--scale-out-datapoints",
+        type=_whole,
+        default=m.scale_out_datapoints,
+        help=f"minutes above target before scale-out [{m.scale_out_datapoints}]",
+    )
+    aws.add_argument(
+        "--scale-in-datapoints",
+        type=_whole,
+        default=m.scale_in_datapoints,
+        help=f"minutes below the low threshold before scale-in [{m.scale_in_datapoints}]",
+    )
+    aws.add_argument(
+        "--scale-in-ratio",
+        type=_number,
+        default=m.scale_in_ratio,
+        help=f"low threshold as a fraction of the target [{m.scale_in_ratio:g}]",
+    )
+    aws.add_argument(
+        "--scale-in-step",
+        type=_whole,
+        default=m.scale_in_step,
+        help=f"instances removed per scale-in at most [{m.scale_in_step}]",
+    )
+    aws.add_argument(
+        "--scale-in-cooldown",
+        type=_whole,
+        default=m.scale_in_cooldown_s,
+        help=f"seconds between scale-ins [{m.scale_in_cooldown_s}]",
+    )
 
     load = p.add_argument_group("load (built-in daily cycle with a spike, or --csv)")
     load.add_argument("--csv", type=Path, help="per-minute request counts, one row per minute")
     load.add_argument("--csv-column", help="column of --csv to use [requests, count, or last]")
     load.add_argument("--days", type=_whole, default=2, help="days to simulate [2]")
-    load.add_argument("--base", type=_number, default=1500.0,
-                      help="nightly low, requests/min [1500]")
-    load.add_argument("--peak", type=_number, default=12000.0,
-                      help="daily peak, requests/min [12000]")
+    load.add_argument(
+        "--base", type=_number, default=1500.0, help="nightly low, requests/min [1500]"
+    )
+    load.add_argument(
+        "--peak", type=_number, default=12000.0, help="daily peak, requests/min [12000]"
+    )
     load.add_argument("--peak-hour", type=_number, default=14.0, help="hour of the peak [14]")
-    load.add_argument("--spike-multiplier", type=_number, default=3.0,
-                      help="load multiplier during the spike [3]")
-    load.add_argument("--spike-start", type=_whole, default=None,
-                      help="minute the spike starts [10:00 on the last day]; with --csv, "
-                           "where recovery is measured from [first breach]")
-    load.add_argument("--spike-minutes", type=_whole, default=30,
-                      help="spike duration, minutes [30]")
+    load.add_argument(
+        "--spike-multiplier", type=_number, default=3.0, help="load multiplier during the spike [3]"
+    )
+    load.add_argument(
+        "--spike-start",
+        type=_whole,
+        default=None,
+        help="minute the spike starts [10:00 on the last day]; with --csv, "
+        "where recovery is measured from [first breach]",
+    )
+    load.add_argument(
+        "--spike-minutes", type=_whole, default=30, help="spike duration, minutes [30]"
+    )
 
     out = p.add_argument_group("output")
-    out.add_argument("--latency-slo-ms", type=_number, default=None,
-                     help="latency objective the report counts against "
-                          "[latencyP95Ms, else 500]")
+    out.add_argument(
+        "--latency-slo-ms",
+        type=_number,
+        default=None,
+        help="latency objective the report counts against [latencyP95Ms, else 500]",
+    )
     out.add_argument("--plot", type=Path, default=DEFAULT_PLOT, help=f"PNG path [{DEFAULT_PLOT}]")
     out.add_argument("--no-plot", action="store_true", help="do not write the PNG")
-    out.add_argument("--table-every", type=_whole, default=None,
-                     help="minutes per table row [chosen for about 48 rows]")
+    out.add_argument(
+        "--table-every",
+        type=_whole,
+        default=None,
+        help="minutes per table row [chosen for about 48 rows]",
+    )
     out.add_argument("--ascii", action="store_true", help="ASCII sparklines")
     return p
 
@@ -214,8 +330,12 @@ def _load(args: argparse.Namespace) -> loads.LoadCurve:
     if args.csv is not None:
         return loads.from_csv(args.csv, args.csv_column, args.spike_start)
     return loads.daily_with_spike(
-        days=args.days, base=args.base, peak=args.peak, peak_hour=args.peak_hour,
-        spike_multiplier=args.spike_multiplier, spike_start=args.spike_start,
+        days=args.days,
+        base=args.base,
+        peak=args.peak,
+        peak_hour=args.peak_hour,
+        spike_multiplier=args.spike_multiplier,
+        spike_start=args.spike_start,
         spike_minutes=args.spike_minutes,
     )
 
@@ -250,17 +370,19 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     w = out.write
     w("groundwork scaling simulation (one-minute steps; docs/scaling-simulation.md)\n")
     w(f"load:  {curve.source}\n")
-    w(f"model: {model.capacity_per_instance:g} req/min saturate an instance, idle p95 "
-      f"{model.base_latency_ms:g} ms (M/M/1, cap {model.latency_cap_ms:g} ms); scale-out after "
-      f"{model.scale_out_datapoints} min over target, scale-in after "
-      f"{model.scale_in_datapoints} min under {model.scale_in_ratio:g} x target, "
-      f"-{model.scale_in_step} per {model.scale_in_cooldown_s}s\n")
-    changed = ", ".join(
-        f"--{s.flag} {_show(vs[s.field])}" for s in SETTINGS if s.field in vs
+    w(
+        f"model: {model.capacity_per_instance:g} req/min saturate an instance, idle p95 "
+        f"{model.base_latency_ms:g} ms (M/M/1, cap {model.latency_cap_ms:g} ms); scale-out after "
+        f"{model.scale_out_datapoints} min over target, scale-in after "
+        f"{model.scale_in_datapoints} min under {model.scale_in_ratio:g} x target, "
+        f"-{model.scale_in_step} per {model.scale_in_cooldown_s}s\n"
     )
+    changed = ", ".join(f"--{s.flag} {_show(vs[s.field])}" for s in SETTINGS if s.field in vs)
     for label, result in runs:
-        w(f"{label} ({origin if label == 'A' else 'A with ' + changed}): "
-          f"{report.describe(result.scaling, result)}\n")
+        w(
+            f"{label} ({origin if label == 'A' else 'A with ' + changed}): "
+            f"{report.describe(result.scaling, result)}\n"
+        )
     for label, result in runs:
         w(f"\n{label}:\n")
         for line in report.sparklines(result, target, ascii_only=ascii_only):
@@ -279,13 +401,15 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     if not args.no_plot:
         from .plot import write_plot
 
-        spike = (
-            (curve.spike_start, curve.spike_minutes) if curve.spike_start is not None else None
+        spike = (curve.spike_start, curve.spike_minutes) if curve.spike_start is not None else None
+        path = write_plot(
+            args.plot,
+            runs,
+            target,
+            f"{curve.source}\nA: {report.describe(a, runs[0][1])}"
+            + (f"\nB: {report.describe(b, runs[1][1])}" if b else ""),
+            spike,
         )
-        path = write_plot(args.plot, runs, target,
-                          f"{curve.source}\nA: {report.describe(a, runs[0][1])}"
-                          + (f"\nB: {report.describe(b, runs[1][1])}" if b else ""),
-                          spike)
         w(f"\nplot: {path}\n")
     return 0
 

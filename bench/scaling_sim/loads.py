@@ -65,8 +65,10 @@ def daily_with_spike(
         spike_start = (days - 1) * MINUTES_PER_DAY + 10 * 60
     if not isinstance(spike_start, int) or not 0 <= spike_start < n:
         raise ParamsError(
-            [f"--spike-start must be a minute in [0, {n - 1}] for {days} day(s) "
-             f"(got {spike_start!r})"]
+            [
+                f"--spike-start must be a minute in [0, {n - 1}] for {days} day(s) "
+                f"(got {spike_start!r})"
+            ]
         )
     values = []
     for t in range(n):
@@ -114,8 +116,10 @@ def from_csv(path: Path, column: str | None = None, spike_start: int | None = No
         if column is not None:
             if column not in names:
                 raise ParamsError(
-                    [f"--csv-column {column!r} is not a column of {path} (columns: "
-                     f"{', '.join(names)})"]
+                    [
+                        f"--csv-column {column!r} is not a column of {path} (columns: "
+                        f"{', '.join(names)})"
+                    ]
                 )
             index = names.index(column)
         else:
@@ -150,7 +154,9 @@ def from_csv(path: Path, column: str | None = None, spike_start: int | None = No
         )
     if spike_start is not None and not 0 <= spike_start < len(values):
         raise ParamsError(
-            [f"--spike-start must be a minute in [0, {len(values) - 1}] for {path} "
-             f"(got {spike_start})"]
+            [
+                f"--spike-start must be a minute in [0, {len(values) - 1}] for {path} "
+                f"(got {spike_start})"
+            ]
         )
     return LoadCurve(tuple(values), f"{path.name} ({len(values)} min)", spike_start, None)

@@ -264,9 +264,7 @@ def target_policies(scaling: ScalingConfig, model: ModelConfig) -> list[TargetPo
 
 def steady_capacity(load: float, scaling: ScalingConfig, model: ModelConfig) -> int:
     """Instances at which every target-tracking metric is at or under its target, clamped."""
-    need = max(
-        (_ceil(load / p.load_at_target) for p in target_policies(scaling, model)), default=0
-    )
+    need = max((_ceil(load / p.load_at_target) for p in target_policies(scaling, model)), default=0)
     return min(max(need, scaling.min_size), scaling.max_size)
 
 

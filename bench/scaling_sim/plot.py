@@ -36,19 +36,43 @@ def write_plot(
 
     styles = ["-", "--"]
     for (label, result), style in zip(runs, styles, strict=False):
-        ax_cap.step(hours, result.desired, where="post", linestyle=style, color="tab:orange",
-                    label=f"{label}: desired")
-        ax_cap.step(hours, result.serving, where="post", linestyle=style, color="tab:blue",
-                    label=f"{label}: serving (in service, warmed up)")
+        ax_cap.step(
+            hours,
+            result.desired,
+            where="post",
+            linestyle=style,
+            color="tab:orange",
+            label=f"{label}: desired",
+        )
+        ax_cap.step(
+            hours,
+            result.serving,
+            where="post",
+            linestyle=style,
+            color="tab:blue",
+            label=f"{label}: serving (in service, warmed up)",
+        )
         if any(v is not None for v in result.predictive_min):
-            ax_cap.step(hours, [v if v is not None else float("nan")
-                                for v in result.predictive_min],
-                        where="post", linestyle=style, color="tab:green", linewidth=0.8,
-                        label=f"{label}: predictive forecast capacity")
-        ax_lat.plot(hours, result.p95_ms, linestyle=style, color="tab:purple", linewidth=1,
-                    label=f"{label}: p95 latency")
-    ax_cap.axhline(first.scaling.max_size, color="tab:red", linewidth=0.6, linestyle=":",
-                   label="max size")
+            ax_cap.step(
+                hours,
+                [v if v is not None else float("nan") for v in result.predictive_min],
+                where="post",
+                linestyle=style,
+                color="tab:green",
+                linewidth=0.8,
+                label=f"{label}: predictive forecast capacity",
+            )
+        ax_lat.plot(
+            hours,
+            result.p95_ms,
+            linestyle=style,
+            color="tab:purple",
+            linewidth=1,
+            label=f"{label}: p95 latency",
+        )
+    ax_cap.axhline(
+        first.scaling.max_size, color="tab:red", linewidth=0.6, linestyle=":", label="max size"
+    )
     ax_cap.set_ylabel("instances")
     ax_cap.legend(loc="upper left", fontsize=8)
 

@@ -64,8 +64,10 @@ def summarize(
     p95 = result.p95_ms
     n = result.minutes
     above = [v > target_ms for v in p95]
-    start = spike_start if spike_start is not None else next(
-        (t for t, a in enumerate(above) if a), None
+    start = (
+        spike_start
+        if spike_start is not None
+        else next((t for t, a in enumerate(above) if a), None)
     )
     first = None
     recovered = None
@@ -73,9 +75,7 @@ def summarize(
         first = next((t for t in range(start, n) if above[t]), None)
         if first is not None:
             # Back to normal = `hold` minutes in a row under target (fewer if the run ends).
-            recovered = next(
-                (r for r in range(first + 1, n) if not any(above[r : r + hold])), None
-            )
+            recovered = next((r for r in range(first + 1, n) if not any(above[r : r + hold])), None)
     peak_minute = max(range(n), key=lambda t: result.load[t])
     return Summary(
         minutes=n,
@@ -123,9 +123,7 @@ def summary_lines(summary: Summary) -> list[tuple[str, str]]:
         recovery = "0 min (p95 never above target"
         recovery += f" after {clock(s.spike_start)})" if s.spike_start is not None else ")"
     elif s.recovered_at is None:
-        recovery = (
-            f"not recovered by the end of the run (over target from {clock(s.first_breach)})"
-        )
+        recovery = f"not recovered by the end of the run (over target from {clock(s.first_breach)})"
     else:
         recovery = (
             f"{s.recovery_minutes} min (from {clock(s.spike_start or 0)}; under "
@@ -141,8 +139,9 @@ def summary_lines(summary: Summary) -> list[tuple[str, str]]:
     ]
 
 
-def sparkline(values: Sequence[float], width: int, ascii_only: bool = False,
-              top: float | None = None) -> str:
+def sparkline(
+    values: Sequence[float], width: int, ascii_only: bool = False, top: float | None = None
+) -> str:
     """`values` squeezed into `width` cells (max per cell), scaled 0..top."""
     ramp = _ASCII if ascii_only else _BLOCKS
     if not values:
@@ -153,8 +152,7 @@ def sparkline(values: Sequence[float], width: int, ascii_only: bool = False,
     top = top if top is not None else max(maxima)
     if top <= 0:
         return ramp[0] * len(maxima)
-    return "".join(ramp[min(len(ramp) - 1, int(v / top * (len(ramp) - 1) + 0.5))]
-                   for v in maxima)
+    return "".join(ramp[min(len(ramp) - 1, int(v / top * (len(ramp) - 1) + 0.5))] for v in maxima)
 
 
 def _bucket(n: int, rows: int = 48) -> int:
@@ -191,8 +189,9 @@ def table(result: SimResult, target_ms: float, every: int | None = None) -> list
     return lines
 
 
-def sparklines(result: SimResult, target_ms: float, width: int = 72,
-               ascii_only: bool = False) -> list[str]:
+def sparklines(
+    result: SimResult, target_ms: float, width: int = 72, ascii_only: bool = False
+) -> list[str]:
     cap = max(max(result.desired), 1)
     over = [1.0 if v > target_ms else 0.0 for v in result.p95_ms]
     return [
@@ -208,8 +207,11 @@ def compare_lines(a: Summary, b: Summary) -> list[str]:
         ("peak serving", f"{a.peak_serving}", f"{b.peak_serving}"),
         ("peak desired", f"{a.peak_desired}", f"{b.peak_desired}"),
         ("instance-hours", f"{a.instance_hours:.1f}", f"{b.instance_hours:.1f}"),
-        (f"min p95 > {a.latency_target_ms:g} ms", f"{a.minutes_above_target}",
-         f"{b.minutes_above_target}"),
+        (
+            f"min p95 > {a.latency_target_ms:g} ms",
+            f"{a.minutes_above_target}",
+            f"{b.minutes_above_target}",
+        ),
         ("recovery (min)", _recovery_cell(a), _recovery_cell(b)),
         ("scale-outs / ins", f"{a.scale_outs} / {a.scale_ins}", f"{b.scale_outs} / {b.scale_ins}"),
     ]
