@@ -30,8 +30,11 @@ preview: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+# Regenerate what is generated from settings.py: the stack-file schema and the README's
+# config reference (tests fail while either is stale).
 schema: $(STAMP)
 	$(PY) -m settings schema > schema/pulumi-stack.schema.json
+	$(PY) -m settings readme
 
 # Scaling simulation of a stack's settings (docs/scaling-simulation.md); ARGS adds flags.
 bench: $(STAMP)

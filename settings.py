@@ -593,6 +593,8 @@ def stack_file_schema() -> dict[str, Any]:
         schema.pop("title", None)
         props[f"{ns}:{key}"] = schema
     known = sorted(props)
+    # Any value may be a secret (`pulumi config set --secret`): the file then holds ciphertext.
+    props = {key: {"anyOf": [schema, _secure_value_schema()]} for key, schema in props.items()}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://groundwork.invalid/schema/pulumi-stack.schema.json",
@@ -644,13 +646,29 @@ def config_reference() -> str:
     return "\n".join(rows) + "\n"
 
 
+README_START = "<!-- config-reference:start"
+README_END = "<!-- config-reference:end -->"
+
+
+def readme_with_reference(text: str) -> str:
+    """`text` (the README) with the generated config reference between its markers."""
+    start = text.index(README_START)
+    start = text.index("\n", start) + 1
+    end = text.index(README_END)
+    return text[:start] + "\n" + config_reference() + "\n" + text[end:]
+
+
 def _main(argv: list[str]) -> int:
     commands: dict[str, Callable[[], str]] = {
         "schema": lambda: json.dumps(stack_file_schema(), indent=2) + "\n",
         "reference": config_reference,
     }
+    if argv == ["readme"]:
+        readme = Path(__file__).with_name("README.md")
+        readme.write_text(readme_with_reference(readme.read_text()))
+        return 0
     if len(argv) != 1 or argv[0] not in commands:
-        print(f"usage: python -m settings {{{'|'.join(commands)}}}", file=sys.stderr)
+        print(f"usage: python -m settings {{{'|'.join([*commands, 'readme'])}}}", file=sys.stderr)
         return 2
     sys.stdout.write(commands[argv[0]]())
     return 0
