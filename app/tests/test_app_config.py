@@ -142,3 +142,19 @@ def test_app_without_analytics_never_imports_boto3():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"], "boto3 was imported without analytics"
+
+
+def test_analytics_without_boto3_fails_with_a_clear_message():
+    # python -S: no site-packages, so boto3 is not importable, as on a bare instance.
+    code = (
+        "from webapp.config import AnalyticsConfig\n"
+        "from webapp.events import EventSender\n"
+        "try:\n"
+        "    EventSender(AnalyticsConfig('s', 'arn:x'), 'eu-west-1')._session()\n"
+        "except RuntimeError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code], cwd=BUNDLE_ROOT, capture_output=True, text=True
+    )
+    assert "boto3 is not importable" in out.stdout, out.stdout + out.stderr

@@ -152,8 +152,13 @@ class EventSender:
         return self._firehose
 
     def _session(self) -> Any:
-        import boto3  # lazily: only stacks with analytics need boto3 on the instance
-
+        try:
+            import boto3  # lazily: only stacks with analytics need boto3 on the instance
+        except ImportError:
+            raise RuntimeError(
+                "analytics is configured but boto3 is not importable; the deploy bundle "
+                "carries it in vendor/ (built by buildspec.yml)"
+            ) from None
         return boto3.session.Session(region_name=self._region)
 
     @staticmethod
