@@ -58,7 +58,6 @@ def test_appspec_runs_every_hook_with_a_timeout_and_user():
         [step] = APPSPEC["hooks"][hook]
         script = BUNDLE_ROOT / step["location"]
         assert script.is_file(), f"appspec {hook}: {step['location']} is not in the bundle"
-        assert os.access(script, os.X_OK), f"appspec {hook}: {step['location']} not executable"
         assert 0 < step["timeout"] <= 3600, f"appspec {hook}: timeout {step['timeout']}"
         assert step["runas"] == "root", f"appspec {hook}: runas {step['runas']}"
         text = script.read_text()
