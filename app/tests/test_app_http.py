@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 from webapp.routes import ROUTES
 from webapp.server import MAX_BODY
@@ -73,3 +74,11 @@ def test_unhandled_error_is_a_500_without_details(start_app):
     assert reply.status == 500, f"GET /broken returned {reply.status}"
     assert json.loads(reply.body) == {"error": "internal error"}
     assert b"secret detail" not in reply.body, "the traceback must not reach the client"
+
+
+def test_invalid_content_length_is_400(start_app):
+    app = start_app()
+    with socket.create_connection(("127.0.0.1", int(app.url.rsplit(":", 1)[1])), 5) as conn:
+        conn.sendall(b"POST /api/reports HTTP/1.0\r\nContent-Length: lots\r\n\r\n")
+        reply = conn.makefile("rb").read()
+    assert reply.startswith(b"HTTP/1.0 400 "), f"reply {reply[:60]!r}"

@@ -112,6 +112,8 @@ class Handler(BaseHTTPRequestHandler):
     # HTTP/1.0: one request per connection, so the ALB never reuses a connection the app
     # is closing (the keep-alive race that shows up as sporadic 502s).
     protocol_version = "HTTP/1.0"
+    # A client that stops sending mid-request gives up its thread after this many seconds.
+    timeout = 30
 
     def do_GET(self) -> None:
         self._handle()
@@ -173,10 +175,18 @@ class Handler(BaseHTTPRequestHandler):
             if any(p == path for _, p in self.server.routes):
                 return json_response(405, {"error": "method not allowed"})
             return json_response(404, {"error": "not found"})
-        length = int(headers.get("content-length") or 0)
+        try:
+            length = int(headers.get("content-length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            return json_response(400, {"error": "invalid Content-Length"})
         if length > MAX_BODY:
             return json_response(413, {"error": f"body larger than {MAX_BODY} bytes"})
-        body = self.rfile.read(length) if length > 0 else b""
+        try:
+            body = self.rfile.read(length) if length else b""
+        except TimeoutError:
+            return json_response(408, {"error": "request body not received in time"})
         request = Request(self.command, path, parse_qs(query), headers, body, user)
         try:
             return route(self.server.app, request)
