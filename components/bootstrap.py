@@ -17,7 +17,7 @@ from typing import Any
 
 APP_CONFIG_PATH = "/etc/groundwork/app.json"
 APP_LOG_DIR = "/var/log/app"
-APP_USER = "groundwork"
+APP_USER = "groundwork-app"  # the user app/scripts/prepare.sh runs the app as
 
 
 @dataclass(frozen=True)

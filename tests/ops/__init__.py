@@ -1,0 +1,1 @@
+"""Tests of the AWS-facing operator tools, against a moto server."""
