@@ -215,8 +215,9 @@ class PolicyPackProcess:
 
     def __init__(self, stack_config: StackConfig, *, pack_dir: Path = PACK_DIR, dry_run: bool = True,
                  organization: str = "organization", python: str = sys.executable,
-                 start_timeout: float = 30.0) -> None:
+                 start_timeout: float = 30.0, extra_env: Mapping[str, str] | None = None) -> None:
         self.stack_config = stack_config
+        self.extra_env = dict(extra_env or {})
         self.pack_dir = pack_dir
         self.dry_run = dry_run
         self.organization = organization
@@ -254,6 +255,7 @@ class PolicyPackProcess:
             "PULUMI_STACK": self.stack_config.stack,
             "PULUMI_DRY_RUN": "true" if self.dry_run else "false",
         })
+        env.update(self.extra_env)
         return env
 
     def start(self) -> None:
