@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -50,26 +49,26 @@ _LEVELS = {"advisory": EnforcementLevel.ADVISORY, "mandatory": EnforcementLevel.
 _local = threading.local()
 
 
-def _identity_memo(fn: Callable[[Any], Any], slot: str, size: int = 8) -> Callable[..., Any]:
+def _identity_memo(fn: Callable[[Any], Any], slot: str, size: int = 4) -> Callable[..., Any]:
     """Memoize a one-argument function on the identity of its argument, per thread.
 
     Entries hold the argument, so an id can never be reused for another object while cached.
+    A short list scanned with `is` is cheaper than hashing for the 1-2 live entries per request.
     """
 
     def wrapper(arg: Any, *rest: Any, **kw: Any) -> Any:
         if rest or kw:
             return fn(arg, *rest, **kw)
-        cache: OrderedDict[int, tuple[Any, Any]] | None = getattr(_local, slot, None)
-        if cache is None:
-            cache = OrderedDict()
-            setattr(_local, slot, cache)
-        hit = cache.get(id(arg))
-        if hit is not None and hit[0] is arg:
-            return hit[1]
+        entries: list[tuple[Any, Any]] | None = getattr(_local, slot, None)
+        if entries is None:
+            entries = []
+            setattr(_local, slot, entries)
+        for held, out in entries:
+            if held is arg:
+                return out
         out = fn(arg)
-        cache[id(arg)] = (arg, out)
-        if len(cache) > size:
-            cache.popitem(last=False)
+        entries.insert(0, (arg, out))
+        del entries[size:]
         return out
 
     wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
