@@ -26,15 +26,39 @@ from offline.stackfile import StackConfig  # noqa: E402
 def mix() -> list:
     bucket = b.bucket()
     group = b.asg()
-    return [b.lt(), group, b.alb(), b.rds(), bucket, b.lock_config(bucket), b.versioning(bucket), b.pab(bucket),
-            b.sse(bucket), b.bucket_policy(bucket), b.log_group(), b.alarm("a", group), b.codebuild(),
-            b.pipeline(), b.rum(), b.athena(), b.kms_key(), b.iam_policy(), b.identity_pool(),
-            b.scaling_policy(group), b.component()]
+    return [
+        b.lt(),
+        group,
+        b.alb(),
+        b.rds(),
+        bucket,
+        b.lock_config(bucket),
+        b.versioning(bucket),
+        b.pab(bucket),
+        b.sse(bucket),
+        b.bucket_policy(bucket),
+        b.log_group(),
+        b.alarm("a", group),
+        b.codebuild(),
+        b.pipeline(),
+        b.rum(),
+        b.athena(),
+        b.kms_key(),
+        b.iam_policy(),
+        b.identity_pool(),
+        b.scaling_policy(group),
+        b.component(),
+    ]
 
 
 def measure(memo: bool, count: int) -> tuple[float, float]:
-    values = {"aws:region": "eu-west-1", "groundwork:phase": "growth",
-              "aws:defaultTags": json.dumps({"tags": {"Project": "g", "Environment": "prod", "Owner": "o"}})}
+    values = {
+        "aws:region": "eu-west-1",
+        "groundwork:phase": "growth",
+        "aws:defaultTags": json.dumps(
+            {"tags": {"Project": "g", "Environment": "prod", "Owner": "o"}}
+        ),
+    }
     config = StackConfig("groundwork", "prod", values, (), ROOT / "Pulumi.prod.yaml")
     env = {} if memo else {"GROUNDWORK_POLICY_MEMO": "0"}
     with PolicyPackProcess(config, extra_env=env) as pack:
@@ -61,8 +85,10 @@ def main() -> None:
     args = parser.parse_args()
     for memo in (True, False):
         serial, concurrent = measure(memo, args.count)
-        print(f"memo {'on ' if memo else 'off'}: {serial:7.0f} resources/s serial, "
-              f"{concurrent:7.0f} resources/s with 4 concurrent callers ({args.count} Analyze calls)")
+        print(
+            f"memo {'on ' if memo else 'off'}: {serial:7.0f} resources/s serial, "
+            f"{concurrent:7.0f} resources/s with 4 concurrent callers ({args.count} Analyze calls)"
+        )
 
 
 if __name__ == "__main__":

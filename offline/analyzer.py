@@ -33,7 +33,7 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2, engine_pb2_grpc
 
-from .model import Recording, RecordedResource
+from .model import RecordedResource, Recording
 from .stackfile import StackConfig
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "policies"
@@ -69,8 +69,15 @@ class Violation:
     phase: str = ""  # "analyze" (resource inputs) or "analyze-stack" (outputs)
 
     def as_dict(self) -> dict[str, str]:
-        return {"level": self.level, "policy": self.policy, "urn": self.urn, "message": self.message,
-                "pack": self.pack, "version": self.version, "phase": self.phase}
+        return {
+            "level": self.level,
+            "policy": self.policy,
+            "urn": self.urn,
+            "message": self.message,
+            "pack": self.pack,
+            "version": self.version,
+            "phase": self.phase,
+        }
 
 
 @dataclass(frozen=True)
@@ -93,8 +100,14 @@ class ExemptionReport:
     resources: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"policy": self.policy, "target": self.target, "reason": self.reason, "expires": self.expires,
-                "status": self.status, "resources": list(self.resources)}
+        return {
+            "policy": self.policy,
+            "target": self.target,
+            "reason": self.reason,
+            "expires": self.expires,
+            "status": self.status,
+            "resources": list(self.resources),
+        }
 
 
 @dataclass
@@ -121,7 +134,7 @@ class AnalysisResult:
 
 
 def load_policy_config(path: Path) -> dict[str, dict[str, Any]]:
-    """Read a `--policy-pack-config` file: policy -> level string or {enforcementLevel?, ...props}."""
+    """Read a `--policy-pack-config` file: policy -> level or {enforcementLevel?, ...props}."""
     try:
         text = path.read_text()
     except OSError as exc:
@@ -139,16 +152,21 @@ def load_policy_config(path: Path) -> dict[str, dict[str, Any]]:
         if isinstance(value, str):
             value = {"enforcementLevel": value}
         if not isinstance(value, dict):
-            raise PolicyConfigError(f"{path}: {name!r} must be a level string or an object (got {value!r})")
+            raise PolicyConfigError(
+                f"{path}: {name!r} must be a level string or an object (got {value!r})"
+            )
         level = value.get("enforcementLevel")
         if level is not None and level not in LEVELS:
             raise PolicyConfigError(
-                f"{path}: {name}.enforcementLevel is {level!r}; allowed: {', '.join(LEVELS)}")
+                f"{path}: {name}.enforcementLevel is {level!r}; allowed: {', '.join(LEVELS)}"
+            )
         out[name] = dict(value)
     return out
 
 
-def reconcile(policies: Sequence[PolicyInfo], given: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+def reconcile(
+    policies: Sequence[PolicyInfo], given: Mapping[str, Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
     """Effective config per policy, as the CLI computes it before Configure.
 
     Schema defaults first, then the "all" level, then each policy's own level and properties;
@@ -158,11 +176,15 @@ def reconcile(policies: Sequence[PolicyInfo], given: Mapping[str, Mapping[str, A
     known = {p.name for p in policies}
     strays = sorted(set(given) - known - {"all"})
     if strays:
-        raise PolicyConfigError(f"policy config names unknown policies {strays}; the pack has {sorted(known)}")
+        raise PolicyConfigError(
+            f"policy config names unknown policies {strays}; the pack has {sorted(known)}"
+        )
     result: dict[str, dict[str, Any]] = {}
     all_level = (given.get("all") or {}).get("enforcementLevel")
     for p in policies:
-        props = {k: s["default"] for k, s in p.schema.items() if isinstance(s, dict) and "default" in s}
+        props = {
+            k: s["default"] for k, s in p.schema.items() if isinstance(s, dict) and "default" in s
+        }
         level = all_level or p.level
         own = dict(given.get(p.name) or {})
         level = own.pop("enforcementLevel", None) or level
@@ -170,10 +192,14 @@ def reconcile(policies: Sequence[PolicyInfo], given: Mapping[str, Mapping[str, A
         schema = {"type": "object", "properties": p.schema}
         if p.required:
             schema["required"] = list(p.required)
-        errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(props), key=lambda e: list(e.path))
+        errors = sorted(
+            jsonschema.Draft7Validator(schema).iter_errors(props), key=lambda e: list(e.path)
+        )
         if errors:
             details = "; ".join(
-                f"{p.name}.{'.'.join(str(x) for x in e.path) or '(root)'}: {e.message}" for e in errors)
+                f"{p.name}.{'.'.join(str(x) for x in e.path) or '(root)'}: {e.message}"
+                for e in errors
+            )
             raise PolicyConfigError(f"invalid policy config: {details}")
         result[p.name] = {"enforcementLevel": level, **props}
     return result
@@ -185,14 +211,14 @@ class _Engine(engine_pb2_grpc.EngineServicer):
     def __init__(self) -> None:
         self.logs: queue.Queue[tuple[int, str, str]] = queue.Queue()
 
-    def Log(self, request: Any, context: Any) -> empty_pb2.Empty:  # noqa: N802 - gRPC method name
+    def Log(self, request: Any, context: Any) -> empty_pb2.Empty:
         self.logs.put((request.severity, request.message, request.urn))
         return empty_pb2.Empty()
 
-    def GetRootResource(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def GetRootResource(self, request: Any, context: Any) -> Any:
         return engine_pb2.GetRootResourceResponse()
 
-    def SetRootResource(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def SetRootResource(self, request: Any, context: Any) -> Any:
         return engine_pb2.SetRootResourceResponse()
 
 
@@ -213,9 +239,17 @@ def _pack_version(pack_dir: Path) -> str:
 class PolicyPackProcess:
     """A running policy pack plus the Engine service it logs to. Use as a context manager."""
 
-    def __init__(self, stack_config: StackConfig, *, pack_dir: Path = PACK_DIR, dry_run: bool = True,
-                 organization: str = "organization", python: str = sys.executable,
-                 start_timeout: float = 30.0, extra_env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        stack_config: StackConfig,
+        *,
+        pack_dir: Path = PACK_DIR,
+        dry_run: bool = True,
+        organization: str = "organization",
+        python: str = sys.executable,
+        start_timeout: float = 30.0,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
         self.stack_config = stack_config
         self.extra_env = dict(extra_env or {})
         self.pack_dir = pack_dir
@@ -249,12 +283,14 @@ class PolicyPackProcess:
             env.pop(key, None)
         if self.stack_config.values:
             env["PULUMI_CONFIG"] = json.dumps(self.stack_config.values, sort_keys=True)
-        env.update({
-            "PULUMI_ORGANIZATION": self.organization,
-            "PULUMI_PROJECT": self.stack_config.project,
-            "PULUMI_STACK": self.stack_config.stack,
-            "PULUMI_DRY_RUN": "true" if self.dry_run else "false",
-        })
+        env.update(
+            {
+                "PULUMI_ORGANIZATION": self.organization,
+                "PULUMI_PROJECT": self.stack_config.project,
+                "PULUMI_STACK": self.stack_config.stack,
+                "PULUMI_DRY_RUN": "true" if self.dry_run else "false",
+            }
+        )
         env.update(self.extra_env)
         return env
 
@@ -267,8 +303,11 @@ class PolicyPackProcess:
         try:
             self._proc = subprocess.Popen(
                 [self.python, "-u", "-m", "pulumi.policy", engine_address, "."],
-                cwd=self.pack_dir, env=self.environment(),
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                cwd=self.pack_dir,
+                env=self.environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
             )
         except OSError as exc:
             self.close()
@@ -281,14 +320,21 @@ class PolicyPackProcess:
             grpc.channel_ready_future(self._channel).result(timeout=self.start_timeout)
             self._handshake(engine_address)
             self._load_info()
-            self._stub.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(
-                stack=self.stack_config.stack, project=self.stack_config.project,
-                organization=self.organization, dry_run=self.dry_run,
-                config=self.stack_config.values, config_secret_keys=list(self.stack_config.secret_keys),
-            ))
+            self._stub.ConfigureStack(
+                analyzer_pb2.AnalyzerStackConfigureRequest(
+                    stack=self.stack_config.stack,
+                    project=self.stack_config.project,
+                    organization=self.organization,
+                    dry_run=self.dry_run,
+                    config=self.stack_config.values,
+                    config_secret_keys=list(self.stack_config.secret_keys),
+                )
+            )
         except (grpc.RpcError, grpc.FutureTimeoutError) as exc:
             self.close()
-            raise AnalyzerError(f"policy pack did not answer: {exc}; stderr: {self.stderr()}") from exc
+            raise AnalyzerError(
+                f"policy pack did not answer: {exc}; stderr: {self.stderr()}"
+            ) from exc
 
     def _drain_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
@@ -301,25 +347,36 @@ class PolicyPackProcess:
     def _read_port(self) -> int:
         assert self._proc is not None and self._proc.stdout is not None
         result: queue.Queue[bytes] = queue.Queue()
-        threading.Thread(target=lambda: result.put(self._proc.stdout.readline()), daemon=True).start()  # type: ignore[union-attr]
+        threading.Thread(
+            target=lambda: result.put(self._proc.stdout.readline()), daemon=True
+        ).start()  # type: ignore[union-attr]
         try:
             line = result.get(timeout=self.start_timeout)
         except queue.Empty:
             self.close()
-            raise AnalyzerError(f"policy pack printed no port within {self.start_timeout:g}s") from None
+            raise AnalyzerError(
+                f"policy pack printed no port within {self.start_timeout:g}s"
+            ) from None
         try:
             return int(line.strip())
         except ValueError:
             self._proc.wait(timeout=5)
             stderr = self.stderr()
             self.close()
-            raise AnalyzerError(f"policy pack failed to start (printed {line!r}); stderr:\n{stderr}") from None
+            raise AnalyzerError(
+                f"policy pack failed to start (printed {line!r}); stderr:\n{stderr}"
+            ) from None
 
     def _handshake(self, engine_address: str) -> None:
         directory = str(self.pack_dir)
         try:
-            self._stub.Handshake(analyzer_pb2.AnalyzerHandshakeRequest(
-                engine_address=engine_address, root_directory=directory, program_directory=directory))
+            self._stub.Handshake(
+                analyzer_pb2.AnalyzerHandshakeRequest(
+                    engine_address=engine_address,
+                    root_directory=directory,
+                    program_directory=directory,
+                )
+            )
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.UNIMPLEMENTED:  # the CLI tolerates only this
                 raise
@@ -330,10 +387,22 @@ class PolicyPackProcess:
         self.version = self.version or info.version
         policies = []
         for p in info.policies:
-            schema = json_format.MessageToDict(p.configSchema.properties) if p.HasField("configSchema") else {}
+            schema = (
+                json_format.MessageToDict(p.configSchema.properties)
+                if p.HasField("configSchema")
+                else {}
+            )
             kind = "stack" if p.policy_type == analyzer_pb2.POLICY_TYPE_STACK else "resource"
-            policies.append(PolicyInfo(p.name, p.description, _LEVEL_OF[p.enforcementLevel], kind,
-                                       _ints(schema), tuple(p.configSchema.required)))
+            policies.append(
+                PolicyInfo(
+                    p.name,
+                    p.description,
+                    _LEVEL_OF[p.enforcementLevel],
+                    kind,
+                    _ints(schema),
+                    tuple(p.configSchema.required),
+                )
+            )
         self.policies = sorted(policies, key=lambda p: p.name)
 
     def close(self) -> None:
@@ -357,16 +426,21 @@ class PolicyPackProcess:
             self._server = None
 
     # -- protocol ----------------------------------------------------------------------------
-    def configure(self, policy_config: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
-        """Reconcile and validate `policy_config`, send it with Configure; returns the effective config."""
+    def configure(
+        self, policy_config: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Reconcile and validate `policy_config`, send it with Configure; return the result."""
         effective = reconcile(self.policies, policy_config or {})
         if effective == self._effective:
             return effective
         request = analyzer_pb2.ConfigureAnalyzerRequest()
         for name, cfg in effective.items():
             props = {k: v for k, v in cfg.items() if k != "enforcementLevel"}
-            request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(
-                enforcementLevel=_LEVEL_TO[cfg["enforcementLevel"]], properties=_struct(props)))
+            request.policyConfig[name].CopyFrom(
+                analyzer_pb2.PolicyConfig(
+                    enforcementLevel=_LEVEL_TO[cfg["enforcementLevel"]], properties=_struct(props)
+                )
+            )
         self._call("Configure", request)
         self._effective = effective
         return effective
@@ -375,15 +449,23 @@ class PolicyPackProcess:
         try:
             return getattr(self._stub, method)(request)
         except grpc.RpcError as exc:
-            raise AnalyzerError(f"{method} failed: {exc.details()}; pack stderr: {self.stderr()}") from exc
+            raise AnalyzerError(
+                f"{method} failed: {exc.details()}; pack stderr: {self.stderr()}"
+            ) from exc
 
     def analyze_request(self, r: RecordedResource, provider: RecordedResource | None) -> Any:
         return analyzer_pb2.AnalyzeRequest(
-            urn=r.urn, type=r.type, name=r.name, properties=_struct(r.inputs),
-            options=_options(r), provider=_provider(provider) if provider is not None else None,
+            urn=r.urn,
+            type=r.type,
+            name=r.name,
+            properties=_struct(r.inputs),
+            options=_options(r),
+            provider=_provider(provider) if provider is not None else None,
         )
 
-    def run(self, recording: Recording, policy_config: Mapping[str, Mapping[str, Any]] | None = None) -> AnalysisResult:
+    def run(
+        self, recording: Recording, policy_config: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> AnalysisResult:
         """Analyze every resource, then the stack; the verdict in a stable order."""
         effective = self.configure(policy_config)
         self._drain_logs()
@@ -392,15 +474,24 @@ class PolicyPackProcess:
         for r in resources:
             response = self._call("Analyze", self.analyze_request(r, providers.get(r.urn)))
             diags.extend(self._violations(response, r.urn, set(), "analyze"))
-        request = analyzer_pb2.AnalyzeStackRequest(resources=[
-            _stack_resource(r, providers.get(r.urn)) for r in resources])
+        request = analyzer_pb2.AnalyzeStackRequest(
+            resources=[_stack_resource(r, providers.get(r.urn)) for r in resources]
+        )
         response = self._call("AnalyzeStack", request)
-        diags.extend(self._violations(response, recording.stack_urn, {r.urn for r in resources}, "analyze-stack"))
+        diags.extend(
+            self._violations(
+                response, recording.stack_urn, {r.urn for r in resources}, "analyze-stack"
+            )
+        )
         logs = self._drain_logs()
         ran = sorted(n for n, c in effective.items() if c["enforcementLevel"] != "disabled")
         return AnalysisResult(
-            pack=self.name, version=self.version, project=self.stack_config.project,
-            stack=self.stack_config.stack, violations=sorted(set(diags)), policies=ran,
+            pack=self.name,
+            version=self.version,
+            project=self.stack_config.project,
+            stack=self.stack_config.stack,
+            violations=sorted(set(diags)),
+            policies=ran,
             exemptions=_exemption_reports(effective, logs, resources),
             levels={n: c["enforcementLevel"] for n, c in effective.items()},
         )
@@ -411,9 +502,18 @@ class PolicyPackProcess:
             # Analyze: the engine always uses the analyzed resource's URN. AnalyzeStack: the
             # diagnostic's URN if it names a resource of the stack, else the root stack.
             target = urn if phase == "analyze" else (d.urn if d.urn in known else urn)
-            out.append(Violation(_LEVEL_OF.get(d.enforcementLevel, "advisory"), d.policyName, target,
-                                 d.message, d.policyPackName, self.version or d.policyPackVersion,
-                                 d.description, phase))
+            out.append(
+                Violation(
+                    _LEVEL_OF.get(d.enforcementLevel, "advisory"),
+                    d.policyName,
+                    target,
+                    d.message,
+                    d.policyPackName,
+                    self.version or d.policyPackVersion,
+                    d.description,
+                    phase,
+                )
+            )
         return out
 
     def _drain_logs(self) -> list[tuple[int, str, str]]:
@@ -438,29 +538,42 @@ def _ints(value: Any) -> Any:
 
 def _options(r: RecordedResource) -> Any:
     return analyzer_pb2.AnalyzerResourceOptions(
-        protect=bool(r.protect), ignoreChanges=list(r.ignore_changes), parent=r.parent,
+        protect=bool(r.protect),
+        ignoreChanges=list(r.ignore_changes),
+        parent=r.parent,
         customTimeouts=analyzer_pb2.AnalyzerResourceOptions.CustomTimeouts(),
     )
 
 
 def _provider(p: RecordedResource) -> Any:
-    return analyzer_pb2.AnalyzerProviderResource(urn=p.urn, type=p.type, name=p.name, properties=_struct(p.inputs))
+    return analyzer_pb2.AnalyzerProviderResource(
+        urn=p.urn, type=p.type, name=p.name, properties=_struct(p.inputs)
+    )
 
 
 def _stack_resource(r: RecordedResource, provider: RecordedResource | None) -> Any:
     return analyzer_pb2.AnalyzerResource(
-        urn=r.urn, type=r.type, name=r.name,
+        urn=r.urn,
+        type=r.type,
+        name=r.name,
         # The engine sends outputs here; a recording without outputs for a resource falls back
         # to its inputs (what a preview of a create reports for them).
-        properties=_struct(r.outputs or r.inputs), options=_options(r),
-        provider=_provider(provider) if provider is not None else None, parent=r.parent,
+        properties=_struct(r.outputs or r.inputs),
+        options=_options(r),
+        provider=_provider(provider) if provider is not None else None,
+        parent=r.parent,
         dependencies=list(r.dependencies),
-        propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(v))
-                              for k, v in r.property_dependencies.items() if v},
+        propertyDependencies={
+            k: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(v))
+            for k, v in r.property_dependencies.items()
+            if v
+        },
     )
 
 
-def _engine_view(recording: Recording, config: StackConfig) -> tuple[list[RecordedResource], dict[str, RecordedResource]]:
+def _engine_view(
+    recording: Recording, config: StackConfig
+) -> tuple[list[RecordedResource], dict[str, RecordedResource]]:
     """Every registration the engine would analyze, and each custom resource's provider.
 
     The engine analyzes every registration (components, providers and the root stack included;
@@ -470,9 +583,23 @@ def _engine_view(recording: Recording, config: StackConfig) -> tuple[list[Record
     resources: list[RecordedResource] = []
     by_urn = {r.urn: r for r in recording.resources}
     if recording.stack_urn and recording.stack_urn not in by_urn:
-        resources.append(RecordedResource(ROOT_STACK_TYPE, f"{recording.project}-{recording.stack}",
-                                          recording.stack_urn, False, "", (), {}, None, None, (), "", {},
-                                          dict(recording.outputs)))
+        resources.append(
+            RecordedResource(
+                ROOT_STACK_TYPE,
+                f"{recording.project}-{recording.stack}",
+                recording.stack_urn,
+                False,
+                "",
+                (),
+                {},
+                None,
+                None,
+                (),
+                "",
+                {},
+                dict(recording.outputs),
+            )
+        )
     defaults: dict[str, RecordedResource] = {}
     providers: dict[str, RecordedResource] = {}
     for r in recording.resources:
@@ -494,14 +621,32 @@ def _engine_view(recording: Recording, config: StackConfig) -> tuple[list[Record
 
 
 def _default_provider(package: str, recording: Recording, config: StackConfig) -> RecordedResource:
-    inputs = {k.split(":", 1)[1]: v for k, v in config.values.items() if k.split(":", 1)[0] == package}
+    inputs = {
+        k.split(":", 1)[1]: v for k, v in config.values.items() if k.split(":", 1)[0] == package
+    }
     urn = f"urn:pulumi:{recording.stack}::{recording.project}::pulumi:providers:{package}::default"
-    return RecordedResource(f"pulumi:providers:{package}", "default", urn, True, "", (), {}, None, None, (), "",
-                            inputs, dict(inputs))
+    return RecordedResource(
+        f"pulumi:providers:{package}",
+        "default",
+        urn,
+        True,
+        "",
+        (),
+        {},
+        None,
+        None,
+        (),
+        "",
+        inputs,
+        dict(inputs),
+    )
 
 
-def _exemption_reports(effective: Mapping[str, Mapping[str, Any]], logs: Iterable[tuple[int, str, str]],
-                       resources: Sequence[RecordedResource]) -> list[ExemptionReport]:
+def _exemption_reports(
+    effective: Mapping[str, Mapping[str, Any]],
+    logs: Iterable[tuple[int, str, str]],
+    resources: Sequence[RecordedResource],
+) -> list[ExemptionReport]:
     applied: dict[tuple[str, str], set[str]] = {}
     for _severity, message, urn in logs:
         if EXEMPTION_LOG_MARK not in message:
@@ -511,7 +656,9 @@ def _exemption_reports(effective: Mapping[str, Mapping[str, Any]], logs: Iterabl
         except ValueError:
             continue
         target = f"urn={record['urn']}" if "urn" in record else f"name={record.get('name')}"
-        applied.setdefault((record.get("policy", ""), target), set()).add(record.get("resource") or urn)
+        applied.setdefault((record.get("policy", ""), target), set()).add(
+            record.get("resource") or urn
+        )
     today = dt.datetime.now(dt.UTC).date()
     reports = []
     for policy, cfg in effective.items():
@@ -521,15 +668,27 @@ def _exemption_reports(effective: Mapping[str, Mapping[str, Any]], logs: Iterabl
             hits = applied.get((policy, target), set())
             if expired:
                 pattern, key = (e["urn"], "urn") if "urn" in e else (e.get("name", ""), "name")
-                hits = {r.urn for r in resources
-                        if fnmatch.fnmatchcase(r.urn if key == "urn" else r.name, pattern)}
+                hits = {
+                    r.urn
+                    for r in resources
+                    if fnmatch.fnmatchcase(r.urn if key == "urn" else r.name, pattern)
+                }
             status = "expired" if expired else ("applied" if hits else "unused")
-            reports.append(ExemptionReport(policy, target, e["reason"], e["expires"], status, tuple(sorted(hits))))
+            reports.append(
+                ExemptionReport(
+                    policy, target, e["reason"], e["expires"], status, tuple(sorted(hits))
+                )
+            )
     return sorted(reports, key=lambda x: (x.policy, x.target))
 
 
-def analyze(recording: Recording, stack_config: StackConfig, *, pack_dir: Path = PACK_DIR,
-            config_path: Path | None = None) -> AnalysisResult:
+def analyze(
+    recording: Recording,
+    stack_config: StackConfig,
+    *,
+    pack_dir: Path = PACK_DIR,
+    config_path: Path | None = None,
+) -> AnalysisResult:
     """One-shot: start the pack, run the recording with policies/config/<stack>.json, stop it."""
     path = config_path or pack_dir / "config" / f"{stack_config.stack}.json"
     policy_config = load_policy_config(path) if path.exists() else {}

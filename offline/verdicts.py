@@ -13,7 +13,7 @@ def _first_line_after_description(v: Violation) -> str:
     # The SDK prefixes every message with the policy description; show only the specific part.
     text = v.message
     if v.description and text.startswith(v.description):
-        text = text[len(v.description):].lstrip("\n")
+        text = text[len(v.description) :].lstrip("\n")
     return text.replace("\n", " ") or v.description
 
 
@@ -33,7 +33,9 @@ def render_text(result: AnalysisResult) -> str:
         lines.append(f"EXEMPTIONS ({len(result.exemptions)})")
         for e in result.exemptions:
             where = f" -> {', '.join(e.resources)}" if e.resources else ""
-            lines.append(f"  [{e.policy}] {e.target} {e.status}, expires {e.expires}: {e.reason}{where}")
+            lines.append(
+                f"  [{e.policy}] {e.target} {e.status}, expires {e.expires}: {e.reason}{where}"
+            )
     counts = {level: sum(1 for v in result.violations if v.level == level) for level in _ORDER}
     lines.append("")
     lines.append(

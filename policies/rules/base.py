@@ -126,10 +126,14 @@ def parse_exemptions(policy: str, raw: Any) -> tuple[Exemption, ...]:
             raise PolicyConfigError(f"{where} needs exactly one of 'urn' or 'name'")
         target = entry.get("urn" if has_urn else "name")
         if not isinstance(target, str) or not target:
-            raise PolicyConfigError(f"{where}.{'urn' if has_urn else 'name'} must be a non-empty string")
+            raise PolicyConfigError(
+                f"{where}.{'urn' if has_urn else 'name'} must be a non-empty string"
+            )
         reason = entry.get("reason")
         if not isinstance(reason, str) or len(reason.strip()) < 10:
-            raise PolicyConfigError(f"{where}.reason must say why in at least 10 characters (got {reason!r})")
+            raise PolicyConfigError(
+                f"{where}.reason must say why in at least 10 characters (got {reason!r})"
+            )
         expires = entry.get("expires")
         try:
             day = dt.date.fromisoformat(str(expires))
@@ -138,8 +142,13 @@ def parse_exemptions(policy: str, raw: Any) -> tuple[Exemption, ...]:
                 f"{where}.expires must be a date YYYY-MM-DD (got {expires!r})"
             ) from None
         out.append(
-            Exemption(policy, reason.strip(), day, urn=target if has_urn else None,
-                      name=None if has_urn else target)
+            Exemption(
+                policy,
+                reason.strip(),
+                day,
+                urn=target if has_urn else None,
+                name=None if has_urn else target,
+            )
         )
     return tuple(out)
 
@@ -166,7 +175,9 @@ class StackSettings:
     analytics_retention_days: int | None = None
 
     @classmethod
-    def from_config(cls, values: Mapping[str, str], project: str = "", stack: str = "") -> StackSettings:
+    def from_config(
+        cls, values: Mapping[str, str], project: str = "", stack: str = ""
+    ) -> StackSettings:
         namespace = project or "groundwork"
 
         def obj(key: str) -> Mapping[str, Any]:

@@ -6,7 +6,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import StackSettings
-from .props import MISSING, Finding, Resource, as_bool, as_number, get, is_unknown, undecided, violation
+from .props import (
+    MISSING,
+    Finding,
+    Resource,
+    as_bool,
+    as_number,
+    get,
+    is_unknown,
+    undecided,
+    violation,
+)
 
 RDS_INSTANCE = "aws:rds/instance:Instance"
 
@@ -82,7 +92,11 @@ def keep_automated_backups(r: Resource, cfg: Mapping[str, Any], st: StackSetting
         return [undecided("deleteAutomatedBackups")]
     if as_bool(value) is not False:
         shown = "not set (defaults to true)" if value is MISSING else repr(value)
-        return [violation(f"deleteAutomatedBackups is {shown}; set it to false to keep backups after deletion")]
+        return [
+            violation(
+                f"deleteAutomatedBackups is {shown}; set it to false to keep backups after deletion"
+            )
+        ]
     return []
 
 

@@ -27,7 +27,9 @@ INSTANCE = "aws:ec2/instance:Instance"
 LAUNCH_CONFIGURATION = "aws:ec2/launchConfiguration:LaunchConfiguration"
 SPOT_INSTANCE = "aws:ec2/spotInstanceRequest:SpotInstanceRequest"
 ASG = "aws:autoscaling/group:Group"
-LOAD_BALANCERS = frozenset({"aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"})
+LOAD_BALANCERS = frozenset(
+    {"aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"}
+)
 LISTENERS = frozenset({"aws:lb/listener:Listener", "aws:alb/listener:Listener"})
 
 INSTANCE_LIKE = frozenset({LAUNCH_TEMPLATE, INSTANCE, LAUNCH_CONFIGURATION, SPOT_INSTANCE})
@@ -70,10 +72,12 @@ def ebs_encrypted(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> lis
     volumes = _ebs_volumes(r)
     findings: list[Finding] = []
     if r.type == LAUNCH_TEMPLATE and not volumes:
-        findings.append(violation(
-            "no EBS block device mapping: declare the root volume with ebs.encrypted='true' "
-            "(an AMI's own mapping is only encrypted if account-level EBS encryption is on)"
-        ))
+        findings.append(
+            violation(
+                "no EBS block device mapping: declare the root volume with ebs.encrypted='true' "
+                "(an AMI's own mapping is only encrypted if account-level EBS encryption is on)"
+            )
+        )
     for label, value in volumes:
         if is_unknown(value):
             findings.append(undecided(label))
@@ -94,13 +98,17 @@ def no_public_ip(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list
             if is_unknown(value):
                 findings.append(undecided(label))
             elif as_bool(value) is True:
-                findings.append(violation(f"{label} is {value!r}; instances must not get a public IP"))
+                findings.append(
+                    violation(f"{label} is {value!r}; instances must not get a public IP")
+                )
     else:
         value = get(r.props, "associatePublicIpAddress")
         if is_unknown(value):
             findings.append(undecided("associatePublicIpAddress"))
         elif as_bool(value) is True:
-            findings.append(violation("associatePublicIpAddress is true; instances must not get a public IP"))
+            findings.append(
+                violation("associatePublicIpAddress is true; instances must not get a public IP")
+            )
     return findings
 
 
@@ -111,15 +119,25 @@ def _asg_launch_template(props: Mapping[str, Any]) -> Any:
     return get(props, "mixedInstancesPolicy", "launchTemplate", "launchTemplateSpecification")
 
 
-def launch_template_required(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+def launch_template_required(
+    r: Resource, cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
     if r.type == ASG:
         if get(r.props, "launchConfiguration") is not MISSING:
-            return [violation("uses a launch configuration; use a launch template (launchTemplate)")]
+            return [
+                violation("uses a launch configuration; use a launch template (launchTemplate)")
+            ]
         lt = _asg_launch_template(r.props)
         if is_unknown(lt):
             return []  # a template reference is there, its id pending: that is compliant
-        if lt is MISSING or all(get(lt, k) is MISSING for k in ("id", "name", "launchTemplateId", "launchTemplateName")):
-            return [violation("has no launch template (launchTemplate or mixedInstancesPolicy.launchTemplate)")]
+        if lt is MISSING or all(
+            get(lt, k) is MISSING for k in ("id", "name", "launchTemplateId", "launchTemplateName")
+        ):
+            return [
+                violation(
+                    "has no launch template (launchTemplate or mixedInstancesPolicy.launchTemplate)"
+                )
+            ]
         return []
     lt = get(r.props, "launchTemplate")
     if lt is MISSING:
@@ -133,7 +151,9 @@ def asg_elb_health_check(r: Resource, cfg: Mapping[str, Any], st: StackSettings)
         return [undecided("healthCheckType")]
     if kind != "ELB":
         shown = "not set (EC2)" if kind is MISSING else repr(kind)
-        return [violation(f"healthCheckType is {shown}; use 'ELB' so unhealthy targets are replaced")]
+        return [
+            violation(f"healthCheckType is {shown}; use 'ELB' so unhealthy targets are replaced")
+        ]
     return []
 
 
@@ -141,7 +161,9 @@ def asg_availability_zones(r: Resource, cfg: Mapping[str, Any], st: StackSetting
     minimum = int(cfg.get("minAvailabilityZones", 2))
     subnets = get(r.props, "vpcZoneIdentifiers")
     zones = get(r.props, "availabilityZones")
-    source, value = ("vpcZoneIdentifiers", subnets) if subnets is not MISSING else ("availabilityZones", zones)
+    source, value = (
+        ("vpcZoneIdentifiers", subnets) if subnets is not MISSING else ("availabilityZones", zones)
+    )
     if is_unknown(value):
         return [undecided(source)]
     items = as_list(value)
@@ -149,9 +171,9 @@ def asg_availability_zones(r: Resource, cfg: Mapping[str, Any], st: StackSetting
     known = {v for v in items if not is_unknown(v)}
     count = len(known) + sum(1 for v in items if is_unknown(v))
     if count < minimum:
-        return [violation(
-            f"spans {count} availability zone(s) ({source}); at least {minimum} required"
-        )]
+        return [
+            violation(f"spans {count} availability zone(s) ({source}); at least {minimum} required")
+        ]
     return []
 
 
@@ -160,7 +182,9 @@ def _is_application_lb(props: Mapping[str, Any]) -> bool:
     return kind is MISSING or kind == "application" or is_unknown(kind)
 
 
-def alb_drop_invalid_headers(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+def alb_drop_invalid_headers(
+    r: Resource, cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
     if not _is_application_lb(r.props):
         return []
     value = get(r.props, "dropInvalidHeaderFields")
@@ -196,10 +220,14 @@ def _listener_lb(listener: Resource, lbs: Sequence[Resource]) -> Resource | None
 
 def _is_https(listener: Resource) -> bool:
     proto = get(listener.props, "protocol")
-    return proto == "HTTPS" or (proto is MISSING and get(listener.props, "certificateArn") is not MISSING)
+    return proto == "HTTPS" or (
+        proto is MISSING and get(listener.props, "certificateArn") is not MISSING
+    )
 
 
-def alb_https_redirect(resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+def alb_https_redirect(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
     lbs = [r for r in resources if r.type in LOAD_BALANCERS]
     listeners = [r for r in resources if r.type in LISTENERS]
     by_lb: dict[str, list[Resource]] = {}
@@ -220,13 +248,17 @@ def alb_https_redirect(resources: Sequence[Resource], cfg: Mapping[str, Any], st
                 findings.append(undecided("defaultActions", li.urn))
                 continue
             redirects = [
-                a for a in as_list(actions)
+                a
+                for a in as_list(actions)
                 if get(a, "type") == "redirect" and get(a, "redirect", "protocol") == "HTTPS"
             ]
             if not redirects:
-                findings.append(violation(
-                    f"HTTP listener on {lb.name} (which has an HTTPS listener) does not redirect "
-                    "to HTTPS (defaultActions: type 'redirect', redirect.protocol 'HTTPS')",
-                    li.urn,
-                ))
+                findings.append(
+                    violation(
+                        f"HTTP listener on {lb.name} (which has an HTTPS listener) does not "
+                        "redirect "
+                        "to HTTPS (defaultActions: type 'redirect', redirect.protocol 'HTTPS')",
+                        li.urn,
+                    )
+                )
     return findings

@@ -27,8 +27,30 @@ ALARMS = frozenset({METRIC_ALARM, COMPOSITE_ALARM})
 LOG_CLASS_TAG = "groundwork:logClass"
 
 # The retention values CloudWatch Logs accepts (PutRetentionPolicy).
-VALID_RETENTION = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                   2192, 2557, 2922, 3288, 3653)
+VALID_RETENTION = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 
 def log_retention(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
@@ -41,19 +63,32 @@ def log_retention(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> lis
         return [undecided(f"tags.{LOG_CLASS_TAG}")]
     bounds = classes.get(cls)
     if not isinstance(bounds, Mapping):
-        return [violation(f"tag {LOG_CLASS_TAG}={cls!r} is not a known log class ({', '.join(sorted(classes))})")]
+        return [
+            violation(
+                f"tag {LOG_CLASS_TAG}={cls!r} is not a known log class "
+                f"({', '.join(sorted(classes))})"
+            )
+        ]
     value = get(r.props, "retentionInDays")
     if is_unknown(value):
         return [undecided("retentionInDays")]
     days = as_number(value)
     lo, hi = int(bounds.get("minDays", 1)), int(bounds.get("maxDays", 3653))
     if days is None or days == 0:
-        return [violation(f"retentionInDays is not set (logs kept forever); {cls} logs keep {lo}..{hi} days")]
+        return [
+            violation(
+                f"retentionInDays is not set (logs kept forever); {cls} logs keep {lo}..{hi} days"
+            )
+        ]
     problems = []
     if not lo <= days <= hi:
-        problems.append(violation(f"retentionInDays {days:g} is outside {lo}..{hi} days for {cls} logs"))
+        problems.append(
+            violation(f"retentionInDays {days:g} is outside {lo}..{hi} days for {cls} logs")
+        )
     if int(days) not in VALID_RETENTION:
-        problems.append(violation(f"retentionInDays {days:g} is not a value CloudWatch Logs accepts"))
+        problems.append(
+            violation(f"retentionInDays {days:g} is not a value CloudWatch Logs accepts")
+        )
     return problems
 
 
@@ -73,7 +108,9 @@ def alarm_actions(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> lis
         findings.append(violation("actionsEnabled is false; the alarm would notify no one"))
     actions = get(r.props, "alarmActions")
     if not is_unknown(actions) and not as_list(actions):
-        findings.append(violation("alarmActions is empty; add at least one action (e.g. the alerts topic)"))
+        findings.append(
+            violation("alarmActions is empty; add at least one action (e.g. the alerts topic)")
+        )
     return findings
 
 
@@ -86,7 +123,10 @@ def _alarm_notifies(alarm: Resource, composites: Sequence[Resource]) -> bool:
     for comp in composites:
         rule = get(comp.props, "alarmRule")
         refers = alarm.urn in comp.depends_via("alarmRule") or (
-            isinstance(name, str) and not is_unknown(name) and isinstance(rule, str) and name in rule
+            isinstance(name, str)
+            and not is_unknown(name)
+            and isinstance(rule, str)
+            and name in rule
         )
         if refers and _alarm_notifies(comp, ()):
             return True
@@ -110,7 +150,9 @@ def _identities(r: Resource) -> set[str]:
     return {v for k in keys if isinstance(v := get(r.props, k), str) and not is_unknown(v) and v}
 
 
-def resources_alarmed(resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+def resources_alarmed(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
     watched = frozenset(cfg.get("types") or ())
     alarms = [r for r in resources if r.type == METRIC_ALARM]
     composites = [r for r in resources if r.type == COMPOSITE_ALARM]
@@ -120,13 +162,20 @@ def resources_alarmed(resources: Sequence[Resource], cfg: Mapping[str, Any], st:
             continue
         ids = _identities(r)
         covering = [
-            a for a in alarms
-            if r.urn in a.depends_via("dimensions") or r.urn in a.depends_via("metricQueries")
+            a
+            for a in alarms
+            if r.urn in a.depends_via("dimensions")
+            or r.urn in a.depends_via("metricQueries")
             or (ids & _dimension_values(a))
         ]
         if not covering:
             findings.append(violation(f"no CloudWatch alarm watches {r.name} ({r.type})", r.urn))
         elif not any(_alarm_notifies(a, composites) for a in covering):
-            findings.append(violation(
-                f"alarms on {r.name} ({', '.join(a.name for a in covering)}) have no enabled action", r.urn))
+            findings.append(
+                violation(
+                    f"alarms on {r.name} ({', '.join(a.name for a in covering)}) have no enabled "
+                    "action",
+                    r.urn,
+                )
+            )
     return findings

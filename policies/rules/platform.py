@@ -28,10 +28,15 @@ def _policy_targets(policy: Resource, asg: Resource) -> bool:
     return isinstance(name, str) and not is_unknown(name) and name in ids
 
 
-def asg_scaling_policy(resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+def asg_scaling_policy(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
     policies = [r for r in resources if r.type == SCALING_POLICY]
     return [
-        violation(f"autoscaling group {asg.name} has no scaling policy (aws:autoscaling/policy:Policy)", asg.urn)
+        violation(
+            f"autoscaling group {asg.name} has no scaling policy (aws:autoscaling/policy:Policy)",
+            asg.urn,
+        )
         for asg in resources
         if asg.type == ASG and not any(_policy_targets(p, asg) for p in policies)
     ]
@@ -47,11 +52,16 @@ def _is_stateful(r: Resource) -> bool:
     return False
 
 
-def stateful_protected(resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+def stateful_protected(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
     if not cfg.get("required", True):
         return []
     return [
-        violation(f"{r.name} ({r.type}) holds state but is not protected (resource option protect=True)", r.urn)
+        violation(
+            f"{r.name} ({r.type}) holds state but is not protected (resource option protect=True)",
+            r.urn,
+        )
         for r in resources
         if _is_stateful(r) and not r.protect
     ]
@@ -62,28 +72,45 @@ def _has_target_tracking(resources: Sequence[Resource], metric: str) -> bool:
         if p.type != SCALING_POLICY:
             continue
         kind = get(p.props, "policyType")
-        spec = get(p.props, "targetTrackingConfiguration", "predefinedMetricSpecification", "predefinedMetricType")
+        spec = get(
+            p.props,
+            "targetTrackingConfiguration",
+            "predefinedMetricSpecification",
+            "predefinedMetricType",
+        )
         if kind == "TargetTrackingScaling" and spec == metric:
             return True
     return False
 
 
-def phase_capabilities(resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+def phase_capabilities(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
     phase = st.phase or "early"
     if phase not in PHASES:
-        return [violation(f"stack config groundwork:phase is {phase!r}; allowed: {', '.join(PHASES)}")]
+        return [
+            violation(f"stack config groundwork:phase is {phase!r}; allowed: {', '.join(PHASES)}")
+        ]
     rank = PHASES.index(phase)
     types = {r.type for r in resources}
     findings: list[Finding] = []
     if rank >= 1 and RUM_MONITOR not in types:
-        findings.append(violation(f"phase {phase!r} needs real user monitoring: no {RUM_MONITOR} in the stack"))
+        findings.append(
+            violation(f"phase {phase!r} needs real user monitoring: no {RUM_MONITOR} in the stack")
+        )
     if rank >= 2:
         if DASHBOARD not in types:
-            findings.append(violation(f"phase {phase!r} needs a performance dashboard: no {DASHBOARD} in the stack"))
+            findings.append(
+                violation(
+                    f"phase {phase!r} needs a performance dashboard: no {DASHBOARD} in the stack"
+                )
+            )
         metric = str(cfg.get("requestScalingMetric", "ALBRequestCountPerTarget"))
         if not _has_target_tracking(resources, metric):
-            findings.append(violation(
-                f"phase {phase!r} needs performance scaling: no target-tracking scaling policy on {metric}"))
+            findings.append(
+                violation(
+                    f"phase {phase!r} needs performance scaling: no target-tracking scaling "
+                    f"policy on {metric}"
+                )
+            )
     return findings
-
-

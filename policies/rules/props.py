@@ -44,7 +44,7 @@ def is_unknown(value: Any) -> bool:
 
 
 def get(props: Any, *path: str | int) -> Any:
-    """Value at `path`, `MISSING` if absent or null, or the unknown sentinel if any step is unknown."""
+    """Value at `path`: `MISSING` if absent or null, the unknown sentinel if a step is unknown."""
     value = props
     for key in path:
         if is_unknown(value):

@@ -99,7 +99,9 @@ def install_request_memo() -> bool:
     import pulumi_policy.policy as sdk_policy
 
     names = ("json_format", "deserialize_properties", "unknown_checking_proxy")
-    if not all(hasattr(sdk_policy, n) for n in names) or isinstance(sdk_policy.json_format, _MemoJsonFormat):
+    if not all(hasattr(sdk_policy, n) for n in names) or isinstance(
+        sdk_policy.json_format, _MemoJsonFormat
+    ):
         return False
     sdk_policy.json_format = _MemoJsonFormat(sdk_policy.json_format)
     sdk_policy.deserialize_properties = _identity_memo(sdk_policy.deserialize_properties, "deser")
@@ -143,8 +145,10 @@ class EngineLog:
             with self._lock:
                 if self._stub is None:
                     self._stub = engine_pb2_grpc.EngineStub(grpc.insecure_channel(self._address))
-            self._stub.Log(engine_pb2.LogRequest(severity=engine_pb2.INFO, message=message, urn=urn), timeout=5)
-        except Exception:  # noqa: BLE001 - a lost log line must not fail the preview
+            self._stub.Log(
+                engine_pb2.LogRequest(severity=engine_pb2.INFO, message=message, urn=urn), timeout=5
+            )
+        except Exception:
             return
 
 
@@ -160,8 +164,10 @@ class _ConfigCache:
     def get(self, given: Mapping[str, Any] | None) -> tuple[dict[str, Any], tuple[Exemption, ...]]:
         items = tuple((given or {}).items())
         key = self._key
-        if key is not None and len(key) == len(items) and all(
-            a[0] == b[0] and a[1] is b[1] for a, b in zip(key, items, strict=True)
+        if (
+            key is not None
+            and len(key) == len(items)
+            and all(a[0] == b[0] and a[1] is b[1] for a, b in zip(key, items, strict=True))
         ):
             return self._value
         with self._lock:
@@ -169,7 +175,8 @@ class _ConfigCache:
             unknown = sorted(set(dict(items)) - allowed)
             if unknown:
                 raise PolicyConfigError(
-                    f"{self._spec.name}: unknown config key(s) {unknown}; allowed: {sorted(allowed)}"
+                    f"{self._spec.name}: unknown config key(s) {unknown}; allowed: "
+                    f"{sorted(allowed)}"
                 )
             config = resolve_config(self._spec, dict(items))
             exemptions = parse_exemptions(self._spec.name, config.get(EXEMPTIONS_KEY))
@@ -226,8 +233,10 @@ def to_policy(spec: PolicySpec, log: EngineLog) -> ResourceValidationPolicy | St
         log.info(f"{PACK_NAME}: {EXEMPTION_LOG_PREFIX}{json.dumps(record, sort_keys=True)}", urn)
 
     def expired_message(e: Exemption) -> str:
-        return (f"exemption ({e.target}) expired on {e.expires.isoformat()} (reason was: {e.reason}); "
-                "fix the resource or renew the exemption")
+        return (
+            f"exemption ({e.target}) expired on {e.expires.isoformat()} (reason was: {e.reason}); "
+            "fix the resource or renew the exemption"
+        )
 
     def validate_resource(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if args.resource_type not in spec.types:
@@ -270,7 +279,9 @@ def to_policy(spec: PolicySpec, log: EngineLog) -> ResourceValidationPolicy | St
                 protect=bool(r.opts.protect),
                 parent=r.parent.urn if r.parent is not None else "",
                 dependencies=tuple(d.urn for d in r.dependencies),
-                property_dependencies={k: tuple(d.urn for d in v) for k, v in r.property_dependencies.items()},
+                property_dependencies={
+                    k: tuple(d.urn for d in v) for k, v in r.property_dependencies.items()
+                },
             )
             for r in args.resources
         ]
@@ -285,7 +296,8 @@ def to_policy(spec: PolicySpec, log: EngineLog) -> ResourceValidationPolicy | St
         kept: list[Finding] = []
         for f in findings:
             active = [
-                e for e in exemptions
+                e
+                for e in exemptions
                 if f.urn and not e.expired(today) and e.matches(f.urn, names.get(f.urn, ""))
             ]
             if active:

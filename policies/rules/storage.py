@@ -30,24 +30,32 @@ from .props import (
 )
 
 BUCKETS = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
-LOCK = frozenset({
-    "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
-    "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2",
-})
-VERSIONING = frozenset({
-    "aws:s3/bucketVersioning:BucketVersioning",
-    "aws:s3/bucketVersioningV2:BucketVersioningV2",
-})
+LOCK = frozenset(
+    {
+        "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+        "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2",
+    }
+)
+VERSIONING = frozenset(
+    {
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "aws:s3/bucketVersioningV2:BucketVersioningV2",
+    }
+)
 PUBLIC_ACCESS_BLOCK = frozenset({"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"})
-ENCRYPTION = frozenset({
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
-})
+ENCRYPTION = frozenset(
+    {
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+    }
+)
 POLICY = frozenset({"aws:s3/bucketPolicy:BucketPolicy"})
-LIFECYCLE = frozenset({
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-    "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
-})
+LIFECYCLE = frozenset(
+    {
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+    }
+)
 
 PURPOSE_TAG = "groundwork:purpose"
 PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
@@ -68,9 +76,15 @@ def is_analytics_bucket(bucket: Resource) -> bool:
     return purpose(bucket) == "analytics"
 
 
-def companions(bucket: Resource, resources: Sequence[Resource], types: frozenset[str]) -> list[Resource]:
+def companions(
+    bucket: Resource, resources: Sequence[Resource], types: frozenset[str]
+) -> list[Resource]:
     """Resources of `types` whose `bucket` input refers to `bucket`."""
-    names = {v for v in (get(bucket.props, "bucket"), get(bucket.props, "id")) if isinstance(v, str) and not is_unknown(v)}
+    names = {
+        v
+        for v in (get(bucket.props, "bucket"), get(bucket.props, "id"))
+        if isinstance(v, str) and not is_unknown(v)
+    }
     out = []
     for r in resources:
         if r.type not in types:
@@ -102,7 +116,9 @@ def _retention(rule_holder: Any) -> tuple[Any, Any]:
     return mode, total
 
 
-def _check_retention(mode: Any, days: Any, cfg: Mapping[str, Any], prefix: str, urn: str = "") -> list[Finding]:
+def _check_retention(
+    mode: Any, days: Any, cfg: Mapping[str, Any], prefix: str, urn: str = ""
+) -> list[Finding]:
     allowed = [str(m) for m in cfg.get("allowedModes", ["COMPLIANCE"])]
     minimum = float(cfg.get("minDays", 30))
     maximum = float(cfg.get("maxDays", 3653))
@@ -116,10 +132,17 @@ def _check_retention(mode: Any, days: Any, cfg: Mapping[str, Any], prefix: str, 
     elif days is MISSING:
         findings.append(violation(f"{prefix} sets no retention days", urn))
     elif days < minimum:
-        findings.append(violation(f"{prefix} keeps objects {days:g} days; at least {minimum:g} required", urn))
+        findings.append(
+            violation(f"{prefix} keeps objects {days:g} days; at least {minimum:g} required", urn)
+        )
     elif days > maximum:
-        findings.append(violation(
-            f"{prefix} keeps objects {days:g} days; more than {maximum:g} cannot be undone under COMPLIANCE", urn))
+        findings.append(
+            violation(
+                f"{prefix} keeps objects {days:g} days; more than {maximum:g} cannot be undone "
+                "under COMPLIANCE",
+                urn,
+            )
+        )
     return findings
 
 
@@ -139,30 +162,47 @@ def _lock_days(bucket: Resource, resources: Sequence[Resource]) -> Any:
     return MISSING
 
 
-def backup_object_lock(resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+def backup_object_lock(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
     findings: list[Finding] = []
     for b in (r for r in resources if r.type in BUCKETS and is_backup_bucket(r)):
         enabled = get(b.props, "objectLockEnabled")
         if is_unknown(enabled):
             findings.append(undecided("objectLockEnabled", b.urn))
         elif as_bool(enabled) is not True:
-            findings.append(violation(
-                "backup bucket is not created with object lock (objectLockEnabled: true); "
-                "it cannot be turned on for the existing bucket's objects later", b.urn))
+            findings.append(
+                violation(
+                    "backup bucket is not created with object lock (objectLockEnabled: true); "
+                    "it cannot be turned on for the existing bucket's objects later",
+                    b.urn,
+                )
+            )
             continue
         inline = get(b.props, "objectLockConfiguration")
         if companions(b, resources, LOCK):
             continue  # values are checked by s3-object-lock-retention on the resource itself
         if inline is not MISSING and get(inline, "rule") is not MISSING:
             mode, days = _retention(inline)
-            findings.extend(_check_retention(mode, days, cfg, "objectLockConfiguration.rule.defaultRetention", b.urn))
+            findings.extend(
+                _check_retention(
+                    mode, days, cfg, "objectLockConfiguration.rule.defaultRetention", b.urn
+                )
+            )
             continue
-        findings.append(violation(
-            "object-locked bucket has no default retention (no BucketObjectLockConfiguration for it)", b.urn))
+        findings.append(
+            violation(
+                "object-locked bucket has no default retention (no BucketObjectLockConfiguration "
+                "for it)",
+                b.urn,
+            )
+        )
     return findings
 
 
-def backup_versioning(resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+def backup_versioning(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
     findings: list[Finding] = []
     for b in (r for r in resources if r.type in BUCKETS and is_backup_bucket(r)):
         found = companions(b, resources, VERSIONING)
@@ -173,13 +213,19 @@ def backup_versioning(resources: Sequence[Resource], cfg: Mapping[str, Any], st:
         if any(is_unknown(s) for s in statuses):
             findings.append(undecided("versioningConfiguration.status", b.urn))
         elif found:
-            findings.append(violation(f"versioning status is {statuses[0]!r}; it must be 'Enabled'", b.urn))
+            findings.append(
+                violation(f"versioning status is {statuses[0]!r}; it must be 'Enabled'", b.urn)
+            )
         else:
-            findings.append(violation("backup bucket has no BucketVersioning with status 'Enabled'", b.urn))
+            findings.append(
+                violation("backup bucket has no BucketVersioning with status 'Enabled'", b.urn)
+            )
     return findings
 
 
-def backup_public_access_block(resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+def backup_public_access_block(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
     findings: list[Finding] = []
     for b in (r for r in resources if r.type in BUCKETS and is_backup_bucket(r)):
         blocks = companions(b, resources, PUBLIC_ACCESS_BLOCK)
@@ -192,7 +238,9 @@ def backup_public_access_block(resources: Sequence[Resource], cfg: Mapping[str, 
             if is_unknown(value):
                 findings.append(undecided(flag, b.urn))
             elif as_bool(value) is not True:
-                findings.append(violation(f"public access block {pab.name}: {flag} is not true", b.urn))
+                findings.append(
+                    violation(f"public access block {pab.name}: {flag} is not true", b.urn)
+                )
     return findings
 
 
@@ -208,26 +256,40 @@ def _sse_rules(b: Resource, resources: Sequence[Resource]) -> tuple[list[Any], b
     return rules, bool(found) or inline is not MISSING
 
 
-def backup_kms_encryption(resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+def backup_kms_encryption(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
     need_key = bool(cfg.get("requireCustomerKey", True))
     findings: list[Finding] = []
     for b in (r for r in resources if r.type in BUCKETS and is_backup_bucket(r)):
         rules, present = _sse_rules(b, resources)
         if not present:
-            findings.append(violation("backup bucket has no BucketServerSideEncryptionConfiguration", b.urn))
+            findings.append(
+                violation("backup bucket has no BucketServerSideEncryptionConfiguration", b.urn)
+            )
             continue
         if any(is_unknown(x) for x in rules):
             findings.append(undecided("rules", b.urn))
             continue
         algos = [get(x, "applyServerSideEncryptionByDefault", "sseAlgorithm") for x in rules]
         if any(is_unknown(a) for a in algos):
-            findings.append(undecided("rules[].applyServerSideEncryptionByDefault.sseAlgorithm", b.urn))
+            findings.append(
+                undecided("rules[].applyServerSideEncryptionByDefault.sseAlgorithm", b.urn)
+            )
             continue
         kms = [x for x, a in zip(rules, algos, strict=True) if a in KMS_ALGORITHMS]
         if not kms:
-            findings.append(violation(f"default encryption is {algos!r}; use SSE-KMS (aws:kms)", b.urn))
-        elif need_key and all(get(x, "applyServerSideEncryptionByDefault", "kmsMasterKeyId") is MISSING for x in kms):
-            findings.append(violation("SSE-KMS uses the AWS managed key; set kmsMasterKeyId to the stack's key", b.urn))
+            findings.append(
+                violation(f"default encryption is {algos!r}; use SSE-KMS (aws:kms)", b.urn)
+            )
+        elif need_key and all(
+            get(x, "applyServerSideEncryptionByDefault", "kmsMasterKeyId") is MISSING for x in kms
+        ):
+            findings.append(
+                violation(
+                    "SSE-KMS uses the AWS managed key; set kmsMasterKeyId to the stack's key", b.urn
+                )
+            )
     return findings
 
 
@@ -257,7 +319,9 @@ def _denies_insecure_transport(stmt: Mapping[str, Any]) -> bool | None:
     return not principals or "*" in principals
 
 
-def backup_tls_only(resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+def backup_tls_only(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
     findings: list[Finding] = []
     for b in (r for r in resources if r.type in BUCKETS and is_backup_bucket(r)):
         docs = [get(p.props, "policy") for p in companions(b, resources, POLICY)]
@@ -265,7 +329,9 @@ def backup_tls_only(resources: Sequence[Resource], cfg: Mapping[str, Any], st: S
         if inline is not MISSING:
             docs.append(inline)
         if not docs:
-            findings.append(violation("backup bucket has no BucketPolicy denying non-TLS access", b.urn))
+            findings.append(
+                violation("backup bucket has no BucketPolicy denying non-TLS access", b.urn)
+            )
             continue
         verdicts: list[bool | None] = []
         for doc in docs:
@@ -273,14 +339,20 @@ def backup_tls_only(resources: Sequence[Resource], cfg: Mapping[str, Any], st: S
             if is_unknown(stmts):
                 verdicts.append(None)
                 continue
-            verdicts.extend(_denies_insecure_transport(s) if isinstance(s, Mapping) else None for s in stmts)
+            verdicts.extend(
+                _denies_insecure_transport(s) if isinstance(s, Mapping) else None for s in stmts
+            )
         if True in verdicts:
             continue
         if None in verdicts:
             findings.append(undecided("policy", b.urn))
         else:
-            findings.append(violation(
-                "bucket policy has no Deny for aws:SecureTransport = false (TLS-only access)", b.urn))
+            findings.append(
+                violation(
+                    "bucket policy has no Deny for aws:SecureTransport = false (TLS-only access)",
+                    b.urn,
+                )
+            )
     return findings
 
 
@@ -291,26 +363,38 @@ def _lifecycle_rules(b: Resource, resources: Sequence[Resource]) -> list[Any]:
         rules.extend([value] if is_unknown(value) else as_list(value))
     for rule in as_list(get(b.props, "lifecycleRules")):
         # The deprecated inline shape: enabled flag, noncurrentVersionExpiration.days.
-        rules.append({
-            "status": "Enabled" if as_bool(get(rule, "enabled")) else "Disabled",
-            "expiration": get(rule, "expiration") or None,
-            "noncurrentVersionExpiration": {"noncurrentDays": get(rule, "noncurrentVersionExpiration", "days")}
-            if get(rule, "noncurrentVersionExpiration") is not MISSING else None,
-        })
+        rules.append(
+            {
+                "status": "Enabled" if as_bool(get(rule, "enabled")) else "Disabled",
+                "expiration": get(rule, "expiration") or None,
+                "noncurrentVersionExpiration": {
+                    "noncurrentDays": get(rule, "noncurrentVersionExpiration", "days")
+                }
+                if get(rule, "noncurrentVersionExpiration") is not MISSING
+                else None,
+            }
+        )
     return rules
 
 
 def _expiry_days(rule: Any) -> list[tuple[str, Any]]:
     out = []
-    for label, path in (("expiration.days", ("expiration", "days")),
-                        ("noncurrentVersionExpiration.noncurrentDays", ("noncurrentVersionExpiration", "noncurrentDays"))):
+    for label, path in (
+        ("expiration.days", ("expiration", "days")),
+        (
+            "noncurrentVersionExpiration.noncurrentDays",
+            ("noncurrentVersionExpiration", "noncurrentDays"),
+        ),
+    ):
         value = get(rule, *path)
         if value is not MISSING:
             out.append((label, value))
     return out
 
 
-def backup_lifecycle_covers_lock(resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+def backup_lifecycle_covers_lock(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
     findings: list[Finding] = []
     for b in (r for r in resources if r.type in BUCKETS and is_backup_bucket(r)):
         lock_days = _lock_days(b, resources)
@@ -326,32 +410,55 @@ def backup_lifecycle_covers_lock(resources: Sequence[Resource], cfg: Mapping[str
                 if is_unknown(value) or is_unknown(lock_days):
                     findings.append(undecided(label, b.urn))
                 elif (as_number(value) or 0) < lock_days:
-                    findings.append(violation(
-                        f"lifecycle rule {get(rule, 'id') or '?'}: {label} {value} is shorter than the "
-                        f"{lock_days:g}-day object lock", b.urn))
+                    findings.append(
+                        violation(
+                            f"lifecycle rule {get(rule, 'id') or '?'}: {label} {value} is shorter "
+                            "than the "
+                            f"{lock_days:g}-day object lock",
+                            b.urn,
+                        )
+                    )
     return findings
 
 
-def analytics_retention(resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+def analytics_retention(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
     limit = float(cfg.get("maxRetentionDays", 400))
     if st.analytics_retention_days is not None:
         limit = min(limit, float(st.analytics_retention_days))
     findings: list[Finding] = []
     for b in (r for r in resources if r.type in BUCKETS and is_analytics_bucket(r)):
-        rules = [x for x in _lifecycle_rules(b, resources) if is_unknown(x) or get(x, "status") != "Disabled"]
+        rules = [
+            x
+            for x in _lifecycle_rules(b, resources)
+            if is_unknown(x) or get(x, "status") != "Disabled"
+        ]
         if any(is_unknown(x) for x in rules):
             findings.append(undecided("rules", b.urn))
             continue
-        expiries = [get(x, "expiration", "days") for x in rules if get(x, "expiration", "days") is not MISSING]
+        expiries = [
+            get(x, "expiration", "days")
+            for x in rules
+            if get(x, "expiration", "days") is not MISSING
+        ]
         if not expiries:
-            findings.append(violation(
-                f"analytics bucket keeps events forever; expire them within {limit:g} days "
-                "(BucketLifecycleConfiguration rule with expiration.days)", b.urn))
+            findings.append(
+                violation(
+                    f"analytics bucket keeps events forever; expire them within {limit:g} days "
+                    "(BucketLifecycleConfiguration rule with expiration.days)",
+                    b.urn,
+                )
+            )
             continue
         for days in expiries:
             if is_unknown(days):
                 findings.append(undecided("rules[].expiration.days", b.urn))
             elif (as_number(days) or 0) > limit:
-                findings.append(violation(
-                    f"analytics events expire after {days} days; the limit is {limit:g} days", b.urn))
+                findings.append(
+                    violation(
+                        f"analytics events expire after {days} days; the limit is {limit:g} days",
+                        b.urn,
+                    )
+                )
     return findings

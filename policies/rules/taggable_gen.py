@@ -37,7 +37,9 @@ def generate() -> list[str]:
 def main() -> None:
     from importlib.metadata import version
 
-    sys.stdout.write(f"# aws type tokens with a `tags` map input, from pulumi-aws {version('pulumi_aws')}\n")
+    sys.stdout.write(
+        f"# aws type tokens with a `tags` map input, from pulumi-aws {version('pulumi_aws')}\n"
+    )
     sys.stdout.write("".join(t + "\n" for t in generate()))
 
 

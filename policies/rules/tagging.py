@@ -14,16 +14,29 @@ from importlib import resources as importlib_resources
 from typing import Any
 
 from .base import StackSettings
-from .props import Finding, Resource, as_bool, as_list, get, is_unknown, parse_json_object, tags_of, undecided, violation
+from .props import (
+    Finding,
+    Resource,
+    as_bool,
+    as_list,
+    get,
+    is_unknown,
+    parse_json_object,
+    tags_of,
+    undecided,
+    violation,
+)
 
 ASG = "aws:autoscaling/group:Group"
 
 
 @cache
 def taggable_types() -> frozenset[str]:
-    """Type tokens whose pulumi-aws 7 inputs have a `tags` map (generated: see taggable_types.txt)."""
+    """Type tokens whose pulumi-aws 7 inputs have a `tags` map (see taggable_types.txt)."""
     text = importlib_resources.files(__package__).joinpath("taggable_types.txt").read_text()
-    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    return frozenset(
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
 
 
 def _provider_default_tags(r: Resource) -> Mapping[str, Any] | None:
@@ -42,12 +55,17 @@ def required_tags(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> lis
         tags = get(r.props, "tags")
         if is_unknown(tags):
             return [undecided("tags")]
-        propagated = {get(t, "key") for t in as_list(tags) if as_bool(get(t, "propagateAtLaunch")) is True}
+        propagated = {
+            get(t, "key") for t in as_list(tags) if as_bool(get(t, "propagateAtLaunch")) is True
+        }
         missing = [k for k in keys if k not in propagated]
         if missing:
-            return [violation(
-                f"tags list lacks {', '.join(missing)} with propagateAtLaunch: true "
-                "(instances do not inherit provider default tags)")]
+            return [
+                violation(
+                    f"tags list lacks {', '.join(missing)} with propagateAtLaunch: true "
+                    "(instances do not inherit provider default tags)"
+                )
+            ]
         return []
     own = tags_of(r.props)
     if is_unknown(own):
@@ -58,5 +76,7 @@ def required_tags(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> lis
     present = {k for k, v in {**defaults, **own}.items() if v not in (None, "")}
     missing = [k for k in keys if k not in present]
     if missing:
-        return [violation(f"missing required tag(s) {', '.join(missing)} (own tags or aws:defaultTags)")]
+        return [
+            violation(f"missing required tag(s) {', '.join(missing)} (own tags or aws:defaultTags)")
+        ]
     return []

@@ -25,9 +25,13 @@ DEV_CONFIG = load_policy_config(ROOT / "policies" / "config" / "dev.json")
 
 BASE_STACK: dict[str, str] = {
     "aws:region": "eu-west-1",
-    "aws:defaultTags": json.dumps({"tags": {"Project": "groundwork", "Environment": "prod", "Owner": "platform"}}),
+    "aws:defaultTags": json.dumps(
+        {"tags": {"Project": "groundwork", "Environment": "prod", "Owner": "platform"}}
+    ),
     "groundwork:phase": "growth",
-    "groundwork:rum": json.dumps({"domain": "app.example.com", "sessionSampleRate": 0.1, "allowCookies": False}),
+    "groundwork:rum": json.dumps(
+        {"domain": "app.example.com", "sessionSampleRate": 0.1, "allowCookies": False}
+    ),
     "groundwork:analytics": json.dumps({"retentionDays": 90}),
 }
 
@@ -38,7 +42,7 @@ def stack_config(values: Mapping[str, str]) -> StackConfig:
 
 @pytest.fixture(scope="session")
 def packs() -> Iterator[Callable[..., PolicyPackProcess]]:
-    """Factory: a started pack for the given stack config overrides, one process per distinct config."""
+    """Factory: a started pack for stack config overrides, one process per distinct config."""
     started: dict[str, PolicyPackProcess] = {}
 
     def get(**overrides: str | None) -> PolicyPackProcess:
@@ -59,7 +63,9 @@ def pack(packs: Callable[..., PolicyPackProcess]) -> PolicyPackProcess:
     return packs()
 
 
-def config_with(base: Mapping[str, Mapping[str, Any]], **policies: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def config_with(
+    base: Mapping[str, Mapping[str, Any]], **policies: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
     """`base` with per-policy keys replaced (policy names use '_' for '-')."""
     out = copy.deepcopy({k: dict(v) for k, v in base.items()})
     for name, values in policies.items():
@@ -67,8 +73,11 @@ def config_with(base: Mapping[str, Mapping[str, Any]], **policies: Mapping[str, 
     return out
 
 
-def run(pack: PolicyPackProcess, resources: list[RecordedResource],
-        config: Mapping[str, Mapping[str, Any]] | None = None) -> AnalysisResult:
+def run(
+    pack: PolicyPackProcess,
+    resources: list[RecordedResource],
+    config: Mapping[str, Mapping[str, Any]] | None = None,
+) -> AnalysisResult:
     return pack.run(recording(*resources), PROD_CONFIG if config is None else config)
 
 
