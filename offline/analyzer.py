@@ -1,0 +1,696 @@
+"""Drive the policy pack over its real gRPC protocol, as the Pulumi CLI does, without the CLI.
+
+`PolicyPackProcess` starts `python -u -m pulumi.policy <engine-address> .` in the pack's
+directory with the environment the CLI sets (PULUMI_CONFIG, PULUMI_PROJECT, PULUMI_STACK,
+PULUMI_DRY_RUN, PULUMI_ORGANIZATION), serves a minimal Engine service at that address to
+receive the pack's log lines, reads the port the pack prints, and calls the Analyzer service:
+Handshake (optional), GetAnalyzerInfo, ConfigureStack, Configure, Analyze per resource and
+AnalyzeStack once. Policy config is reconciled like the CLI does (schema defaults, then "all",
+then per-policy values) and validated against each policy's config schema before Configure.
+
+One process can be reused: `configure()` again between runs. `analyze()` is the one-shot form.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import jsonschema
+import yaml
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2, engine_pb2_grpc
+
+from .model import RecordedResource, Recording
+from .stackfile import StackConfig
+
+PACK_DIR = Path(__file__).resolve().parent.parent / "policies"
+LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+_LEVEL_OF = {
+    analyzer_pb2.ADVISORY: "advisory",
+    analyzer_pb2.MANDATORY: "mandatory",
+    analyzer_pb2.REMEDIATE: "remediate",
+    analyzer_pb2.DISABLED: "disabled",
+}
+_LEVEL_TO = {v: k for k, v in _LEVEL_OF.items()}
+EXEMPTION_LOG_MARK = "exemption applied: "
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+class AnalyzerError(RuntimeError):
+    """The pack could not be started or failed while analyzing."""
+
+
+class PolicyConfigError(ValueError):
+    """The policy pack config file is invalid (names the policy, key and what is allowed)."""
+
+
+@dataclass(frozen=True, order=True)
+class Violation:
+    level: str
+    policy: str
+    urn: str
+    message: str
+    pack: str = ""
+    version: str = ""
+    description: str = ""
+    phase: str = ""  # "analyze" (resource inputs) or "analyze-stack" (outputs)
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "level": self.level,
+            "policy": self.policy,
+            "urn": self.urn,
+            "message": self.message,
+            "pack": self.pack,
+            "version": self.version,
+            "phase": self.phase,
+        }
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    name: str
+    description: str
+    level: str
+    kind: str  # "resource" or "stack"
+    schema: dict[str, Any]
+    required: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExemptionReport:
+    policy: str
+    target: str  # "urn=..." or "name=..."
+    reason: str
+    expires: str
+    status: str  # "applied", "expired" or "unused"
+    resources: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "target": self.target,
+            "reason": self.reason,
+            "expires": self.expires,
+            "status": self.status,
+            "resources": list(self.resources),
+        }
+
+
+@dataclass
+class AnalysisResult:
+    pack: str
+    version: str
+    project: str
+    stack: str
+    violations: list[Violation]
+    policies: list[str]  # policies that ran (not disabled), sorted
+    exemptions: list[ExemptionReport]
+    levels: dict[str, str] = field(default_factory=dict)  # policy -> effective level
+
+    @property
+    def mandatory(self) -> list[Violation]:
+        return [v for v in self.violations if v.level == "mandatory"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.mandatory
+
+    def of(self, policy: str, urn: str | None = None) -> list[Violation]:
+        return [v for v in self.violations if v.policy == policy and (urn is None or v.urn == urn)]
+
+
+def load_policy_config(path: Path) -> dict[str, dict[str, Any]]:
+    """Read a `--policy-pack-config` file: policy -> level or {enforcementLevel?, ...props}."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise PolicyConfigError(f"cannot read policy config {path}: {exc}") from exc
+    if not text.strip():
+        return {}
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise PolicyConfigError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise PolicyConfigError(f"{path} must hold a JSON object of policy name -> config")
+    out: dict[str, dict[str, Any]] = {}
+    for name, value in doc.items():
+        if isinstance(value, str):
+            value = {"enforcementLevel": value}
+        if not isinstance(value, dict):
+            raise PolicyConfigError(
+                f"{path}: {name!r} must be a level string or an object (got {value!r})"
+            )
+        level = value.get("enforcementLevel")
+        if level is not None and level not in LEVELS:
+            raise PolicyConfigError(
+                f"{path}: {name}.enforcementLevel is {level!r}; allowed: {', '.join(LEVELS)}"
+            )
+        out[name] = dict(value)
+    return out
+
+
+def reconcile(
+    policies: Sequence[PolicyInfo], given: Mapping[str, Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Effective config per policy, as the CLI computes it before Configure.
+
+    Schema defaults first, then the "all" level, then each policy's own level and properties;
+    the result is validated against each policy's schema (errors name policy and key). Unlike the
+    CLI, config for a policy the pack does not have is an error (it is always a typo).
+    """
+    known = {p.name for p in policies}
+    strays = sorted(set(given) - known - {"all"})
+    if strays:
+        raise PolicyConfigError(
+            f"policy config names unknown policies {strays}; the pack has {sorted(known)}"
+        )
+    result: dict[str, dict[str, Any]] = {}
+    all_level = (given.get("all") or {}).get("enforcementLevel")
+    for p in policies:
+        props = {
+            k: s["default"] for k, s in p.schema.items() if isinstance(s, dict) and "default" in s
+        }
+        level = all_level or p.level
+        own = dict(given.get(p.name) or {})
+        level = own.pop("enforcementLevel", None) or level
+        props.update(own)
+        schema = {"type": "object", "properties": p.schema}
+        if p.required:
+            schema["required"] = list(p.required)
+        errors = sorted(
+            jsonschema.Draft7Validator(schema).iter_errors(props), key=lambda e: list(e.path)
+        )
+        if errors:
+            details = "; ".join(
+                f"{p.name}.{'.'.join(str(x) for x in e.path) or '(root)'}: {e.message}"
+                for e in errors
+            )
+            raise PolicyConfigError(f"invalid policy config: {details}")
+        result[p.name] = {"enforcementLevel": level, **props}
+    return result
+
+
+class _Engine(engine_pb2_grpc.EngineServicer):
+    """The part of the CLI's Engine service a policy pack talks to: it logs."""
+
+    def __init__(self) -> None:
+        self.logs: queue.Queue[tuple[int, str, str]] = queue.Queue()
+
+    def Log(self, request: Any, context: Any) -> empty_pb2.Empty:
+        self.logs.put((request.severity, request.message, request.urn))
+        return empty_pb2.Empty()
+
+    def GetRootResource(self, request: Any, context: Any) -> Any:
+        return engine_pb2.GetRootResourceResponse()
+
+    def SetRootResource(self, request: Any, context: Any) -> Any:
+        return engine_pb2.SetRootResourceResponse()
+
+
+def _struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(dict(values))
+    return s
+
+
+def _pack_version(pack_dir: Path) -> str:
+    try:
+        doc = yaml.safe_load((pack_dir / "PulumiPolicy.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return ""
+    return str(doc.get("version") or "")
+
+
+class PolicyPackProcess:
+    """A running policy pack plus the Engine service it logs to. Use as a context manager."""
+
+    def __init__(
+        self,
+        stack_config: StackConfig,
+        *,
+        pack_dir: Path = PACK_DIR,
+        dry_run: bool = True,
+        organization: str = "organization",
+        python: str = sys.executable,
+        start_timeout: float = 30.0,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.stack_config = stack_config
+        self.extra_env = dict(extra_env or {})
+        self.pack_dir = pack_dir
+        self.dry_run = dry_run
+        self.organization = organization
+        self.python = python
+        self.start_timeout = start_timeout
+        self.version = _pack_version(pack_dir)
+        self.policies: list[PolicyInfo] = []
+        self.name = ""
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._server: grpc.Server | None = None
+        self._channel: grpc.Channel | None = None
+        self._stub: Any = None
+        self._engine = _Engine()
+        self._stderr: list[str] = []
+        self._effective: dict[str, dict[str, Any]] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> PolicyPackProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def environment(self) -> dict[str, str]:
+        """The environment the CLI gives a Python policy pack (constructEnv)."""
+        env = dict(os.environ)
+        for key in ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS"):
+            env.pop(key, None)
+        if self.stack_config.values:
+            env["PULUMI_CONFIG"] = json.dumps(self.stack_config.values, sort_keys=True)
+        env.update(
+            {
+                "PULUMI_ORGANIZATION": self.organization,
+                "PULUMI_PROJECT": self.stack_config.project,
+                "PULUMI_STACK": self.stack_config.stack,
+                "PULUMI_DRY_RUN": "true" if self.dry_run else "false",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self) -> None:
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        engine_pb2_grpc.add_EngineServicer_to_server(self._engine, self._server)
+        engine_port = self._server.add_insecure_port("127.0.0.1:0")
+        self._server.start()
+        engine_address = f"127.0.0.1:{engine_port}"
+        try:
+            self._proc = subprocess.Popen(
+                [self.python, "-u", "-m", "pulumi.policy", engine_address, "."],
+                cwd=self.pack_dir,
+                env=self.environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except OSError as exc:
+            self.close()
+            raise AnalyzerError(f"cannot start the policy pack in {self.pack_dir}: {exc}") from exc
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        port = self._read_port()
+        self._channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=self.start_timeout)
+            self._handshake(engine_address)
+            self._load_info()
+            self._stub.ConfigureStack(
+                analyzer_pb2.AnalyzerStackConfigureRequest(
+                    stack=self.stack_config.stack,
+                    project=self.stack_config.project,
+                    organization=self.organization,
+                    dry_run=self.dry_run,
+                    config=self.stack_config.values,
+                    config_secret_keys=list(self.stack_config.secret_keys),
+                )
+            )
+        except (grpc.RpcError, grpc.FutureTimeoutError) as exc:
+            self.close()
+            raise AnalyzerError(
+                f"policy pack did not answer: {exc}; stderr: {self.stderr()}"
+            ) from exc
+
+    def _drain_stderr(self) -> None:
+        assert self._proc is not None and self._proc.stderr is not None
+        for line in iter(self._proc.stderr.readline, b""):
+            self._stderr.append(line.decode("utf-8", "replace"))
+
+    def stderr(self) -> str:
+        return "".join(self._stderr[-40:]).strip()
+
+    def _read_port(self) -> int:
+        assert self._proc is not None and self._proc.stdout is not None
+        result: queue.Queue[bytes] = queue.Queue()
+        threading.Thread(
+            target=lambda: result.put(self._proc.stdout.readline()), daemon=True
+        ).start()  # type: ignore[union-attr]
+        try:
+            line = result.get(timeout=self.start_timeout)
+        except queue.Empty:
+            self.close()
+            raise AnalyzerError(
+                f"policy pack printed no port within {self.start_timeout:g}s"
+            ) from None
+        try:
+            return int(line.strip())
+        except ValueError:
+            self._proc.wait(timeout=5)
+            stderr = self.stderr()
+            self.close()
+            raise AnalyzerError(
+                f"policy pack failed to start (printed {line!r}); stderr:\n{stderr}"
+            ) from None
+
+    def _handshake(self, engine_address: str) -> None:
+        directory = str(self.pack_dir)
+        try:
+            self._stub.Handshake(
+                analyzer_pb2.AnalyzerHandshakeRequest(
+                    engine_address=engine_address,
+                    root_directory=directory,
+                    program_directory=directory,
+                )
+            )
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:  # the CLI tolerates only this
+                raise
+
+    def _load_info(self) -> None:
+        info = self._stub.GetAnalyzerInfo(empty_pb2.Empty())
+        self.name = info.name
+        self.version = self.version or info.version
+        policies = []
+        for p in info.policies:
+            schema = (
+                json_format.MessageToDict(p.configSchema.properties)
+                if p.HasField("configSchema")
+                else {}
+            )
+            kind = "stack" if p.policy_type == analyzer_pb2.POLICY_TYPE_STACK else "resource"
+            policies.append(
+                PolicyInfo(
+                    p.name,
+                    p.description,
+                    _LEVEL_OF[p.enforcementLevel],
+                    kind,
+                    _ints(schema),
+                    tuple(p.configSchema.required),
+                )
+            )
+        self.policies = sorted(policies, key=lambda p: p.name)
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.terminate()
+                try:
+                    self._proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+                    self._proc.wait(timeout=5)
+            for stream in (self._proc.stdout, self._proc.stderr):
+                if stream is not None:
+                    stream.close()
+            self._proc = None
+        if self._server is not None:
+            self._server.stop(0)
+            self._server = None
+
+    # -- protocol ----------------------------------------------------------------------------
+    def configure(
+        self, policy_config: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Reconcile and validate `policy_config`, send it with Configure; return the result."""
+        effective = reconcile(self.policies, policy_config or {})
+        if effective == self._effective:
+            return effective
+        request = analyzer_pb2.ConfigureAnalyzerRequest()
+        for name, cfg in effective.items():
+            props = {k: v for k, v in cfg.items() if k != "enforcementLevel"}
+            request.policyConfig[name].CopyFrom(
+                analyzer_pb2.PolicyConfig(
+                    enforcementLevel=_LEVEL_TO[cfg["enforcementLevel"]], properties=_struct(props)
+                )
+            )
+        self._call("Configure", request)
+        self._effective = effective
+        return effective
+
+    def _call(self, method: str, request: Any) -> Any:
+        try:
+            return getattr(self._stub, method)(request)
+        except grpc.RpcError as exc:
+            raise AnalyzerError(
+                f"{method} failed: {exc.details()}; pack stderr: {self.stderr()}"
+            ) from exc
+
+    def analyze_request(self, r: RecordedResource, provider: RecordedResource | None) -> Any:
+        return analyzer_pb2.AnalyzeRequest(
+            urn=r.urn,
+            type=r.type,
+            name=r.name,
+            properties=_struct(r.inputs),
+            options=_options(r),
+            provider=_provider(provider) if provider is not None else None,
+        )
+
+    def run(
+        self, recording: Recording, policy_config: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> AnalysisResult:
+        """Analyze every resource, then the stack; the verdict in a stable order."""
+        effective = self.configure(policy_config)
+        self._drain_logs()
+        resources, providers = _engine_view(recording, self.stack_config)
+        diags: list[Violation] = []
+        for r in resources:
+            response = self._call("Analyze", self.analyze_request(r, providers.get(r.urn)))
+            diags.extend(self._violations(response, r.urn, set(), "analyze"))
+        request = analyzer_pb2.AnalyzeStackRequest(
+            resources=[_stack_resource(r, providers.get(r.urn)) for r in resources]
+        )
+        response = self._call("AnalyzeStack", request)
+        diags.extend(
+            self._violations(
+                response, recording.stack_urn, {r.urn for r in resources}, "analyze-stack"
+            )
+        )
+        logs = self._drain_logs()
+        ran = sorted(n for n, c in effective.items() if c["enforcementLevel"] != "disabled")
+        return AnalysisResult(
+            pack=self.name,
+            version=self.version,
+            project=self.stack_config.project,
+            stack=self.stack_config.stack,
+            violations=sorted(set(diags)),
+            policies=ran,
+            exemptions=_exemption_reports(effective, logs, resources),
+            levels={n: c["enforcementLevel"] for n, c in effective.items()},
+        )
+
+    def _violations(self, response: Any, urn: str, known: set[str], phase: str) -> list[Violation]:
+        out = []
+        for d in response.diagnostics:
+            # Analyze: the engine always uses the analyzed resource's URN. AnalyzeStack: the
+            # diagnostic's URN if it names a resource of the stack, else the root stack.
+            target = urn if phase == "analyze" else (d.urn if d.urn in known else urn)
+            out.append(
+                Violation(
+                    _LEVEL_OF.get(d.enforcementLevel, "advisory"),
+                    d.policyName,
+                    target,
+                    d.message,
+                    d.policyPackName,
+                    self.version or d.policyPackVersion,
+                    d.description,
+                    phase,
+                )
+            )
+        return out
+
+    def _drain_logs(self) -> list[tuple[int, str, str]]:
+        out = []
+        while True:
+            try:
+                out.append(self._engine.logs.get_nowait())
+            except queue.Empty:
+                return out
+
+
+def _ints(value: Any) -> Any:
+    """Struct numbers come back as floats; JSON-schema keywords like minimum want ints."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_ints(v) for v in value]
+    return value
+
+
+def _options(r: RecordedResource) -> Any:
+    return analyzer_pb2.AnalyzerResourceOptions(
+        protect=bool(r.protect),
+        ignoreChanges=list(r.ignore_changes),
+        parent=r.parent,
+        customTimeouts=analyzer_pb2.AnalyzerResourceOptions.CustomTimeouts(),
+    )
+
+
+def _provider(p: RecordedResource) -> Any:
+    return analyzer_pb2.AnalyzerProviderResource(
+        urn=p.urn, type=p.type, name=p.name, properties=_struct(p.inputs)
+    )
+
+
+def _stack_resource(r: RecordedResource, provider: RecordedResource | None) -> Any:
+    return analyzer_pb2.AnalyzerResource(
+        urn=r.urn,
+        type=r.type,
+        name=r.name,
+        # The engine sends outputs here; a recording without outputs for a resource falls back
+        # to its inputs (what a preview of a create reports for them).
+        properties=_struct(r.outputs or r.inputs),
+        options=_options(r),
+        provider=_provider(provider) if provider is not None else None,
+        parent=r.parent,
+        dependencies=list(r.dependencies),
+        propertyDependencies={
+            k: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(v))
+            for k, v in r.property_dependencies.items()
+            if v
+        },
+    )
+
+
+def _engine_view(
+    recording: Recording, config: StackConfig
+) -> tuple[list[RecordedResource], dict[str, RecordedResource]]:
+    """Every registration the engine would analyze, and each custom resource's provider.
+
+    The engine analyzes every registration (components, providers and the root stack included;
+    it has no custom-only filter). Default providers are registered by the engine itself: one per
+    package, with the package's stack config as inputs, just before the first resource using it.
+    """
+    resources: list[RecordedResource] = []
+    by_urn = {r.urn: r for r in recording.resources}
+    if recording.stack_urn and recording.stack_urn not in by_urn:
+        resources.append(
+            RecordedResource(
+                ROOT_STACK_TYPE,
+                f"{recording.project}-{recording.stack}",
+                recording.stack_urn,
+                False,
+                "",
+                (),
+                {},
+                None,
+                None,
+                (),
+                "",
+                {},
+                dict(recording.outputs),
+            )
+        )
+    defaults: dict[str, RecordedResource] = {}
+    providers: dict[str, RecordedResource] = {}
+    for r in recording.resources:
+        provider: RecordedResource | None = None
+        if r.custom and not r.type.startswith("pulumi:providers:"):
+            if r.provider:
+                # A provider reference is "<provider urn>::<provider id>".
+                provider = by_urn.get(r.provider.rsplit("::", 1)[0]) or by_urn.get(r.provider)
+            else:
+                package = r.type.split(":", 1)[0]
+                if package not in defaults:
+                    defaults[package] = _default_provider(package, recording, config)
+                    resources.append(defaults[package])
+                provider = defaults[package]
+        if provider is not None:
+            providers[r.urn] = provider
+        resources.append(r)
+    return resources, providers
+
+
+def _default_provider(package: str, recording: Recording, config: StackConfig) -> RecordedResource:
+    inputs = {
+        k.split(":", 1)[1]: v for k, v in config.values.items() if k.split(":", 1)[0] == package
+    }
+    urn = f"urn:pulumi:{recording.stack}::{recording.project}::pulumi:providers:{package}::default"
+    return RecordedResource(
+        f"pulumi:providers:{package}",
+        "default",
+        urn,
+        True,
+        "",
+        (),
+        {},
+        None,
+        None,
+        (),
+        "",
+        inputs,
+        dict(inputs),
+    )
+
+
+def _exemption_reports(
+    effective: Mapping[str, Mapping[str, Any]],
+    logs: Iterable[tuple[int, str, str]],
+    resources: Sequence[RecordedResource],
+) -> list[ExemptionReport]:
+    applied: dict[tuple[str, str], set[str]] = {}
+    for _severity, message, urn in logs:
+        if EXEMPTION_LOG_MARK not in message:
+            continue
+        try:
+            record = json.loads(message.split(EXEMPTION_LOG_MARK, 1)[1])
+        except ValueError:
+            continue
+        target = f"urn={record['urn']}" if "urn" in record else f"name={record.get('name')}"
+        applied.setdefault((record.get("policy", ""), target), set()).add(
+            record.get("resource") or urn
+        )
+    today = dt.datetime.now(dt.UTC).date()
+    reports = []
+    for policy, cfg in effective.items():
+        for e in cfg.get("exemptions") or []:
+            target = f"urn={e['urn']}" if "urn" in e else f"name={e.get('name')}"
+            expired = dt.date.fromisoformat(e["expires"]) < today
+            hits = applied.get((policy, target), set())
+            if expired:
+                pattern, key = (e["urn"], "urn") if "urn" in e else (e.get("name", ""), "name")
+                hits = {
+                    r.urn
+                    for r in resources
+                    if fnmatch.fnmatchcase(r.urn if key == "urn" else r.name, pattern)
+                }
+            status = "expired" if expired else ("applied" if hits else "unused")
+            reports.append(
+                ExemptionReport(
+                    policy, target, e["reason"], e["expires"], status, tuple(sorted(hits))
+                )
+            )
+    return sorted(reports, key=lambda x: (x.policy, x.target))
+
+
+def analyze(
+    recording: Recording,
+    stack_config: StackConfig,
+    *,
+    pack_dir: Path = PACK_DIR,
+    config_path: Path | None = None,
+) -> AnalysisResult:
+    """One-shot: start the pack, run the recording with policies/config/<stack>.json, stop it."""
+    path = config_path or pack_dir / "config" / f"{stack_config.stack}.json"
+    policy_config = load_policy_config(path) if path.exists() else {}
+    with PolicyPackProcess(stack_config, pack_dir=pack_dir, dry_run=recording.preview) as pack:
+        return pack.run(recording, policy_config)

@@ -1,0 +1,181 @@
+"""Logging and alarm rules: log group retention and encryption, alarms that notify, coverage."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .base import StackSettings
+from .props import (
+    MISSING,
+    Finding,
+    Resource,
+    as_bool,
+    as_list,
+    as_number,
+    get,
+    is_unknown,
+    tags_of,
+    undecided,
+    violation,
+)
+
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
+ALARMS = frozenset({METRIC_ALARM, COMPOSITE_ALARM})
+LOG_CLASS_TAG = "groundwork:logClass"
+
+# The retention values CloudWatch Logs accepts (PutRetentionPolicy).
+VALID_RETENTION = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
+def log_retention(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+    classes: Mapping[str, Any] = cfg.get("classes") or {}
+    tags = tags_of(r.props)
+    if is_unknown(tags):
+        return [undecided("tags")]
+    cls = tags.get(LOG_CLASS_TAG, "runtime")
+    if is_unknown(cls):
+        return [undecided(f"tags.{LOG_CLASS_TAG}")]
+    bounds = classes.get(cls)
+    if not isinstance(bounds, Mapping):
+        return [
+            violation(
+                f"tag {LOG_CLASS_TAG}={cls!r} is not a known log class "
+                f"({', '.join(sorted(classes))})"
+            )
+        ]
+    value = get(r.props, "retentionInDays")
+    if is_unknown(value):
+        return [undecided("retentionInDays")]
+    days = as_number(value)
+    lo, hi = int(bounds.get("minDays", 1)), int(bounds.get("maxDays", 3653))
+    if days is None or days == 0:
+        return [
+            violation(
+                f"retentionInDays is not set (logs kept forever); {cls} logs keep {lo}..{hi} days"
+            )
+        ]
+    problems = []
+    if not lo <= days <= hi:
+        problems.append(
+            violation(f"retentionInDays {days:g} is outside {lo}..{hi} days for {cls} logs")
+        )
+    if int(days) not in VALID_RETENTION:
+        problems.append(
+            violation(f"retentionInDays {days:g} is not a value CloudWatch Logs accepts")
+        )
+    return problems
+
+
+def log_kms(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+    key = get(r.props, "kmsKeyId")
+    if key is MISSING or key == "":
+        return [violation("kmsKeyId is not set; encrypt the log group with the stack's KMS key")]
+    return []  # an unknown key id is a key created in this stack: set, value pending
+
+
+def alarm_actions(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+    findings: list[Finding] = []
+    enabled = get(r.props, "actionsEnabled")
+    if is_unknown(enabled):
+        findings.append(undecided("actionsEnabled"))
+    elif as_bool(enabled) is False:
+        findings.append(violation("actionsEnabled is false; the alarm would notify no one"))
+    actions = get(r.props, "alarmActions")
+    if not is_unknown(actions) and not as_list(actions):
+        findings.append(
+            violation("alarmActions is empty; add at least one action (e.g. the alerts topic)")
+        )
+    return findings
+
+
+def _alarm_notifies(alarm: Resource, composites: Sequence[Resource]) -> bool:
+    if as_bool(get(alarm.props, "actionsEnabled")) is not False and (
+        is_unknown(get(alarm.props, "alarmActions")) or as_list(get(alarm.props, "alarmActions"))
+    ):
+        return True
+    name = get(alarm.props, "name")
+    for comp in composites:
+        rule = get(comp.props, "alarmRule")
+        refers = alarm.urn in comp.depends_via("alarmRule") or (
+            isinstance(name, str)
+            and not is_unknown(name)
+            and isinstance(rule, str)
+            and name in rule
+        )
+        if refers and _alarm_notifies(comp, ()):
+            return True
+    return False
+
+
+def _dimension_values(alarm: Resource) -> set[str]:
+    values: set[str] = set()
+    dims = get(alarm.props, "dimensions")
+    if isinstance(dims, Mapping):
+        values.update(v for v in dims.values() if isinstance(v, str) and not is_unknown(v))
+    for q in as_list(get(alarm.props, "metricQueries")):
+        qd = get(q, "metric", "dimensions")
+        if isinstance(qd, Mapping):
+            values.update(v for v in qd.values() if isinstance(v, str) and not is_unknown(v))
+    return values
+
+
+def _identities(r: Resource) -> set[str]:
+    keys = ("arnSuffix", "name", "id", "identifier")
+    return {v for k in keys if isinstance(v := get(r.props, k), str) and not is_unknown(v) and v}
+
+
+def resources_alarmed(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
+    watched = frozenset(cfg.get("types") or ())
+    alarms = [r for r in resources if r.type == METRIC_ALARM]
+    composites = [r for r in resources if r.type == COMPOSITE_ALARM]
+    findings: list[Finding] = []
+    for r in resources:
+        if r.type not in watched:
+            continue
+        ids = _identities(r)
+        covering = [
+            a
+            for a in alarms
+            if r.urn in a.depends_via("dimensions")
+            or r.urn in a.depends_via("metricQueries")
+            or (ids & _dimension_values(a))
+        ]
+        if not covering:
+            findings.append(violation(f"no CloudWatch alarm watches {r.name} ({r.type})", r.urn))
+        elif not any(_alarm_notifies(a, composites) for a in covering):
+            findings.append(
+                violation(
+                    f"alarms on {r.name} ({', '.join(a.name for a in covering)}) have no enabled "
+                    "action",
+                    r.urn,
+                )
+            )
+    return findings

@@ -1,0 +1,323 @@
+"""The only module that touches pulumi_policy: turns catalogue specs into SDK policies.
+
+Responsibilities: skip resources a policy does not cover before any work, read each policy's
+config once per Configure (validated, exemptions parsed), read stack config once per process
+environment, apply exemptions, report findings, and turn "undecided" findings into the SDK's
+own preview diagnostic (by raising its UnknownValueError). Applied exemptions are logged to the
+engine (Engine.Log at the address the CLI passes), so `pulumi preview` shows them and the
+offline driver can list them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyComplianceFramework,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
+
+from .base import (
+    EXEMPTIONS_KEY,
+    RESOURCE,
+    Exemption,
+    PolicyConfigError,
+    PolicySpec,
+    StackSettings,
+    parse_exemptions,
+    resolve_config,
+    settings_from_env,
+    today_utc,
+)
+from .props import Finding, Resource
+
+PACK_NAME = "groundwork-guardrails"
+EXEMPTION_LOG_PREFIX = "exemption applied: "
+_LEVELS = {"advisory": EnforcementLevel.ADVISORY, "mandatory": EnforcementLevel.MANDATORY}
+
+_local = threading.local()
+
+
+def _identity_memo(fn: Callable[[Any], Any], slot: str, size: int = 4) -> Callable[..., Any]:
+    """Memoize a one-argument function on the identity of its argument, per thread.
+
+    Entries hold the argument, so an id can never be reused for another object while cached.
+    A short list scanned with `is` is cheaper than hashing for the 1-2 live entries per request.
+    """
+
+    def wrapper(arg: Any, *rest: Any, **kw: Any) -> Any:
+        if rest or kw:
+            return fn(arg, *rest, **kw)
+        entries: list[tuple[Any, Any]] | None = getattr(_local, slot, None)
+        if entries is None:
+            entries = []
+            setattr(_local, slot, entries)
+        for held, out in entries:
+            if held is arg:
+                return out
+        out = fn(arg)
+        entries.insert(0, (arg, out))
+        del entries[size:]
+        return out
+
+    wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
+    return wrapper
+
+
+class _MemoJsonFormat:
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.MessageToDict = _identity_memo(real.MessageToDict, "m2d")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def install_request_memo() -> bool:
+    """Make pulumi_policy deserialize each request once instead of once per policy.
+
+    pulumi_policy's Analyze loop converts the request's properties (MessageToDict, then
+    deserialize_properties, then the unknown-checking proxy) for every policy; with ~50 policies
+    that is most of the pack's time. Memoizing those three steps on the identity of their input
+    gives every policy the same read-only view. Policies never mutate props. Returns False (and
+    changes nothing) if the SDK's internals are not what this expects; set
+    GROUNDWORK_POLICY_MEMO=0 to turn it off.
+    """
+    if os.environ.get("GROUNDWORK_POLICY_MEMO", "1") == "0":
+        return False
+    import pulumi_policy.policy as sdk_policy
+
+    names = ("json_format", "deserialize_properties", "unknown_checking_proxy")
+    if not all(hasattr(sdk_policy, n) for n in names) or isinstance(
+        sdk_policy.json_format, _MemoJsonFormat
+    ):
+        return False
+    sdk_policy.json_format = _MemoJsonFormat(sdk_policy.json_format)
+    sdk_policy.deserialize_properties = _identity_memo(sdk_policy.deserialize_properties, "deser")
+    sdk_policy.unknown_checking_proxy = _identity_memo(sdk_policy.unknown_checking_proxy, "proxy")
+    return True
+
+
+def plain(value: Any) -> Any:
+    """Plain dicts/lists from the SDK's unknown-checking proxies, unknowns left as sentinels."""
+    if isinstance(value, Mapping):
+        target = value["__target"] if _is_proxy(value) else value
+        return {k: plain(v) for k, v in target.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        target = value["__target"] if _is_proxy(value) else value
+        return [plain(v) for v in target]
+    return value
+
+
+def _is_proxy(value: Any) -> bool:
+    return type(value).__name__ in ("_DictProxy", "_ListProxy")
+
+
+_plain_memo = _identity_memo(plain, "plain")
+
+
+class EngineLog:
+    """Engine.Log client for the address the CLI passes the pack (errors never fail a policy)."""
+
+    def __init__(self, address: str | None) -> None:
+        self._address = address
+        self._stub: Any = None
+        self._lock = threading.Lock()
+
+    def info(self, message: str, urn: str = "") -> None:
+        if not self._address:
+            return
+        try:
+            import grpc
+            from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
+
+            with self._lock:
+                if self._stub is None:
+                    self._stub = engine_pb2_grpc.EngineStub(grpc.insecure_channel(self._address))
+            self._stub.Log(
+                engine_pb2.LogRequest(severity=engine_pb2.INFO, message=message, urn=urn), timeout=5
+            )
+        except Exception:
+            return
+
+
+class _ConfigCache:
+    """Parsed, validated config per policy, recomputed only when Configure changed it."""
+
+    def __init__(self, spec: PolicySpec) -> None:
+        self._spec = spec
+        self._key: tuple[tuple[str, Any], ...] | None = None
+        self._value: tuple[dict[str, Any], tuple[Exemption, ...]] = ({}, ())
+        self._lock = threading.Lock()
+
+    def get(self, given: Mapping[str, Any] | None) -> tuple[dict[str, Any], tuple[Exemption, ...]]:
+        items = tuple((given or {}).items())
+        key = self._key
+        if (
+            key is not None
+            and len(key) == len(items)
+            and all(a[0] == b[0] and a[1] is b[1] for a, b in zip(key, items, strict=True))
+        ):
+            return self._value
+        with self._lock:
+            allowed = set(self._spec.schema()) | {"enforcementLevel"}
+            unknown = sorted(set(dict(items)) - allowed)
+            if unknown:
+                raise PolicyConfigError(
+                    f"{self._spec.name}: unknown config key(s) {unknown}; allowed: "
+                    f"{sorted(allowed)}"
+                )
+            config = resolve_config(self._spec, dict(items))
+            exemptions = parse_exemptions(self._spec.name, config.get(EXEMPTIONS_KEY))
+            self._value = (config, exemptions)
+            self._key = items
+            return self._value
+
+
+class _Settings:
+    """Stack settings from PULUMI_CONFIG, parsed again only when the environment changes."""
+
+    _raw: str | None = None
+    _value: StackSettings = StackSettings()
+
+    @classmethod
+    def get(cls) -> StackSettings:
+        raw = os.environ.get("PULUMI_CONFIG", "") + "\0" + os.environ.get("PULUMI_STACK", "")
+        if raw != cls._raw:
+            cls._value = settings_from_env(os.environ)
+            cls._raw = raw
+        return cls._value
+
+
+def _raise_undecided(findings: Sequence[Finding]) -> None:
+    paths = sorted({(f"{f.urn}:" if f.urn else "") + f.message for f in findings if f.unknown})
+    if paths:
+        raise UnknownValueError(UNKNOWN_STRING_VALUE, [", ".join(paths)])
+
+
+def _framework(spec: PolicySpec) -> PolicyComplianceFramework | None:
+    if not spec.security_hub and not spec.config_rules:
+        return None
+    return PolicyComplianceFramework(
+        name="AWS Security Hub (AWS Foundational Security Best Practices)",
+        reference=", ".join(spec.security_hub) or None,
+        specification="AWS Config: " + ", ".join(spec.config_rules) if spec.config_rules else None,
+    )
+
+
+def _description(spec: PolicySpec) -> str:
+    refs = [f"Security Hub {', '.join(spec.security_hub)}"] if spec.security_hub else []
+    refs += [f"AWS Config {', '.join(spec.config_rules)}"] if spec.config_rules else []
+    if not refs:
+        return spec.description
+    return f"{spec.description[:-1]} ({'; '.join(refs)})."
+
+
+def to_policy(spec: PolicySpec, log: EngineLog) -> ResourceValidationPolicy | StackValidationPolicy:
+    cache = _ConfigCache(spec)
+    description = _description(spec)
+
+    def applied(exemption: Exemption, urn: str) -> None:
+        record = {**exemption.as_dict(), "resource": urn}
+        log.info(f"{PACK_NAME}: {EXEMPTION_LOG_PREFIX}{json.dumps(record, sort_keys=True)}", urn)
+
+    def expired_message(e: Exemption) -> str:
+        return (
+            f"exemption ({e.target}) expired on {e.expires.isoformat()} (reason was: {e.reason}); "
+            "fix the resource or renew the exemption"
+        )
+
+    def validate_resource(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if args.resource_type not in spec.types:
+            return
+        config, exemptions = cache.get(args.get_config())
+        provider = args.provider
+        resource = Resource(
+            type=args.resource_type,
+            urn=args.urn,
+            name=args.name,
+            props=_plain_memo(args.props),
+            protect=bool(args.opts.protect),
+            parent=args.opts.parent or "",
+            provider_props=_plain_memo(provider.props) if provider is not None else None,
+        )
+        today = today_utc()
+        matching = [e for e in exemptions if e.matches(resource.urn, resource.name)]
+        for e in matching:
+            if e.expired(today):
+                report(expired_message(e), None)
+        active = [e for e in matching if not e.expired(today)]
+        findings = spec.check(resource, config, _Settings.get())
+        if active:
+            if findings:
+                applied(active[0], resource.urn)
+            return
+        for f in findings:
+            if not f.unknown:
+                report(f.message, None)
+        _raise_undecided(findings)
+
+    def validate_stack(args: StackValidationArgs, report: ReportViolation) -> None:
+        config, exemptions = cache.get(args.get_config())
+        resources = [
+            Resource(
+                type=r.resource_type,
+                urn=r.urn,
+                name=r.name,
+                props=plain(r.props),
+                protect=bool(r.opts.protect),
+                parent=r.parent.urn if r.parent is not None else "",
+                dependencies=tuple(d.urn for d in r.dependencies),
+                property_dependencies={
+                    k: tuple(d.urn for d in v) for k, v in r.property_dependencies.items()
+                },
+            )
+            for r in args.resources
+        ]
+        names = {r.urn: r.name for r in resources}
+        today = today_utc()
+        for e in exemptions:
+            if e.expired(today):
+                for r in resources:
+                    if e.matches(r.urn, r.name):
+                        report(expired_message(e), r.urn)
+        findings = spec.check(resources, config, _Settings.get())
+        kept: list[Finding] = []
+        for f in findings:
+            active = [
+                e
+                for e in exemptions
+                if f.urn and not e.expired(today) and e.matches(f.urn, names.get(f.urn, ""))
+            ]
+            if active:
+                applied(active[0], f.urn)
+                continue
+            kept.append(f)
+        for f in kept:
+            if not f.unknown:
+                report(f.message, f.urn or None)
+        _raise_undecided(kept)
+
+    common: dict[str, Any] = {
+        "name": spec.name,
+        "description": description,
+        "enforcement_level": _LEVELS[spec.level],
+        "config_schema": PolicyConfigSchema(properties=spec.schema()),
+        "remediation_steps": spec.remediation,
+        "framework": _framework(spec),
+        "tags": ["groundwork"],
+    }
+    if spec.kind == RESOURCE:
+        return ResourceValidationPolicy(validate=validate_resource, **common)
+    return StackValidationPolicy(validate=validate_stack, **common)

@@ -1,0 +1,82 @@
+"""Required tags: every taggable resource carries the configured keys.
+
+Tags come from the resource's own `tags` or from the AWS provider's default tags (the resource's
+provider inputs, else stack config `aws:defaultTags`). An autoscaling group's instances do not
+inherit default tags, so the group needs the keys in its own `tags` list with
+`propagateAtLaunch: true`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources as importlib_resources
+from typing import Any
+
+from .base import StackSettings
+from .props import (
+    Finding,
+    Resource,
+    as_bool,
+    as_list,
+    get,
+    is_unknown,
+    parse_json_object,
+    tags_of,
+    undecided,
+    violation,
+)
+
+ASG = "aws:autoscaling/group:Group"
+
+
+@cache
+def taggable_types() -> frozenset[str]:
+    """Type tokens whose pulumi-aws 7 inputs have a `tags` map (see taggable_types.txt)."""
+    text = importlib_resources.files(__package__).joinpath("taggable_types.txt").read_text()
+    return frozenset(
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
+def _provider_default_tags(r: Resource) -> Mapping[str, Any] | None:
+    if not r.provider_props:
+        return None
+    doc = parse_json_object(r.provider_props.get("defaultTags"))
+    if not isinstance(doc, Mapping):
+        return None
+    tags = doc.get("tags")
+    return tags if isinstance(tags, Mapping) else None
+
+
+def required_tags(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+    keys = [str(k) for k in cfg.get("keys", ["Project", "Environment", "Owner"])]
+    if r.type == ASG:
+        tags = get(r.props, "tags")
+        if is_unknown(tags):
+            return [undecided("tags")]
+        propagated = {
+            get(t, "key") for t in as_list(tags) if as_bool(get(t, "propagateAtLaunch")) is True
+        }
+        missing = [k for k in keys if k not in propagated]
+        if missing:
+            return [
+                violation(
+                    f"tags list lacks {', '.join(missing)} with propagateAtLaunch: true "
+                    "(instances do not inherit provider default tags)"
+                )
+            ]
+        return []
+    own = tags_of(r.props)
+    if is_unknown(own):
+        return [undecided("tags")]
+    defaults = _provider_default_tags(r)
+    if defaults is None:
+        defaults = st.default_tags
+    present = {k for k, v in {**defaults, **own}.items() if v not in (None, "")}
+    missing = [k for k in keys if k not in present]
+    if missing:
+        return [
+            violation(f"missing required tag(s) {', '.join(missing)} (own tags or aws:defaultTags)")
+        ]
+    return []

@@ -1,0 +1,1263 @@
+"""Every policy through the real Analyzer protocol: a compliant case, a violating case and a
+case with an unknown (preview) value, with the decision each rule documents for unknowns.
+
+Resource policies are judged on Analyze (inputs); stack policies on AnalyzeStack (outputs). A
+stack policy's undecided diagnostic carries no URN, so the engine files it under the root stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import policy_builders as b
+import pytest
+from conftest import run, undecided, violations
+from policy_builders import DROP, STACK_URN, UNKNOWN
+
+from offline.model import RecordedResource
+from policies.rules.catalog import CATALOG
+
+
+@dataclass(frozen=True)
+class Case:
+    policy: str
+    id: str
+    build: Callable[[], list[RecordedResource]]
+    expect: str  # "pass", "violation" or "undecided"
+    target: int = 0  # index of the resource the verdict is about (-1: the root stack)
+
+    def __str__(self) -> str:
+        return f"{self.policy}:{self.id}"
+
+
+def one(make: Callable[[], RecordedResource]) -> Callable[[], list[RecordedResource]]:
+    return lambda: [make()]
+
+
+def with_alb_listeners(http: dict | None = None, https: bool = True) -> list[RecordedResource]:
+    lb = b.alb()
+    out = [lb]
+    if https:
+        out.append(b.listener(lb, "web-https", "HTTPS"))
+    out.append(b.listener(lb, "web-http", "HTTP", **(http or {})))
+    return out
+
+
+FORWARD = {"defaultActions": [{"type": "forward", "targetGroupArn": UNKNOWN}]}
+
+
+def _alarmed(kind: str, **alarm_overrides: object) -> list[RecordedResource]:
+    target = {"alb": b.alb, "asg": b.asg, "rds": b.rds}[kind]()
+    return [target, b.alarm(f"{target.name}-alarm", target, **alarm_overrides)]
+
+
+def _by_value_alarm() -> list[RecordedResource]:
+    db = b.rds()
+    # No property dependency: the alarm names the database by its identifier.
+    return [
+        db,
+        b.alarm(
+            "db-cpu",
+            None,
+            namespace="AWS/RDS",
+            metricName="CPUUtilization",
+            dimensions={"DBInstanceIdentifier": "db-1234"},
+        ),
+    ]
+
+
+def _composite_only() -> list[RecordedResource]:
+    lb = b.alb()
+    child = b.alarm("web-alb-5xx", lb, alarmActions=[])
+    return [lb, child, b.composite("web-alb-any", child)]
+
+
+def _asg_scaled(scaled: bool = True, unknown_name: bool = False) -> list[RecordedResource]:
+    group = b.asg()
+    if not scaled:
+        return [group]
+    policy = b.scaling_policy(group)
+    if unknown_name:
+        policy = b.res(
+            policy.type, policy.name, policy.inputs
+        )  # no property dependency, name unknown
+    return [group, policy]
+
+
+def _growth_stack(**drop: bool) -> list[RecordedResource]:
+    group = b.asg()
+    out = [b.component(), group]
+    if not drop.get("rum"):
+        out.append(b.rum())
+    if not drop.get("dashboard"):
+        out.append(b.dashboard())
+    out.append(
+        b.scaling_policy(
+            group,
+            metric="ASGAverageCPUUtilization"
+            if drop.get("requests")
+            else "ALBRequestCountPerTarget",
+        )
+    )
+    return out
+
+
+TLS_UNKNOWN = UNKNOWN  # a policy built from the bucket ARN is unknown at preview
+WILDCARD = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}'
+NOT_ACTION = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "NotAction": ["iam:*"], "Resource": ["*"]}],
+}
+
+CASES: list[Case] = [
+    # hosting
+    Case("ec2-imdsv2-required", "lt-required", one(b.lt), "pass"),
+    Case(
+        "ec2-imdsv2-required",
+        "lt-optional",
+        one(lambda: b.lt(metadataOptions={"httpTokens": "optional"})),
+        "violation",
+    ),
+    Case("ec2-imdsv2-required", "lt-missing", one(lambda: b.lt(metadataOptions=DROP)), "violation"),
+    Case(
+        "ec2-imdsv2-required",
+        "instance-optional",
+        one(lambda: b.instance(metadataOptions={"httpTokens": "optional"})),
+        "violation",
+    ),
+    Case(
+        "ec2-imdsv2-required",
+        "unknown",
+        one(lambda: b.lt(metadataOptions={"httpTokens": UNKNOWN})),
+        "undecided",
+    ),
+    Case("ec2-ebs-encrypted", "lt-string-true", one(b.lt), "pass"),
+    Case(
+        "ec2-ebs-encrypted",
+        "lt-string-false",
+        one(
+            lambda: b.lt(
+                blockDeviceMappings=[{"deviceName": "/dev/xvda", "ebs": {"encrypted": "false"}}]
+            )
+        ),
+        "violation",
+    ),
+    Case(
+        "ec2-ebs-encrypted",
+        "lt-no-mapping",
+        one(lambda: b.lt(blockDeviceMappings=DROP)),
+        "violation",
+    ),
+    Case(
+        "ec2-ebs-encrypted",
+        "instance-root-unencrypted",
+        one(lambda: b.instance(rootBlockDevice={"encrypted": False})),
+        "violation",
+    ),
+    Case(
+        "ec2-ebs-encrypted",
+        "unknown",
+        one(
+            lambda: b.lt(
+                blockDeviceMappings=[{"deviceName": "/dev/xvda", "ebs": {"encrypted": UNKNOWN}}]
+            )
+        ),
+        "undecided",
+    ),
+    Case("ec2-no-public-ip", "lt-private", one(b.lt), "pass"),
+    Case(
+        "ec2-no-public-ip",
+        "lt-public",
+        one(
+            lambda: b.lt(networkInterfaces=[{"associatePublicIpAddress": "true", "deviceIndex": 0}])
+        ),
+        "violation",
+    ),
+    Case(
+        "ec2-no-public-ip",
+        "instance-public",
+        one(lambda: b.instance(associatePublicIpAddress=True)),
+        "violation",
+    ),
+    Case(
+        "ec2-no-public-ip",
+        "unknown",
+        one(lambda: b.instance(associatePublicIpAddress=UNKNOWN)),
+        "undecided",
+    ),
+    Case("ec2-launch-template-required", "asg-template", one(b.asg), "pass"),
+    Case(
+        "ec2-launch-template-required",
+        "asg-mixed-instances",
+        one(
+            lambda: b.asg(
+                launchTemplate=DROP,
+                mixedInstancesPolicy={
+                    "launchTemplate": {"launchTemplateSpecification": {"launchTemplateId": UNKNOWN}}
+                },
+            )
+        ),
+        "pass",
+    ),
+    Case(
+        "ec2-launch-template-required",
+        "asg-launch-configuration",
+        one(lambda: b.asg(launchTemplate=DROP, launchConfiguration="web-lc")),
+        "violation",
+    ),
+    Case(
+        "ec2-launch-template-required",
+        "instance-without",
+        one(lambda: b.instance(launchTemplate=DROP, ami="ami-0123")),
+        "violation",
+    ),
+    Case(
+        "ec2-launch-template-required",
+        "unknown-template-id",
+        one(lambda: b.asg(launchTemplate=UNKNOWN)),
+        "pass",
+    ),
+    Case("asg-elb-health-check", "elb", one(b.asg), "pass"),
+    Case("asg-elb-health-check", "ec2", one(lambda: b.asg(healthCheckType="EC2")), "violation"),
+    Case("asg-elb-health-check", "unset", one(lambda: b.asg(healthCheckType=DROP)), "violation"),
+    Case(
+        "asg-elb-health-check", "unknown", one(lambda: b.asg(healthCheckType=UNKNOWN)), "undecided"
+    ),
+    Case("asg-multi-az", "three-unknown-subnets", one(b.asg), "pass"),
+    Case(
+        "asg-multi-az",
+        "two-subnets-prod",
+        one(lambda: b.asg(vpcZoneIdentifiers=["subnet-a", "subnet-b"])),
+        "violation",
+    ),
+    Case(
+        "asg-multi-az",
+        "availability-zones",
+        one(lambda: b.asg(vpcZoneIdentifiers=DROP, availabilityZones=["eu-west-1a"])),
+        "violation",
+    ),
+    Case(
+        "asg-multi-az", "unknown-list", one(lambda: b.asg(vpcZoneIdentifiers=UNKNOWN)), "undecided"
+    ),
+    Case("alb-drop-invalid-headers", "on", one(b.alb), "pass"),
+    Case(
+        "alb-drop-invalid-headers",
+        "off",
+        one(lambda: b.alb(dropInvalidHeaderFields=DROP)),
+        "violation",
+    ),
+    Case(
+        "alb-drop-invalid-headers",
+        "network-lb",
+        one(lambda: b.alb(loadBalancerType="network", dropInvalidHeaderFields=DROP)),
+        "pass",
+    ),
+    Case(
+        "alb-drop-invalid-headers",
+        "deprecated-alb-alias",
+        lambda: [
+            b.res(
+                "aws:alb/loadBalancer:LoadBalancer", "old-alb", {"loadBalancerType": "application"}
+            )
+        ],
+        "violation",
+    ),
+    Case(
+        "alb-drop-invalid-headers",
+        "unknown",
+        one(lambda: b.alb(dropInvalidHeaderFields=UNKNOWN)),
+        "undecided",
+    ),
+    Case("alb-deletion-protection", "on", one(b.alb), "pass"),
+    Case(
+        "alb-deletion-protection",
+        "off",
+        one(lambda: b.alb(enableDeletionProtection=False)),
+        "violation",
+    ),
+    Case(
+        "alb-deletion-protection",
+        "unknown",
+        one(lambda: b.alb(enableDeletionProtection=UNKNOWN)),
+        "undecided",
+    ),
+    Case("alb-https-redirect", "redirects", lambda: with_alb_listeners(), "pass", target=2),
+    Case(
+        "alb-https-redirect",
+        "forwards-http",
+        lambda: with_alb_listeners(FORWARD),
+        "violation",
+        target=2,
+    ),
+    Case(
+        "alb-https-redirect",
+        "no-https-listener",
+        lambda: with_alb_listeners(FORWARD, https=False),
+        "pass",
+        target=1,
+    ),
+    Case(
+        "alb-https-redirect",
+        "unknown-actions",
+        lambda: with_alb_listeners({"defaultActions": UNKNOWN}),
+        "undecided",
+        target=-1,
+    ),
+    # database
+    Case("rds-backup-retention", "fourteen", one(b.rds), "pass"),
+    Case(
+        "rds-backup-retention",
+        "above-minimum",
+        one(lambda: b.rds(backupRetentionPeriod=30)),
+        "pass",
+    ),
+    Case("rds-backup-retention", "seven", one(lambda: b.rds(backupRetentionPeriod=7)), "violation"),
+    Case(
+        "rds-backup-retention", "unset", one(lambda: b.rds(backupRetentionPeriod=DROP)), "violation"
+    ),
+    Case(
+        "rds-backup-retention",
+        "unknown",
+        one(lambda: b.rds(backupRetentionPeriod=UNKNOWN)),
+        "undecided",
+    ),
+    Case("rds-deletion-protection", "on", one(b.rds), "pass"),
+    Case(
+        "rds-deletion-protection", "off", one(lambda: b.rds(deletionProtection=False)), "violation"
+    ),
+    Case(
+        "rds-deletion-protection",
+        "unknown",
+        one(lambda: b.rds(deletionProtection=UNKNOWN)),
+        "undecided",
+    ),
+    Case("rds-final-snapshot", "kept", one(b.rds), "pass"),
+    Case("rds-final-snapshot", "skipped", one(lambda: b.rds(skipFinalSnapshot=True)), "violation"),
+    Case(
+        "rds-final-snapshot",
+        "no-identifier",
+        one(lambda: b.rds(finalSnapshotIdentifier=DROP)),
+        "violation",
+    ),
+    Case(
+        "rds-final-snapshot",
+        "unknown-identifier",
+        one(lambda: b.rds(finalSnapshotIdentifier=UNKNOWN)),
+        "pass",
+    ),
+    Case(
+        "rds-final-snapshot",
+        "unknown-skip",
+        one(lambda: b.rds(skipFinalSnapshot=UNKNOWN)),
+        "undecided",
+    ),
+    Case("rds-storage-encrypted", "on", one(b.rds), "pass"),
+    Case("rds-storage-encrypted", "off", one(lambda: b.rds(storageEncrypted=False)), "violation"),
+    Case(
+        "rds-storage-encrypted",
+        "unknown",
+        one(lambda: b.rds(storageEncrypted=UNKNOWN)),
+        "undecided",
+    ),
+    Case("rds-not-public", "private", one(b.rds), "pass"),
+    Case("rds-not-public", "public", one(lambda: b.rds(publiclyAccessible=True)), "violation"),
+    Case(
+        "rds-not-public",
+        "unknown-fails-closed",
+        one(lambda: b.rds(publiclyAccessible=UNKNOWN)),
+        "violation",
+    ),
+    Case("rds-multi-az", "on", one(b.rds), "pass"),
+    Case("rds-multi-az", "off", one(lambda: b.rds(multiAz=False)), "violation"),
+    Case("rds-multi-az", "unknown", one(lambda: b.rds(multiAz=UNKNOWN)), "undecided"),
+    Case("rds-copy-tags-to-snapshot", "on", one(b.rds), "pass"),
+    Case(
+        "rds-copy-tags-to-snapshot",
+        "unset",
+        one(lambda: b.rds(copyTagsToSnapshot=DROP)),
+        "violation",
+    ),
+    Case(
+        "rds-copy-tags-to-snapshot",
+        "unknown",
+        one(lambda: b.rds(copyTagsToSnapshot=UNKNOWN)),
+        "undecided",
+    ),
+    Case("rds-keep-automated-backups", "kept", one(b.rds), "pass"),
+    Case(
+        "rds-keep-automated-backups",
+        "default-deletes",
+        one(lambda: b.rds(deleteAutomatedBackups=DROP)),
+        "violation",
+    ),
+    Case(
+        "rds-keep-automated-backups",
+        "unknown",
+        one(lambda: b.rds(deleteAutomatedBackups=UNKNOWN)),
+        "undecided",
+    ),
+    Case("rds-performance-insights", "on", one(b.rds), "pass"),
+    Case(
+        "rds-performance-insights",
+        "advanced-insights",
+        one(lambda: b.rds(performanceInsightsEnabled=DROP, databaseInsightsMode="advanced")),
+        "pass",
+    ),
+    Case(
+        "rds-performance-insights",
+        "off",
+        one(lambda: b.rds(performanceInsightsEnabled=False)),
+        "violation",
+    ),
+    Case(
+        "rds-performance-insights",
+        "unknown",
+        one(lambda: b.rds(performanceInsightsEnabled=UNKNOWN)),
+        "undecided",
+    ),
+    # backup storage
+    Case("s3-object-lock-retention", "compliance-30", lambda: [b.lock_config(b.bucket())], "pass"),
+    Case(
+        "s3-object-lock-retention",
+        "governance-prod",
+        lambda: [
+            b.lock_config(b.bucket(), rule={"defaultRetention": {"mode": "GOVERNANCE", "days": 30}})
+        ],
+        "violation",
+    ),
+    Case(
+        "s3-object-lock-retention",
+        "too-short",
+        lambda: [
+            b.lock_config(b.bucket(), rule={"defaultRetention": {"mode": "COMPLIANCE", "days": 7}})
+        ],
+        "violation",
+    ),
+    Case(
+        "s3-object-lock-retention",
+        "years",
+        lambda: [
+            b.lock_config(b.bucket(), rule={"defaultRetention": {"mode": "COMPLIANCE", "years": 1}})
+        ],
+        "pass",
+    ),
+    Case(
+        "s3-object-lock-retention",
+        "deprecated-v2",
+        lambda: [
+            b.res(
+                "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2",
+                "old-lock",
+                {"bucket": "x", "rule": {"defaultRetention": {"mode": "COMPLIANCE", "days": 1}}},
+            )
+        ],
+        "violation",
+    ),
+    Case(
+        "s3-object-lock-retention",
+        "unknown-days",
+        lambda: [
+            b.lock_config(
+                b.bucket(), rule={"defaultRetention": {"mode": "COMPLIANCE", "days": UNKNOWN}}
+            )
+        ],
+        "undecided",
+    ),
+    Case("s3-backup-object-lock", "complete", lambda: b.backup_set(), "pass"),
+    Case(
+        "s3-backup-object-lock", "tagged-without-lock", lambda: [b.bucket(lock=False)], "violation"
+    ),
+    Case(
+        "s3-backup-object-lock",
+        "no-lock-configuration",
+        lambda: b.backup_set(lock=True),
+        "violation",
+    ),
+    Case(
+        "s3-backup-object-lock",
+        "inline-deprecated",
+        lambda: [
+            b.bucket(
+                objectLockConfiguration={
+                    "objectLockEnabled": "Enabled",
+                    "rule": {"defaultRetention": {"mode": "COMPLIANCE", "days": 40}},
+                }
+            )
+        ],
+        "pass",
+    ),
+    Case(
+        "s3-backup-object-lock",
+        "unknown-enabled",
+        lambda: [b.bucket(objectLockEnabled=UNKNOWN)],
+        "undecided",
+        target=-1,
+    ),
+    Case("s3-backup-versioning", "enabled", lambda: b.backup_set(), "pass"),
+    Case("s3-backup-versioning", "missing", lambda: b.backup_set(versioning=True), "violation"),
+    Case(
+        "s3-backup-versioning",
+        "suspended",
+        lambda: (
+            lambda bk: [bk, b.versioning(bk, versioningConfiguration={"status": "Suspended"})]
+        )(b.bucket()),
+        "violation",
+    ),
+    Case(
+        "s3-backup-versioning",
+        "matched-by-name",
+        lambda: (
+            lambda bk: [
+                bk,
+                b.res(
+                    "aws:s3/bucketVersioningV2:BucketVersioningV2",
+                    "v",
+                    {
+                        "bucket": "backups-20261126",
+                        "versioningConfiguration": {"status": "Enabled"},
+                    },
+                ),
+            ]
+        )(b.bucket()),
+        "pass",
+    ),
+    Case(
+        "s3-backup-versioning",
+        "unknown",
+        lambda: (lambda bk: [bk, b.versioning(bk, versioningConfiguration={"status": UNKNOWN})])(
+            b.bucket()
+        ),
+        "undecided",
+        target=-1,
+    ),
+    Case("s3-backup-public-access-block", "all-four", lambda: b.backup_set(), "pass"),
+    Case("s3-backup-public-access-block", "missing", lambda: b.backup_set(pab=True), "violation"),
+    Case(
+        "s3-backup-public-access-block",
+        "one-off",
+        lambda: (lambda bk: [bk, b.pab(bk, restrictPublicBuckets=False)])(b.bucket()),
+        "violation",
+    ),
+    Case(
+        "s3-backup-public-access-block",
+        "unknown",
+        lambda: (lambda bk: [bk, b.pab(bk, blockPublicPolicy=UNKNOWN)])(b.bucket()),
+        "undecided",
+        target=-1,
+    ),
+    Case("s3-backup-kms-encryption", "kms", lambda: b.backup_set(), "pass"),
+    Case(
+        "s3-backup-kms-encryption",
+        "sse-s3",
+        lambda: (
+            lambda bk: [
+                bk,
+                b.sse(
+                    bk, rules=[{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
+                ),
+            ]
+        )(b.bucket()),
+        "violation",
+    ),
+    Case(
+        "s3-backup-kms-encryption",
+        "aws-managed-key",
+        lambda: (
+            lambda bk: [
+                bk,
+                b.sse(
+                    bk, rules=[{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]
+                ),
+            ]
+        )(b.bucket()),
+        "violation",
+    ),
+    Case("s3-backup-kms-encryption", "missing", lambda: b.backup_set(sse=True), "violation"),
+    Case(
+        "s3-backup-kms-encryption",
+        "unknown",
+        lambda: (lambda bk: [bk, b.sse(bk, rules=UNKNOWN)])(b.bucket()),
+        "undecided",
+        target=-1,
+    ),
+    Case("s3-backup-tls-only", "deny-insecure", lambda: b.backup_set(), "pass"),
+    Case(
+        "s3-backup-tls-only",
+        "object-document",
+        lambda: (
+            lambda bk: [
+                bk,
+                b.bucket_policy(
+                    bk,
+                    policy={
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Deny",
+                                "Principal": {"AWS": "*"},
+                                "Action": "s3:*",
+                                "Resource": [UNKNOWN],
+                                "Condition": {"Bool": {"aws:SecureTransport": False}},
+                            }
+                        ],
+                    },
+                ),
+            ]
+        )(b.bucket()),
+        "pass",
+    ),
+    Case(
+        "s3-backup-tls-only",
+        "allow-only",
+        lambda: (
+            lambda bk: [
+                bk,
+                b.bucket_policy(
+                    bk,
+                    policy='{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}',
+                ),
+            ]
+        )(b.bucket()),
+        "violation",
+    ),
+    Case("s3-backup-tls-only", "missing", lambda: b.backup_set(policy=True), "violation"),
+    Case(
+        "s3-backup-tls-only",
+        "unknown-document",
+        lambda: (lambda bk: [bk, b.bucket_policy(bk, policy=TLS_UNKNOWN)])(b.bucket()),
+        "undecided",
+        target=-1,
+    ),
+    Case("s3-backup-lifecycle-covers-lock", "longer", lambda: b.backup_set(), "pass"),
+    Case(
+        "s3-backup-lifecycle-covers-lock",
+        "shorter",
+        lambda: (lambda bk: [bk, b.lock_config(bk), b.lifecycle(bk, days=10)])(b.bucket()),
+        "violation",
+    ),
+    Case(
+        "s3-backup-lifecycle-covers-lock",
+        "noncurrent-shorter",
+        lambda: (lambda bk: [bk, b.lock_config(bk), b.lifecycle(bk, days=400, noncurrent=5)])(
+            b.bucket()
+        ),
+        "violation",
+    ),
+    Case(
+        "s3-backup-lifecycle-covers-lock",
+        "no-lifecycle",
+        lambda: b.backup_set(lifecycle=True),
+        "pass",
+    ),
+    Case(
+        "s3-backup-lifecycle-covers-lock",
+        "unknown-days",
+        lambda: (lambda bk: [bk, b.lock_config(bk), b.lifecycle(bk, days=UNKNOWN)])(b.bucket()),
+        "undecided",
+        target=-1,
+    ),
+    Case(
+        "s3-analytics-retention",
+        "within",
+        lambda: (lambda bk: [bk, b.lifecycle(bk, days=90, noncurrent=None)])(
+            b.bucket("events", "analytics", lock=False)
+        ),
+        "pass",
+    ),
+    Case(
+        "s3-analytics-retention",
+        "too-long-for-stack",
+        lambda: (lambda bk: [bk, b.lifecycle(bk, days=120, noncurrent=None)])(
+            b.bucket("events", "analytics", lock=False)
+        ),
+        "violation",
+    ),
+    Case(
+        "s3-analytics-retention",
+        "forever",
+        lambda: [b.bucket("events", "analytics", lock=False)],
+        "violation",
+    ),
+    Case(
+        "s3-analytics-retention",
+        "unknown",
+        lambda: (lambda bk: [bk, b.lifecycle(bk, days=UNKNOWN, noncurrent=None)])(
+            b.bucket("events", "analytics", lock=False)
+        ),
+        "undecided",
+        target=-1,
+    ),
+    # logging and alarms
+    Case("log-group-retention", "runtime-90", one(b.log_group), "pass"),
+    Case(
+        "log-group-retention",
+        "untagged-is-runtime",
+        one(lambda: b.log_group(cls=None, retentionInDays=400)),
+        "violation",
+    ),
+    Case(
+        "log-group-retention",
+        "error-30",
+        one(lambda: b.log_group("errors", "error", retentionInDays=30)),
+        "violation",
+    ),
+    Case(
+        "log-group-retention",
+        "audit-3653",
+        one(lambda: b.log_group("audit", "audit", retentionInDays=3653)),
+        "pass",
+    ),
+    Case(
+        "log-group-retention",
+        "never-expire",
+        one(lambda: b.log_group(retentionInDays=DROP)),
+        "violation",
+    ),
+    Case(
+        "log-group-retention",
+        "not-a-cloudwatch-value",
+        one(lambda: b.log_group(retentionInDays=100)),
+        "violation",
+    ),
+    Case(
+        "log-group-retention", "unknown-class", one(lambda: b.log_group(cls="debug")), "violation"
+    ),
+    Case(
+        "log-group-retention",
+        "unknown",
+        one(lambda: b.log_group(retentionInDays=UNKNOWN)),
+        "undecided",
+    ),
+    Case("log-group-kms", "unknown-key-is-set", one(b.log_group), "pass"),
+    Case("log-group-kms", "unencrypted", one(lambda: b.log_group(kmsKeyId=DROP)), "violation"),
+    Case("alarm-actions-enabled", "topic", one(lambda: b.alarm("a")), "pass"),
+    Case(
+        "alarm-actions-enabled",
+        "no-actions",
+        one(lambda: b.alarm("a", alarmActions=[])),
+        "violation",
+    ),
+    Case(
+        "alarm-actions-enabled",
+        "disabled",
+        one(lambda: b.alarm("a", actionsEnabled=False)),
+        "violation",
+    ),
+    Case(
+        "alarm-actions-enabled",
+        "composite-without",
+        one(lambda: b.composite("c", alarmActions=DROP)),
+        "violation",
+    ),
+    Case(
+        "alarm-actions-enabled",
+        "unknown-enabled",
+        one(lambda: b.alarm("a", actionsEnabled=UNKNOWN)),
+        "undecided",
+    ),
+    Case("resources-alarmed", "alb-by-dependency", lambda: _alarmed("alb"), "pass"),
+    Case("resources-alarmed", "rds-by-dimension-value", _by_value_alarm, "pass"),
+    Case("resources-alarmed", "via-composite", _composite_only, "pass"),
+    Case("resources-alarmed", "asg-unwatched", one(b.asg), "violation"),
+    Case(
+        "resources-alarmed",
+        "alarm-without-action",
+        lambda: _alarmed("rds", alarmActions=[]),
+        "violation",
+    ),
+    Case(
+        "resources-alarmed",
+        "unknown-dimensions-match-by-dependency",
+        lambda: _alarmed("asg", dimensions={"AutoScalingGroupName": UNKNOWN}),
+        "pass",
+    ),
+    # delivery
+    Case("codebuild-no-privileged-mode", "off", one(b.codebuild), "pass"),
+    Case(
+        "codebuild-no-privileged-mode",
+        "on",
+        one(
+            lambda: b.codebuild(
+                environment={
+                    "computeType": "BUILD_GENERAL1_SMALL",
+                    "image": "x",
+                    "type": "LINUX_CONTAINER",
+                    "privilegedMode": True,
+                }
+            )
+        ),
+        "violation",
+    ),
+    Case(
+        "codebuild-no-privileged-mode",
+        "unknown",
+        one(
+            lambda: b.codebuild(
+                environment={
+                    "computeType": "BUILD_GENERAL1_SMALL",
+                    "image": "x",
+                    "type": "LINUX_CONTAINER",
+                    "privilegedMode": UNKNOWN,
+                }
+            )
+        ),
+        "undecided",
+    ),
+    Case("codebuild-no-plaintext-secrets", "references", one(b.codebuild), "pass"),
+    Case(
+        "codebuild-no-plaintext-secrets",
+        "plaintext-password",
+        one(
+            lambda: b.codebuild(
+                environment={
+                    "computeType": "S",
+                    "image": "x",
+                    "type": "LINUX_CONTAINER",
+                    "environmentVariables": [{"name": "DB_PASSWORD", "value": "hunter2hunter2"}],
+                }
+            )
+        ),
+        "violation",
+    ),
+    Case(
+        "codebuild-no-plaintext-secrets",
+        "aws-key-value",
+        one(
+            lambda: b.codebuild(
+                environment={
+                    "computeType": "S",
+                    "image": "x",
+                    "type": "LINUX_CONTAINER",
+                    "environmentVariables": [
+                        {"name": "CFG", "value": "AKIAABCDEFGHIJKLMNOP", "type": "PLAINTEXT"}
+                    ],
+                }
+            )
+        ),
+        "violation",
+    ),
+    Case(
+        "codebuild-no-plaintext-secrets",
+        "unknown-list",
+        one(
+            lambda: b.codebuild(
+                environment={
+                    "computeType": "S",
+                    "image": "x",
+                    "type": "LINUX_CONTAINER",
+                    "environmentVariables": UNKNOWN,
+                }
+            )
+        ),
+        "undecided",
+    ),
+    Case("codebuild-logging", "group", one(b.codebuild), "pass"),
+    Case("codebuild-logging", "default", one(lambda: b.codebuild(logsConfig=DROP)), "violation"),
+    Case(
+        "codebuild-logging",
+        "s3",
+        one(
+            lambda: b.codebuild(
+                logsConfig={
+                    "cloudwatchLogs": {"status": "DISABLED"},
+                    "s3Logs": {"status": "ENABLED", "location": UNKNOWN},
+                }
+            )
+        ),
+        "pass",
+    ),
+    Case("codebuild-logging", "unknown", one(lambda: b.codebuild(logsConfig=UNKNOWN)), "undecided"),
+    Case("build-artifacts-encrypted", "codebuild-key", one(b.codebuild), "pass"),
+    Case(
+        "build-artifacts-encrypted",
+        "codebuild-disabled",
+        one(lambda: b.codebuild(artifacts={"type": "S3", "encryptionDisabled": True})),
+        "violation",
+    ),
+    Case(
+        "build-artifacts-encrypted",
+        "codebuild-no-key",
+        one(lambda: b.codebuild(encryptionKey=DROP)),
+        "violation",
+    ),
+    Case("build-artifacts-encrypted", "pipeline-kms", one(b.pipeline), "pass"),
+    Case(
+        "build-artifacts-encrypted",
+        "pipeline-no-key",
+        one(lambda: b.pipeline(artifactStores=[{"location": UNKNOWN, "type": "S3"}])),
+        "violation",
+    ),
+    Case(
+        "build-artifacts-encrypted",
+        "pipeline-unknown-stores",
+        one(lambda: b.pipeline(artifactStores=UNKNOWN)),
+        "undecided",
+    ),
+    Case("pipeline-test-before-deploy", "tested", one(b.pipeline), "pass"),
+    Case(
+        "pipeline-test-before-deploy",
+        "build-counts",
+        one(
+            lambda: b.pipeline(
+                stages=[
+                    b.stage("Source", ("s", "Source")),
+                    b.stage("Build", ("b", "Build")),
+                    b.stage("Approve", ("a", "Approval")),
+                    b.stage("Deploy", ("d", "Deploy")),
+                ]
+            )
+        ),
+        "pass",
+    ),
+    Case(
+        "pipeline-test-before-deploy",
+        "deploy-first",
+        one(
+            lambda: b.pipeline(
+                stages=[
+                    b.stage("Source", ("s", "Source")),
+                    b.stage("Deploy", ("d", "Deploy")),
+                    b.stage("Test", ("t", "Test")),
+                ]
+            )
+        ),
+        "violation",
+    ),
+    Case(
+        "pipeline-test-before-deploy",
+        "same-stage-is-not-before",
+        one(
+            lambda: b.pipeline(
+                stages=[
+                    b.stage("Source", ("s", "Source")),
+                    b.stage("All", ("t", "Test"), ("d", "Deploy")),
+                ]
+            )
+        ),
+        "violation",
+    ),
+    Case(
+        "pipeline-test-before-deploy",
+        "unknown-stages",
+        one(lambda: b.pipeline(stages=UNKNOWN)),
+        "undecided",
+    ),
+    Case("pipeline-approval-stage", "approved", one(b.pipeline), "pass"),
+    Case(
+        "pipeline-approval-stage",
+        "no-approval",
+        one(
+            lambda: b.pipeline(
+                stages=[
+                    b.stage("Source", ("s", "Source")),
+                    b.stage("Test", ("t", "Test")),
+                    b.stage("Deploy", ("d", "Deploy")),
+                ]
+            )
+        ),
+        "violation",
+    ),
+    Case(
+        "pipeline-approval-stage",
+        "unknown-stages",
+        one(lambda: b.pipeline(stages=UNKNOWN)),
+        "undecided",
+    ),
+    # RUM and analytics
+    Case("rum-session-sample-rate", "low", one(b.rum), "pass"),
+    Case(
+        "rum-session-sample-rate",
+        "unset-defaults-low",
+        one(lambda: b.rum(appMonitorConfiguration={"allowCookies": False})),
+        "pass",
+    ),
+    Case(
+        "rum-session-sample-rate",
+        "all-sessions",
+        one(
+            lambda: b.rum(appMonitorConfiguration={"allowCookies": False, "sessionSampleRate": 1.0})
+        ),
+        "violation",
+    ),
+    Case(
+        "rum-session-sample-rate",
+        "unknown",
+        one(lambda: b.rum(appMonitorConfiguration={"sessionSampleRate": UNKNOWN})),
+        "undecided",
+    ),
+    Case("rum-cookies-consented", "no-cookies", one(b.rum), "pass"),
+    Case(
+        "rum-cookies-consented",
+        "cookies",
+        one(
+            lambda: b.rum(appMonitorConfiguration={"allowCookies": True, "sessionSampleRate": 0.1})
+        ),
+        "violation",
+    ),
+    Case(
+        "rum-cookies-consented",
+        "unknown",
+        one(lambda: b.rum(appMonitorConfiguration={"allowCookies": UNKNOWN})),
+        "undecided",
+    ),
+    Case("athena-enforce-workgroup-config", "enforced", one(b.athena), "pass"),
+    Case(
+        "athena-enforce-workgroup-config",
+        "default-enforced",
+        one(
+            lambda: b.athena(
+                configuration={
+                    "resultConfiguration": {
+                        "encryptionConfiguration": {"encryptionOption": "SSE_KMS"}
+                    }
+                }
+            )
+        ),
+        "pass",
+    ),
+    Case(
+        "athena-enforce-workgroup-config",
+        "not-enforced",
+        one(lambda: b.athena(configuration={"enforceWorkgroupConfiguration": False})),
+        "violation",
+    ),
+    Case(
+        "athena-enforce-workgroup-config",
+        "unknown",
+        one(lambda: b.athena(configuration={"enforceWorkgroupConfiguration": UNKNOWN})),
+        "undecided",
+    ),
+    Case("athena-results-encrypted", "kms", one(b.athena), "pass"),
+    Case(
+        "athena-results-encrypted",
+        "sse-s3",
+        one(
+            lambda: b.athena(
+                configuration={
+                    "resultConfiguration": {
+                        "encryptionConfiguration": {"encryptionOption": "SSE_S3"}
+                    }
+                }
+            )
+        ),
+        "violation",
+    ),
+    Case(
+        "athena-results-encrypted",
+        "none",
+        one(lambda: b.athena(configuration={"enforceWorkgroupConfiguration": True})),
+        "violation",
+    ),
+    Case(
+        "athena-results-encrypted",
+        "unknown",
+        one(
+            lambda: b.athena(
+                configuration={
+                    "resultConfiguration": {
+                        "encryptionConfiguration": {"encryptionOption": UNKNOWN}
+                    }
+                }
+            )
+        ),
+        "undecided",
+    ),
+    # identity, keys, tags
+    Case("kms-key-rotation", "rotates", one(b.kms_key), "pass"),
+    Case(
+        "kms-key-rotation",
+        "no-rotation",
+        one(lambda: b.kms_key(enableKeyRotation=DROP)),
+        "violation",
+    ),
+    Case(
+        "kms-key-rotation",
+        "asymmetric-not-applicable",
+        one(
+            lambda: b.kms_key(
+                enableKeyRotation=DROP, customerMasterKeySpec="RSA_2048", keyUsage="SIGN_VERIFY"
+            )
+        ),
+        "pass",
+    ),
+    Case(
+        "kms-key-rotation",
+        "unknown",
+        one(lambda: b.kms_key(enableKeyRotation=UNKNOWN)),
+        "undecided",
+    ),
+    Case("iam-no-wildcard-admin", "scoped", one(b.iam_policy), "pass"),
+    Case(
+        "iam-no-wildcard-admin",
+        "star-star-string",
+        one(lambda: b.iam_policy(document=WILDCARD)),
+        "violation",
+    ),
+    Case(
+        "iam-no-wildcard-admin",
+        "not-action-object",
+        one(lambda: b.iam_policy(document=NOT_ACTION)),
+        "violation",
+    ),
+    Case(
+        "iam-no-wildcard-admin",
+        "role-inline",
+        lambda: [
+            b.res(
+                "aws:iam/role:Role",
+                "app-role",
+                {
+                    "assumeRolePolicy": "{}",
+                    "inlinePolicies": [{"name": "admin", "policy": WILDCARD}],
+                },
+            )
+        ],
+        "violation",
+    ),
+    Case(
+        "iam-no-wildcard-admin",
+        "role-policy",
+        lambda: [
+            b.res("aws:iam/rolePolicy:RolePolicy", "rp", {"role": UNKNOWN, "policy": WILDCARD})
+        ],
+        "violation",
+    ),
+    Case(
+        "iam-no-wildcard-admin",
+        "deny-star-is-fine",
+        one(
+            lambda: b.iam_policy(
+                document='{"Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}'
+            )
+        ),
+        "pass",
+    ),
+    Case(
+        "iam-no-wildcard-admin",
+        "unknown-document",
+        one(lambda: b.iam_policy(document=UNKNOWN)),
+        "undecided",
+    ),
+    Case("required-tags", "default-tags", one(b.rds), "pass"),
+    Case("required-tags", "asg-propagated", one(b.asg), "pass"),
+    Case(
+        "required-tags",
+        "asg-not-propagated",
+        one(lambda: b.asg(tags=[{"key": "Project", "value": "g", "propagateAtLaunch": False}])),
+        "violation",
+    ),
+    Case("required-tags", "untaggable-dashboard", one(b.dashboard), "pass"),
+    Case("required-tags", "unknown-tags", one(lambda: b.rds(tags=UNKNOWN)), "undecided"),
+    Case(
+        "cognito-no-unauthenticated-identities", "authenticated-only", one(b.identity_pool), "pass"
+    ),
+    Case(
+        "cognito-no-unauthenticated-identities",
+        "guests",
+        one(lambda: b.identity_pool(allowUnauthenticatedIdentities=True)),
+        "violation",
+    ),
+    Case(
+        "cognito-no-unauthenticated-identities",
+        "unknown",
+        one(lambda: b.identity_pool(allowUnauthenticatedIdentities=UNKNOWN)),
+        "undecided",
+    ),
+    # stack-wide
+    Case("asg-scaling-policy", "scaled", lambda: _asg_scaled(), "pass"),
+    Case("asg-scaling-policy", "unscaled", lambda: _asg_scaled(False), "violation"),
+    Case(
+        "asg-scaling-policy",
+        "policy-with-unknown-name-and-no-dependency",
+        lambda: _asg_scaled(unknown_name=True),
+        "violation",
+    ),
+    Case(
+        "stateful-resources-protected",
+        "protected",
+        lambda: [b.rds(), b.kms_key(), b.log_group(), b.bucket()],
+        "pass",
+    ),
+    Case(
+        "stateful-resources-protected",
+        "bucket-unprotected",
+        lambda: [b.bucket("events", "analytics", lock=False, protect=False)],
+        "violation",
+    ),
+    Case(
+        "stateful-resources-protected",
+        "unknown-props-still-judged",
+        lambda: [b.res("aws:kms/key:Key", "k2", {"enableKeyRotation": UNKNOWN})],
+        "violation",
+    ),
+    Case("phase-capabilities", "growth-complete", lambda: _growth_stack(), "pass", target=-1),
+    Case(
+        "phase-capabilities",
+        "growth-without-dashboard",
+        lambda: _growth_stack(dashboard=True),
+        "violation",
+        target=-1,
+    ),
+    Case(
+        "phase-capabilities",
+        "growth-cpu-scaling-only",
+        lambda: _growth_stack(requests=True),
+        "violation",
+        target=-1,
+    ),
+    Case(
+        "phase-capabilities",
+        "growth-without-rum",
+        lambda: _growth_stack(rum=True),
+        "violation",
+        target=-1,
+    ),
+    Case(
+        "phase-capabilities",
+        "unknown-dashboard-body-is-fine",
+        lambda: _growth_stack(),
+        "pass",
+        target=-1,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_policy_case(pack, case: Case) -> None:
+    resources = case.build()
+    result = run(pack, resources)
+    urn = STACK_URN if case.target == -1 else resources[case.target].urn
+    found, pending = violations(result, case.policy, urn), undecided(result, case.policy, urn)
+    if case.expect == "pass":
+        assert not found and not pending, (
+            f"{case.policy} flagged {urn}: {[v.message for v in found + pending]}"
+        )
+    elif case.expect == "violation":
+        assert found, (
+            f"{case.policy} did not flag {urn}; got "
+            f"{[(v.policy, v.urn) for v in result.violations]}"
+        )
+        assert all(v.level == "mandatory" for v in found), (
+            f"{case.policy} on {urn}: prod config is mandatory"
+        )
+    else:
+        assert pending and not found, (
+            f"{case.policy} on {urn}: expected only the preview diagnostic, got {found}"
+        )
+        assert all(v.level == "advisory" for v in pending), (
+            f"{case.policy} on {urn}: unknowns are advisory"
+        )
+
+
+def test_every_policy_has_pass_violation_and_unknown_cases() -> None:
+    kinds: dict[str, set[str]] = {}
+    for case in CASES:
+        kinds.setdefault(case.policy, set()).add(case.expect)
+        if "unknown" in case.id:
+            kinds[case.policy].add("unknown")
+    missing = {
+        s.name: sorted({"pass", "violation", "unknown"} - kinds.get(s.name, set())) for s in CATALOG
+    }
+    missing = {k: v for k, v in missing.items() if v}
+    assert not missing, f"policies without pass/violation/unknown cases: {missing}"
