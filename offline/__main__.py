@@ -1,10 +1,13 @@
 """`python -m offline`: the offline preview of a stack, without the Pulumi CLI or AWS.
 
-    python -m offline preview --stack dev [--preview] [--json report.json]
+    python -m offline preview --stack dev [--preview] [--json report.json] [--no-policies]
 
-Records the real program for `Pulumi.<stack>.yaml` under mocks, prints the resource tree and a
-summary. Exit status: 0 when the program ran, 1 when the stack config is invalid or the
-program failed, 2 for a usage error.
+Records the real program for `Pulumi.<stack>.yaml` under mocks, prints the resource tree, then
+starts the policy pack the way the Pulumi CLI does, sends it every resource over its gRPC
+protocol with `policies/config/<stack>.json`, and prints the verdicts grouped by enforcement
+level and a summary. Exit status: 0 when the program ran and no mandatory policy failed, 1 when
+the stack config is invalid, the program failed or a mandatory policy was violated, 2 for a
+usage error.
 """
 
 from __future__ import annotations
@@ -12,9 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from pathlib import Path
 
-from offline import stackfile, tree
+from offline import stackfile, tree, verdicts
+from offline.analyzer import (
+    PACK_DIR,
+    AnalysisResult,
+    AnalyzerError,
+    PolicyConfigError,
+    PolicyPackProcess,
+    load_policy_config,
+)
+from offline.model import Recording
 from offline.recorder import ProgramError, record
 
 
@@ -31,36 +44,94 @@ def _parser() -> argparse.ArgumentParser:
         help="preview mode: computed outputs are unknown, as in `pulumi preview` of a create",
     )
     p.add_argument("--json", type=Path, metavar="FILE", help="also write a JSON report here")
+    p.add_argument(
+        "--policy-config",
+        type=Path,
+        metavar="FILE",
+        help="policy pack config (default: policies/config/<stack>.json)",
+    )
+    p.add_argument("--no-policies", action="store_true", help="print the tree only")
     return parser
+
+
+def _start_in_background(pack: PolicyPackProcess) -> tuple[threading.Thread, list[Exception]]:
+    """Boot the pack while the program records: the two do not depend on each other."""
+    errors: list[Exception] = []
+
+    def start() -> None:
+        try:
+            pack.start()
+        except Exception as exc:  # reported after recording, in the main thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=start, name="policy-pack-start", daemon=True)
+    thread.start()
+    return thread, errors
+
+
+def _report(recording: Recording, result: AnalysisResult | None) -> dict[str, object]:
+    return {
+        "project": recording.project,
+        "stack": recording.stack,
+        "preview": recording.preview,
+        "summary": tree.summary(recording),
+        "resources": [
+            {"urn": r.urn, "type": r.type, "parent": r.parent, "protect": bool(r.protect)}
+            for r in sorted(recording.resources, key=lambda r: r.urn)
+        ],
+        "outputs": recording.outputs,
+        "policies": verdicts.to_report(result) if result else None,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    project_dir = args.project_dir.resolve()
     try:
-        recording = record(
-            args.stack,
-            project_dir=args.project_dir,
-            stack_file=args.stack_file,
-            preview=args.preview,
-        )
-    except (ProgramError, stackfile.StackFileError) as exc:
+        config = stackfile.load(args.stack, project_dir, args.stack_file)
+        policy_path = args.policy_config or PACK_DIR / "config" / f"{args.stack}.json"
+        policy_config = None if args.no_policies else load_policy_config(policy_path)
+    except (stackfile.StackFileError, PolicyConfigError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(tree.render(recording))
+
+    pack = None if policy_config is None else PolicyPackProcess(config, dry_run=args.preview)
+    starting = _start_in_background(pack) if pack else None
+    try:
+        try:
+            recording = record(
+                args.stack,
+                project_dir=project_dir,
+                stack_file=args.stack_file,
+                preview=args.preview,
+            )
+        except ProgramError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(tree.render(recording))
+        result = None
+        if pack is not None and starting is not None:
+            thread, errors = starting
+            thread.join()
+            try:
+                if errors:
+                    raise errors[0]
+                result = pack.run(recording, policy_config or {})
+            except (AnalyzerError, PolicyConfigError) as exc:
+                print(f"error: policy pack: {exc}", file=sys.stderr)
+                return 1
+            print()
+            print(verdicts.render_text(result), end="")
+    finally:
+        if pack is not None:
+            if starting is not None:
+                starting[0].join()
+            pack.close()
     if args.json:
-        report = {
-            "project": recording.project,
-            "stack": recording.stack,
-            "preview": recording.preview,
-            "summary": tree.summary(recording),
-            "resources": [
-                {"urn": r.urn, "type": r.type, "parent": r.parent, "protect": bool(r.protect)}
-                for r in sorted(recording.resources, key=lambda r: r.urn)
-            ],
-            "outputs": recording.outputs,
-        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        report = _report(recording, result)
         args.json.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    return 0
+    return 1 if result is not None and result.mandatory else 0
 
 
 if __name__ == "__main__":
