@@ -774,7 +774,10 @@ class DeployPipeline(pulumi.ComponentResource):
             policy=iam.to_json(
                 iam.document(
                     iam.statement(
-                        ["codepipeline:StartPipelineExecution"], [pipeline.arn], sid="StartRelease"
+                        ["codepipeline:StartPipelineExecution"],
+                        # Built from the name, so the policy is known at preview.
+                        [self._arn("codepipeline", self._names["pipeline"])],
+                        sid="StartRelease",
                     )
                 )
             ),

@@ -528,7 +528,7 @@ def recorded(rec: Recording) -> dict[str, str]:
         "log_group": f"arn:aws:logs:{where}:log-group:{log_group}",
         "asg": rec.one("aws:autoscaling/group:Group").outputs["arn"],
         "tg": rec.one("aws:lb/targetGroup:TargetGroup").outputs["arn"],
-        "pipeline": rec.one(PIPELINE).outputs["arn"],
+        "pipeline": f"arn:aws:codepipeline:{where}:{rec.one(PIPELINE).input('name')}",
         "pipeline_name": rec.one(PIPELINE).input("name"),
     }
     sources = [
