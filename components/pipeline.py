@@ -316,11 +316,18 @@ class DeployPipeline(pulumi.ComponentResource):
                 }
             ],
             stages=self._stages(source),
-            # Creating a pipeline runs it once: the roles must already be able to do their part,
-            # and the report group must exist, or the first build creates a group of that name.
+            # The actions name the project and deployment group by their fixed names. Creating
+            # a pipeline runs it once: the roles must already be able to do their part, and the
+            # report group must exist, or the first build creates a group of that name.
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[pipeline_policy, build_policy, report_group, deployment_group],
+                depends_on=[
+                    project,
+                    report_group,
+                    deployment_group,
+                    pipeline_policy,
+                    build_policy,
+                ],
             ),
         )
 

@@ -204,6 +204,19 @@ def test_test_stage_feeds_the_deploy_stage(prod: Recording):
     }
 
 
+def test_pipeline_is_created_after_what_its_first_run_uses(prod: Recording):
+    """CodePipeline runs a new pipeline at once; its actions name resources by fixed names."""
+    p = prod.one(PIPELINE)
+    needed = {
+        child(prod, "aws:codebuild/project:Project", "pipeline-tests").urn,
+        child(prod, "aws:codebuild/reportGroup:ReportGroup", "pipeline-test-reports").urn,
+        child(prod, "aws:codedeploy/deploymentGroup:DeploymentGroup", "pipeline-web").urn,
+        child(prod, ROLE_POLICY, "pipeline-pipeline-policy").urn,
+        child(prod, ROLE_POLICY, "pipeline-build-policy").urn,
+    }
+    assert needed - set(p.dependencies) == set(), p.urn
+
+
 # ---- source ------------------------------------------------------------------------------
 
 
