@@ -15,6 +15,7 @@ from components import bootstrap
 from components.alerts import Alerts, AlertsArgs
 from components.encryption import Encryption, EncryptionArgs
 from components.network import Network, NetworkArgs
+from components.pipeline import DeployPipeline, DeployPipelineArgs, physical_prefix
 from components.webtier import WebTier, WebTierArgs
 from settings import Settings
 
@@ -28,6 +29,7 @@ class Platform:
     alerts: Alerts
     network: Network
     web: WebTier
+    pipeline: DeployPipeline
 
     def outputs(self) -> dict[str, Any]:
         return {
@@ -38,6 +40,16 @@ class Platform:
             "vpcId": self.network.vpc_id,
             "asgName": self.web.asg_name,
             "alertsTopicArn": self.alerts.topic_arn,
+            # The release command uploads to sourceBucket/sourceKey (s3 source only).
+            "pipelineName": self.pipeline.pipeline_name,
+            **(
+                {
+                    "sourceBucket": self.pipeline.source_bucket_name,
+                    "sourceKey": self.pipeline.source_object_key,
+                }
+                if self.pipeline.source_bucket_name is not None
+                else {}
+            ),
         }
 
 
@@ -64,7 +76,9 @@ def build(s: Settings) -> Platform:
         "appPort": s.hosting.app_port,
     }
     user_data = pulumi.Output.from_input(app_config).apply(
-        lambda config: bootstrap.render(bootstrap.Bootstrap(region=s.region, app_config=config))
+        lambda config: bootstrap.render(
+            bootstrap.Bootstrap(region=s.region, app_config=config, install_codedeploy_agent=True)
+        )
     )
     h = s.hosting
     web = WebTier(
@@ -89,4 +103,45 @@ def build(s: Settings) -> Platform:
             default_instance_warmup_seconds=s.scaling.instance_warmup_seconds,
         ),
     )
-    return Platform(settings=s, encryption=encryption, alerts=alerts, network=network, web=web)
+
+    # ---- DeployPipeline: test, then deploy in place to the web tier -----------------------
+    p = s.pipeline
+    pipeline = DeployPipeline(
+        "pipeline",
+        DeployPipelineArgs(
+            region=s.region,
+            resource_prefix=physical_prefix(s.project, s.stack),
+            asg_name=web.asg_name,
+            asg_arn=web.asg_arn,
+            target_group_name=web.target_group_name,
+            target_group_arn=web.target_group_arn,
+            instance_role_name=web.instance_role_name,
+            alerts_topic_arn=alerts.topic_arn,
+            alerts_key_arn=alerts.key_arn,
+            logs_key_arn=encryption.logs_key_arn,
+            log_retention_days=s.logging.runtime_retention_days,
+            # Integration: BaselineAlarms' 5xx, unhealthy-hosts and error-log-rate alarm
+            # names go here once that component is in the blueprint.
+            rollback_alarm_names=[],
+            source=p.source,
+            source_key=p.source_key,
+            repository=p.repository,
+            branch=p.branch,
+            connection_arn=p.connection_arn,
+            require_approval=p.require_approval,
+            buildspec=p.buildspec,
+            build_timeout_minutes=p.build_timeout_minutes,
+            build_compute_type=p.build_compute_type,
+            artifact_retention_days=p.artifact_retention_days,
+            protect=s.protect,
+        ),
+    )
+    # ---- end DeployPipeline -------------------------------------------------------------
+    return Platform(
+        settings=s,
+        encryption=encryption,
+        alerts=alerts,
+        network=network,
+        web=web,
+        pipeline=pipeline,
+    )

@@ -210,6 +210,32 @@ class Pipeline(_Group):
         description="CodeStar/CodeConnections connection ARN; required for `github`.",
     )
     require_approval: bool = Field(True, description="Manual approval before deploy.")
+    source_key: str = Field(
+        "releases/app.zip",
+        pattern=r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*\.zip$",
+        max_length=1024,
+        description="Object key of the release bundle (a .zip) in the source bucket (`s3`).",
+    )
+    buildspec: str = Field(
+        "buildspec.yml",
+        pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*\.ya?ml$",
+        description="Path of the buildspec inside the source (the app's `buildspec.yml`).",
+    )
+    build_timeout_minutes: int = Field(
+        20, ge=5, le=480, description="The Test stage's CodeBuild timeout (5..480 minutes)."
+    )
+    build_compute_type: Literal[
+        "BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"
+    ] = Field("BUILD_GENERAL1_SMALL", description="CodeBuild compute type of the Test stage.")
+    artifact_retention_days: int = Field(
+        365,
+        ge=30,
+        le=3650,
+        description=(
+            "Days pipeline artifacts (the deploy bundles) and superseded source versions are "
+            "kept; release at least this often, new instances install the last bundle."
+        ),
+    )
 
 
 class Scaling(_Group):

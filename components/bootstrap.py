@@ -1,10 +1,15 @@
 """Instance bootstrap: the user data every web-tier instance runs on first boot (pure).
 
-It writes the app's config (`/etc/groundwork/app.json`, see docs/contracts.md), prepares the
-log directory, installs and starts the CloudWatch agent with its config fetched from an SSM
-parameter, and installs the CodeDeploy agent. Both agents come from the region's own
-buckets, derived from `region`, so they download through the VPC's S3 endpoint even without
-a NAT gateway.
+It writes the app's config (`/etc/groundwork/app.json`, see docs/contracts.md), creates the
+app's user and log directory, installs what the app's deploy bundle expects on the host
+(Python 3.11, see app/scripts/common.sh), installs and starts the CloudWatch agent with its
+config fetched from an SSM parameter, and installs the CodeDeploy agent. Both agents come
+from the region's own buckets, with URLs built from `region`, so they download through the
+VPC's S3 gateway endpoint even without a NAT gateway.
+
+The CodeDeploy agent is started last, once the app config and Python are in place: as soon
+as it polls, the deployment group's launch hook installs the last successful revision, and
+that revision's BeforeInstall hook refuses to run without `/etc/groundwork/app.json`.
 """
 
 from __future__ import annotations
@@ -15,9 +20,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from components import context
+
 APP_CONFIG_PATH = "/etc/groundwork/app.json"
 APP_LOG_DIR = "/var/log/app"
-APP_USER = "groundwork-app"  # the user app/scripts/prepare.sh runs the app as
+# The unprivileged user the app's systemd unit runs as (app/scripts/common.sh: APP_USER).
+APP_USER = "groundwork-app"
+# The interpreter the app's unit runs (app/scripts/common.sh: PYTHON); AL2023's own python3
+# stays at 3.9, 3.11 comes from the distribution's repositories.
+APP_PYTHON_PACKAGE = "python3.11"
+CODEDEPLOY_AGENT_CONFIG = "/etc/codedeploy-agent/conf/codedeployagent.yml"
 
 
 @dataclass(frozen=True)
@@ -28,14 +40,18 @@ class Bootstrap:
     install_codedeploy_agent: bool = False
 
 
-def _codedeploy_install_url(region: str) -> str:
-    return f"https://aws-codedeploy-{region}.s3.{region}.amazonaws.com/latest/install"
+def codedeploy_install_url(region: str) -> str:
+    """The CodeDeploy agent installer in the region's own bucket."""
+    suffix = context.dns_suffix_of(region)
+    return f"https://aws-codedeploy-{region}.s3.{region}.{suffix}/latest/install"
 
 
-def _cloudwatch_agent_url(region: str, arch_var: str) -> str:
+def cloudwatch_agent_url(region: str, arch: str) -> str:
+    """The CloudWatch agent RPM in the region's own bucket (`arch`: amd64 or arm64)."""
+    suffix = context.dns_suffix_of(region)
     return (
-        f"https://amazoncloudwatch-agent-{region}.s3.{region}.amazonaws.com/"
-        f"amazon_linux/{arch_var}/latest/amazon-cloudwatch-agent.rpm"
+        f"https://amazoncloudwatch-agent-{region}.s3.{region}.{suffix}/"
+        f"amazon_linux/{arch}/latest/amazon-cloudwatch-agent.rpm"
     )
 
 
@@ -79,27 +95,49 @@ def render(spec: Bootstrap) -> str:
         "GROUNDWORK_APP_JSON",
         f"chmod 0644 {APP_CONFIG_PATH}",
         "",
+        "# The app's interpreter, so a deploy never waits on the package mirrors.",
+        f"retry dnf install -y {APP_PYTHON_PACKAGE}",
+        "",
     ]
     if spec.cloudwatch_agent_parameter:
-        url = _cloudwatch_agent_url("${REGION}", "${AGENT_ARCH}")
+        # Both architectures' URLs are spelled out so the script carries literal,
+        # region-derived locations; the running machine picks its own.
+        amd64 = shlex.quote(cloudwatch_agent_url(spec.region, "amd64"))
+        arm64 = shlex.quote(cloudwatch_agent_url(spec.region, "arm64"))
         lines += [
             "# CloudWatch agent from the region's own bucket; config from SSM.",
-            f'retry curl -fsSL -o /tmp/amazon-cloudwatch-agent.rpm "{url}"',
+            'if [ "$AGENT_ARCH" = arm64 ]; then',
+            f"  CW_AGENT_URL={arm64}",
+            "else",
+            f"  CW_AGENT_URL={amd64}",
+            "fi",
+            'retry curl -fsSL -o /tmp/amazon-cloudwatch-agent.rpm "$CW_AGENT_URL"',
             "retry dnf install -y /tmp/amazon-cloudwatch-agent.rpm",
             "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config "
             f"-m ec2 -s -c ssm:{shlex.quote(spec.cloudwatch_agent_parameter)}",
             "",
         ]
     if spec.install_codedeploy_agent:
-        url = _codedeploy_install_url("${REGION}")
+        url = shlex.quote(codedeploy_install_url(spec.region))
         lines += [
-            "# CodeDeploy agent from the region's own bucket. Once it runs, the deployment",
-            "# group's launch hook installs the last successful revision on this instance.",
+            "# CodeDeploy agent from the region's own bucket. Its installer is a Ruby script;",
+            "# AWS_REGION keeps it from guessing the region over IMDSv1, which is disabled.",
             "retry dnf install -y ruby",
-            f'retry curl -fsSL -o /tmp/codedeploy-install "{url}"',
-            "chmod +x /tmp/codedeploy-install",
-            "retry /tmp/codedeploy-install auto",
-            "systemctl enable --now codedeploy-agent",
+            f"retry curl -fsSL -o /tmp/codedeploy-install {url}",
+            "chmod 0755 /tmp/codedeploy-install",
+            'retry env AWS_REGION="$REGION" /tmp/codedeploy-install auto',
+            "# Talk to the IAM-authorised command service (codedeploy-commands-secure), so the",
+            "# instance role's policy decides what the agent may do.",
+            f"if grep -q '^:enable_auth_policy:' {CODEDEPLOY_AGENT_CONFIG}; then",
+            "  sed -i 's/^:enable_auth_policy:.*/:enable_auth_policy: true/' "
+            f"{CODEDEPLOY_AGENT_CONFIG}",
+            "else",
+            f"  echo ':enable_auth_policy: true' >> {CODEDEPLOY_AGENT_CONFIG}",
+            "fi",
+            "systemctl enable codedeploy-agent",
+            "# Once it polls, the deployment group's launch hook installs the last successful",
+            "# revision on this instance before it takes traffic.",
+            "systemctl restart codedeploy-agent",
             "",
         ]
     lines.append('echo "groundwork bootstrap finished"')

@@ -1,0 +1,848 @@
+"""DeployPipeline: basic automation. A CodePipeline (V2) that tests every release, then
+deploys it in place to the web tier's autoscaling group, and rolls back on its own.
+
+Stages: Source -> Test -> Approval (when `requireApproval`) -> Deploy.
+
+- Source: by default one object (`sourceKey`, a zip of the app with `buildspec.yml` and
+  `appspec.yml` at its root) in a versioned, encrypted, private source bucket; uploading a
+  new version starts the pipeline through S3's EventBridge notifications (no polling, no
+  CloudTrail, no third-party authorisation). With `source: github`, a CodeStar/CodeConnections
+  connection to one repository and branch instead.
+- Test: a CodeBuild project, not privileged, runs the app's buildspec: its tests' JUnit
+  results go to a pre-created report group, its logs to an encrypted log group with a
+  retention, and its output (the CodeDeploy bundle) to the encrypted artifact bucket.
+- Approval: a manual approval announced on the alerts topic (prod).
+- Deploy: CodeDeploy, in place, one instance at a time, with the load balancer taking each
+  instance out of service while it updates. A failed deployment, or any rollback alarm going
+  off while it runs, redeploys the last good revision. Instances the group launches later
+  (scaling, refresh) get the last successful revision before they take traffic.
+
+Every role is scoped to this pipeline's own buckets, key, project, report group, application,
+deployment group, group and target group; the few actions AWS only authorises on `*`
+(describe calls and the agent's command channel) are listed in `WILDCARD_RESOURCE_ACTIONS`.
+
+The instance side of deploys (the agent's permissions) is attached here, to the web tier's
+instance role, as an inline policy rather than through `WebTierArgs.instance_policies`: the
+policy names this pipeline's artifact bucket, key and prefix, and the pipeline itself needs
+the web tier's group and target group, so passing it into the web tier would make the two
+depend on each other. Attaching it from here keeps every deploy permission in one component
+and leaves the web tier unaware of deployments.
+
+Pipeline failures and failed deployments (including the automatic deployments to new
+instances, which no pipeline run watches) reach the alerts topic through EventBridge rules;
+the topic's policy lets EventBridge publish.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from components import context, iam, kms
+
+# The buildspec's `reports:` key (app/buildspec.yml). CodeBuild uses an existing report group
+# named `<project>-<key>`, so the pre-created group gets exactly that name.
+REPORT_GROUP_KEY = "app-tests"
+# Amazon Linux 2023, like the instances; it offers the Python 3.11 runtime the buildspec asks for.
+BUILD_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
+# Safest in-place config: the rest of the fleet keeps serving while one instance updates.
+DEPLOYMENT_CONFIG = "CodeDeployDefault.OneAtATime"
+DEPLOYMENT_GROUP = "web"
+SOURCE_ARTIFACT = "Source"
+BUNDLE_ARTIFACT = "Bundle"
+# CodePipeline stores an execution's artifacts under the first 20 characters of the
+# pipeline's name (AWS::CodePipeline::Pipeline ArtifactStore, Location).
+ARTIFACT_PREFIX_LENGTH = 20
+TEST_REPORT_PREFIX = "test-reports"
+CODEDEPLOY_EVENT_STATES = ("FAILURE",)
+
+# Actions that support no resource-level permissions (or, for the CodeDeploy agent's command
+# channel, no resource type at all): AWS authorises them only with Resource "*". All are
+# read-only describes, except the four agent commands, which act only on the caller's host.
+WILDCARD_RESOURCE_ACTIONS: frozenset[str] = frozenset(
+    {
+        "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:DescribeLifecycleHooks",
+        "autoscaling:DescribeScalingActivities",
+        "ec2:DescribeInstances",
+        "ec2:DescribeInstanceStatus",
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "tag:GetResources",
+        "codedeploy-commands-secure:GetDeploymentSpecification",
+        "codedeploy-commands-secure:PollHostCommand",
+        "codedeploy-commands-secure:PutHostCommandAcknowledgement",
+        "codedeploy-commands-secure:PutHostCommandComplete",
+    }
+)
+
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,59}$")
+_KMS_USE = (
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+    "kms:DescribeKey",
+)
+_AGENT_PREFIX = "codedeploy-commands-secure:"
+
+
+def physical_prefix(project: str, stack: str) -> str:
+    """`<project>-<stack>` reduced to what every name here accepts (letters, digits, '-')."""
+    text = re.sub(r"[^A-Za-z0-9-]+", "-", f"{project}-{stack}").strip("-")
+    return text[:60].rstrip("-")
+
+
+def artifact_prefix(pipeline_name: str) -> str:
+    """The folder of the artifact bucket that holds this pipeline's artifacts."""
+    return pipeline_name[:ARTIFACT_PREFIX_LENGTH]
+
+
+@dataclass(frozen=True)
+class DeployPipelineArgs:
+    region: str
+    # Physical names start with this (`<project>-<stack>`), so they are known at preview.
+    resource_prefix: str
+    asg_name: pulumi.Input[str]
+    asg_arn: pulumi.Input[str]
+    target_group_name: pulumi.Input[str]
+    target_group_arn: pulumi.Input[str]
+    instance_role_name: pulumi.Input[str]
+    alerts_topic_arn: pulumi.Input[str]
+    alerts_key_arn: pulumi.Input[str]
+    logs_key_arn: pulumi.Input[str]
+    log_retention_days: int
+    # Alarms that stop a running deployment and roll it back (5xx, unhealthy hosts, error-log
+    # rate); by name, exactly as CodeDeploy takes them. Empty: roll back on failure only.
+    rollback_alarm_names: Sequence[pulumi.Input[str]] = ()
+    source: Literal["s3", "github"] = "s3"
+    source_key: str = "releases/app.zip"
+    repository: str | None = None
+    branch: str = "main"
+    connection_arn: str | None = None
+    require_approval: bool = True
+    buildspec: str = "buildspec.yml"
+    build_timeout_minutes: int = 20
+    build_compute_type: str = "BUILD_GENERAL1_SMALL"
+    artifact_retention_days: int = 365
+    protect: bool = True
+
+    def __post_init__(self) -> None:
+        if not _PREFIX_RE.match(self.resource_prefix):
+            raise ValueError(
+                f"DeployPipelineArgs.resource_prefix must be 1..60 letters, digits or '-' "
+                f"(got {self.resource_prefix!r})"
+            )
+        if self.source == "github" and not (self.connection_arn and self.repository):
+            raise ValueError(
+                "DeployPipelineArgs: source 'github' needs connection_arn and repository "
+                f"(got connection_arn={self.connection_arn!r}, repository={self.repository!r})"
+            )
+
+
+class DeployPipeline(pulumi.ComponentResource):
+    """Artifact and source buckets, KMS key, CodeBuild, CodeDeploy, CodePipeline, roles, rules."""
+
+    pipeline_name: pulumi.Output[str]
+    pipeline_arn: pulumi.Output[str]
+    artifact_bucket_name: pulumi.Output[str]
+    artifact_key_arn: pulumi.Output[str]
+    source_bucket_name: pulumi.Output[str] | None
+    source_object_key: str | None
+    build_project_name: pulumi.Output[str]
+    report_group_name: pulumi.Output[str]
+    application_name: pulumi.Output[str]
+    deployment_group_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DeployPipelineArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("groundwork:delivery:DeployPipeline", name, None, opts)
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._partition = context.partition_of(args.region)
+        self._account = context.account_id(self)
+        prefix = args.resource_prefix
+        names = {
+            "pipeline": f"{prefix}-release",
+            "project": f"{prefix}-tests",
+            "application": f"{prefix}-app",
+            "log_group": f"/{prefix}/codebuild/tests",
+        }
+        names["report_group"] = f"{names['project']}-{REPORT_GROUP_KEY}"
+        self._names = names
+
+        key = kms.encryption_key(
+            f"{name}-key",
+            description="Release bundles: pipeline source and artifacts",
+            partition=self._partition,
+            account=self._account,
+            parent=self,
+            protect=args.protect,
+        )
+        artifacts = self._bucket(
+            "artifacts", key, purpose="artifacts", versioned=False, expire=True
+        )
+        source = (
+            self._bucket("source", key, purpose="pipeline-source", versioned=True, expire=False)
+            if args.source == "s3"
+            else None
+        )
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-test-logs",
+            name=names["log_group"],
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.logs_key_arn,
+            tags={"groundwork:logClass": "runtime"},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+
+        build_role = self._role("build-role", "codebuild.amazonaws.com")
+        project = aws.codebuild.Project(
+            f"{name}-tests",
+            name=names["project"],
+            description="Runs the app's tests on every release; its output is the deploy bundle",
+            service_role=build_role.arn,
+            source={"type": "CODEPIPELINE", "buildspec": args.buildspec},
+            artifacts={"type": "CODEPIPELINE"},
+            environment={
+                "type": "LINUX_CONTAINER",
+                "compute_type": args.build_compute_type,
+                "image": BUILD_IMAGE,
+                "image_pull_credentials_type": "CODEBUILD",
+                # No Docker daemon: the tests need none, and privileged builds can escape.
+                "privileged_mode": False,
+            },
+            encryption_key=key.arn,
+            build_timeout=args.build_timeout_minutes,
+            queued_timeout=60,
+            logs_config={
+                "cloudwatch_logs": {"status": "ENABLED", "group_name": log_group.name},
+                "s3_logs": {"status": "DISABLED"},
+            },
+            opts=self._child,
+        )
+        report_group = aws.codebuild.ReportGroup(
+            f"{name}-test-reports",
+            name=names["report_group"],
+            type="TEST",
+            export_config={
+                "type": "S3",
+                "s3_destination": {
+                    "bucket": artifacts.bucket,
+                    "path": TEST_REPORT_PREFIX,
+                    "packaging": "NONE",
+                    "encryption_key": key.arn,
+                },
+            },
+            delete_reports=not args.protect,
+            opts=self._child,
+        )
+        build_policy = aws.iam.RolePolicy(
+            f"{name}-build-policy",
+            role=build_role.id,
+            policy=iam.to_json(self._build_policy(artifacts, key)),
+            opts=self._child,
+        )
+
+        application = aws.codedeploy.Application(
+            f"{name}-app",
+            name=names["application"],
+            compute_platform="Server",
+            opts=self._child,
+        )
+        deploy_role = self._role("deploy-role", "codedeploy.amazonaws.com")
+        deploy_policy = aws.iam.RolePolicy(
+            f"{name}-deploy-policy",
+            role=deploy_role.id,
+            policy=iam.to_json(self._deploy_policy()),
+            opts=self._child,
+        )
+        alarms = list(args.rollback_alarm_names)
+        rollback_events = ["DEPLOYMENT_FAILURE", *(["DEPLOYMENT_STOP_ON_ALARM"] if alarms else [])]
+        deployment_group = aws.codedeploy.DeploymentGroup(
+            f"{name}-web",
+            app_name=application.name,
+            deployment_group_name=DEPLOYMENT_GROUP,
+            service_role_arn=deploy_role.arn,
+            autoscaling_groups=[args.asg_name],
+            deployment_config_name=DEPLOYMENT_CONFIG,
+            deployment_style={
+                "deployment_type": "IN_PLACE",
+                # The load balancer stops sending an instance traffic while it updates.
+                "deployment_option": "WITH_TRAFFIC_CONTROL",
+            },
+            load_balancer_info={"target_group_infos": [{"name": args.target_group_name}]},
+            auto_rollback_configuration={"enabled": True, "events": rollback_events},
+            alarm_configuration=(
+                {"enabled": True, "alarms": alarms, "ignore_poll_alarm_failure": False}
+                if alarms
+                else None
+            ),
+            # Instances launched while (or after) a deployment runs get the last good revision.
+            outdated_instances_strategy="UPDATE",
+            # CodeDeploy installs its launch hook on the group with this role's permissions.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[deploy_policy]),
+        )
+
+        pipeline_role = self._role("pipeline-role", "codepipeline.amazonaws.com")
+        pipeline_policy = aws.iam.RolePolicy(
+            f"{name}-pipeline-policy",
+            role=pipeline_role.id,
+            policy=iam.to_json(self._pipeline_policy(artifacts, source, key)),
+            opts=self._child,
+        )
+        pipeline = aws.codepipeline.Pipeline(
+            f"{name}-release",
+            name=names["pipeline"],
+            pipeline_type="V2",
+            execution_mode="SUPERSEDED",
+            role_arn=pipeline_role.arn,
+            artifact_stores=[
+                {
+                    "type": "S3",
+                    "location": artifacts.bucket,
+                    "encryption_key": {"type": "KMS", "id": key.arn},
+                }
+            ],
+            stages=self._stages(source),
+            # The actions name the project and deployment group by their fixed names. Creating
+            # a pipeline runs it once: the roles must already be able to do their part, and the
+            # report group must exist, or the first build creates a group of that name.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[
+                    project,
+                    report_group,
+                    deployment_group,
+                    pipeline_policy,
+                    build_policy,
+                ],
+            ),
+        )
+
+        aws.iam.RolePolicy(
+            f"{name}-agent-policy",
+            role=args.instance_role_name,
+            policy=iam.to_json(self._agent_policy(artifacts, key)),
+            opts=self._child,
+        )
+        if source is not None:
+            self._start_on_upload(source, pipeline)
+        self._notify_failures(application)
+
+        self.pipeline_name = pipeline.name
+        self.pipeline_arn = pipeline.arn
+        self.artifact_bucket_name = artifacts.bucket
+        self.artifact_key_arn = key.arn
+        self.source_bucket_name = source.bucket if source is not None else None
+        self.source_object_key = args.source_key if source is not None else None
+        self.build_project_name = project.name
+        self.report_group_name = report_group.name
+        self.application_name = application.name
+        self.deployment_group_name = deployment_group.deployment_group_name
+        self.register_outputs(
+            {
+                "pipelineName": self.pipeline_name,
+                "artifactBucket": self.artifact_bucket_name,
+                "deploymentGroupName": self.deployment_group_name,
+            }
+        )
+
+    # ---- ARNs, built from names so that policies are known at preview ---------------------
+
+    def _arn(self, service: str, resource: pulumi.Input[str]) -> pulumi.Output[str]:
+        return pulumi.Output.concat(
+            "arn:", self._partition, ":", service, ":", self._args.region, ":", self._account,
+            ":", resource,
+        )  # fmt: skip
+
+    def _s3_arn(self, bucket: pulumi.Input[str], path: str = "") -> pulumi.Output[str]:
+        return pulumi.Output.concat("arn:", self._partition, ":s3:::", bucket, path)
+
+    # ---- storage ----------------------------------------------------------------------------
+
+    def _bucket(
+        self, role: str, key: aws.kms.Key, *, purpose: str, versioned: bool, expire: bool
+    ) -> aws.s3.Bucket:
+        """A private, SSE-KMS, owner-enforced, TLS-only bucket with an expiry lifecycle."""
+        name, args = self._name, self._args
+        bucket = aws.s3.Bucket(
+            f"{name}-{role}",
+            force_destroy=not args.protect,
+            tags={"groundwork:purpose": purpose},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-{role}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=self._child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-{role}-ownership",
+            bucket=bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=self._child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-{role}-encryption",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": key.arn,
+                    },
+                    # One data key per bucket instead of one KMS call per object.
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=self._child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-{role}-policy",
+            bucket=bucket.id,
+            policy=iam.to_json(
+                iam.document(
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                )
+            ),
+            opts=self._child,
+        )
+        days = args.artifact_retention_days
+        lifecycle: dict[str, Any] = {
+            "id": "expire-old-releases",
+            "status": "Enabled",
+            "filter": {},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+        }
+        if versioned:
+            versioning = aws.s3.BucketVersioning(
+                f"{name}-{role}-versioning",
+                bucket=bucket.id,
+                versioning_configuration={"status": "Enabled"},
+                opts=self._child,
+            )
+            # The current release stays; superseded ones go after the retention period.
+            lifecycle["noncurrent_version_expiration"] = {"noncurrent_days": days}
+            depends: list[pulumi.Resource] = [versioning]
+        else:
+            depends = []
+        if expire:
+            lifecycle["expiration"] = {"days": days}
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-{role}-lifecycle",
+            bucket=bucket.id,
+            rules=[lifecycle],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+        )
+        return bucket
+
+    # ---- roles ------------------------------------------------------------------------------
+
+    def _role(self, role: str, service: str) -> aws.iam.Role:
+        """A service role only this account's `service` can assume (confused-deputy guard)."""
+        return aws.iam.Role(
+            f"{self._name}-{role}",
+            assume_role_policy=iam.to_json(
+                iam.assume_role(
+                    service,
+                    conditions={"StringEquals": {"aws:SourceAccount": self._account}},
+                )
+            ),
+            opts=self._child,
+        )
+
+    def _build_policy(self, artifacts: aws.s3.Bucket, key: aws.kms.Key) -> dict[str, Any]:
+        names = self._names
+        log_group = self._arn("logs", f"log-group:{names['log_group']}")
+        return iam.document(
+            iam.statement(
+                ["logs:CreateLogStream", "logs:PutLogEvents"],
+                [log_group, pulumi.Output.concat(log_group, ":*")],
+                sid="WriteBuildLogs",
+            ),
+            iam.statement(
+                ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+                [self._s3_arn(artifacts.bucket, "/*")],
+                sid="ReadSourceWriteBundleAndReports",
+            ),
+            iam.statement(
+                ["s3:GetBucketAcl", "s3:GetBucketLocation"],
+                [self._s3_arn(artifacts.bucket)],
+                sid="ArtifactBucket",
+            ),
+            iam.statement(list(_KMS_USE), [key.arn], sid="ArtifactKey"),
+            iam.statement(
+                [
+                    "codebuild:CreateReport",
+                    "codebuild:UpdateReport",
+                    "codebuild:BatchPutTestCases",
+                    "codebuild:BatchPutCodeCoverages",
+                ],
+                [self._arn("codebuild", f"report-group/{names['report_group']}")],
+                sid="TestReports",
+            ),
+        )
+
+    def _deploy_policy(self) -> dict[str, Any]:
+        """What CodeDeploy needs for in-place deployments to one group behind one target group.
+
+        A least-privilege subset of AWS's managed `AWSCodeDeployRole`: no group creation or
+        deletion, no scaling policies, no instance termination (those serve blue/green).
+        """
+        args = self._args
+        statements = [
+            iam.statement(
+                [
+                    "autoscaling:PutLifecycleHook",
+                    "autoscaling:DeleteLifecycleHook",
+                    "autoscaling:CompleteLifecycleAction",
+                    "autoscaling:RecordLifecycleActionHeartbeat",
+                ],
+                [args.asg_arn],
+                sid="LaunchHookOnTheWebGroup",
+            ),
+            iam.statement(
+                ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
+                [args.target_group_arn],
+                sid="TrafficControlOnTheWebTargetGroup",
+            ),
+            iam.statement(
+                sorted(a for a in WILDCARD_RESOURCE_ACTIONS if not a.startswith(_AGENT_PREFIX)),
+                "*",
+                sid="DescribeOnlyAuthorisedOnAllResources",
+            ),
+        ]
+        if args.rollback_alarm_names:
+            statements.append(
+                iam.statement(
+                    ["cloudwatch:DescribeAlarms"],
+                    [
+                        self._arn("cloudwatch", pulumi.Output.concat("alarm:", alarm))
+                        for alarm in args.rollback_alarm_names
+                    ],
+                    sid="ReadRollbackAlarms",
+                )
+            )
+        return iam.document(*statements)
+
+    def _pipeline_policy(
+        self, artifacts: aws.s3.Bucket, source: aws.s3.Bucket | None, key: aws.kms.Key
+    ) -> dict[str, Any]:
+        args, names = self._args, self._names
+        application = self._arn("codedeploy", f"application:{names['application']}")
+        statements = [
+            iam.statement(
+                ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:PutObjectAcl"],
+                [self._s3_arn(artifacts.bucket, "/*")],
+                sid="Artifacts",
+            ),
+            iam.statement(
+                ["s3:GetBucketVersioning", "s3:GetBucketLocation", "s3:GetBucketAcl"],
+                [self._s3_arn(artifacts.bucket)],
+                sid="ArtifactBucket",
+            ),
+            iam.statement(list(_KMS_USE), [key.arn], sid="ArtifactKey"),
+            iam.statement(
+                ["codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild"],
+                [self._arn("codebuild", f"project/{names['project']}")],
+                sid="RunTests",
+            ),
+            iam.statement(
+                ["codedeploy:CreateDeployment", "codedeploy:GetDeployment"],
+                [
+                    self._arn(
+                        "codedeploy",
+                        f"deploymentgroup:{names['application']}/{DEPLOYMENT_GROUP}",
+                    )
+                ],
+                sid="Deploy",
+            ),
+            iam.statement(
+                [
+                    "codedeploy:GetApplication",
+                    "codedeploy:GetApplicationRevision",
+                    "codedeploy:RegisterApplicationRevision",
+                ],
+                [application],
+                sid="RegisterRevisions",
+            ),
+            iam.statement(
+                ["codedeploy:GetDeploymentConfig"],
+                [self._arn("codedeploy", f"deploymentconfig:{DEPLOYMENT_CONFIG}")],
+                sid="ReadDeploymentConfig",
+            ),
+        ]
+        if source is not None:
+            statements += [
+                iam.statement(
+                    [
+                        "s3:GetObject",
+                        "s3:GetObjectVersion",
+                        "s3:GetObjectTagging",
+                        "s3:GetObjectVersionTagging",
+                    ],
+                    [self._s3_arn(source.bucket, f"/{args.source_key}")],
+                    sid="ReadReleaseBundle",
+                ),
+                iam.statement(
+                    ["s3:GetBucketVersioning", "s3:GetBucketLocation", "s3:GetBucketAcl"],
+                    [self._s3_arn(source.bucket)],
+                    sid="SourceBucket",
+                ),
+            ]
+        else:
+            assert args.connection_arn is not None  # __post_init__ guarantees it
+            service = args.connection_arn.split(":")[2]
+            statements.append(
+                iam.statement(
+                    [f"{service}:UseConnection"], [args.connection_arn], sid="ReadRepository"
+                )
+            )
+        if args.require_approval:
+            statements += [
+                iam.statement(["sns:Publish"], [args.alerts_topic_arn], sid="AnnounceApproval"),
+                iam.statement(
+                    ["kms:GenerateDataKey*", "kms:Decrypt"],
+                    [args.alerts_key_arn],
+                    sid="AlertsTopicKey",
+                ),
+            ]
+        return iam.document(*statements)
+
+    def _agent_policy(self, artifacts: aws.s3.Bucket, key: aws.kms.Key) -> dict[str, Any]:
+        """The CodeDeploy agent on each instance: fetch this pipeline's bundles, nothing else."""
+        prefix = f"/{artifact_prefix(self._names['pipeline'])}/*"
+        s3_service = f"s3.{self._args.region}.{context.dns_suffix_of(self._args.region)}"
+        return iam.document(
+            iam.statement(
+                ["s3:GetObject", "s3:GetObjectVersion"],
+                [self._s3_arn(artifacts.bucket, prefix)],
+                sid="ReadDeployBundles",
+            ),
+            iam.statement(
+                ["kms:Decrypt"],
+                [key.arn],
+                sid="DecryptDeployBundles",
+                conditions={"StringEquals": {"kms:ViaService": s3_service}},
+            ),
+            iam.statement(
+                sorted(a for a in WILDCARD_RESOURCE_ACTIONS if a.startswith(_AGENT_PREFIX)),
+                "*",
+                sid="AgentCommandChannel",
+            ),
+        )
+
+    # ---- stages -----------------------------------------------------------------------------
+
+    def _stages(self, source: aws.s3.Bucket | None) -> list[dict[str, Any]]:
+        args, names = self._args, self._names
+        if source is not None:
+            source_action: dict[str, Any] = {
+                "name": "Source",
+                "category": "Source",
+                "owner": "AWS",
+                "provider": "S3",
+                "version": "1",
+                "output_artifacts": [SOURCE_ARTIFACT],
+                "configuration": {
+                    "S3Bucket": source.bucket,
+                    "S3ObjectKey": args.source_key,
+                    # An EventBridge rule starts the pipeline on upload; no polling.
+                    "PollForSourceChanges": "false",
+                },
+            }
+        else:
+            source_action = {
+                "name": "Source",
+                "category": "Source",
+                "owner": "AWS",
+                "provider": "CodeStarSourceConnection",
+                "version": "1",
+                "output_artifacts": [SOURCE_ARTIFACT],
+                "configuration": {
+                    "ConnectionArn": args.connection_arn,
+                    "FullRepositoryId": args.repository,
+                    "BranchName": args.branch,
+                    "OutputArtifactFormat": "CODE_ZIP",
+                    "DetectChanges": "true",
+                },
+            }
+        stages: list[dict[str, Any]] = [
+            {"name": "Source", "actions": [source_action]},
+            {
+                "name": "Test",
+                "actions": [
+                    {
+                        "name": "Test",
+                        "category": "Test",
+                        "owner": "AWS",
+                        "provider": "CodeBuild",
+                        "version": "1",
+                        "input_artifacts": [SOURCE_ARTIFACT],
+                        "output_artifacts": [BUNDLE_ARTIFACT],
+                        "configuration": {"ProjectName": names["project"]},
+                    }
+                ],
+            },
+        ]
+        if args.require_approval:
+            stages.append(
+                {
+                    "name": "Approval",
+                    "actions": [
+                        {
+                            "name": "Approve",
+                            "category": "Approval",
+                            "owner": "AWS",
+                            "provider": "Manual",
+                            "version": "1",
+                            "configuration": {
+                                "NotificationArn": args.alerts_topic_arn,
+                                "CustomData": (
+                                    "The release passed its tests (see the Test stage's "
+                                    "report). Approve to deploy it to the web tier."
+                                ),
+                            },
+                        }
+                    ],
+                }
+            )
+        stages.append(
+            {
+                "name": "Deploy",
+                "actions": [
+                    {
+                        "name": "Deploy",
+                        "category": "Deploy",
+                        "owner": "AWS",
+                        "provider": "CodeDeploy",
+                        "version": "1",
+                        "input_artifacts": [BUNDLE_ARTIFACT],
+                        "configuration": {
+                            "ApplicationName": names["application"],
+                            "DeploymentGroupName": DEPLOYMENT_GROUP,
+                        },
+                    }
+                ],
+            }
+        )
+        return stages
+
+    # ---- events -----------------------------------------------------------------------------
+
+    def _start_on_upload(self, source: aws.s3.Bucket, pipeline: aws.codepipeline.Pipeline) -> None:
+        """Start the pipeline when a new version of the release object lands in the bucket."""
+        name, args = self._name, self._args
+        notification = aws.s3.BucketNotification(
+            f"{name}-source-events", bucket=source.id, eventbridge=True, opts=self._child
+        )
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-on-upload",
+            description="Start the release pipeline when a new release bundle is uploaded",
+            event_pattern=pulumi.Output.json_dumps(
+                {
+                    "source": ["aws.s3"],
+                    "detail-type": ["Object Created"],
+                    "detail": {
+                        "bucket": {"name": [source.bucket]},
+                        "object": {"key": [args.source_key]},
+                    },
+                }
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[notification]),
+        )
+        role = self._role("start-role", "events.amazonaws.com")
+        policy = aws.iam.RolePolicy(
+            f"{name}-start-policy",
+            role=role.id,
+            policy=iam.to_json(
+                iam.document(
+                    iam.statement(
+                        ["codepipeline:StartPipelineExecution"],
+                        # Built from the name, so the policy is known at preview.
+                        [self._arn("codepipeline", self._names["pipeline"])],
+                        sid="StartRelease",
+                    )
+                )
+            ),
+            opts=self._child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-on-upload-target",
+            rule=rule.name,
+            arn=pipeline.arn,
+            role_arn=role.arn,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+
+    def _notify_failures(self, application: aws.codedeploy.Application) -> None:
+        """Failed pipeline runs and failed deployments go to the alerts topic."""
+        name, args, names = self._name, self._args, self._names
+        rules = {
+            "run-failed": (
+                "A release pipeline run failed",
+                {
+                    "source": ["aws.codepipeline"],
+                    "detail-type": ["CodePipeline Pipeline Execution State Change"],
+                    "detail": {"pipeline": [names["pipeline"]], "state": ["FAILED"]},
+                },
+                {"pipeline": "$.detail.pipeline", "execution": "$.detail.execution-id"},
+                '"Release pipeline <pipeline> failed (execution <execution>). Open the '
+                'pipeline in the CodePipeline console to see which stage failed."',
+            ),
+            "deploy-failed": (
+                "A deployment to the web tier failed (pipeline or new-instance deployment)",
+                {
+                    "source": ["aws.codedeploy"],
+                    "detail-type": ["CodeDeploy Deployment State-change Notification"],
+                    "detail": {
+                        "application": [application.name],
+                        "state": list(CODEDEPLOY_EVENT_STATES),
+                    },
+                },
+                {
+                    "application": "$.detail.application",
+                    "deployment": "$.detail.deploymentId",
+                    "group": "$.detail.deploymentGroup",
+                },
+                '"Deployment <deployment> of <application> to <group> failed; CodeDeploy rolls '
+                'back to the last good revision when it can."',
+            ),
+        }
+        for role, (description, pattern, paths, template) in rules.items():
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-{role}",
+                description=description,
+                event_pattern=pulumi.Output.json_dumps(pattern),
+                opts=self._child,
+            )
+            aws.cloudwatch.EventTarget(
+                f"{name}-{role}-alert",
+                rule=rule.name,
+                arn=args.alerts_topic_arn,
+                input_transformer={"input_paths": paths, "input_template": template},
+                opts=self._child,
+            )
