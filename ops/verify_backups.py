@@ -203,7 +203,12 @@ def check_backup_retention(
     ref: vault.BackupRef, retention: tuple[str, datetime] | None, now: datetime
 ) -> Check:
     if retention is None:
-        return Check("backup.retention", False, f"{ref.key}: version has no retain-until date")
+        return Check(
+            "backup.retention",
+            False,
+            f"{ref.key}: version shows no retain-until date (not locked, or this role lacks "
+            "s3:GetObjectRetention)",
+        )
     mode, until = retention
     return Check(
         "backup.retention",
@@ -287,14 +292,7 @@ def run_checks(target: Target, expect: Expectations) -> list[Check]:
         head = vault.head_object(s3, bucket, ref.key)
         version = head.get("VersionId")
         ref = vault.BackupRef(bucket, ref.key, ref.dumped_at, ref.size, version)
-        result += _guard(
-            "backup.retention",
-            lambda: [
-                check_backup_retention(
-                    ref, vault.object_retention(s3, bucket, ref.key, version), now
-                )
-            ],
-        )
+        result.append(check_backup_retention(ref, vault.retention_from_head(head), now))
         result += _guard(
             "backup.checksum",
             lambda: [check_checksum(ref, vault.stream_object(s3, bucket, ref.key, version))],

@@ -172,6 +172,7 @@ def put_backup(
         Key=key,
         Body=body,
         Metadata=metadata,
+        ChecksumAlgorithm="SHA256",  # S3 wants it for a bucket with a default lock
         ServerSideEncryption="aws:kms",
         SSEKMSKeyId=vault.kms_key_arn,
     )

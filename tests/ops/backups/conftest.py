@@ -31,6 +31,7 @@ from backup_testkit import (
     PgServer,
     Source,
     Vault,
+    pg_dump_bytes,
 )
 from moto.server import ThreadedMotoServer
 
@@ -184,6 +185,7 @@ def make_vault(moto: Moto):
         lock: bool = True,
         public_block: bool = True,
         kms_default: bool = True,
+        versioning: bool = True,
     ) -> Vault:
         bucket = f"vault-{uuid.uuid4().hex[:12]}"
         key_arn = kms.create_key(Description=f"{bucket} key")["KeyMetadata"]["Arn"]
@@ -200,7 +202,7 @@ def make_vault(moto: Moto):
                     "Rule": {"DefaultRetention": {"Mode": mode, "Days": days}},
                 },
             )
-        if not lock:
+        if not lock and versioning:  # object lock turns versioning on by itself
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         if kms_default:
             s3.put_bucket_encryption(
@@ -230,3 +232,9 @@ def make_vault(moto: Moto):
         return Vault(bucket, key_arn)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def reference_dump(postgres: PgServer, source: Source) -> bytes:
+    """A custom-format dump of the source made with pg_dump directly (not via ops)."""
+    return pg_dump_bytes(postgres, source)
