@@ -1,4 +1,4 @@
-"""boto3 client construction shared by the backup tools (region, endpoint, retries).
+"""AWS client construction shared by the backup tools (region, endpoint, retries).
 
 Region and endpoint come from the arguments when given, otherwise from the standard AWS
 environment (`AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL`,
@@ -8,10 +8,12 @@ how the tests point the tools at a moto server.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
-import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 
@@ -36,4 +38,13 @@ def client(service: str, region: str | None = None, endpoint_url: str | None = N
         request_checksum_calculation="when_supported",
         response_checksum_validation="when_supported",
     )
-    return boto3.session.Session().client(service, endpoint_url=endpoint_url, config=config)
+    # A fresh session per client (credentials and env are read now), sharing one loader so
+    # the service models are parsed once per process rather than once per client.
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _loader())
+    return session.create_client(service, endpoint_url=endpoint_url, config=config)
+
+
+@functools.cache
+def _loader() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()

@@ -300,7 +300,7 @@ class Toc:
 
 
 _TOC_ENTRY = re.compile(r"^(\d+); \d+ \d+ (.+)$")
-_TOC_HEADER = re.compile(r"^;\s+([A-Za-z][A-Za-z ]*?):\s*(.*)$")
+_TOC_HEADER = re.compile(r"^;\s+([A-Za-z][A-Za-z_ ]*?):\s*(.*)$")
 
 
 def list_toc(tools: PgTools, dump_path: Path) -> Toc:

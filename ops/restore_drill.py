@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ops import awsenv, pg, vault
@@ -103,6 +103,11 @@ class DrillReport:
         return [step.line() for step in self.steps] + [self.summary()]
 
 
+def age_text(age: timedelta) -> str:
+    minutes = int(age.total_seconds() // 60)
+    return f"{minutes} min" if abs(minutes) < 120 else f"{minutes / 60:.1f} h"
+
+
 def default_scratch_name(now: datetime) -> str:
     return f"restore_drill_{now.astimezone(UTC):%Y%m%d_%H%M%S}"
 
@@ -160,7 +165,7 @@ def _drill(config: DrillConfig, report: DrillReport, stack: contextlib.ExitStack
         "locate",
         True,
         f"{ref.label}, dumped {ref.dumped_at:%Y-%m-%dT%H:%M:%SZ} "
-        f"({age.total_seconds() / 3600:.1f}h ago), {ref.size} bytes",
+        f"({age_text(age)} ago), {ref.size} bytes",
     )
 
     # 1. checksum, before anything else looks at the bytes
@@ -253,17 +258,22 @@ def _drill(config: DrillConfig, report: DrillReport, stack: contextlib.ExitStack
 
     # 6. compare row counts
     actual = pg.table_row_counts(tools, env, scratch, list(expected))
-    wrong = [
-        f"{table}: archive {expected[table]}, restored {actual[table]}"
-        for table in expected
-        if actual[table] != expected[table]
-    ]
+    wrong = count_differences(expected, actual)
     if wrong:
         report.add("row-counts", False, f"{len(wrong)} table(s) differ: {'; '.join(wrong)}")
         return
     report.tables = len(expected)
     report.rows = sum(actual.values())
     report.add("row-counts", True, f"{len(expected)}/{len(expected)} tables match the archive")
+
+
+def count_differences(expected: dict[str, int], actual: dict[str, int]) -> list[str]:
+    """One entry per table whose restored row count is not the archive's."""
+    return [
+        f"{table}: archive {count}, restored {actual.get(table, 'missing')}"
+        for table, count in expected.items()
+        if actual.get(table) != count
+    ]
 
 
 def _cleanup(

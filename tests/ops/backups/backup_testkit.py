@@ -9,13 +9,27 @@ import os
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 REGION = "eu-west-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 SUPERUSER_PASSWORD = "super:secret\\pw"  # ':' and '\\' exercise ops.pg's passfile escaping
+
+
+def set_aws_test_env(monkeypatch: pytest.MonkeyPatch, scratch: Path) -> None:
+    """Credentials and region the tools pick up the standard way; nothing from the host."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "PG")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(scratch / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(scratch / "no-aws-credentials"))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import pwd
 import shutil
@@ -32,6 +33,7 @@ from backup_testkit import (
     Source,
     Vault,
     pg_dump_bytes,
+    set_aws_test_env,
 )
 from moto.server import ThreadedMotoServer
 
@@ -40,6 +42,8 @@ from moto.server import ThreadedMotoServer
 def moto() -> Iterator[Moto]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    # One INFO line per request otherwise lands in every captured test log.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     host, port = server.get_host_and_port()
     yield Moto(f"http://{host}:{port}")
     server.stop()
@@ -47,15 +51,7 @@ def moto() -> Iterator[Moto]:
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Credentials and region the tools pick up the standard way; nothing from the host."""
-    for name in list(os.environ):
-        if name.startswith(("AWS_", "PG")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    set_aws_test_env(monkeypatch, tmp_path)
 
 
 def _free_port() -> int:
@@ -172,12 +168,17 @@ def source(moto: Moto, postgres: PgServer) -> Source:
     return Source("app-db", secret_arn, user, password, "app")
 
 
-@pytest.fixture
-def make_vault(moto: Moto):
-    """Create a vault bucket like the component does (object lock, versioning, SSE-KMS,
-    public access blocks), with knobs to seed faults."""
+@pytest.fixture(scope="session")
+def vault_key(moto: Moto) -> str:
+    """One customer-managed key for every test vault (moto takes ~50 ms to make one)."""
+    return moto.client("kms").create_key(Description="backup vault key")["KeyMetadata"]["Arn"]
+
+
+@pytest.fixture(scope="session")
+def make_vault(moto: Moto, vault_key: str):
+    """Create a fresh vault bucket like the component does (object lock, versioning,
+    SSE-KMS, public access blocks), with knobs to seed faults."""
     s3 = moto.client("s3")
-    kms = moto.client("kms")
 
     def make(
         mode: str | None = "COMPLIANCE",
@@ -188,7 +189,7 @@ def make_vault(moto: Moto):
         versioning: bool = True,
     ) -> Vault:
         bucket = f"vault-{uuid.uuid4().hex[:12]}"
-        key_arn = kms.create_key(Description=f"{bucket} key")["KeyMetadata"]["Arn"]
+        key_arn = vault_key
         s3.create_bucket(
             Bucket=bucket,
             CreateBucketConfiguration={"LocationConstraint": REGION},
