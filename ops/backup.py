@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ops import awsenv, pg, vault
 from ops.awsenv import OpsError
@@ -145,7 +146,7 @@ def run_backup(config: BackupConfig, log: Callable[[str], None] = lambda _: None
 
 
 def verify_stored(
-    s3: object,
+    s3: Any,
     config: BackupConfig,
     key: str,
     upload: vault.Upload,

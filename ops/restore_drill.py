@@ -146,6 +146,8 @@ def run_drill(config: DrillConfig) -> DrillReport:
 def _drill(config: DrillConfig, report: DrillReport, stack: contextlib.ExitStack) -> None:
     tools = pg.PgTools(config.pg_bin_dir)
     db = vault.check_source_db(config.db_name)
+    if config.version_id and not config.key:
+        raise OpsError("--version-id needs --key (the version of which backup?)")
     endpoint = pg.make_endpoint(
         config.host, config.port, config.sslmode, config.ca_bundle, option="--target-host"
     )

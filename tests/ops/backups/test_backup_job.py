@@ -295,6 +295,21 @@ def test_password_travels_in_a_private_passfile(monkeypatch):
     assert not passfile.exists(), f"{passfile} left behind"
 
 
+def test_tls_settings_reach_libpq(tmp_path):
+    """What the embedded server (built without TLS) cannot show: the CA bundle and
+    verify-full are what libpq is told to use."""
+    bundle = tmp_path / "rds-ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    endpoint = pg.make_endpoint("db.abc.eu-west-1.rds.amazonaws.com", 5432, None, str(bundle))
+    creds = pg.DbCredentials("admin", "pw")
+    with pg.libpq_env(endpoint, creds, "app") as env:
+        assert env["PGSSLMODE"] == "verify-full" and env["PGSSLROOTCERT"] == str(bundle), env
+        assert env["PGHOST"] == "db.abc.eu-west-1.rds.amazonaws.com", env
+    plain = pg.make_endpoint("db.abc.eu-west-1.rds.amazonaws.com", 5432)
+    with pg.libpq_env(plain, creds, "app") as env:
+        assert env["PGSSLMODE"] == "require" and "PGSSLROOTCERT" not in env, env
+
+
 def test_missing_settings_are_listed(monkeypatch, capsys):
     code = backup.main(["--host", "db.example.com"])
     out = capsys.readouterr().out.strip()

@@ -281,6 +281,8 @@ def test_bad_drill_settings_are_named(moto: Moto, postgres: PgServer, source, ca
             "--target-user", "u", "--sslmode", "disable"]  # fmt: skip
     assert restore_drill.main(argv) == 1
     assert "only allowed for a local server" in capsys.readouterr().out
+    code, out = drill(moto, postgres, source, "any-bucket", "--version-id", "v1", capsys=capsys)
+    assert code == 1 and "--version-id needs --key" in out, out
 
 
 def test_table_of_contents_is_read(postgres: PgServer, reference_dump: bytes, tmp_path):
