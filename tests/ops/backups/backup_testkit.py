@@ -52,6 +52,7 @@ class PgServer:
         db: str = "postgres",
         user: str = "postgres",
         password: str = SUPERUSER_PASSWORD,
+        extra: tuple[str, ...] = (),
     ) -> str:
         """Test-side SQL (independent of ops.pg), stopping at the first error."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
@@ -59,7 +60,7 @@ class PgServer:
             PGHOST=self.host, PGPORT=str(self.port), PGUSER=user, PGPASSWORD=password, PGDATABASE=db
         )
         result = subprocess.run(
-            [f"{self.bin_dir}/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"],
+            [f"{self.bin_dir}/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", *extra],
             input=sql,
             capture_output=True,
             text=True,
@@ -192,19 +193,29 @@ def put_backup(
     )
 
 
+_CONTENTS_SQL = r"""
+CREATE TEMP VIEW user_tables AS
+SELECT format('%I.%I', n.nspname, c.relname) AS rel FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg_temp%';
+SELECT 'T', rel FROM user_tables;
+SELECT format('SELECT %L, %L, t::text FROM ONLY %s t ORDER BY 3;', 'R', rel, rel)
+FROM user_tables ORDER BY rel \gexec
+"""
+
+
 def table_contents(postgres: PgServer, db: str) -> dict[str, list[str]]:
-    """Every user table's rows (as row literals, sorted), keyed by schema.table."""
-    tables = postgres.psql(
-        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-        "ORDER BY 1;",
-        db=db,
-    ).split("\n")
+    """Every user table's rows (as row literals, sorted), keyed by schema.table; one psql
+    run, records split by NUL and fields by US so values may hold any text."""
+    out = postgres.psql(_CONTENTS_SQL, db=db, extra=("-F", "\x1f", "-0"))
     result: dict[str, list[str]] = {}
-    for table in filter(None, tables):
-        rows = postgres.psql(f"SELECT t::text FROM ONLY {table} t ORDER BY 1;", db=db)
-        result[table] = rows.split("\n")
+    for record in filter(None, out.split("\0")):
+        fields = record.split("\x1f")
+        if fields[0] == "T":
+            result.setdefault(fields[1], [])
+        else:
+            result[fields[1]].append(fields[2])
     return result
 
 
