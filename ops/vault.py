@@ -119,6 +119,8 @@ def resolve_backup(
         raise OpsError(
             f"{key} is not a backup key (expected {PREFIX}/<db>/<YYYYmmddTHHMMSSZ>.dump)"
         )
+    if parsed[0] != db:
+        raise OpsError(f"{key} is a backup of database {parsed[0]}, not {db}")
     head = head_object(s3, bucket, key, version_id)
     return BackupRef(bucket, key, parsed[1], head.get("ContentLength"), head.get("VersionId"))
 

@@ -283,6 +283,11 @@ def test_bad_drill_settings_are_named(moto: Moto, postgres: PgServer, source, ca
     assert "only allowed for a local server" in capsys.readouterr().out
     code, out = drill(moto, postgres, source, "any-bucket", "--version-id", "v1", capsys=capsys)
     assert code == 1 and "--version-id needs --key" in out, out
+    key = "postgres/billing/20261126T104515Z.dump"
+    code, out = drill(moto, postgres, source, "any-bucket", "--key", key, capsys=capsys)
+    assert code == 1 and f"{key} is a backup of database billing, not app" in out, out
+    code, out = drill(moto, postgres, source, "any-bucket", "--key", "app.dump", capsys=capsys)
+    assert code == 1 and "app.dump is not a backup key" in out, out
 
 
 def test_table_of_contents_is_read(postgres: PgServer, reference_dump: bytes, tmp_path):
