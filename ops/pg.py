@@ -27,15 +27,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ops.awsenv import OpsError
 
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-# Modes that may send data in clear text or to an unverified peer: only for a local server.
+# Modes that may fall back to clear text: only for a server on this machine.
 WEAK_SSLMODES = ("disable", "allow", "prefer")
 DUMP_MAGIC = b"PGDMP"
 CHUNK = 1024 * 1024
 # The scratch/target database names the tools create or drop: plain lower-case identifiers,
 # so they never need quoting tricks and cannot smuggle SQL.
 SAFE_DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-# `COPY <qualified name> (<columns>) FROM stdin;` as pg_restore writes it; the qualified
-# name is already valid, quoted SQL.
+# `COPY <qualified name> (<columns>) FROM stdin;` as pg_restore writes it. The pattern
+# admits only identifiers (quoted or plain), so the captured name is safe to reuse as SQL.
 _IDENT = r'(?:"(?:[^"]|"")*"|[A-Za-z_][A-Za-z0-9_$]*)'
 _COPY_LINE = re.compile(rf"^COPY ({_IDENT}(?:\.{_IDENT})?) (?:\(.*\) )?FROM stdin;$")
 
