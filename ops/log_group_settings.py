@@ -80,12 +80,12 @@ def apply(
             return False
 
     created = _with_retries(create, sleep)
+    _with_retries(lambda: logs.put_retention_policy(logGroupName=name, retentionInDays=days), sleep)
     if not created:
-        # The service made the group first: encrypt what it writes from now on and tag it.
-        _with_retries(lambda: logs.associate_kms_key(logGroupName=name, kmsKeyId=key), sleep)
+        # The service made the group first: tag it and encrypt what it writes from now on.
         if tags:
             _with_retries(lambda: logs.tag_resource(resourceArn=arn, tags=tags), sleep)
-    _with_retries(lambda: logs.put_retention_policy(logGroupName=name, retentionInDays=days), sleep)
+        _with_retries(lambda: logs.associate_kms_key(logGroupName=name, kmsKeyId=key), sleep)
     return {"logGroupName": name, "created": created, "retentionInDays": days}
 
 
