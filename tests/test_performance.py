@@ -14,7 +14,7 @@ import pytest
 
 from components import dashboard as dash
 from components import performance
-from offline.model import Recording
+from offline.model import Recording, plain
 from ops import health_canary
 from settings import SettingsError, parse
 from tests import performance_checks as pc
@@ -59,6 +59,16 @@ def test_capability_check_tells_the_phases_apart(pmf: Recording, growth: Recordi
     assert pc.capabilities(pmf) != pc.capabilities(growth)
     without_rum = [r for r in growth if r.type not in (pc.APP_MONITOR, pc.IDENTITY_POOL)]
     assert "rum-monitor" not in pc.capabilities(dataclasses.replace(growth, resources=without_rum))
+
+
+def test_growth_stack_writes_down_no_region(
+    growth: Recording, phase_variant: Callable[..., Recording]
+) -> None:
+    moved = phase_variant("prod", "growth", {"aws:region": "ap-southeast-2"})
+    leaks = [r.urn for r in moved if "eu-west-1" in json.dumps(plain(r.inputs))]
+    assert leaks == [], "inputs still name the shipped region"
+    # The same scan does find the region where the shipped stack legitimately uses it.
+    assert any("eu-west-1" in json.dumps(plain(r.inputs)) for r in growth.of_type(pc.DASHBOARD))
 
 
 # ---- alarms --------------------------------------------------------------------------------
