@@ -15,7 +15,15 @@ from components import bootstrap
 from components.alerts import Alerts, AlertsArgs
 from components.encryption import Encryption, EncryptionArgs
 from components.network import Network, NetworkArgs
+from components.performance import (
+    PerformanceMonitoring,
+    PerformanceMonitoringArgs,
+    canary_name,
+    dashboard_name,
+)
 from components.pipeline import DeployPipeline, DeployPipelineArgs, physical_prefix
+from components.rum import RealUserMonitoring, RealUserMonitoringArgs
+from components.scaling import PerformanceScaling, PerformanceScalingArgs
 from components.webtier import WebTier, WebTierArgs
 from settings import Settings
 
@@ -30,9 +38,12 @@ class Platform:
     network: Network
     web: WebTier
     pipeline: DeployPipeline
+    rum: RealUserMonitoring | None = None
+    scaling: PerformanceScaling | None = None
+    performance: PerformanceMonitoring | None = None
 
     def outputs(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "region": self.settings.region,
             "phase": self.settings.phase,
             "url": self.web.url,
@@ -51,6 +62,21 @@ class Platform:
                 else {}
             ),
         }
+        # ---- real user monitoring (pmf+): what the web client's snippet needs ----
+        if self.rum is not None:
+            out |= {
+                "rumAppMonitorId": self.rum.app_monitor_id,
+                "rumIdentityPoolId": self.rum.identity_pool_id,
+                "rumGuestRoleArn": self.rum.guest_role_arn,
+                "rumRegion": self.rum.region,
+            }
+        # ---- performance monitoring and scaling (growth) ----
+        if self.performance is not None:
+            out |= {
+                "performanceDashboardName": self.performance.dashboard_name,
+                "serviceUnhealthyAlarmArn": self.performance.service_unhealthy_alarm_arn,
+            }
+        return out
 
 
 def build(s: Settings) -> Platform:
@@ -75,6 +101,33 @@ def build(s: Settings) -> Platform:
         "environment": s.stack,
         "appPort": s.hosting.app_port,
     }
+    # ---- real user monitoring (phase pmf+) ----
+    # Built before the web tier: the instances' app config carries the RUM client settings.
+    rum: RealUserMonitoring | None = None
+    if s.at_least("pmf"):
+        assert s.rum.domain is not None  # settings require it from pmf on
+        rum = RealUserMonitoring(
+            "rum",
+            RealUserMonitoringArgs(
+                region=s.region,
+                app_monitor_name=f"{s.project}-{s.stack}",
+                domain=s.rum.domain,
+                session_sample_rate=s.rum.session_sample_rate,
+                allow_cookies=s.rum.allow_cookies,
+                logs_key_arn=encryption.logs_key_arn,
+                log_retention_days=s.rum.log_retention_days,
+                function_log_retention_days=s.logging.runtime_retention_days,
+                protect=s.protect,
+            ),
+        )
+        app_config["rum"] = {
+            "appMonitorId": rum.app_monitor_id,
+            "identityPoolId": rum.identity_pool_id,
+            "guestRoleArn": rum.guest_role_arn,
+            "region": rum.region,
+            "sessionSampleRate": s.rum.session_sample_rate,
+            "allowCookies": s.rum.allow_cookies,
+        }
     user_data = pulumi.Output.from_input(app_config).apply(
         lambda config: bootstrap.render(
             bootstrap.Bootstrap(region=s.region, app_config=config, install_codedeploy_agent=True)
@@ -101,6 +154,16 @@ def build(s: Settings) -> Platform:
             health_check_grace_seconds=h.health_check_grace_seconds,
             min_healthy_percent=h.min_healthy_percent,
             default_instance_warmup_seconds=s.scaling.instance_warmup_seconds,
+            warm_pool=(
+                {
+                    "pool_state": s.scaling.warm_pool_state,
+                    "min_size": s.scaling.warm_pool_min_size,
+                    # Scale-in terminates: a returning instance would carry a stale release.
+                    "instance_reuse_policy": {"reuse_on_scale_in": False},
+                }
+                if s.at_least("growth") and s.scaling.warm_pool
+                else None
+            ),
         ),
     )
 
@@ -137,6 +200,55 @@ def build(s: Settings) -> Platform:
         ),
     )
     # ---- end DeployPipeline -------------------------------------------------------------
+    # ---- performance-driven scaling and performance monitoring (phase growth) ----
+    # Scaling first: the p95 latency alarm's actions carry its step policy.
+    scaling: PerformanceScaling | None = None
+    performance: PerformanceMonitoring | None = None
+    if s.at_least("growth"):
+        scaling = PerformanceScaling(
+            "scaling",
+            PerformanceScalingArgs(
+                asg_name=web.asg_name,
+                alb_arn_suffix=web.alb_arn_suffix,
+                target_group_arn_suffix=web.target_group_arn_suffix,
+                requests_per_target=s.scaling.requests_per_target,
+                latency_p95_ms=s.scaling.latency_p95_ms,
+                predictive=s.scaling.predictive,
+                scheduling_buffer_seconds=s.scaling.scheduling_buffer_seconds,
+            ),
+        )
+        pf = s.performance
+        performance = PerformanceMonitoring(
+            "performance",
+            PerformanceMonitoringArgs(
+                region=s.region,
+                alb_arn_suffix=web.alb_arn_suffix,
+                target_group_arn_suffix=web.target_group_arn_suffix,
+                asg_name=web.asg_name,
+                alerts_topic_arn=alerts.topic_arn,
+                site_url=pf.canary_url or web.url,
+                health_check_path=h.health_check_path,
+                logs_key_arn=encryption.logs_key_arn,
+                canary_name=canary_name(s.project, s.stack),
+                dashboard_name=dashboard_name(s.project, s.stack),
+                alarm_name_prefix=f"{s.project}-{s.stack}",
+                latency_p95_ms=s.scaling.latency_p95_ms,
+                latency_evaluation_periods=s.scaling.latency_evaluation_periods,
+                latency_datapoints_to_alarm=s.scaling.latency_datapoints_to_alarm,
+                error_rate_percent=pf.error_rate_percent,
+                request_anomaly_band=pf.request_anomaly_band,
+                canary_runtime=pf.canary_runtime,
+                canary_interval_minutes=pf.canary_interval_minutes,
+                canary_artifact_days=pf.canary_artifact_days,
+                canary_log_retention_days=s.logging.runtime_retention_days,
+                latency_alarm_actions=[scaling.latency_step_policy_arn],
+                # The integrator connects these once Database, Logging and BaselineAlarms exist:
+                # database_identifier=database.identifier, error_metric=logging.error_metric,
+                # extra_alarms=[...baseline alarm names...].
+                rum_app_monitor_name=rum.app_monitor_name if rum is not None else None,
+                protect=s.protect,
+            ),
+        )
     return Platform(
         settings=s,
         encryption=encryption,
@@ -144,4 +256,7 @@ def build(s: Settings) -> Platform:
         network=network,
         web=web,
         pipeline=pipeline,
+        rum=rum,
+        scaling=scaling,
+        performance=performance,
     )

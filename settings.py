@@ -193,6 +193,11 @@ class Rum(_Group):
     allow_cookies: bool = Field(
         False, description="Let the RUM client set cookies (needs consent in the EU)."
     )
+    log_retention_days: int = Field(
+        30,
+        description="Days the copy of RUM events in CloudWatch Logs is kept (a value CloudWatch "
+        "Logs accepts); RUM itself keeps events 30 days.",
+    )
 
 
 class Pipeline(_Group):
@@ -249,6 +254,61 @@ class Scaling(_Group):
     instance_warmup_seconds: int = Field(
         300, ge=0, le=3600, description="Default instance warmup for scaling metrics."
     )
+    latency_evaluation_periods: int = Field(
+        5, ge=1, le=60, description="Minutes the p95 latency alarm looks back (N of `M of N`)."
+    )
+    latency_datapoints_to_alarm: int = Field(
+        3,
+        ge=1,
+        le=60,
+        description="Minutes of those that must exceed latencyP95Ms to alarm and scale out (M).",
+    )
+    scheduling_buffer_seconds: int = Field(
+        300,
+        ge=0,
+        le=3600,
+        description="Predictive scaling launches forecast capacity this many seconds early.",
+    )
+    warm_pool: bool = Field(
+        False, description="Keep pre-initialised instances in a warm pool (phase `growth`)."
+    )
+    warm_pool_min_size: int = Field(
+        0, ge=0, le=500, description="Instances the warm pool keeps at least (<= maxSize)."
+    )
+    warm_pool_state: Literal["Stopped", "Running"] = Field(
+        "Stopped", description="State of warm-pool instances: `Stopped` (cheap) or `Running`."
+    )
+
+
+class Performance(_Group):
+    """`groundwork:performance`: performance alarms and the synthetic check (phase `growth`)."""
+
+    error_rate_percent: float = Field(
+        5, gt=0, le=100, description="Alarm when 5xx responses exceed this percent of requests."
+    )
+    request_anomaly_band: float = Field(
+        3,
+        ge=1,
+        le=10,
+        description="Width (standard deviations) of the request-count anomaly band.",
+    )
+    canary_interval_minutes: int = Field(
+        5, ge=1, le=60, description="Minutes between synthetic health checks."
+    )
+    canary_runtime: str = Field(
+        "syn-python-selenium-14.0",
+        pattern=r"^syn-python-selenium-\d+\.\d+$",
+        description="CloudWatch Synthetics Python runtime of the health-check canary.",
+    )
+    canary_url: str | None = Field(
+        None,
+        pattern=r"^https?://[A-Za-z0-9.-]+(:\d+)?$",
+        description="Base URL the canary checks (scheme and host, no path); defaults to the load "
+        "balancer's URL; required when hosting.certificateArn is set.",
+    )
+    canary_artifact_days: int = Field(
+        14, ge=1, le=455, description="Days canary run artifacts (S3) and run data are kept."
+    )
 
 
 # Structured config keys: `groundwork:<key>` -> model. Scalar keys are declared in Pulumi.yaml.
@@ -263,6 +323,7 @@ GROUPS: dict[str, type[_Group]] = {
     "rum": Rum,
     "pipeline": Pipeline,
     "scaling": Scaling,
+    "performance": Performance,
 }
 # Scalar keys: name -> (Pulumi project config type, default, description). Pulumi.yaml declares
 # exactly these (a test keeps them in step).
@@ -303,6 +364,7 @@ class Settings(BaseModel):
     rum: Rum
     pipeline: Pipeline
     scaling: Scaling
+    performance: Performance
 
     def at_least(self, phase: str) -> bool:
         """True when the stack's phase is `phase` or later."""
@@ -475,6 +537,33 @@ def _cross_checks(s: dict[str, Any]) -> Iterable[tuple[str, str]]:
     phase = s.get("phase")
     if (r := s.get("rum")) is not None and phase in ("pmf", "growth") and not r.domain:
         yield f"{ns}:rum.domain", f"is required from phase 'pmf' on (phase is {phase!r})"
+    if r is not None and r.log_retention_days not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
+        yield (
+            f"{ns}:rum.logRetentionDays",
+            f"must be one CloudWatch Logs accepts ({allowed}) (got {r.log_retention_days})",
+        )
+    if (sc := s.get("scaling")) is not None:
+        if sc.latency_datapoints_to_alarm > sc.latency_evaluation_periods:
+            yield (
+                f"{ns}:scaling.latencyDatapointsToAlarm",
+                f"must be <= latencyEvaluationPeriods (got {sc.latency_datapoints_to_alarm} > "
+                f"{sc.latency_evaluation_periods})",
+            )
+        if sc.warm_pool and h and sc.warm_pool_min_size > h.max_size:
+            yield (
+                f"{ns}:scaling.warmPoolMinSize",
+                f"must be <= hosting.maxSize (got {sc.warm_pool_min_size} > {h.max_size})",
+            )
+    pf = s.get("performance")
+    if phase == "growth" and pf is not None and h and h.certificate_arn and not pf.canary_url:
+        # With a certificate the ALB serves HTTPS for your domain, not for its own DNS name: a
+        # canary pointed at the ALB would fail TLS verification on every run.
+        yield (
+            f"{ns}:performance.canaryUrl",
+            "is required when hosting.certificateArn is set (the canary must check the domain "
+            "the certificate is for, e.g. https://app.example.com) (got nothing)",
+        )
 
 
 def _parse_bool(value: str) -> bool | None:

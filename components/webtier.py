@@ -13,6 +13,7 @@ import base64
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -71,6 +72,9 @@ class WebTierArgs:
     # Inline policies for the instance role, name -> policy JSON (from the components that
     # the instances talk to: logs, analytics, deploys).
     instance_policies: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # Pre-initialised instances kept aside for scale-out (pulumi-aws `warm_pool` of the group:
+    # pool_state, min_size, ...); None means no warm pool.
+    warm_pool: Mapping[str, Any] | None = None
 
 
 class WebTier(pulumi.ComponentResource):
@@ -304,6 +308,7 @@ class WebTier(pulumi.ComponentResource):
                 },
             },
             enabled_metrics=list(GROUP_METRICS),
+            warm_pool=dict(args.warm_pool) if args.warm_pool else None,
             metrics_granularity="1Minute",
             tags=[
                 {"key": key, "value": value, "propagate_at_launch": True}

@@ -57,6 +57,11 @@ def _struct_to_dict(struct: Any) -> dict[str, Any]:
     return json_format.MessageToDict(struct, preserving_proto_field_name=True)
 
 
+def _uuid(*parts: str) -> str:
+    digest = hashlib.sha256("/".join(parts).encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
 def _service_of(type_: str) -> str:
     # aws:ec2/vpc:Vpc -> ec2; aws:lb/loadBalancer:LoadBalancer -> elasticloadbalancing
     module = type_.split(":")[1].split("/")[0] if type_.count(":") >= 2 else "unknown"
@@ -121,6 +126,23 @@ class FakeCloud(pulumi.runtime.Mocks):
             )
         if args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
             state["latestVersion"] = 1
+        if args.typ == "aws:cognito/identityPool:IdentityPool":
+            # Identity pool ids are `<region>:<uuid>`.
+            state["id"] = rid = f"{self.region}:{_uuid(args.name)}"
+            state["arn"] = (
+                f"arn:aws:cognito-identity:{self.region}:{self.account_id}:identitypool/{rid}"
+            )
+        if args.typ == "aws:rum/appMonitor:AppMonitor":
+            monitor_id = _uuid(args.name)
+            state["appMonitorId"] = monitor_id
+            if inputs.get("cwLogEnabled"):
+                # RUM names its copy of events after the monitor and the start of its id.
+                state["cwLogGroup"] = f"/aws/vendedlogs/RUMService_{name}{monitor_id[:8]}"
+        if args.typ == "aws:synthetics/canary:Canary":
+            function = f"cwsyn-{name}-{_uuid(args.name)}"
+            state["engineArn"] = (
+                f"arn:aws:lambda:{self.region}:{self.account_id}:function:{function}:1"
+            )
         return rid, state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:

@@ -38,6 +38,13 @@ KEY_INPUTS: dict[str, Sequence[str]] = {
     "aws:ec2/natGateway:NatGateway": ("connectivityType",),
     "aws:rum/appMonitor:AppMonitor": ("domain",),
     "aws:codepipeline/pipeline:Pipeline": ("pipelineType",),
+    "aws:cognito/identityPool:IdentityPool": (
+        "allowUnauthenticatedIdentities",
+        "allowClassicFlow",
+    ),
+    "aws:synthetics/canary:Canary": ("schedule.expression", "runtimeVersion"),
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": ("alarmName",),
+    "aws:cloudwatch/dashboard:Dashboard": ("dashboardName",),
 }
 
 

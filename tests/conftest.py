@@ -70,3 +70,22 @@ def record_variant(tmp_path: Path) -> Callable[..., Recording]:
         return record(stack, project_dir=ROOT, stack_file=path, preview=preview, **kw)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def phase_variant(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Recording]:
+    """A shipped stack recorded at another phase (plus overrides), once per session per variant."""
+    cache: dict[str, Recording] = {}
+
+    def get(
+        stack: str, phase: str, overrides: dict[str, Any] | None = None, *, preview: bool = False
+    ) -> Recording:
+        merged = merge({"groundwork:phase": phase}, overrides or {})
+        key = repr((stack, sorted(merged.items()), preview))
+        if key not in cache:
+            directory = tmp_path_factory.mktemp(f"{stack}-{phase}")
+            path = write_stack_file(directory, stack, merged)
+            cache[key] = record(stack, project_dir=ROOT, stack_file=path, preview=preview)
+        return cache[key]
+
+    return get

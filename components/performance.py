@@ -1,0 +1,721 @@
+"""PerformanceMonitoring: a performance dashboard, alarms on latency, errors and traffic, a canary.
+
+- Alarms (each notifies the alerts topic on ALARM and OK, and states its missing-data
+  treatment): p95 target response time over `latencyP95Ms` for M of N minutes (its alarm
+  actions also carry the step-scaling policy, so the same alarm adds capacity); the 5xx rate as
+  a percentage of requests (metric math); request count above its anomaly-detection band; the
+  canary's success rate; and a composite "service unhealthy" alarm over latency, 5xx, canary
+  and any alarms the caller adds.
+- A CloudWatch Synthetics canary GETs `<url><healthCheckPath>` every few minutes; its run
+  artifacts go to a private, TLS-only, KMS-encrypted bucket that expires them.
+- A dashboard built from typed widgets (`components/dashboard.py`): traffic, latency
+  percentiles, 5xx rate, healthy hosts, ASG capacity, instance CPU, and, when given, the
+  database, the error-log rate and RUM page-load time and JavaScript errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from components import context, iam, kms
+from components import dashboard as dash
+from components.servicelogs import ServiceLogGroup, ServiceLogSettings, ServiceLogSettingsArgs
+
+ALB = "AWS/ApplicationELB"
+ASG_NS = "AWS/AutoScaling"
+EC2 = "AWS/EC2"
+RDS = "AWS/RDS"
+RUM = "AWS/RUM"
+SYNTHETICS = "CloudWatchSynthetics"
+
+# Relative to the project directory (the program's working directory).
+CANARY_SOURCE = Path("ops") / "health_canary.py"
+CANARY_HANDLER = "health_canary.handler"
+# Synthetics names the canary's Lambda `cwsyn-<canary>-<uuid>`, which must fit Lambda's
+# 64-character limit: hence canary names of at most 21 characters.
+CANARY_NAME_MAX = 21
+CANARY_RUNS_PREFIX = "canary-runs/"
+# 5xx rate: alarm when M of N one-minute periods breach.
+ERROR_RATE_PERIODS = 5
+ERROR_RATE_DATAPOINTS = 3
+# Request-count anomaly: five-minute periods (the model needs smoother data than per minute).
+ANOMALY_PERIOD = 300
+ANOMALY_PERIODS = 3
+ANOMALY_DATAPOINTS = 2
+# Capacity shortfall: longer than a launch plus the default instance warmup normally takes.
+CAPACITY_PERIODS = 15
+
+
+def canary_name(project: str, stack: str) -> str:
+    """A canary name unique per project and stack, within Synthetics' limits."""
+    base = re.sub(r"[^a-z0-9_-]", "-", f"{project}-{stack}".lower())
+    if len(base) + len("-hc") <= CANARY_NAME_MAX:
+        return f"{base}-hc"
+    digest = hashlib.sha256(base.encode()).hexdigest()[:6]
+    return f"{base[: CANARY_NAME_MAX - 10]}-{digest}-hc"
+
+
+def dashboard_name(project: str, stack: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", f"{project}-{stack}-performance")
+
+
+def canary_schedule(minutes: int) -> str:
+    return f"rate({minutes} minute{'s' if minutes != 1 else ''})"
+
+
+def error_rate_queries() -> list[dash.Expression]:
+    """The 5xx-rate math the alarm and the dashboard share, minus the metrics' dimensions."""
+    return [
+        dash.Expression("FILL(m2, 0) + FILL(m3, 0)", "5xx responses", "e1", visible=False),
+        # Load-balancer 5xx (no healthy target, say) never reach RequestCount: count them in
+        # the denominator too, so an outage reads as 100 %, not as a division by zero.
+        dash.Expression("FILL(m1, 0) + FILL(m3, 0)", "requests", "e2", visible=False),
+        dash.Expression("IF(e2 > 0, 100 * e1 / e2, 0)", "5xx rate (%)", "e3"),
+    ]
+
+
+@dataclass(frozen=True)
+class PerformanceMonitoringArgs:
+    region: str
+    alb_arn_suffix: pulumi.Input[str]
+    target_group_arn_suffix: pulumi.Input[str]
+    asg_name: pulumi.Input[str]
+    alerts_topic_arn: pulumi.Input[str]
+    # Scheme and host the canary checks, e.g. `WebTier.url` or https://app.example.com.
+    site_url: pulumi.Input[str]
+    health_check_path: str
+    logs_key_arn: pulumi.Input[str]
+    canary_name: str
+    dashboard_name: str
+    # Prefix of the names this component must choose (the composite alarm's).
+    alarm_name_prefix: str
+    latency_p95_ms: int = 500
+    latency_evaluation_periods: int = 5
+    latency_datapoints_to_alarm: int = 3
+    error_rate_percent: float = 5
+    request_anomaly_band: float = 3
+    canary_runtime: str = "syn-python-selenium-14.0"
+    canary_interval_minutes: int = 5
+    canary_artifact_days: int = 14
+    # Retention of the canary's (and the settings function's) Lambda logs.
+    canary_log_retention_days: int = 30
+    # Extra actions of the p95 latency alarm, e.g. the step-scaling policy's ARN.
+    latency_alarm_actions: Sequence[pulumi.Input[str]] = ()
+    database_identifier: pulumi.Input[str] | None = None
+    # (namespace, metric name) of the error-log metric filter's metric.
+    error_metric: tuple[str, str] | None = None
+    # The RUM app monitor's name (its metrics' `application_name` dimension).
+    rum_app_monitor_name: str | None = None
+    # More alarms (names or ARNs) the composite "service unhealthy" alarm should include.
+    extra_alarms: Sequence[pulumi.Input[str]] = ()
+    protect: bool = True
+
+
+class PerformanceMonitoring(pulumi.ComponentResource):
+    """Dashboard + alarms + health-check canary for the web tier."""
+
+    dashboard_name: pulumi.Output[str]
+    latency_alarm_arn: pulumi.Output[str]
+    latency_alarm_name: pulumi.Output[str]
+    error_rate_alarm_arn: pulumi.Output[str]
+    request_anomaly_alarm_arn: pulumi.Output[str]
+    capacity_alarm_arn: pulumi.Output[str]
+    canary_alarm_arn: pulumi.Output[str]
+    service_unhealthy_alarm_arn: pulumi.Output[str]
+    canary_name: str
+    artifact_bucket_name: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: PerformanceMonitoringArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("groundwork:observability:PerformanceMonitoring", name, None, opts)
+        _validate(name, args)
+        child = pulumi.ResourceOptions(parent=self)
+        partition = context.partition_of(args.region)
+        account = context.account_id(self)
+        topic = args.alerts_topic_arn
+        lb_dims = {"LoadBalancer": args.alb_arn_suffix}
+        tg_dims = {"LoadBalancer": args.alb_arn_suffix, "TargetGroup": args.target_group_arn_suffix}
+        asg_dims = {"AutoScalingGroupName": args.asg_name}
+        canary_dims = {"CanaryName": args.canary_name}
+        threshold_seconds = args.latency_p95_ms / 1000
+
+        # ---- alarms -------------------------------------------------------------------
+        latency = aws.cloudwatch.MetricAlarm(
+            f"{name}-latency-p95",
+            alarm_description=(
+                f"p95 target response time above {args.latency_p95_ms} ms in "
+                f"{args.latency_datapoints_to_alarm} of {args.latency_evaluation_periods} minutes"
+                "; also scales the web tier out"
+            ),
+            namespace=ALB,
+            metric_name="TargetResponseTime",
+            dimensions=tg_dims,
+            extended_statistic="p95",
+            period=60,
+            evaluation_periods=args.latency_evaluation_periods,
+            datapoints_to_alarm=args.latency_datapoints_to_alarm,
+            threshold=threshold_seconds,
+            comparison_operator="GreaterThanThreshold",
+            # No requests means no latency to worry about.
+            treat_missing_data="notBreaching",
+            actions_enabled=True,
+            alarm_actions=[topic, *args.latency_alarm_actions],
+            ok_actions=[topic],
+            opts=child,
+        )
+        m = _query_metric
+        error_rate = aws.cloudwatch.MetricAlarm(
+            f"{name}-5xx-rate",
+            alarm_description=(
+                f"5xx responses above {args.error_rate_percent:g} % of requests in "
+                f"{ERROR_RATE_DATAPOINTS} of {ERROR_RATE_PERIODS} minutes"
+            ),
+            metric_queries=[
+                m("m1", ALB, "RequestCount", lb_dims, "Sum", 60),
+                m("m2", ALB, "HTTPCode_Target_5XX_Count", lb_dims, "Sum", 60),
+                m("m3", ALB, "HTTPCode_ELB_5XX_Count", lb_dims, "Sum", 60),
+                *[
+                    {
+                        "id": e.id,
+                        "expression": e.expression,
+                        "label": e.label,
+                        "return_data": e.visible,
+                    }
+                    for e in error_rate_queries()
+                ],
+            ],
+            evaluation_periods=ERROR_RATE_PERIODS,
+            datapoints_to_alarm=ERROR_RATE_DATAPOINTS,
+            threshold=args.error_rate_percent,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+            actions_enabled=True,
+            alarm_actions=[topic],
+            ok_actions=[topic],
+            opts=child,
+        )
+        anomaly = aws.cloudwatch.MetricAlarm(
+            f"{name}-request-anomaly",
+            alarm_description=(
+                f"Request count above its expected band ({args.request_anomaly_band:g} standard "
+                "deviations) - a surge the capacity may not be ready for"
+            ),
+            metric_queries=[
+                {
+                    **m("m1", ALB, "RequestCount", lb_dims, "Sum", ANOMALY_PERIOD),
+                    "return_data": True,
+                },
+                {
+                    "id": "ad1",
+                    "expression": f"ANOMALY_DETECTION_BAND(m1, {args.request_anomaly_band:g})",
+                    "label": "expected requests",
+                    "return_data": True,
+                },
+            ],
+            threshold_metric_id="ad1",
+            comparison_operator="GreaterThanUpperThreshold",
+            evaluation_periods=ANOMALY_PERIODS,
+            datapoints_to_alarm=ANOMALY_DATAPOINTS,
+            treat_missing_data="notBreaching",
+            actions_enabled=True,
+            alarm_actions=[topic],
+            ok_actions=[topic],
+            opts=child,
+        )
+
+        capacity = aws.cloudwatch.MetricAlarm(
+            f"{name}-capacity-shortfall",
+            alarm_description=(
+                f"Fewer instances in service than desired for {CAPACITY_PERIODS} minutes: "
+                "instances fail to launch or to pass health checks, so scaling cannot help"
+            ),
+            metric_queries=[
+                m("m1", ASG_NS, "GroupDesiredCapacity", asg_dims, "Maximum", 60),
+                m("m2", ASG_NS, "GroupInServiceInstances", asg_dims, "Minimum", 60),
+                {
+                    "id": "e1",
+                    "expression": "FILL(m1, 0) - FILL(m2, 0)",
+                    "label": "instances short",
+                    "return_data": True,
+                },
+            ],
+            evaluation_periods=CAPACITY_PERIODS,
+            datapoints_to_alarm=CAPACITY_PERIODS,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+            # Group metrics stop only if metrics collection is switched off: nothing to judge.
+            treat_missing_data="missing",
+            actions_enabled=True,
+            alarm_actions=[topic],
+            ok_actions=[topic],
+            opts=child,
+        )
+
+        # ---- synthetic health check ---------------------------------------------------
+        key = kms.encryption_key(
+            f"{name}-canary-key",
+            description="Synthetics canary artifacts",
+            partition=partition,
+            account=account,
+            parent=self,
+            protect=args.protect,
+        )
+        bucket = aws.s3.Bucket(
+            f"{name}-canary-artifacts",
+            # Screenshots and logs of past runs, expired by the lifecycle rule anyway: nothing
+            # here is worth blocking a stack's removal for.
+            force_destroy=True,
+            tags={"groundwork:purpose": "canary-artifacts"},
+            opts=child,
+        )
+        ownership = aws.s3.BucketOwnershipControls(
+            f"{name}-canary-artifacts-ownership",
+            bucket=bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=child,
+        )
+        public_block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-canary-artifacts-pab",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-canary-artifacts-sse",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": key.arn,
+                    },
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-canary-artifacts-policy",
+            bucket=bucket.id,
+            policy=iam.to_json(
+                iam.document(
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                )
+            ),
+            # S3 refuses a policy while the public access block is being changed.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_block]),
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-canary-artifacts-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "id": "expire-canary-runs",
+                    "status": "Enabled",
+                    "filter": {"prefix": CANARY_RUNS_PREFIX},
+                    "expiration": {"days": args.canary_artifact_days},
+                },
+                {
+                    "id": "abort-incomplete-uploads",
+                    "status": "Enabled",
+                    "filter": {},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+                },
+            ],
+            opts=child,
+        )
+        source = CANARY_SOURCE.read_bytes()
+        code = aws.s3.BucketObjectv2(
+            f"{name}-canary-code",
+            bucket=bucket.id,
+            # The key changes with the script, which is what makes the canary pick it up.
+            key=f"canary-code/{CANARY_SOURCE.stem}-{hashlib.sha256(source).hexdigest()[:16]}.zip",
+            source=pulumi.AssetArchive(
+                {f"python/{CANARY_SOURCE.name}": pulumi.FileAsset(str(CANARY_SOURCE))}
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[encryption, ownership]),
+        )
+        canary_logs = pulumi.Output.concat(
+            "arn:", partition, ":logs:", args.region, ":", account,
+            ":log-group:/aws/lambda/cwsyn-", args.canary_name, "-*",
+        )  # fmt: skip
+        role = aws.iam.Role(
+            f"{name}-canary-role",
+            description=f"Synthetics canary {args.canary_name}",
+            # Plain Lambda trust: Lambda does not document confused-deputy condition keys for
+            # execution roles (a condition on a missing key would deny), and only principals
+            # allowed iam:PassRole in this account can hand the role to a function.
+            assume_role_policy=iam.to_json(iam.assume_role("lambda.amazonaws.com")),
+            opts=child,
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-canary-policy",
+            role=role.id,
+            policy=iam.to_json(
+                iam.document(
+                    iam.statement(
+                        ["s3:PutObject", "s3:GetObject"],
+                        [pulumi.Output.concat(bucket.arn, "/", CANARY_RUNS_PREFIX, "*")],
+                        sid="WriteRunArtifacts",
+                    ),
+                    iam.statement(["s3:GetBucketLocation"], [bucket.arn], sid="FindBucket"),
+                    # The Synthetics runtime lists buckets before it uploads; this action has
+                    # no resource-level form.
+                    iam.statement(["s3:ListAllMyBuckets"], ["*"], sid="ListBuckets"),
+                    iam.statement(
+                        ["kms:GenerateDataKey", "kms:Decrypt"], [key.arn], sid="EncryptArtifacts"
+                    ),
+                    iam.statement(
+                        ["cloudwatch:PutMetricData"],
+                        ["*"],
+                        sid="PublishCanaryMetrics",
+                        conditions={"StringEquals": {"cloudwatch:namespace": SYNTHETICS}},
+                    ),
+                    iam.statement(
+                        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                        [canary_logs],
+                        sid="CanaryLogs",
+                    ),
+                )
+            ),
+            opts=child,
+        )
+        target_url = pulumi.Output.concat(args.site_url, args.health_check_path)
+        canary = aws.synthetics.Canary(
+            f"{name}-canary",
+            name=args.canary_name,
+            runtime_version=args.canary_runtime,
+            handler=CANARY_HANDLER,
+            s3_bucket=bucket.bucket,
+            s3_key=code.key,
+            execution_role_arn=role.arn,
+            artifact_s3_location=pulumi.Output.concat(
+                "s3://", bucket.bucket, "/", CANARY_RUNS_PREFIX
+            ),
+            artifact_config={
+                "s3_encryption": {"encryption_mode": "SSE_KMS", "kms_key_arn": key.arn}
+            },
+            schedule={"expression": canary_schedule(args.canary_interval_minutes)},
+            run_config={
+                "timeout_in_seconds": min(60, args.canary_interval_minutes * 60),
+                "active_tracing": False,
+                "environment_variables": {"TARGET_URL": target_url},
+            },
+            success_retention_period=args.canary_artifact_days,
+            failure_retention_period=args.canary_artifact_days,
+            start_canary=True,
+            # Remove the canary's Lambda function and layers with it.
+            delete_lambda=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+        )
+        ServiceLogSettings(
+            f"{name}-canary-log-settings",
+            ServiceLogSettingsArgs(
+                region=args.region,
+                logs_key_arn=args.logs_key_arn,
+                log_groups={
+                    "canary": ServiceLogGroup(
+                        name=canary.engine_arn.apply(_lambda_log_group),
+                        name_pattern=f"/aws/lambda/cwsyn-{args.canary_name}-*",
+                        retention_days=args.canary_log_retention_days,
+                        log_class="runtime",
+                    )
+                },
+                own_retention_days=args.canary_log_retention_days,
+                protect=args.protect,
+            ),
+            opts=child,
+        )
+        canary_period = args.canary_interval_minutes * 60
+        canary_alarm = aws.cloudwatch.MetricAlarm(
+            f"{name}-canary-success",
+            alarm_description=(
+                f"Health check {args.health_check_path} failed in 2 of the last 3 runs of canary "
+                f"{args.canary_name}"
+            ),
+            namespace=SYNTHETICS,
+            metric_name="SuccessPercent",
+            dimensions=canary_dims,
+            statistic="Average",
+            period=canary_period,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            threshold=90,
+            comparison_operator="LessThanThreshold",
+            # A canary that stopped reporting checks nothing: treat silence as failure.
+            treat_missing_data="breaching",
+            actions_enabled=True,
+            alarm_actions=[topic],
+            ok_actions=[topic],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[canary]),
+        )
+
+        members = [latency.name, error_rate.name, canary_alarm.name, *args.extra_alarms]
+        unhealthy = aws.cloudwatch.CompositeAlarm(
+            f"{name}-service-unhealthy",
+            alarm_name=f"{args.alarm_name_prefix}-service-unhealthy",
+            alarm_description=(
+                "The service is unhealthy: slow, failing requests or failing health checks"
+            ),
+            alarm_rule=pulumi.Output.all(*members).apply(
+                lambda names: " OR ".join(f'ALARM("{n}")' for n in names)
+            ),
+            actions_enabled=True,
+            alarm_actions=[topic],
+            ok_actions=[topic],
+            opts=child,
+        )
+        alarm_arns = [
+            unhealthy.arn,
+            latency.arn,
+            error_rate.arn,
+            canary_alarm.arn,
+            anomaly.arn,
+            capacity.arn,
+        ]
+
+        # ---- dashboard -----------------------------------------------------------------
+        widgets = _widgets(args, lb_dims, tg_dims, asg_dims, canary_dims, alarm_arns)
+        board = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=args.dashboard_name,
+            dashboard_body=pulumi.Output.json_dumps(dash.render(widgets, args.region)),
+            opts=child,
+        )
+
+        self.dashboard_name = board.dashboard_name
+        self.latency_alarm_arn = latency.arn
+        self.latency_alarm_name = latency.name
+        self.error_rate_alarm_arn = error_rate.arn
+        self.request_anomaly_alarm_arn = anomaly.arn
+        self.capacity_alarm_arn = capacity.arn
+        self.canary_alarm_arn = canary_alarm.arn
+        self.service_unhealthy_alarm_arn = unhealthy.arn
+        self.canary_name = args.canary_name
+        self.artifact_bucket_name = bucket.bucket
+        self.register_outputs(
+            {
+                "dashboardName": self.dashboard_name,
+                "latencyAlarmArn": self.latency_alarm_arn,
+                "serviceUnhealthyAlarmArn": self.service_unhealthy_alarm_arn,
+            }
+        )
+
+
+def _validate(name: str, args: PerformanceMonitoringArgs) -> None:
+    problems = []
+    if not re.fullmatch(rf"[a-z0-9_-]{{1,{CANARY_NAME_MAX}}}", args.canary_name):
+        problems.append(
+            f"canary_name {args.canary_name!r} must be 1-{CANARY_NAME_MAX} of a-z 0-9 _ -"
+        )
+    if not args.health_check_path.startswith("/"):
+        problems.append(f"health_check_path must start with '/' (got {args.health_check_path!r})")
+    if args.latency_datapoints_to_alarm > args.latency_evaluation_periods:
+        problems.append(
+            f"latency_datapoints_to_alarm ({args.latency_datapoints_to_alarm}) must be <= "
+            f"latency_evaluation_periods ({args.latency_evaluation_periods})"
+        )
+    if not 1 <= args.canary_interval_minutes <= 60:
+        problems.append(
+            f"canary_interval_minutes must be within 1..60 (got {args.canary_interval_minutes})"
+        )
+    if problems:
+        raise ValueError(f"{name}: " + "; ".join(problems))
+
+
+def _lambda_log_group(engine_arn: str | None) -> str | None:
+    """`/aws/lambda/<function>` from the canary's engine ARN (`...:function:<name>[:<version>]`)."""
+    if not engine_arn:
+        return None
+    parts = engine_arn.split(":")
+    return f"/aws/lambda/{parts[6]}" if len(parts) > 6 else None
+
+
+def _query_metric(
+    query_id: str, namespace: str, metric: str, dims: dict, stat: str, period: int
+) -> dict:
+    return {
+        "id": query_id,
+        "metric": {
+            "namespace": namespace,
+            "metric_name": metric,
+            "dimensions": dims,
+            "stat": stat,
+            "period": period,
+        },
+        "return_data": False,
+    }
+
+
+def _widgets(
+    args: PerformanceMonitoringArgs,
+    lb_dims: dict,
+    tg_dims: dict,
+    asg_dims: dict,
+    canary_dims: dict,
+    alarm_arns: list[pulumi.Output[str]],
+) -> list[dash.Widget]:
+    threshold_seconds = args.latency_p95_ms / 1000
+    widgets: list[dash.Widget] = [
+        dash.TextWidget(
+            f"## Performance\n"
+            f"Targets: p95 response time under {args.latency_p95_ms} ms, 5xx under "
+            f"{args.error_rate_percent:g} % of requests, health check `{args.health_check_path}` "
+            f"every {args.canary_interval_minutes} min. Every alarm notifies the alerts topic."
+        ),
+        dash.AlarmStatusWidget("Alarms", alarm_arns),
+        dash.MetricWidget(
+            "Requests",
+            [
+                dash.Metric(ALB, "RequestCount", lb_dims, id="m1", label="requests"),
+                dash.Expression(
+                    f"ANOMALY_DETECTION_BAND(m1, {args.request_anomaly_band:g})",
+                    "expected",
+                    "e1",
+                ),
+            ],
+            stat="Sum",
+            width=8,
+        ),
+        dash.MetricWidget(
+            "Target response time (s)",
+            [
+                dash.Metric(ALB, "TargetResponseTime", tg_dims, stat=p, label=p)
+                for p in ("p50", "p95", "p99")
+            ],
+            stat="p95",
+            width=8,
+            y_min=0,
+            lines=[dash.HorizontalLine(threshold_seconds, f"p95 target {args.latency_p95_ms} ms")],
+        ),
+        dash.MetricWidget(
+            "5xx rate (%)",
+            [
+                dash.Metric(ALB, "RequestCount", lb_dims, id="m1", visible=False),
+                dash.Metric(ALB, "HTTPCode_Target_5XX_Count", lb_dims, id="m2", visible=False),
+                dash.Metric(ALB, "HTTPCode_ELB_5XX_Count", lb_dims, id="m3", visible=False),
+                *error_rate_queries(),
+            ],
+            stat="Sum",
+            width=8,
+            y_min=0,
+            lines=[dash.HorizontalLine(args.error_rate_percent, "alarm")],
+        ),
+        dash.MetricWidget(
+            "Healthy hosts",
+            [
+                dash.Metric(ALB, "HealthyHostCount", tg_dims, stat="Minimum", label="healthy"),
+                dash.Metric(ALB, "UnHealthyHostCount", tg_dims, stat="Maximum", label="unhealthy"),
+            ],
+            width=8,
+            y_min=0,
+        ),
+        dash.MetricWidget(
+            "Instances: in service vs desired",
+            [
+                dash.Metric(ASG_NS, "GroupInServiceInstances", asg_dims, label="in service"),
+                dash.Metric(ASG_NS, "GroupDesiredCapacity", asg_dims, label="desired"),
+                dash.Metric(ASG_NS, "GroupMaxSize", asg_dims, label="max"),
+            ],
+            stat="Maximum",
+            width=8,
+            y_min=0,
+        ),
+        dash.MetricWidget(
+            "Instance CPU (%)",
+            [
+                dash.Metric(EC2, "CPUUtilization", asg_dims, stat="Average", label="average"),
+                dash.Metric(EC2, "CPUUtilization", asg_dims, stat="Maximum", label="busiest"),
+            ],
+            width=8,
+            y_min=0,
+        ),
+    ]
+    if args.database_identifier is not None:
+        db_dims = {"DBInstanceIdentifier": args.database_identifier}
+        widgets += [
+            dash.MetricWidget(
+                "Database CPU (%)", [dash.Metric(RDS, "CPUUtilization", db_dims)], width=8, y_min=0
+            ),
+            dash.MetricWidget(
+                "Database connections",
+                [dash.Metric(RDS, "DatabaseConnections", db_dims)],
+                stat="Maximum",
+                width=8,
+                y_min=0,
+            ),
+            dash.MetricWidget(
+                "Database latency (s)",
+                [
+                    dash.Metric(RDS, "ReadLatency", db_dims, label="read"),
+                    dash.Metric(RDS, "WriteLatency", db_dims, label="write"),
+                ],
+                width=8,
+                y_min=0,
+            ),
+        ]
+    if args.error_metric is not None:
+        namespace, metric = args.error_metric
+        widgets.append(
+            dash.MetricWidget(
+                "Error log events",
+                [dash.Metric(namespace, metric, label="errors")],
+                stat="Sum",
+                width=8,
+                y_min=0,
+            )
+        )
+    if args.rum_app_monitor_name is not None:
+        rum_dims = {"application_name": args.rum_app_monitor_name}
+        widgets += [
+            dash.MetricWidget(
+                "Page load time, real users (ms)",
+                [
+                    dash.Metric(RUM, "PerformanceNavigationDuration", rum_dims, stat=p, label=p)
+                    for p in ("p50", "p90")
+                ],
+                stat="p90",
+                period=300,
+                width=8,
+                y_min=0,
+            ),
+            dash.MetricWidget(
+                "JavaScript errors, real users",
+                [dash.Metric(RUM, "JsErrorCount", rum_dims, label="errors")],
+                stat="Sum",
+                period=300,
+                width=8,
+                y_min=0,
+            ),
+        ]
+    widgets.append(
+        dash.MetricWidget(
+            "Health check success (%)",
+            [dash.Metric(SYNTHETICS, "SuccessPercent", canary_dims, label=args.canary_name)],
+            period=args.canary_interval_minutes * 60,
+            width=8,
+            y_min=0,
+        )
+    )
+    return widgets

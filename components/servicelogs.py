@@ -1,0 +1,151 @@
+"""ServiceLogSettings: retention, KMS key and log-class tag for log groups AWS services create.
+
+Some services create their own log group under a name with a generated id in it (CloudWatch
+RUM's copy of events, a Synthetics canary's Lambda function), so the program cannot declare
+it. This component runs `ops/log_group_settings.py` as a small Lambda function, invoked once
+per log group (`aws.lambda_.Invocation`, again whenever the settings change), which creates
+or adopts the group and applies the same settings every declared log group has.
+
+The function may touch only log groups matching the name patterns given here (known before
+the services exist), and writes its own logs to a log group declared here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from components import context, iam
+
+# Relative to the project directory, which is the program's working directory under the
+# CLI and the offline recorder alike (an absolute path would differ from machine to machine).
+HANDLER_SOURCE = Path("ops") / "log_group_settings.py"
+HANDLER = "log_group_settings.handler"
+RUNTIME = "python3.13"
+LOG_CLASS_TAG = "groundwork:logClass"
+
+
+@dataclass(frozen=True)
+class ServiceLogGroup:
+    """One service-created log group: its (eventual) name and the IAM pattern that covers it."""
+
+    name: pulumi.Input[str]
+    # A log-group name pattern known at preview (e.g. `/aws/lambda/cwsyn-mycanary-*`) that
+    # `name` matches; the function's permissions are limited to it.
+    name_pattern: str
+    retention_days: int
+    log_class: str = "runtime"
+
+
+@dataclass(frozen=True)
+class ServiceLogSettingsArgs:
+    region: str
+    logs_key_arn: pulumi.Input[str]
+    log_groups: Mapping[str, ServiceLogGroup]
+    # Retention of the function's own log group.
+    own_retention_days: int
+    protect: bool = True
+
+
+class ServiceLogSettings(pulumi.ComponentResource):
+    """A settings function, its role and log group, and one invocation per service log group."""
+
+    function_name: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ServiceLogSettingsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("groundwork:observability:ServiceLogSettings", name, None, opts)
+        if not args.log_groups:
+            raise ValueError(f"{name}: ServiceLogSettingsArgs.log_groups must not be empty")
+        child = pulumi.ResourceOptions(parent=self)
+        partition = context.partition_of(args.region)
+        account = context.account_id(self)
+
+        def log_group_arn(log_group_name: pulumi.Input[str]) -> pulumi.Output[str]:
+            return pulumi.Output.concat(
+                "arn:", partition, ":logs:", args.region, ":", account, ":log-group:",
+                log_group_name,
+            )  # fmt: skip
+
+        own_logs = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            retention_in_days=args.own_retention_days,
+            kms_key_id=args.logs_key_arn,
+            tags={LOG_CLASS_TAG: "runtime"},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            # Plain Lambda trust: Lambda does not document confused-deputy condition keys for
+            # execution roles (a condition on a missing key would deny), and only principals
+            # allowed iam:PassRole in this account can hand the role to a function.
+            assume_role_policy=iam.to_json(iam.assume_role("lambda.amazonaws.com")),
+            opts=child,
+        )
+        patterns = sorted({g.name_pattern for g in args.log_groups.values()})
+        policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=iam.to_json(
+                iam.document(
+                    iam.statement(
+                        ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        [pulumi.Output.concat(own_logs.arn, ":*")],
+                        sid="OwnLogs",
+                    ),
+                    iam.statement(
+                        [
+                            "logs:CreateLogGroup",
+                            "logs:AssociateKmsKey",
+                            "logs:PutRetentionPolicy",
+                            "logs:TagResource",
+                            "logs:TagLogGroup",
+                        ],
+                        [log_group_arn(p) for p in patterns],
+                        sid="ServiceLogGroups",
+                    ),
+                )
+            ),
+            opts=child,
+        )
+        function = aws.lambda_.Function(
+            f"{name}-fn",
+            description="Applies retention, KMS key and tags to service-created log groups",
+            runtime=RUNTIME,
+            architectures=["arm64"],
+            handler=HANDLER,
+            code=pulumi.AssetArchive({HANDLER_SOURCE.name: pulumi.FileAsset(str(HANDLER_SOURCE))}),
+            role=role.arn,
+            timeout=120,
+            memory_size=128,
+            logging_config={"log_format": "JSON", "log_group": own_logs.name},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        for key, group in sorted(args.log_groups.items()):
+            aws.lambda_.Invocation(
+                f"{name}-{key}",
+                function_name=function.name,
+                # CRUD: the function runs again when any setting changes (and is told about a
+                # delete, which it ignores).
+                lifecycle_scope="CRUD",
+                input=pulumi.Output.json_dumps(
+                    {
+                        "logGroupName": group.name,
+                        "logGroupArn": log_group_arn(group.name),
+                        "retentionInDays": group.retention_days,
+                        "kmsKeyArn": args.logs_key_arn,
+                        "tags": {LOG_CLASS_TAG: group.log_class},
+                    }
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            )
+
+        self.function_name = function.name
+        self.role_arn = role.arn
+        self.register_outputs({"functionName": self.function_name})
