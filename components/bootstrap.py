@@ -26,6 +26,9 @@ class Bootstrap:
     app_config: Mapping[str, Any] = field(default_factory=dict)
     cloudwatch_agent_parameter: str | None = None
     install_codedeploy_agent: bool = False
+    # A digest of the agent config the parameter holds: rendered into the script so that a
+    # config change changes the launch template and the group rolls its instances.
+    cloudwatch_agent_config_digest: str | None = None
 
 
 def _codedeploy_install_url(region: str) -> str:
@@ -84,6 +87,11 @@ def render(spec: Bootstrap) -> str:
         url = _cloudwatch_agent_url("${REGION}", "${AGENT_ARCH}")
         lines += [
             "# CloudWatch agent from the region's own bucket; config from SSM.",
+            *(
+                [f"# agent config digest: {spec.cloudwatch_agent_config_digest}"]
+                if spec.cloudwatch_agent_config_digest
+                else []
+            ),
             f'retry curl -fsSL -o /tmp/amazon-cloudwatch-agent.rpm "{url}"',
             "retry dnf install -y /tmp/amazon-cloudwatch-agent.rpm",
             "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config "
