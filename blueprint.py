@@ -11,9 +11,13 @@ from typing import Any
 
 import pulumi
 
+from components import alarms as alarms_
 from components import bootstrap
+from components.alarms import BaselineAlarms, BaselineAlarmsArgs
 from components.alerts import Alerts, AlertsArgs
+from components.analytics import Analytics, AnalyticsArgs, glue_name
 from components.encryption import Encryption, EncryptionArgs
+from components.logging import Logging, LoggingArgs
 from components.network import Network, NetworkArgs
 from components.webtier import WebTier, WebTierArgs
 from settings import Settings
@@ -28,6 +32,9 @@ class Platform:
     alerts: Alerts
     network: Network
     web: WebTier
+    logging: Logging
+    analytics: Analytics
+    alarms: BaselineAlarms
 
     def outputs(self) -> dict[str, Any]:
         return {
@@ -38,6 +45,16 @@ class Platform:
             "vpcId": self.network.vpc_id,
             "asgName": self.web.asg_name,
             "alertsTopicArn": self.alerts.topic_arn,
+            # observability: logging, analytics, baseline alarms
+            "runtimeLogGroupName": self.logging.runtime_log_group_name,
+            "errorLogGroupName": self.logging.error_log_group_name,
+            "agentConfigParameterName": self.logging.agent_config_parameter_name,
+            "analyticsStreamName": self.analytics.stream_name,
+            "analyticsBucketName": self.analytics.bucket_name,
+            "analyticsDatabaseName": self.analytics.database_name,
+            "athenaWorkgroupName": self.analytics.workgroup_name,
+            "analyticsAnalystPolicyArn": self.analytics.analyst_policy_arn,
+            "alarmNames": self.alarms.alarm_names,
         }
 
 
@@ -58,13 +75,64 @@ def build(s: Settings) -> Platform:
             protect=s.protect,
         ),
     )
+    # ---- observability: logging and analytics (the instances ship to / put into them) ----
+    logging = Logging(
+        "logging",
+        LoggingArgs(
+            region=s.region,
+            kms_key_arn=encryption.logs_key_arn,
+            runtime_retention_days=s.logging.runtime_retention_days,
+            error_retention_days=s.logging.error_retention_days,
+            name_prefix=f"/{s.project}/{s.stack}",
+            metric_namespace=f"{s.project}/{s.stack}",
+            protect=s.protect,
+        ),
+    )
+    an = s.analytics
+    analytics = Analytics(
+        "analytics",
+        AnalyticsArgs(
+            region=s.region,
+            retention_days=an.retention_days,
+            query_results_retention_days=an.query_results_retention_days,
+            query_scan_limit_gb=an.query_scan_limit_gb,
+            buffer_interval_seconds=an.buffer_interval_seconds,
+            database_name=glue_name(f"{s.project}_{s.stack}_analytics"),
+            stream_name=f"{s.project}-{s.stack}-events",
+            log_kms_key_arn=encryption.logs_key_arn,
+            log_retention_days=s.logging.error_retention_days,
+            log_group_name=f"/{s.project}/{s.stack}/analytics/firehose-delivery",
+            protect=s.protect,
+        ),
+    )
+    instance_policies: dict[str, pulumi.Input[str]] = {
+        "logs-agent": logging.agent_policy_json,
+        "analytics-put": analytics.put_record_policy_json,
+        "analytics-pseudonym-key": analytics.pseudonym_key_read_policy_json,
+    }
+    # ---- end observability ----
     app_config: dict[str, Any] = {
         "region": s.region,
         "environment": s.stack,
         "appPort": s.hosting.app_port,
+        "analytics": {
+            "streamName": analytics.stream_name,
+            "pseudonymKeySecretArn": analytics.pseudonym_key_secret_arn,
+        },
     }
-    user_data = pulumi.Output.from_input(app_config).apply(
-        lambda config: bootstrap.render(bootstrap.Bootstrap(region=s.region, app_config=config))
+    user_data = pulumi.Output.all(
+        pulumi.Output.from_input(app_config),
+        logging.agent_config_parameter_name,
+        logging.agent_config_digest,
+    ).apply(
+        lambda values: bootstrap.render(
+            bootstrap.Bootstrap(
+                region=s.region,
+                app_config=values[0],
+                cloudwatch_agent_parameter=values[1],
+                cloudwatch_agent_config_digest=values[2],
+            )
+        )
     )
     h = s.hosting
     web = WebTier(
@@ -87,6 +155,48 @@ def build(s: Settings) -> Platform:
             health_check_grace_seconds=h.health_check_grace_seconds,
             min_healthy_percent=h.min_healthy_percent,
             default_instance_warmup_seconds=s.scaling.instance_warmup_seconds,
+            instance_policies=instance_policies,
         ),
     )
-    return Platform(settings=s, encryption=encryption, alerts=alerts, network=network, web=web)
+    # ---- observability: baseline alarms ----
+    t = s.alarms
+    alarms = BaselineAlarms(
+        "alarms",
+        BaselineAlarmsArgs(
+            topic_arn=alerts.topic_arn,
+            alb_arn_suffix=web.alb_arn_suffix,
+            target_group_arn_suffix=web.target_group_arn_suffix,
+            asg_name=web.asg_name,
+            asg_min_size=h.min_size,
+            log_metric_namespace=logging.metric_namespace,
+            error_log_metric_name=logging.error_log_metric_name,
+            thresholds=alarms_.Thresholds(
+                alb_5xx_per_minute=t.alb_5xx_per_minute,
+                target_response_time_seconds=t.target_response_time_seconds,
+                unhealthy_hosts=t.unhealthy_hosts,
+                asg_below_min_minutes=t.asg_below_min_minutes,
+                evaluation_periods=t.evaluation_periods,
+                datapoints_to_alarm=t.datapoints_to_alarm,
+                db_cpu_percent=t.db_cpu_percent,
+                db_free_storage_gb=t.db_free_storage_gb,
+                db_freeable_memory_mb=t.db_freeable_memory_mb,
+                db_connections=t.db_connections,
+                error_log_events_per_minute=t.error_log_events_per_minute,
+            ),
+            name_prefix=f"{s.project}-{s.stack}",
+            # The integrator passes Database.identifier and BackupJob's project name here.
+            database_identifier=None,
+            backup_job_project_name=None,
+        ),
+    )
+    # ---- end observability ----
+    return Platform(
+        settings=s,
+        encryption=encryption,
+        alerts=alerts,
+        network=network,
+        web=web,
+        logging=logging,
+        analytics=analytics,
+        alarms=alarms,
+    )
