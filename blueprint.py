@@ -159,7 +159,6 @@ def build(s: Settings) -> Platform:
         ),
     )
     # ---- observability: baseline alarms ----
-    t = s.alarms
     alarms = BaselineAlarms(
         "alarms",
         BaselineAlarmsArgs(
@@ -170,19 +169,8 @@ def build(s: Settings) -> Platform:
             asg_min_size=h.min_size,
             log_metric_namespace=logging.metric_namespace,
             error_log_metric_name=logging.error_log_metric_name,
-            thresholds=alarms_.Thresholds(
-                alb_5xx_per_minute=t.alb_5xx_per_minute,
-                target_response_time_seconds=t.target_response_time_seconds,
-                unhealthy_hosts=t.unhealthy_hosts,
-                asg_below_min_minutes=t.asg_below_min_minutes,
-                evaluation_periods=t.evaluation_periods,
-                datapoints_to_alarm=t.datapoints_to_alarm,
-                db_cpu_percent=t.db_cpu_percent,
-                db_free_storage_gb=t.db_free_storage_gb,
-                db_freeable_memory_mb=t.db_freeable_memory_mb,
-                db_connections=t.db_connections,
-                error_log_events_per_minute=t.error_log_events_per_minute,
-            ),
+            # Field for field the settings model (a test keeps the two in step).
+            thresholds=alarms_.Thresholds(**s.alarms.model_dump()),
             name_prefix=f"{s.project}-{s.stack}",
             # The integrator passes Database.identifier and BackupJob's project name here.
             database_identifier=None,
