@@ -169,6 +169,7 @@ def build(s: Settings) -> Platform:
             asg_min_size=h.min_size,
             log_metric_namespace=logging.metric_namespace,
             error_log_metric_name=logging.error_log_metric_name,
+            runtime_error_metric_name=logging.runtime_error_metric_name,
             # Field for field the settings model (a test keeps the two in step).
             thresholds=alarms_.Thresholds(**s.alarms.model_dump()),
             name_prefix=f"{s.project}-{s.stack}",

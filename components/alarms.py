@@ -18,6 +18,7 @@ backup alarms of a stack that has neither yet.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,10 @@ class BaselineAlarmsArgs:
     database_identifier: pulumi.Input[str] | None = None
     # BackupJob's CodeBuild project name; the failure alarm exists only when it is given.
     backup_job_project_name: pulumi.Input[str] | None = None
+    # Logging's count of runtime lines at ERROR/CRITICAL. When given, the error-log-rate alarm
+    # reads the larger of the two counts, so it still fires when one of the two files stops
+    # being shipped.
+    runtime_error_metric_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,22 +190,7 @@ def alarm_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
             statistic="Minimum",
             dimensions={"AutoScalingGroupName": args.asg_name},
         ),
-        AlarmSpec(
-            role="errorLogRate",
-            suffix="error-log-rate",
-            description=(
-                f"More than {t.error_log_events_per_minute} error-log events per minute in {m} "
-                f"of {n} minutes. No events: not breaching."
-            ),
-            comparison="GreaterThanThreshold",
-            threshold=t.error_log_events_per_minute,
-            treat_missing_data="notBreaching",
-            evaluation_periods=n,
-            datapoints_to_alarm=m,
-            namespace=args.log_metric_namespace,
-            metric_name=args.error_log_metric_name,
-            statistic="Sum",
-        ),
+        _error_log_rate(args),
     ]
     if args.database_identifier is not None:
         db = {"DBInstanceIdentifier": args.database_identifier}
@@ -258,6 +248,44 @@ def alarm_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
     return specs
 
 
+def _error_log_rate(args: BaselineAlarmsArgs) -> AlarmSpec:
+    t = args.thresholds
+    m, n = t.datapoints_to_alarm, t.evaluation_periods
+    spec = AlarmSpec(
+        role="errorLogRate",
+        suffix="error-log-rate",
+        description=(
+            f"More than {t.error_log_events_per_minute} error-log events per minute in {m} "
+            f"of {n} minutes. No events: not breaching."
+        ),
+        comparison="GreaterThanThreshold",
+        threshold=t.error_log_events_per_minute,
+        treat_missing_data="notBreaching",
+        evaluation_periods=n,
+        datapoints_to_alarm=m,
+        namespace=args.log_metric_namespace,
+        metric_name=args.error_log_metric_name,
+        statistic="Sum",
+    )
+    if args.runtime_error_metric_name is None:
+        return spec
+    ns = args.log_metric_namespace
+    return dataclasses.replace(
+        spec,
+        description=spec.description.replace(
+            "error-log events", "error records (error log or runtime log, whichever counts more)"
+        ),
+        namespace=None,
+        metric_name=None,
+        statistic=None,
+        expression="MAX([FILL(errorlog, 0), FILL(runtimeerrors, 0)])",
+        metrics=(
+            MetricSpec("errorlog", ns, args.error_log_metric_name, "Sum", {}),
+            MetricSpec("runtimeerrors", ns, args.runtime_error_metric_name, "Sum", {}),
+        ),
+    )
+
+
 def _alarm_inputs(spec: AlarmSpec) -> dict[str, Any]:
     if spec.expression is not None:
         queries: list[dict[str, Any]] = [
@@ -269,7 +297,7 @@ def _alarm_inputs(spec: AlarmSpec) -> dict[str, Any]:
                     "metric_name": metric.metric_name,
                     "stat": metric.stat,
                     "period": spec.period,
-                    "dimensions": dict(metric.dimensions),
+                    **({"dimensions": dict(metric.dimensions)} if metric.dimensions else {}),
                 },
             }
             for metric in spec.metrics

@@ -129,12 +129,36 @@ def alarm_problems(rec: Recording) -> list[str]:
     return problems
 
 
+def unwatched_filter_problems(rec: Recording) -> list[str]:
+    """Every metric a log metric filter publishes feeds an alarm that notifies someone."""
+    read = {
+        (metric.get("namespace"), metric.get("metricName"))
+        for alarm in rec.of_type(METRIC_ALARM)
+        if as_list(value(alarm, "alarmActions"))
+        for metric in _metrics(alarm)
+    }
+    problems = []
+    for f in rec.of_type(METRIC_FILTER):
+        key = (
+            value(f, "metricTransformation", "namespace"),
+            value(f, "metricTransformation", "name"),
+        )
+        if key not in read:
+            problems.append(f"{f.urn}: {key[0]}/{key[1]} feeds no alarm")
+    return problems
+
+
 # ---- shipped stacks ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_alarm_notifies_and_watches_a_real_resource(stack: str, request: Any) -> None:
     assert alarm_problems(request.getfixturevalue(stack)) == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_log_metric_feeds_an_alarm(stack: str, request: Any) -> None:
+    assert unwatched_filter_problems(request.getfixturevalue(stack)) == []
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -270,8 +294,18 @@ def test_an_alarm_on_a_resource_that_does_not_exist_is_reported(full: Recording)
 
 def test_an_error_rate_alarm_on_an_unpublished_metric_is_reported(prod: Recording) -> None:
     alarm = roles(prod)["errorLogRate"]
-    renamed = replaced(prod, alarm.urn, lambda r: with_props(r, metricName="ErrorEvents"))
-    assert any("ErrorEvents" in p for p in alarm_problems(renamed))
+    queries = json.loads(json.dumps(value(alarm, "metricQueries")))
+    queries[0]["metric"]["metricName"] = "ErrorEvents"
+    renamed = replaced(prod, alarm.urn, lambda r: with_props(r, metricQueries=queries))
+    found = alarm_problems(renamed)
+    assert any("ErrorEvents" in p for p in found), found
+    assert any("ErrorLogEvents feeds no alarm" in p for p in unwatched_filter_problems(renamed))
+
+
+def test_a_filter_no_alarm_reads_is_reported(prod: Recording) -> None:
+    alarm = roles(prod)["errorLogRate"]
+    found = unwatched_filter_problems(replaced(prod, alarm.urn, lambda r: None))
+    assert len(found) == 2, found
 
 
 def test_bad_alarm_settings_are_reported_with_their_keys() -> None:
