@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -352,9 +351,3 @@ class Logging(pulumi.ComponentResource):
                 "agentConfigParameterName": self.agent_config_parameter_name,
             }
         )
-
-
-def describe(config: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(file path, log group) pairs of an agent config, for tests and the preview."""
-    files = config.get("logs", {}).get("logs_collected", {}).get("files", {})
-    return [(e.get("file_path"), e.get("log_group_name")) for e in files.get("collect_list", [])]

@@ -34,7 +34,7 @@ from obs_helpers import (
 
 from components import bootstrap, contracts
 from components import logging as logging_component
-from offline.model import Recording
+from offline.model import UNKNOWN, Recording, is_unknown
 from settings import LOG_RETENTION_DAYS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -363,7 +363,45 @@ def test_the_docs_list_the_log_fields_the_code_uses() -> None:
     assert files == [contracts.RUNTIME_LOG_PATH, contracts.ERROR_LOG_PATH]
 
 
+def unknown_policies(rec: Recording, names: tuple[str, ...]) -> list[str]:
+    """Instance-role policies among `names` whose document is unknown (not judgeable)."""
+    role = _instance_role(rec)
+    policies = {p.name: p for p in policies_of_role(rec, role)}
+    return [
+        f"{policies[n].urn}: policy unknown at preview" if n in policies else f"{n}: missing"
+        for n in names
+        if n not in policies or is_unknown(policies[n].inputs.get("policy"))
+    ]
+
+
+PREVIEW_KNOWN = ("web-logs-agent", "web-analytics-put")
+
+
+def test_agent_and_put_record_policies_are_known_at_preview(prod_preview: Recording) -> None:
+    # Spelled from explicit names, so the policy pack can judge them before anything exists.
+    assert unknown_policies(prod_preview, PREVIEW_KNOWN) == []
+    assert agent_policy_problems_in_preview(prod_preview) == []
+
+
+def agent_policy_problems_in_preview(rec: Recording) -> list[str]:
+    role = _instance_role(rec)
+    agent = next(p for p in policies_of_role(rec, role) if p.name == "web-logs-agent")
+    resources = {r for s in statements(agent.inputs["policy"]) for r in as_list(s["Resource"])}
+    expected = {
+        arn("logs", rec.outputs["region"], f"log-group:/groundwork/{rec.stack}/app/{c}")
+        for c in ("runtime", "error")
+    }
+    return [] if expected <= resources else [f"{agent.urn}: {sorted(resources)}"]
+
+
 # ---- failing counterparts ----------------------------------------------------------------
+
+
+def test_an_unknown_policy_at_preview_is_reported(prod_preview: Recording) -> None:
+    role = _instance_role(prod_preview)
+    agent = next(p for p in policies_of_role(prod_preview, role) if p.name == "web-logs-agent")
+    hidden = replaced(prod_preview, agent.urn, lambda r: with_props(r, policy=UNKNOWN))
+    assert any("unknown at preview" in p for p in unknown_policies(hidden, PREVIEW_KNOWN))
 
 
 def test_missing_or_invalid_retention_and_key_are_reported(prod: Recording) -> None:
