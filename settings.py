@@ -247,7 +247,11 @@ class Alarms(_Group):
         80, ge=1, le=100_000, description="Alarm when database connections exceed this."
     )
     error_log_events_per_minute: int = Field(
-        5, ge=0, le=1_000_000, description="Alarm when more error-log events than this per minute."
+        5,
+        ge=0,
+        le=1_000_000,
+        description="Alarm when more error records (error log or runtime ERROR lines) than this "
+        "per minute.",
     )
 
 
