@@ -177,6 +177,82 @@ class Analytics(_Group):
     retention_days: int = Field(
         395, ge=1, le=3650, description="Raw events are deleted after this many days."
     )
+    query_results_retention_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Athena query results are deleted after this many days; <= retentionDays.",
+    )
+    query_scan_limit_gb: int = Field(
+        10,
+        ge=1,
+        le=10240,
+        description="Athena cancels a query that scans more than this many GiB (cost guard).",
+    )
+    buffer_interval_seconds: int = Field(
+        300,
+        ge=60,
+        le=900,
+        description="Firehose writes a file at least this often (60..900 s; dev: 60 to see "
+        "events sooner).",
+    )
+
+
+class Alarms(_Group):
+    """`groundwork:alarms`: thresholds of the baseline alarms (phase 1)."""
+
+    alb_5xx_per_minute: int = Field(
+        5,
+        ge=0,
+        le=1_000_000,
+        alias="alb5xxPerMinute",
+        description="Alarm when more 5xx responses (app + load balancer) than this per minute.",
+    )
+    target_response_time_seconds: float = Field(
+        1.0, gt=0, le=60, description="Alarm when p95 target response time exceeds this (s)."
+    )
+    unhealthy_hosts: int = Field(
+        0, ge=0, le=500, description="Alarm when more targets than this fail health checks."
+    )
+    asg_below_min_minutes: int = Field(
+        15,
+        ge=1,
+        le=120,
+        description="Alarm when in-service instances stay below minSize this many minutes "
+        "(longer than a rolling instance replacement).",
+    )
+    evaluation_periods: int = Field(
+        5, ge=1, le=60, description="One-minute periods each alarm looks at (N of 'M of N')."
+    )
+    datapoints_to_alarm: int = Field(
+        3,
+        ge=1,
+        le=60,
+        description="Breaching minutes among them that raise it; <= evaluationPeriods.",
+    )
+    db_cpu_percent: float = Field(
+        80, gt=0, le=100, description="Alarm when database CPU exceeds this percent."
+    )
+    db_free_storage_gb: float = Field(
+        5,
+        gt=0,
+        le=65536,
+        description="Alarm when database free storage falls below this (GiB); < "
+        "database.allocatedStorageGb.",
+    )
+    db_freeable_memory_mb: int = Field(
+        256, ge=1, le=4_194_304, description="Alarm when freeable memory falls below (MiB)."
+    )
+    db_connections: int = Field(
+        80, ge=1, le=100_000, description="Alarm when database connections exceed this."
+    )
+    error_log_events_per_minute: int = Field(
+        5,
+        ge=0,
+        le=1_000_000,
+        description="Alarm when more error records (error log or runtime ERROR lines) than this "
+        "per minute.",
+    )
 
 
 class Rum(_Group):
@@ -320,6 +396,7 @@ GROUPS: dict[str, type[_Group]] = {
     "logging": Logging,
     "alerts": Alerts,
     "analytics": Analytics,
+    "alarms": Alarms,
     "rum": Rum,
     "pipeline": Pipeline,
     "scaling": Scaling,
@@ -361,6 +438,7 @@ class Settings(BaseModel):
     logging: Logging
     alerts: Alerts
     analytics: Analytics
+    alarms: Alarms
     rum: Rum
     pipeline: Pipeline
     scaling: Scaling
@@ -534,6 +612,29 @@ def _cross_checks(s: dict[str, Any]) -> Iterable[tuple[str, str]]:
         for key, value in (("connectionArn", p.connection_arn), ("repository", p.repository)):
             if not value:
                 yield f"{ns}:pipeline.{key}", "is required when source is 'github' (got nothing)"
+    if (a := s.get("analytics")) is not None and (
+        a.query_results_retention_days > a.retention_days
+    ):
+        yield (
+            f"{ns}:analytics.queryResultsRetentionDays",
+            f"must be <= retentionDays, results hold data derived from the events "
+            f"(got {a.query_results_retention_days} > {a.retention_days})",
+        )
+    if (al := s.get("alarms")) is not None:
+        if al.datapoints_to_alarm > al.evaluation_periods:
+            yield (
+                f"{ns}:alarms.datapointsToAlarm",
+                f"must be <= evaluationPeriods (got {al.datapoints_to_alarm} > "
+                f"{al.evaluation_periods})",
+            )
+        if (d := s.get("database")) is not None and (
+            al.db_free_storage_gb >= d.allocated_storage_gb
+        ):
+            yield (
+                f"{ns}:alarms.dbFreeStorageGb",
+                f"must be < {ns}:database.allocatedStorageGb, or the alarm fires from the start "
+                f"(got {al.db_free_storage_gb:g} >= {d.allocated_storage_gb})",
+            )
     phase = s.get("phase")
     if (r := s.get("rum")) is not None and phase in ("pmf", "growth") and not r.domain:
         yield f"{ns}:rum.domain", f"is required from phase 'pmf' on (phase is {phase!r})"

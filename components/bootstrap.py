@@ -38,6 +38,9 @@ class Bootstrap:
     app_config: Mapping[str, Any] = field(default_factory=dict)
     cloudwatch_agent_parameter: str | None = None
     install_codedeploy_agent: bool = False
+    # A digest of the agent config the parameter holds: rendered into the script so that a
+    # config change changes the launch template and the group rolls its instances.
+    cloudwatch_agent_config_digest: str | None = None
 
 
 def codedeploy_install_url(region: str) -> str:
@@ -106,6 +109,11 @@ def render(spec: Bootstrap) -> str:
         arm64 = shlex.quote(cloudwatch_agent_url(spec.region, "arm64"))
         lines += [
             "# CloudWatch agent from the region's own bucket; config from SSM.",
+            *(
+                [f"# agent config digest: {spec.cloudwatch_agent_config_digest}"]
+                if spec.cloudwatch_agent_config_digest
+                else []
+            ),
             'if [ "$AGENT_ARCH" = arm64 ]; then',
             f"  CW_AGENT_URL={arm64}",
             "else",

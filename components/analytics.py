@@ -1,0 +1,682 @@
+"""Analytics: privacy-aware product analytics from app events to Athena.
+
+The app puts one JSON event per record (docs/contracts.md) to a Firehose stream; Firehose
+converts them to Parquet against a Glue table whose columns are the event contract and writes
+them to an encrypted, private, TLS-only bucket under `events/dt=YYYY-MM-DD/`, where they expire
+after `groundwork:analytics.retentionDays` (GDPR storage limitation). Athena reads them through
+partition projection (no crawler, no partition loading) in a workgroup that enforces encrypted,
+expiring results and a per-query scan limit, with named queries for the usual product
+questions.
+
+Users are pseudonymous: the app HMACs its user ids with a per-deployment key kept in Secrets
+Manager (generated here), and the table has no column for an IP address or an e-mail, so a
+field sent by mistake is dropped by the conversion.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components import context, contracts, iam, kms
+
+# Firehose requires at least 64 MiB of buffer when it converts records; the maximum is 128.
+BUFFER_SIZE_MB = 128
+# Days a Firehose delivery-error object (raw records that failed conversion) is kept at most.
+ERROR_OUTPUT_DAYS = 30
+DELIVERY_LOG_STREAM = "S3Delivery"
+
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+
+# The Firehose S3 prefixes: events by arrival date (UTC), failures by error type and date.
+EVENTS_PREFIX = f"{contracts.EVENTS_PREFIX}{contracts.PARTITION_KEY}=!{{timestamp:yyyy-MM-dd}}/"
+ERRORS_PREFIX = (
+    f"{contracts.ERRORS_PREFIX}!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/"
+)
+
+
+def glue_name(text: str) -> str:
+    """A Glue/Athena-friendly identifier: lower case, letters, digits and underscores."""
+    return re.sub(r"[^a-z0-9_]", "_", text.lower())
+
+
+def projection_parameters(bucket: str, retention_days: int) -> dict[str, str]:
+    """Athena partition projection over `events/dt=YYYY-MM-DD/`, back as far as retention."""
+    key = contracts.PARTITION_KEY
+    return {
+        "classification": "parquet",
+        "EXTERNAL": "TRUE",
+        "parquet.compression": "SNAPPY",
+        "projection.enabled": "true",
+        f"projection.{key}.type": "date",
+        f"projection.{key}.format": "yyyy-MM-dd",
+        # Nothing older than the retention exists, so Athena need not look for it.
+        f"projection.{key}.range": f"NOW-{retention_days}DAYS,NOW",
+        f"projection.{key}.interval": "1",
+        f"projection.{key}.interval.unit": "DAYS",
+        "storage.location.template": (f"s3://{bucket}/{contracts.EVENTS_PREFIX}{key}=${{{key}}}/"),
+    }
+
+
+# ---- named queries (Athena engine v3 / Trino SQL) ----------------------------------------
+
+_SINCE_30_DAYS = "CAST(current_date - INTERVAL '30' DAY AS varchar)"
+_SINCE_12_MONTHS = "CAST(date_trunc('month', current_date) - INTERVAL '12' MONTH AS varchar)"
+
+
+@dataclass(frozen=True)
+class NamedQuerySpec:
+    title: str
+    description: str
+    sql: str
+
+
+def named_queries(table: str = contracts.EVENTS_TABLE) -> dict[str, NamedQuerySpec]:
+    """The product questions every SaaS asks first; each prunes partitions through `dt`."""
+    dt = contracts.PARTITION_KEY
+    return {
+        "dau": NamedQuerySpec(
+            "Daily active users",
+            "Distinct pseudonymous users per day, last 30 days",
+            f"SELECT date(event_time) AS day,\n"
+            f"       count(DISTINCT user_id) AS daily_active_users\n"
+            f"FROM {table}\n"
+            f"WHERE {dt} >= {_SINCE_30_DAYS}\n"
+            f"GROUP BY date(event_time)\n"
+            f"ORDER BY day",
+        ),
+        "mau": NamedQuerySpec(
+            "Monthly active users",
+            "Distinct pseudonymous users per calendar month, last 12 months",
+            f"SELECT date_trunc('month', event_time) AS month,\n"
+            f"       count(DISTINCT user_id) AS monthly_active_users\n"
+            f"FROM {table}\n"
+            f"WHERE {dt} >= {_SINCE_12_MONTHS}\n"
+            f"GROUP BY date_trunc('month', event_time)\n"
+            f"ORDER BY month",
+        ),
+        "feature-usage": NamedQuerySpec(
+            "Feature usage",
+            "Events, users and accounts per feature and event, last 30 days",
+            f"SELECT feature,\n"
+            f"       event_name,\n"
+            f"       count(*) AS events,\n"
+            f"       count(DISTINCT user_id) AS users,\n"
+            f"       count(DISTINCT account_id) AS accounts\n"
+            f"FROM {table}\n"
+            f"WHERE {dt} >= {_SINCE_30_DAYS}\n"
+            f"GROUP BY feature, event_name\n"
+            f"ORDER BY events DESC",
+        ),
+        "feature-adoption": NamedQuerySpec(
+            "Feature adoption by account",
+            "Share of each account's active users who used each feature, last 30 days",
+            f"WITH recent AS (\n"
+            f"  SELECT account_id, plan, feature, user_id, event_time\n"
+            f"  FROM {table}\n"
+            f"  WHERE {dt} >= {_SINCE_30_DAYS}\n"
+            f"),\n"
+            f"account_users AS (\n"
+            f"  SELECT account_id, count(DISTINCT user_id) AS active_users\n"
+            f"  FROM recent\n"
+            f"  GROUP BY account_id\n"
+            f")\n"
+            f"SELECT r.account_id,\n"
+            f"       max_by(r.plan, r.event_time) AS plan,\n"
+            f"       r.feature,\n"
+            f"       count(DISTINCT r.user_id) AS feature_users,\n"
+            f"       a.active_users,\n"
+            f"       round(100.0 * count(DISTINCT r.user_id) / a.active_users, 1)"
+            f" AS adoption_percent,\n"
+            f"       min(r.event_time) AS first_used,\n"
+            f"       max(r.event_time) AS last_used\n"
+            f"FROM recent AS r\n"
+            f"JOIN account_users AS a ON a.account_id = r.account_id\n"
+            f"GROUP BY r.account_id, r.feature, a.active_users\n"
+            f"ORDER BY r.account_id, adoption_percent DESC",
+        ),
+    }
+
+
+# ---- IAM documents (pure) ----------------------------------------------------------------
+
+
+def put_record_policy(stream_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """What the app may do with analytics: put records to this one stream, nothing else."""
+    return iam.document(
+        iam.statement(
+            ["firehose:PutRecord", "firehose:PutRecordBatch"], [stream_arn], sid="PutEvents"
+        )
+    )
+
+
+def pseudonym_key_read_policy(
+    secret_arn: pulumi.Input[str], key_arn: pulumi.Input[str], region: str
+) -> dict[str, Any]:
+    """Read the pseudonym key secret, and decrypt it only through Secrets Manager."""
+    return iam.document(
+        iam.statement(["secretsmanager:GetSecretValue"], [secret_arn], sid="ReadPseudonymKey"),
+        iam.statement(
+            ["kms:Decrypt"],
+            [key_arn],
+            sid="DecryptPseudonymKey",
+            conditions={
+                "StringEquals": {
+                    "kms:ViaService": f"secretsmanager.{region}.{context.dns_suffix_of(region)}",
+                    "kms:EncryptionContext:SecretARN": secret_arn,
+                }
+            },
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class AnalyticsArgs:
+    region: str
+    # Raw events are deleted after this many days (GDPR storage limitation).
+    retention_days: int
+    # Athena query results are deleted after this many days (<= retention_days).
+    query_results_retention_days: int
+    # Athena cancels a query that scans more than this (cost guard).
+    query_scan_limit_gb: int
+    # Firehose flushes at least this often (seconds, 60..900).
+    buffer_interval_seconds: int
+    # Glue database name (letters, digits, underscores), e.g. `groundwork_prod_analytics`.
+    database_name: str
+    # Firehose stream name, e.g. `groundwork-prod-events`: explicit so the app's put-record
+    # policy (built from it) is known at preview.
+    stream_name: str
+    # The delivery-error log group: the stack's logs key and the error-log retention.
+    log_kms_key_arn: pulumi.Input[str]
+    log_retention_days: int
+    log_group_name: str
+    protect: bool = True
+
+
+class Analytics(pulumi.ComponentResource):
+    """Firehose -> Parquet in an expiring encrypted bucket -> Glue table -> Athena workgroup."""
+
+    stream_name: pulumi.Output[str]
+    stream_arn: pulumi.Output[str]
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    results_bucket_name: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+    database_name: pulumi.Output[str]
+    table_name: pulumi.Output[str]
+    workgroup_name: pulumi.Output[str]
+    named_query_ids: dict[str, pulumi.Output[str]]
+    put_record_policy_json: pulumi.Output[str]
+    pseudonym_key_secret_arn: pulumi.Output[str]
+    pseudonym_key_read_policy_json: pulumi.Output[str]
+    analyst_policy_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: AnalyticsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("groundwork:analytics:Analytics", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        partition = context.partition_of(args.region)
+        account = context.account_id(self)
+        region = args.region
+
+        key = kms.encryption_key(
+            f"{name}-key",
+            description="Analytics events, query results and the pseudonym key",
+            partition=partition,
+            account=account,
+            parent=self,
+            protect=args.protect,
+        )
+
+        bucket = self._private_bucket(
+            f"{name}-events",
+            purpose="analytics",
+            key_arn=key.arn,
+            protect=args.protect,
+            # The whole bucket expires at the retention; delivery errors hold raw records and
+            # go sooner. Without versioning (events are write-once), an expired or erased
+            # object is gone; the noncurrent rule guards against versioning turned on later.
+            rules=[
+                {
+                    "id": "expire-after-retention",
+                    "status": "Enabled",
+                    "filter": {"prefix": ""},
+                    "expiration": {"days": args.retention_days},
+                    "noncurrent_version_expiration": {"noncurrent_days": 1},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+                },
+                {
+                    "id": "expire-delivery-errors",
+                    "status": "Enabled",
+                    "filter": {"prefix": contracts.ERRORS_PREFIX},
+                    "expiration": {"days": min(args.retention_days, ERROR_OUTPUT_DAYS)},
+                },
+            ],
+        )
+        results = self._private_bucket(
+            f"{name}-query-results",
+            purpose="analytics-results",
+            key_arn=key.arn,
+            # Query results are reproducible from the events; they must not block a teardown.
+            protect=False,
+            force_destroy=True,
+            rules=[
+                {
+                    "id": "expire-results",
+                    "status": "Enabled",
+                    "filter": {"prefix": ""},
+                    "expiration": {"days": args.query_results_retention_days},
+                    "noncurrent_version_expiration": {"noncurrent_days": 1},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+                }
+            ],
+        )
+
+        # ---- pseudonym key: the app HMACs user ids with it --------------------------------
+        secret = aws.secretsmanager.Secret(
+            f"{name}-pseudonym-key",
+            description=(
+                "HMAC key the app uses to pseudonymise user ids in analytics events; "
+                "replacing it breaks the continuity of every user id"
+            ),
+            kms_key_id=key.arn,
+            recovery_window_in_days=30,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        key_value = random.RandomPassword(
+            f"{name}-pseudonym-key-value",
+            length=64,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{name}-pseudonym-key-version",
+            secret_id=secret.id,
+            secret_string=key_value.result,
+            opts=child,
+        )
+
+        # ---- catalog: the event contract as a Glue table ----------------------------------
+        database = aws.glue.CatalogDatabase(
+            f"{name}-database",
+            name=args.database_name,
+            description="Product analytics events (pseudonymous)",
+            opts=child,
+        )
+        table = aws.glue.CatalogTable(
+            f"{name}-events-table",
+            name=contracts.EVENTS_TABLE,
+            database_name=database.name,
+            description="Product events, one row per event (docs/contracts.md)",
+            table_type="EXTERNAL_TABLE",
+            parameters=bucket.bucket.apply(lambda b: projection_parameters(b, args.retention_days)),
+            partition_keys=[
+                {
+                    "name": contracts.PARTITION_KEY,
+                    "type": "string",
+                    "comment": "Arrival date at Firehose (UTC), yyyy-MM-dd",
+                }
+            ],
+            storage_descriptor={
+                "location": pulumi.Output.concat(
+                    "s3://", bucket.bucket, "/", contracts.EVENTS_PREFIX
+                ),
+                "input_format": PARQUET_INPUT,
+                "output_format": PARQUET_OUTPUT,
+                "ser_de_info": {
+                    "name": "parquet",
+                    "serialization_library": PARQUET_SERDE,
+                    "parameters": {"serialization.format": "1"},
+                },
+                "columns": [
+                    {"name": f.name, "type": f.glue_type, "comment": f.comment}
+                    for f in contracts.EVENT_FIELDS
+                ],
+            },
+            opts=child,
+        )
+
+        # ---- delivery --------------------------------------------------------------------
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-delivery-errors",
+            name=args.log_group_name,
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_kms_key_arn,
+            tags={"groundwork:logClass": "error"},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        log_stream = aws.cloudwatch.LogStream(
+            f"{name}-delivery-errors-stream",
+            name=DELIVERY_LOG_STREAM,
+            log_group_name=log_group.name,
+            opts=child,
+        )
+
+        glue_arn = pulumi.Output.concat("arn:", partition, ":glue:", region, ":", account)
+        role = aws.iam.Role(
+            f"{name}-firehose-role",
+            # Confused-deputy guard: Firehose passes the account id as the external id.
+            assume_role_policy=iam.to_json(
+                iam.assume_role(
+                    "firehose.amazonaws.com",
+                    conditions={"StringEquals": {"sts:ExternalId": account}},
+                )
+            ),
+            opts=child,
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-firehose-policy",
+            role=role.id,
+            policy=iam.to_json(
+                iam.document(
+                    iam.statement(
+                        [
+                            "s3:AbortMultipartUpload",
+                            "s3:GetBucketLocation",
+                            "s3:GetObject",
+                            "s3:ListBucket",
+                            "s3:ListBucketMultipartUploads",
+                            "s3:PutObject",
+                        ],
+                        [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+                        sid="WriteEvents",
+                    ),
+                    iam.statement(
+                        ["kms:GenerateDataKey", "kms:Decrypt"],
+                        [key.arn],
+                        sid="EncryptEvents",
+                        conditions={
+                            "StringEquals": {
+                                "kms:ViaService": f"s3.{region}.{context.dns_suffix_of(region)}"
+                            }
+                        },
+                    ),
+                    iam.statement(
+                        ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+                        [
+                            pulumi.Output.concat(glue_arn, ":catalog"),
+                            pulumi.Output.concat(glue_arn, ":database/", database.name),
+                            pulumi.Output.concat(
+                                glue_arn, ":table/", database.name, "/", table.name
+                            ),
+                        ],
+                        sid="ReadSchema",
+                    ),
+                    iam.statement(
+                        ["logs:PutLogEvents"],
+                        [pulumi.Output.concat(log_group.arn, ":log-stream:", log_stream.name)],
+                        sid="ReportDeliveryErrors",
+                    ),
+                )
+            ),
+            opts=child,
+        )
+        stream = aws.kinesis.FirehoseDeliveryStream(
+            f"{name}-stream",
+            name=args.stream_name,
+            destination="extended_s3",
+            server_side_encryption={
+                "enabled": True,
+                "key_type": "CUSTOMER_MANAGED_CMK",
+                "key_arn": key.arn,
+            },
+            extended_s3_configuration={
+                "role_arn": role.arn,
+                "bucket_arn": bucket.arn,
+                "prefix": EVENTS_PREFIX,
+                "error_output_prefix": ERRORS_PREFIX,
+                "buffering_size": BUFFER_SIZE_MB,
+                "buffering_interval": args.buffer_interval_seconds,
+                # Parquet compresses its own pages (SNAPPY); Firehose must not wrap the file.
+                "compression_format": "UNCOMPRESSED",
+                "kms_key_arn": key.arn,
+                "cloudwatch_logging_options": {
+                    "enabled": True,
+                    "log_group_name": log_group.name,
+                    "log_stream_name": log_stream.name,
+                },
+                "data_format_conversion_configuration": {
+                    "enabled": True,
+                    "input_format_configuration": {
+                        # OpenX parses the contract's `2026-11-26T10:45:15.123Z` timestamps.
+                        "deserializer": {"open_x_json_ser_de": {"case_insensitive": True}}
+                    },
+                    "output_format_configuration": {
+                        "serializer": {"parquet_ser_de": {"compression": "SNAPPY"}}
+                    },
+                    "schema_configuration": {
+                        "database_name": database.name,
+                        "table_name": table.name,
+                        "role_arn": role.arn,
+                        "region": region,
+                        "version_id": "LATEST",
+                    },
+                },
+            },
+            # Firehose checks its role when the stream is created: the policy must be there.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+        )
+
+        # ---- Athena ------------------------------------------------------------------------
+        workgroup = aws.athena.Workgroup(
+            f"{name}-workgroup",
+            description="Product analytics: encrypted, expiring results; scan limit per query",
+            configuration={
+                # Clients cannot override the result location or its encryption.
+                "enforce_workgroup_configuration": True,
+                "publish_cloudwatch_metrics_enabled": True,
+                "bytes_scanned_cutoff_per_query": args.query_scan_limit_gb * 1024**3,
+                "result_configuration": {
+                    "output_location": pulumi.Output.concat("s3://", results.bucket, "/results/"),
+                    "expected_bucket_owner": account,
+                    "encryption_configuration": {
+                        "encryption_option": "SSE_KMS",
+                        "kms_key_arn": key.arn,
+                    },
+                },
+            },
+            opts=child,
+        )
+        self.named_query_ids = {}
+        for query_key, spec in named_queries(contracts.EVENTS_TABLE).items():
+            query = aws.athena.NamedQuery(
+                f"{name}-query-{query_key}",
+                name=spec.title,
+                description=spec.description,
+                database=database.name,
+                workgroup=workgroup.name,
+                query=spec.sql,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[table]),
+            )
+            self.named_query_ids[query_key] = query.id
+
+        workgroup_arn = pulumi.Output.concat(
+            "arn:", partition, ":athena:", region, ":", account, ":workgroup/", workgroup.name
+        )
+        analyst = aws.iam.Policy(
+            f"{name}-analyst",
+            description="Query product analytics in its Athena workgroup (attach to analysts)",
+            policy=iam.to_json(
+                iam.document(
+                    iam.statement(
+                        [
+                            "athena:BatchGetNamedQuery",
+                            "athena:BatchGetQueryExecution",
+                            "athena:GetNamedQuery",
+                            "athena:GetQueryExecution",
+                            "athena:GetQueryResults",
+                            "athena:GetQueryResultsStream",
+                            "athena:GetWorkGroup",
+                            "athena:ListNamedQueries",
+                            "athena:ListQueryExecutions",
+                            "athena:StartQueryExecution",
+                            "athena:StopQueryExecution",
+                        ],
+                        [workgroup_arn],
+                        sid="UseWorkgroup",
+                    ),
+                    iam.statement(
+                        ["athena:ListWorkGroups", "athena:ListEngineVersions"],
+                        "*",
+                        sid="ListWorkgroups",
+                    ),
+                    iam.statement(
+                        [
+                            "glue:GetDatabase",
+                            "glue:GetDatabases",
+                            "glue:GetTable",
+                            "glue:GetTables",
+                            "glue:GetPartition",
+                            "glue:GetPartitions",
+                        ],
+                        [
+                            pulumi.Output.concat(glue_arn, ":catalog"),
+                            pulumi.Output.concat(glue_arn, ":database/", database.name),
+                            pulumi.Output.concat(glue_arn, ":table/", database.name, "/*"),
+                        ],
+                        sid="ReadCatalog",
+                    ),
+                    iam.statement(
+                        ["s3:GetBucketLocation", "s3:ListBucket"],
+                        [bucket.arn, results.arn],
+                        sid="ListBuckets",
+                    ),
+                    iam.statement(
+                        ["s3:GetObject"],
+                        [pulumi.Output.concat(bucket.arn, "/", contracts.EVENTS_PREFIX, "*")],
+                        sid="ReadEvents",
+                    ),
+                    iam.statement(
+                        [
+                            "s3:AbortMultipartUpload",
+                            "s3:GetObject",
+                            "s3:ListMultipartUploadParts",
+                            "s3:PutObject",
+                        ],
+                        [pulumi.Output.concat(results.arn, "/*")],
+                        sid="WriteResults",
+                    ),
+                    iam.statement(
+                        ["kms:Decrypt", "kms:GenerateDataKey"],
+                        [key.arn],
+                        sid="UseAnalyticsKey",
+                        conditions={
+                            "StringEquals": {
+                                "kms:ViaService": [
+                                    f"s3.{region}.{context.dns_suffix_of(region)}",
+                                    f"athena.{region}.{context.dns_suffix_of(region)}",
+                                ]
+                            }
+                        },
+                    ),
+                )
+            ),
+            opts=child,
+        )
+
+        self.stream_name = stream.name
+        self.stream_arn = stream.arn
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        self.results_bucket_name = results.bucket
+        self.key_arn = key.arn
+        self.database_name = database.name
+        self.table_name = table.name
+        self.workgroup_name = workgroup.name
+        stream_arn = pulumi.Output.concat(
+            "arn:", partition, ":firehose:", region, ":", account, ":deliverystream/",
+            args.stream_name,
+        )  # fmt: skip
+        self.put_record_policy_json = iam.to_json(put_record_policy(stream_arn))
+        self.pseudonym_key_secret_arn = secret.arn
+        self.pseudonym_key_read_policy_json = iam.to_json(
+            pseudonym_key_read_policy(secret.arn, key.arn, region)
+        )
+        self.analyst_policy_arn = analyst.arn
+        self.register_outputs(
+            {
+                "streamName": self.stream_name,
+                "bucketName": self.bucket_name,
+                "workgroupName": self.workgroup_name,
+                "pseudonymKeySecretArn": self.pseudonym_key_secret_arn,
+            }
+        )
+
+    def _private_bucket(
+        self,
+        name: str,
+        *,
+        purpose: str,
+        key_arn: pulumi.Input[str],
+        protect: bool,
+        rules: list[dict[str, Any]],
+        force_destroy: bool = False,
+    ) -> aws.s3.Bucket:
+        """A bucket only this account reaches over TLS, SSE-KMS by default, expiring."""
+        child = pulumi.ResourceOptions(parent=self)
+        bucket = aws.s3.Bucket(
+            name,
+            force_destroy=force_destroy,
+            tags={"groundwork:purpose": purpose},
+            opts=pulumi.ResourceOptions(parent=self, protect=protect),
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=child,
+        )
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": key_arn,
+                    },
+                    # One data key per bucket instead of per object: fewer KMS calls.
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=bucket.id,
+            policy=iam.to_json(
+                iam.document(
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                )
+            ),
+            # S3 rejects a policy put while the public access block is being changed.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle", bucket=bucket.id, rules=rules, opts=child
+        )
+        return bucket

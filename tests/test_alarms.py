@@ -1,0 +1,336 @@
+"""Baseline alarms: every alarm acts through the alerts topic on ALARM and OK, states its
+missing-data treatment and watches a resource that exists in the recording; thresholds come
+from `groundwork:alarms`. The database and backup-job alarms are recorded from a small program
+(tests/programs/alarms_full) until the shipped stacks have a database, and checked the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import stack_config
+from obs_helpers import METRIC_ALARM, METRIC_FILTER, as_list, children, replaced, value, with_props
+
+import settings
+from components import alarms as alarms_component
+from offline.model import RecordedResource, Recording
+from offline.recorder import record
+
+ROOT = Path(__file__).resolve().parent.parent
+ALARMS = "groundwork:observability:BaselineAlarms"
+ALERTS = "groundwork:observability:Alerts"
+TOPIC = "aws:sns/topic:Topic"
+MISSING_DATA = {"breaching", "notBreaching", "ignore", "missing"}
+BASE_ROLES = {"alb5xx", "unhealthyHosts", "targetResponseTime", "asgBelowMin", "errorLogRate"}
+DB_ROLES = {"dbCpu", "dbFreeStorage", "dbFreeableMemory", "dbConnections"}
+STACKS = ("dev", "prod")
+
+# Which recorded resource (type, output) a CloudWatch dimension names.
+DIMENSION_TARGETS: dict[str, tuple[str, str]] = {
+    "LoadBalancer": ("aws:lb/loadBalancer:LoadBalancer", "arnSuffix"),
+    "TargetGroup": ("aws:lb/targetGroup:TargetGroup", "arnSuffix"),
+    "AutoScalingGroupName": ("aws:autoscaling/group:Group", "name"),
+    "DBInstanceIdentifier": ("aws:rds/instance:Instance", "identifier"),
+    "ProjectName": ("aws:codebuild/project:Project", "name"),
+}
+
+
+@pytest.fixture(scope="module")
+def full() -> Recording:
+    """The alarms with a database and a backup job (see tests/programs/alarms_full)."""
+    return record("test", project_dir=ROOT / "tests" / "programs" / "alarms_full")
+
+
+def _topic(rec: Recording) -> RecordedResource:
+    alerts = [r for r in rec.of_type(TOPIC) if r.parent == _urn_of(rec, ALERTS)]
+    return alerts[0] if alerts else rec.one(TOPIC)
+
+
+def _urn_of(rec: Recording, component_type: str) -> str | None:
+    found = [r.urn for r in rec if r.type == component_type]
+    return found[0] if found else None
+
+
+def _metrics(alarm: RecordedResource) -> list[dict[str, Any]]:
+    """(namespace, metricName, dimensions) of the alarm's metric or of its math inputs."""
+    if value(alarm, "metricQueries"):
+        return [q["metric"] for q in value(alarm, "metricQueries") if q.get("metric")]
+    return [
+        {
+            "namespace": value(alarm, "namespace"),
+            "metricName": value(alarm, "metricName"),
+            "dimensions": value(alarm, "dimensions") or {},
+        }
+    ]
+
+
+def roles(rec: Recording) -> dict[str, RecordedResource]:
+    by_name = {value(a, "name"): a for a in children(rec, ALARMS, METRIC_ALARM)}
+    names = rec.outputs.get("alarmNames", {})
+    return {role: by_name[name] for role, name in names.items() if name in by_name}
+
+
+# ---- the check ---------------------------------------------------------------------------
+
+
+def alarm_problems(rec: Recording) -> list[str]:
+    """Every metric alarm in the stack: actions to the topic, missing data, real targets."""
+    topic = _topic(rec)
+    topic_arn = value(topic, "arn")
+    identities = {
+        key: {value(r, output) for r in rec.of_type(type_token)} - {None}
+        for key, (type_token, output) in DIMENSION_TARGETS.items()
+    }
+    owners = {
+        key: {r.urn for r in rec.of_type(type_token)}
+        for key, (type_token, _) in DIMENSION_TARGETS.items()
+    }
+    log_metrics = {
+        (value(f, "metricTransformation", "namespace"), value(f, "metricTransformation", "name"))
+        for f in rec.of_type(METRIC_FILTER)
+    }
+    problems = []
+    for alarm in rec.of_type(METRIC_ALARM):
+        urn = alarm.urn
+        if value(alarm, "actionsEnabled") is False:
+            problems.append(f"{urn}: actions are disabled")
+        for field in ("alarmActions", "okActions"):
+            actions = as_list(value(alarm, field))
+            if topic_arn not in actions or topic.urn not in alarm.property_dependencies.get(
+                field, ()
+            ):
+                problems.append(f"{urn}: {field} {actions} do not include the alerts topic")
+        if value(alarm, "treatMissingData") not in MISSING_DATA:
+            problems.append(f"{urn}: treatMissingData is {value(alarm, 'treatMissingData')!r}")
+        queries = value(alarm, "metricQueries") or []
+        if queries and sum(bool(q.get("returnData")) for q in queries) != 1:
+            problems.append(f"{urn}: metric math must return exactly one series")
+        deps = set(alarm.property_dependencies.get("dimensions", ())) | set(
+            alarm.property_dependencies.get("metricQueries", ())
+        )
+        for metric in _metrics(alarm):
+            namespace, name = metric.get("namespace"), metric.get("metricName")
+            dims = metric.get("dimensions") or {}
+            if not str(namespace).startswith("AWS/"):
+                if (namespace, name) not in log_metrics:
+                    problems.append(f"{urn}: no metric filter publishes {namespace}/{name}")
+                continue
+            if not dims:
+                problems.append(f"{urn}: {namespace}/{name} watches no resource (no dimensions)")
+            for key, dim in dims.items():
+                if key not in identities:
+                    problems.append(f"{urn}: unknown dimension {key}")
+                elif dim not in identities[key] or not deps & owners[key]:
+                    problems.append(f"{urn}: {key}={dim} is no resource in the stack")
+    return problems
+
+
+def unwatched_filter_problems(rec: Recording) -> list[str]:
+    """Every metric a log metric filter publishes feeds an alarm that notifies someone."""
+    read = {
+        (metric.get("namespace"), metric.get("metricName"))
+        for alarm in rec.of_type(METRIC_ALARM)
+        if as_list(value(alarm, "alarmActions"))
+        for metric in _metrics(alarm)
+    }
+    problems = []
+    for f in rec.of_type(METRIC_FILTER):
+        key = (
+            value(f, "metricTransformation", "namespace"),
+            value(f, "metricTransformation", "name"),
+        )
+        if key not in read:
+            problems.append(f"{f.urn}: {key[0]}/{key[1]} feeds no alarm")
+    return problems
+
+
+# ---- shipped stacks ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_alarm_notifies_and_watches_a_real_resource(stack: str, request: Any) -> None:
+    assert alarm_problems(request.getfixturevalue(stack)) == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_log_metric_feeds_an_alarm(stack: str, request: Any) -> None:
+    assert unwatched_filter_problems(request.getfixturevalue(stack)) == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_baseline_roles_exist_and_database_ones_when_there_is_a_database(
+    stack: str, request: Any
+) -> None:
+    rec = request.getfixturevalue(stack)
+    found = set(roles(rec))
+    assert found >= BASE_ROLES, f"{stack}: missing alarms {BASE_ROLES - found}"
+    if rec.of_type("aws:rds/instance:Instance"):
+        assert found >= DB_ROLES, f"{stack}: database without alarms {DB_ROLES - found}"
+    assert set(alarms_component.ROLLBACK_ROLES) <= found
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_thresholds_come_from_settings(stack: str, request: Any) -> None:
+    rec = request.getfixturevalue(stack)
+    cfg = stack_config(stack)
+    t = settings.Alarms.model_validate(cfg.get("groundwork:alarms", {}))
+    by_role = roles(rec)
+    assert value(by_role["asgBelowMin"], "threshold") == cfg["groundwork:hosting"]["minSize"]
+    assert value(by_role["alb5xx"], "threshold") == t.alb_5xx_per_minute
+    assert value(by_role["errorLogRate"], "threshold") == t.error_log_events_per_minute
+    assert value(by_role["targetResponseTime"], "threshold") == t.target_response_time_seconds
+    assert value(by_role["errorLogRate"], "evaluationPeriods") == t.evaluation_periods
+    assert value(by_role["errorLogRate"], "datapointsToAlarm") == t.datapoints_to_alarm
+
+
+def test_alarm_names_are_known_and_exported(prod: Recording) -> None:
+    names = prod.outputs["alarmNames"]
+    for role, name in names.items():
+        assert name.startswith("groundwork-prod-"), f"alarm {role} is named {name}"
+    assert set(names) == set(roles(prod)), "exported alarm names and recorded alarms differ"
+
+
+def test_changed_thresholds_reach_the_alarms(record_variant: Any) -> None:
+    rec = record_variant(
+        "dev", {"groundwork:alarms": {"alb5xxPerMinute": 42, "errorLogEventsPerMinute": 7}}
+    )
+    by_role = roles(rec)
+    assert value(by_role["alb5xx"], "threshold") == 42
+    assert value(by_role["errorLogRate"], "threshold") == 7
+
+
+def test_settings_and_thresholds_have_the_same_fields() -> None:
+    fields = {f.name for f in dataclasses.fields(alarms_component.Thresholds)}
+    assert fields == set(settings.Alarms.model_fields), "settings.Alarms and Thresholds differ"
+
+
+# ---- database and backup-job alarms ------------------------------------------------------
+
+
+def test_database_and_backup_alarms_watch_the_recorded_resources(full: Recording) -> None:
+    assert alarm_problems(full) == []
+    found = set(roles(full))
+    assert found == BASE_ROLES | DB_ROLES | {"backupJobFailed"}, found
+    db = full.one("aws:rds/instance:Instance")
+    for role in DB_ROLES:
+        dims = value(roles(full)[role], "dimensions")
+        assert dims == {"DBInstanceIdentifier": value(db, "identifier")}, (role, dims)
+    backup = roles(full)["backupJobFailed"]
+    assert value(backup, "treatMissingData") == "notBreaching"
+    assert value(backup, "dimensions") == {"ProjectName": value(full.one(
+        "aws:codebuild/project:Project"), "name")}  # fmt: skip
+
+
+def test_database_thresholds_are_in_the_metric_units() -> None:
+    t = alarms_component.Thresholds(**settings.Alarms().model_dump())
+    args = alarms_component.BaselineAlarmsArgs(
+        topic_arn="arn:aws:sns:eu-west-1:123456789012:t",
+        alb_arn_suffix="app/a/1",
+        target_group_arn_suffix="targetgroup/t/1",
+        asg_name="asg",
+        asg_min_size=2,
+        log_metric_namespace="groundwork/t",
+        error_log_metric_name="ErrorLogEvents",
+        thresholds=t,
+        name_prefix="groundwork-t",
+        database_identifier="db-1",
+    )
+    specs = {s.role: s for s in alarms_component.alarm_specs(args)}
+    assert specs["dbFreeStorage"].threshold == t.db_free_storage_gb * 1024**3
+    assert specs["dbFreeableMemory"].threshold == t.db_freeable_memory_mb * 1024**2
+    assert specs["dbCpu"].comparison == "GreaterThanThreshold"
+    assert specs["dbFreeStorage"].comparison == "LessThanThreshold"
+    assert all(specs[r].treat_missing_data == "breaching" for r in DB_ROLES)
+    assert "backupJobFailed" not in specs
+    without = alarms_component.alarm_specs(dataclasses.replace(args, database_identifier=None))
+    assert not DB_ROLES & {s.role for s in without}, "database alarms without a database"
+
+
+def test_missing_data_follows_the_documented_rule() -> None:
+    t = alarms_component.Thresholds(**settings.Alarms().model_dump())
+    args = alarms_component.BaselineAlarmsArgs(
+        "topic", "app/a/1", "targetgroup/t/1", "asg", 2, "ns", "ErrorLogEvents", t, "p",
+        database_identifier="db", backup_job_project_name="backup",
+    )  # fmt: skip
+    continuous = {"asgBelowMin", *DB_ROLES}
+    for spec in alarms_component.alarm_specs(args):
+        expected = "breaching" if spec.role in continuous else "notBreaching"
+        assert spec.treat_missing_data == expected, spec.role
+
+
+# ---- failing counterparts ----------------------------------------------------------------
+
+
+def test_an_alarm_without_ok_action_or_missing_data_is_reported(prod: Recording) -> None:
+    alarm = roles(prod)["alb5xx"]
+    broken = replaced(prod, alarm.urn, lambda r: with_props(r, okActions=[], treatMissingData=None))
+    found = alarm_problems(broken)
+    assert any("okActions" in p and alarm.urn in p for p in found), found
+    assert any("treatMissingData" in p and alarm.urn in p for p in found), found
+    elsewhere = replaced(
+        prod,
+        alarm.urn,
+        lambda r: with_props(r, alarmActions=["arn:aws:sns:eu-west-1:123456789012:other"]),
+    )
+    assert any("alarmActions" in p for p in alarm_problems(elsewhere))
+
+
+def test_an_alarm_on_a_resource_that_does_not_exist_is_reported(full: Recording) -> None:
+    alarm = roles(full)["dbCpu"]
+    ghost = replaced(
+        full, alarm.urn, lambda r: with_props(r, dimensions={"DBInstanceIdentifier": "ghost"})
+    )
+    assert any("DBInstanceIdentifier=ghost" in p for p in alarm_problems(ghost))
+    five = roles(full)["alb5xx"]
+    queries = json.loads(json.dumps(value(five, "metricQueries")))
+    queries[0]["metric"]["dimensions"] = {"LoadBalancer": "app/other/1"}
+    other = replaced(full, five.urn, lambda r: with_props(r, metricQueries=queries))
+    assert any("LoadBalancer=app/other/1" in p for p in alarm_problems(other))
+
+
+def test_an_error_rate_alarm_on_an_unpublished_metric_is_reported(prod: Recording) -> None:
+    alarm = roles(prod)["errorLogRate"]
+    queries = json.loads(json.dumps(value(alarm, "metricQueries")))
+    queries[0]["metric"]["metricName"] = "ErrorEvents"
+    renamed = replaced(prod, alarm.urn, lambda r: with_props(r, metricQueries=queries))
+    found = alarm_problems(renamed)
+    assert any("ErrorEvents" in p for p in found), found
+    assert any("ErrorLogEvents feeds no alarm" in p for p in unwatched_filter_problems(renamed))
+
+
+def test_a_filter_no_alarm_reads_is_reported(prod: Recording) -> None:
+    alarm = roles(prod)["errorLogRate"]
+    found = unwatched_filter_problems(replaced(prod, alarm.urn, lambda r: None))
+    assert len(found) == 2, found
+
+
+def test_bad_alarm_settings_are_reported_with_their_keys() -> None:
+    with pytest.raises(settings.SettingsError) as err:
+        settings.parse(
+            {
+                "aws:region": "eu-west-1",
+                "groundwork:alarms": json.dumps(
+                    {"evaluationPeriods": 2, "datapointsToAlarm": 3, "dbFreeStorageGb": 50}
+                ),
+                "groundwork:database": json.dumps({"allocatedStorageGb": 20}),
+            },
+            project="groundwork",
+            stack="t",
+        )
+    text = str(err.value)
+    assert "groundwork:alarms.datapointsToAlarm must be <= evaluationPeriods (got 3 > 2)" in text
+    assert "groundwork:alarms.dbFreeStorageGb must be < groundwork:database.allocatedStorageGb" in (
+        text
+    )
+    with pytest.raises(settings.SettingsError) as err:
+        settings.parse(
+            {"aws:region": "eu-west-1", "groundwork:alarms": json.dumps({"alb5xxPerMin": 3})},
+            project="groundwork",
+            stack="t",
+        )
+    assert "groundwork:alarms.alb5xxPerMin is not a known key" in str(err.value)
+    assert "did you mean 'alb5xxPerMinute'" in str(err.value)
