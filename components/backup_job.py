@@ -279,10 +279,10 @@ class BackupJob(pulumi.ComponentResource):
             schedule_expression=args.schedule,
             schedule_expression_timezone="UTC",
             flexible_time_window={"mode": "OFF"},
+            # CodeBuild is a templated target: the project ARN alone means StartBuild.
             target={
-                "arn": f"arn:{partition}:scheduler:::aws-sdk:codebuild:startBuild",
+                "arn": project.arn,
                 "role_arn": scheduler_role.arn,
-                "input": pulumi.Output.json_dumps({"ProjectName": project.name}),
                 "retry_policy": {
                     "maximum_event_age_in_seconds": SCHEDULER_MAX_EVENT_AGE_SECONDS,
                     "maximum_retry_attempts": 10,

@@ -529,12 +529,9 @@ def schedule_problems(rec: Recording, exp: dict[str, Any]) -> list[str]:
     problems = []
     if sched.input("scheduleExpression") != exp["backups"]["schedule"]:
         problems.append(f"{sched.urn}: expression != groundwork:backups.schedule")
-    target = sched.input("target", default={})
-    name = json.loads(target.get("input") or "{}").get("ProjectName")
-    if not target.get("arn", "").endswith(":codebuild:startBuild") or name != project.input(
-        "name", default=project.outputs.get("name")
-    ):
-        problems.append(f"{sched.urn}: target does not start the backup job project")
+    # CodeBuild is a templated Scheduler target: its ARN is the project's.
+    if sched.input("target", "arn") != project.outputs["arn"]:
+        problems.append(f"{sched.urn}: target is not the backup job project")
     roles = linked(rec, sched, "target", ROLE)
     grants = [
         (as_list(s.get("Action")), as_list(s.get("Resource")))
@@ -823,7 +820,7 @@ BROKEN: dict[str, tuple[str, Breaker]] = {
     ),
     "other-target": (
         "schedule",
-        set_input("backup-job-schedule", "target.input", '{"ProjectName": "x"}'),
+        set_input("backup-job-schedule", "target.arn", "arn:aws:sqs:eu-west-1:123456789012:q"),
     ),
     "scheduler-admin": ("schedule", policy_of("backup-job-scheduler-policy", _admin)),
     "silent-failure": ("alarms", set_input("backup-job-failed", "alarmActions", [])),
