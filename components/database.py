@@ -106,6 +106,8 @@ class Database(pulumi.ComponentResource):
     endpoint: pulumi.Output[str]
     port: pulumi.Output[int]
     arn: pulumi.Output[str]
+    # For IAM database authentication: rds-db:connect on dbuser:<resource_id>/<user>.
+    resource_id: pulumi.Output[str]
     database_name: str
     security_group_id: pulumi.Output[str]
     backup_client_security_group_id: pulumi.Output[str]
@@ -269,6 +271,7 @@ class Database(pulumi.ComponentResource):
         self.endpoint = instance.endpoint
         self.port = instance.port
         self.arn = instance.arn
+        self.resource_id = instance.resource_id
         self.database_name = args.database_name
         self.security_group_id = sg.id
         self.backup_client_security_group_id = backup_sg.id
