@@ -22,8 +22,8 @@ names, ARNs and the endpoint only.
 
 The role may do exactly that: write and read back objects under its own prefix, read the
 vault's lock configuration, read that one secret (and decrypt it only through Secrets
-Manager), use the vault key, write its own log group, fetch its own source object, and manage
-the network interfaces CodeBuild places in the private subnets. The `ec2:Describe*`,
+Manager), use the vault key through S3, write its own log group, fetch its own source object,
+and manage the network interfaces CodeBuild places in the private subnets. The `ec2:Describe*`,
 `ec2:CreateNetworkInterface` and `ec2:DeleteNetworkInterface` actions CodeBuild needs for a
 VPC build do not support resource-level scoping in the way CodeBuild calls them, so they are
 granted on `*`; the one that attaches an interface to the build is limited to these subnets
@@ -49,6 +49,8 @@ from components import context, iam
 IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 PYTHON_RUNTIME = "3.11"
 PG_CLIENT_PACKAGE = "postgresql16"
+# ops/ uses S3 conditional writes and the flexible-checksum client settings (botocore 1.36).
+BOTO3_REQUIREMENT = "boto3>=1.36,<2"
 CA_BUNDLE_PATH = "/tmp/rds-ca-bundle.pem"
 SOURCE_KEY = "backup-job/source.zip"
 # How long the scheduler keeps retrying to start a run before the missed alarm has to tell.
@@ -86,6 +88,8 @@ def buildspec(region: str) -> str:
                 "commands": [
                     f"dnf install -y -q {PG_CLIENT_PACKAGE}",
                     "pg_dump --version",
+                    # The image ships boto3; this only upgrades one older than ops/ needs.
+                    f'python -m pip install -q --disable-pip-version-check "{BOTO3_REQUIREMENT}"',
                 ],
             },
             "pre_build": {
@@ -458,6 +462,7 @@ def job_policy(
     secret_key_arn: pulumi.Input[str],
 ) -> dict[str, object]:
     """The job role's permissions, as data (what `ops.backup` and CodeBuild need, no more)."""
+    dns_suffix = context.dns_suffix_of(region)
     backups = pulumi.Output.concat(vault_bucket_arn, "/", backup_prefix(database_name), "*")
     subnet_arns = [
         pulumi.Output.concat(f"arn:{partition}:ec2:{region}:", account, ":subnet/", subnet)
@@ -485,7 +490,13 @@ def job_policy(
         iam.statement(
             ["s3:GetBucketObjectLockConfiguration"], [vault_bucket_arn], sid="ReadVaultLock"
         ),
-        iam.statement(["kms:GenerateDataKey", "kms:Decrypt"], [vault_key_arn], sid="UseVaultKey"),
+        # Through S3 only (uploads, multipart completion, the source download).
+        iam.statement(
+            ["kms:GenerateDataKey", "kms:Decrypt"],
+            [vault_key_arn],
+            sid="UseVaultKey",
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.{dns_suffix}"}},
+        ),
         iam.statement(["secretsmanager:GetSecretValue"], [secret_arn], sid="ReadDbSecret"),
         iam.statement(
             ["kms:Decrypt"],
@@ -493,7 +504,7 @@ def job_policy(
             sid="DecryptDbSecret",
             conditions={
                 "StringEquals": {
-                    "kms:ViaService": f"secretsmanager.{region}.{context.dns_suffix_of(region)}",
+                    "kms:ViaService": f"secretsmanager.{region}.{dns_suffix}",
                     "kms:EncryptionContext:SecretARN": secret_arn,
                 }
             },

@@ -511,10 +511,12 @@ def job_role_problems(rec: Recording, exp: dict[str, Any]) -> list[str]:
         if any(a.startswith("kms:") for a in actions):
             for key in resources:
                 via = stmt.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService", "")
-                if key in vault_keys or (key in db_keys and via.startswith("secretsmanager.")):
+                if (key in vault_keys and via.startswith("s3.")) or (
+                    key in db_keys and via.startswith("secretsmanager.")
+                ):
                     continue
                 problems.append(
-                    f"{where}: may use key {key} (only the vault key, and the "
+                    f"{where}: may use key {key} (only the vault key through S3, and the "
                     "database key through Secrets Manager)"
                 )
     return problems
@@ -714,10 +716,13 @@ def _any_secret(doc: dict[str, Any]) -> None:
             s["Resource"] = ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:*"]
 
 
-def _db_key_directly(doc: dict[str, Any]) -> None:
-    for s in doc["Statement"]:
-        if s.get("Sid") == "DecryptDbSecret":
-            s.pop("Condition")
+def _unconditional_key(sid: str) -> Callable[[dict[str, Any]], None]:
+    def apply(doc: dict[str, Any]) -> None:
+        for s in doc["Statement"]:
+            if s.get("Sid") == sid:
+                s.pop("Condition")
+
+    return apply
 
 
 def _extra_ingress(rec: Recording) -> Recording:
@@ -813,7 +818,14 @@ BROKEN: dict[str, tuple[str, Breaker]] = {
     "put-anywhere": ("job-role", policy_of("backup-job-policy", _widen_put)),
     "admin": ("job-role", policy_of("backup-job-policy", _admin)),
     "every-secret": ("job-role", policy_of("backup-job-policy", _any_secret)),
-    "db-key-directly": ("job-role", policy_of("backup-job-policy", _db_key_directly)),
+    "db-key-directly": (
+        "job-role",
+        policy_of("backup-job-policy", _unconditional_key("DecryptDbSecret")),
+    ),
+    "vault-key-directly": (
+        "job-role",
+        policy_of("backup-job-policy", _unconditional_key("UseVaultKey")),
+    ),
     "other-schedule": (
         "schedule",
         set_input("backup-job-schedule", "scheduleExpression", "rate(7 days)"),
