@@ -37,6 +37,7 @@ also catches a schedule that stopped firing or a build that never started.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -429,7 +430,12 @@ class BackupJob(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
         archive = pulumi.AssetArchive(
-            {path: pulumi.FileAsset(str(local)) for path, local in sorted(args.sources.items())}
+            # Paths relative to the working directory (the project), so the state does not
+            # depend on where the repository is checked out.
+            {
+                path: pulumi.FileAsset(os.path.relpath(local))
+                for path, local in sorted(args.sources.items())
+            }
         )
         source = aws.s3.BucketObjectv2(
             f"{name}-source-code",

@@ -49,6 +49,7 @@ BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 PROJECT = "aws:codebuild/project:Project"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
+OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 PROVIDER = "pulumi:providers:aws"
 JOB_COMPONENT = "groundwork:data:BackupJob"
 VAULT_COMPONENT = "groundwork:data:BackupVault"
@@ -594,6 +595,13 @@ def job_runtime_problems(rec: Recording, exp: dict[str, Any]) -> list[str]:
         problems.append(f"{project.urn}: BACKUP_BUCKET is not the vault")
     if "python -m ops.backup" not in project.input("source", "buildspec", default=""):
         problems.append(f"{project.urn}: the buildspec does not run ops.backup")
+    source_buckets = set(deps(project, "source"))
+    objects = [o for o in rec.of_type(OBJECT) if source_buckets & set(deps(o, "bucket"))]
+    assets = objects[0].input("source", "assets", default={}) if len(objects) == 1 else {}
+    if "ops/__init__.py" not in assets:
+        problems.append(f"{project.urn}: its source is not the ops package")
+    elif any(Path(a.get("path", "/")).is_absolute() for a in assets.values()):
+        problems.append(f"{objects[0].urn}: source paths depend on the checkout location")
     groups = linked(rec, project, "logsConfig", LOG_GROUP)
     if len(groups) != 1 or groups[0].input("retentionInDays") not in settings.LOG_RETENTION_DAYS:
         problems.append(f"{project.urn}: does not log to its own log group with a retention")
@@ -725,6 +733,10 @@ def _unconditional_key(sid: str) -> Callable[[dict[str, Any]], None]:
     return apply
 
 
+def _absolute(inputs: dict[str, Any]) -> None:
+    inputs["source"]["assets"]["ops/__init__.py"]["path"] = "/home/someone/groundwork/ops"
+
+
 def _extra_ingress(rec: Recording) -> Recording:
     rule = next(r for r in rec.of_type(INGRESS) if r.name == "database-in-web")
     wide = dataclasses.replace(
@@ -845,6 +857,7 @@ BROKEN: dict[str, tuple[str, Breaker]] = {
         "job-runtime",
         set_input("backup-job-project", "environment.privilegedMode", True),
     ),
+    "absolute-source": ("job-runtime", lambda rec: edit(rec, "backup-job-source-code", _absolute)),
     "password-env": (
         "job-runtime",
         set_input("backup-job-project", "environment.environmentVariables.0.name", "PGPASSWORD"),
@@ -926,6 +939,10 @@ def test_prod_preview_decides_the_guards(prod_preview: Recording) -> None:
     assert lock.input("rule", "defaultRetention") == {"mode": "COMPLIANCE", "days": 35}, lock.urn
     lifecycle = companions(prod_preview, bucket, LIFECYCLE)[0]
     assert not is_unknown(lifecycle.input("rules")), lifecycle.urn
+    # Each deploy pins the build to the uploaded code's version (unknown until uploaded).
+    project = job_project(prod_preview)
+    pinned = [prod_preview.by_urn(u).type for u in deps(project, "sourceVersion")]
+    assert pinned == [OBJECT], f"{project.urn}: sourceVersion is not the source object's"
 
 
 # ---- pure helpers ---------------------------------------------------------------------------
