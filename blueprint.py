@@ -1,19 +1,29 @@
 """Which components a stack gets for its phase, and how their outputs connect.
 
 Components never look each other up: each one's outputs are passed to the next as typed
-args, so the dependency order is visible here and nowhere else.
+args, so the dependency order is visible here and nowhere else (docs/architecture.md draws
+it). Phase 1 (`early`) builds everything up to the deploy pipeline; `pmf` adds real user
+monitoring; `growth` adds performance-driven scaling and performance monitoring.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
 
+from components import alarms as alarms_
 from components import bootstrap
+from components.alarms import BaselineAlarms, BaselineAlarmsArgs
 from components.alerts import Alerts, AlertsArgs
+from components.analytics import Analytics, AnalyticsArgs, glue_name
+from components.backup_job import BackupJob, BackupJobArgs, ops_sources
+from components.backup_vault import BackupVault, BackupVaultArgs
+from components.database import Database, DatabaseArgs, db_identifier
 from components.encryption import Encryption, EncryptionArgs
+from components.logging import Logging, LoggingArgs
 from components.network import Network, NetworkArgs
 from components.performance import (
     PerformanceMonitoring,
@@ -27,6 +37,8 @@ from components.scaling import PerformanceScaling, PerformanceScalingArgs
 from components.webtier import WebTier, WebTierArgs
 from settings import Settings
 
+OPS_DIR = Path(__file__).resolve().parent / "ops"
+
 
 @dataclass
 class Platform:
@@ -36,7 +48,13 @@ class Platform:
     encryption: Encryption
     alerts: Alerts
     network: Network
+    logging: Logging
+    analytics: Analytics
     web: WebTier
+    database: Database
+    backup_vault: BackupVault
+    backup_job: BackupJob
+    alarms: BaselineAlarms
     pipeline: DeployPipeline
     rum: RealUserMonitoring | None = None
     scaling: PerformanceScaling | None = None
@@ -51,18 +69,32 @@ class Platform:
             "vpcId": self.network.vpc_id,
             "asgName": self.web.asg_name,
             "alertsTopicArn": self.alerts.topic_arn,
-            # The release command uploads to sourceBucket/sourceKey (s3 source only).
+            # logging, analytics, baseline alarms
+            "runtimeLogGroupName": self.logging.runtime_log_group_name,
+            "errorLogGroupName": self.logging.error_log_group_name,
+            "agentConfigParameterName": self.logging.agent_config_parameter_name,
+            "analyticsStreamName": self.analytics.stream_name,
+            "analyticsBucketName": self.analytics.bucket_name,
+            "analyticsDatabaseName": self.analytics.database_name,
+            "athenaWorkgroupName": self.analytics.workgroup_name,
+            "analyticsAnalystPolicyArn": self.analytics.analyst_policy_arn,
+            "alarmNames": self.alarms.alarm_names,
+            # data protection: what verify_backups and restore_drill take
+            "databaseEndpoint": self.database.endpoint,
+            "databaseIdentifier": self.database.identifier,
+            "databaseName": self.database.database_name,
+            "databaseSecretArn": self.database.master_secret_arn,
+            "backupVaultBucket": self.backup_vault.bucket_name,
+            "backupJobName": self.backup_job.project_name,
+            # delivery: the release command uploads to sourceBucket/sourceKey (s3 source only)
             "pipelineName": self.pipeline.pipeline_name,
-            **(
-                {
-                    "sourceBucket": self.pipeline.source_bucket_name,
-                    "sourceKey": self.pipeline.source_object_key,
-                }
-                if self.pipeline.source_bucket_name is not None
-                else {}
-            ),
         }
-        # ---- real user monitoring (pmf+): what the web client's snippet needs ----
+        if self.pipeline.source_bucket_name is not None:
+            out |= {
+                "sourceBucket": self.pipeline.source_bucket_name,
+                "sourceKey": self.pipeline.source_object_key,
+            }
+        # real user monitoring (pmf+): what the web client's snippet needs
         if self.rum is not None:
             out |= {
                 "rumAppMonitorId": self.rum.app_monitor_id,
@@ -70,7 +102,7 @@ class Platform:
                 "rumGuestRoleArn": self.rum.guest_role_arn,
                 "rumRegion": self.rum.region,
             }
-        # ---- performance monitoring and scaling (growth) ----
+        # performance monitoring and scaling (growth)
         if self.performance is not None:
             out |= {
                 "performanceDashboardName": self.performance.dashboard_name,
@@ -80,6 +112,7 @@ class Platform:
 
 
 def build(s: Settings) -> Platform:
+    prefix = f"{s.project}-{s.stack}"
     encryption = Encryption("encryption", EncryptionArgs(region=s.region, protect=s.protect))
     alerts = Alerts(
         "alerts", AlertsArgs(region=s.region, emails=s.alerts.emails, protect=s.protect)
@@ -96,13 +129,48 @@ def build(s: Settings) -> Platform:
             protect=s.protect,
         ),
     )
+
+    # ---- what the instances ship logs to and put events into ------------------------------
+    logging = Logging(
+        "logging",
+        LoggingArgs(
+            region=s.region,
+            kms_key_arn=encryption.logs_key_arn,
+            runtime_retention_days=s.logging.runtime_retention_days,
+            error_retention_days=s.logging.error_retention_days,
+            name_prefix=f"/{s.project}/{s.stack}",
+            metric_namespace=f"{s.project}/{s.stack}",
+            protect=s.protect,
+        ),
+    )
+    an = s.analytics
+    analytics = Analytics(
+        "analytics",
+        AnalyticsArgs(
+            region=s.region,
+            retention_days=an.retention_days,
+            query_results_retention_days=an.query_results_retention_days,
+            query_scan_limit_gb=an.query_scan_limit_gb,
+            buffer_interval_seconds=an.buffer_interval_seconds,
+            database_name=glue_name(f"{s.project}_{s.stack}_analytics"),
+            stream_name=f"{prefix}-events",
+            log_kms_key_arn=encryption.logs_key_arn,
+            log_retention_days=s.logging.error_retention_days,
+            log_group_name=f"/{s.project}/{s.stack}/analytics/firehose-delivery",
+            protect=s.protect,
+        ),
+    )
     app_config: dict[str, Any] = {
         "region": s.region,
         "environment": s.stack,
         "appPort": s.hosting.app_port,
+        "analytics": {
+            "streamName": analytics.stream_name,
+            "pseudonymKeySecretArn": analytics.pseudonym_key_secret_arn,
+        },
     }
-    # ---- real user monitoring (phase pmf+) ----
-    # Built before the web tier: the instances' app config carries the RUM client settings.
+
+    # ---- real user monitoring (pmf+), before the web tier: its app config carries it ------
     rum: RealUserMonitoring | None = None
     if s.at_least("pmf"):
         assert s.rum.domain is not None  # settings require it from pmf on
@@ -110,7 +178,7 @@ def build(s: Settings) -> Platform:
             "rum",
             RealUserMonitoringArgs(
                 region=s.region,
-                app_monitor_name=f"{s.project}-{s.stack}",
+                app_monitor_name=prefix,
                 domain=s.rum.domain,
                 session_sample_rate=s.rum.session_sample_rate,
                 allow_cookies=s.rum.allow_cookies,
@@ -128,9 +196,21 @@ def build(s: Settings) -> Platform:
             "sessionSampleRate": s.rum.session_sample_rate,
             "allowCookies": s.rum.allow_cookies,
         }
-    user_data = pulumi.Output.from_input(app_config).apply(
-        lambda config: bootstrap.render(
-            bootstrap.Bootstrap(region=s.region, app_config=config, install_codedeploy_agent=True)
+
+    # ---- scalable hosting ------------------------------------------------------------------
+    user_data = pulumi.Output.all(
+        pulumi.Output.from_input(app_config),
+        logging.agent_config_parameter_name,
+        logging.agent_config_digest,
+    ).apply(
+        lambda values: bootstrap.render(
+            bootstrap.Bootstrap(
+                region=s.region,
+                app_config=values[0],
+                cloudwatch_agent_parameter=values[1],
+                cloudwatch_agent_config_digest=values[2],
+                install_codedeploy_agent=True,
+            )
         )
     )
     h = s.hosting
@@ -154,6 +234,11 @@ def build(s: Settings) -> Platform:
             health_check_grace_seconds=h.health_check_grace_seconds,
             min_healthy_percent=h.min_healthy_percent,
             default_instance_warmup_seconds=s.scaling.instance_warmup_seconds,
+            instance_policies={
+                "logs-agent": logging.agent_policy_json,
+                "analytics-put": analytics.put_record_policy_json,
+                "analytics-pseudonym-key": analytics.pseudonym_key_read_policy_json,
+            },
             warm_pool=(
                 {
                     "pool_state": s.scaling.warm_pool_state,
@@ -167,7 +252,95 @@ def build(s: Settings) -> Platform:
         ),
     )
 
-    # ---- DeployPipeline: test, then deploy in place to the web tier -----------------------
+    # ---- data protection: database, backup vault, scheduled logical backup -----------------
+    d, b = s.database, s.backups
+    database = Database(
+        "database",
+        DatabaseArgs(
+            region=s.region,
+            identifier=db_identifier(s.project, s.stack),
+            vpc_id=network.vpc_id,
+            private_subnet_ids=network.private_subnet_ids,
+            web_security_group_id=web.instance_security_group_id,
+            logs_key_arn=encryption.logs_key_arn,
+            log_retention_days=s.logging.runtime_retention_days,
+            engine_version=d.engine_version,
+            instance_class=d.instance_class,
+            allocated_storage_gb=d.allocated_storage_gb,
+            max_allocated_storage_gb=d.max_allocated_storage_gb,
+            multi_az=d.multi_az,
+            backup_retention_days=d.backup_retention_days,
+            backup_window=d.backup_window,
+            maintenance_window=d.maintenance_window,
+            deletion_protection=d.deletion_protection,
+            final_snapshot=d.final_snapshot,
+            database_name=d.database_name,
+            slow_statement_ms=d.slow_statement_ms,
+            backup_replica_region=d.backup_replica_region,
+            default_tags=s.default_tags,
+            protect=s.protect,
+        ),
+    )
+    backup_vault = BackupVault(
+        "vault",
+        BackupVaultArgs(
+            region=s.region,
+            lock_mode=b.lock_mode,
+            lock_days=b.lock_days,
+            cold_after_days=b.cold_after_days,
+            expire_after_days=b.expire_after_days,
+            protect=s.protect,
+        ),
+    )
+    backup_job = BackupJob(
+        "backup-job",
+        BackupJobArgs(
+            region=s.region,
+            vpc_id=network.vpc_id,
+            private_subnet_ids=network.private_subnet_ids,
+            security_group_id=database.backup_client_security_group_id,
+            db_host=database.address,
+            db_port=database.port,
+            database_name=database.database_name,
+            db_secret_arn=database.master_secret_arn,
+            db_secret_key_arn=database.kms_key_arn,
+            vault_bucket_name=backup_vault.bucket_name,
+            vault_bucket_arn=backup_vault.bucket_arn,
+            vault_key_arn=backup_vault.key_arn,
+            alerts_topic_arn=alerts.topic_arn,
+            logs_key_arn=encryption.logs_key_arn,
+            log_retention_days=s.logging.audit_retention_days,
+            sources=ops_sources(OPS_DIR),
+            schedule=b.schedule,
+            timeout_minutes=b.job_timeout_minutes,
+            compute_type=b.job_compute_type,
+            max_backup_age_hours=b.max_backup_age_hours,
+            protect=s.protect,
+        ),
+    )
+
+    # ---- baseline alarms: web tier, error logs, database -----------------------------------
+    alarms = BaselineAlarms(
+        "alarms",
+        BaselineAlarmsArgs(
+            topic_arn=alerts.topic_arn,
+            alb_arn_suffix=web.alb_arn_suffix,
+            target_group_arn_suffix=web.target_group_arn_suffix,
+            asg_name=web.asg_name,
+            asg_min_size=h.min_size,
+            log_metric_namespace=logging.metric_namespace,
+            error_log_metric_name=logging.error_log_metric_name,
+            runtime_error_metric_name=logging.runtime_error_metric_name,
+            # Field for field the settings model (a test keeps the two in step).
+            thresholds=alarms_.Thresholds(**s.alarms.model_dump()),
+            name_prefix=prefix,
+            database_identifier=database.identifier,
+            # The backup job raises its own failed-run and missed-run alarms.
+            backup_job_project_name=None,
+        ),
+    )
+
+    # ---- delivery: test, then deploy in place, rolled back by the baseline alarms ----------
     p = s.pipeline
     pipeline = DeployPipeline(
         "pipeline",
@@ -183,9 +356,7 @@ def build(s: Settings) -> Platform:
             alerts_key_arn=alerts.key_arn,
             logs_key_arn=encryption.logs_key_arn,
             log_retention_days=s.logging.runtime_retention_days,
-            # Integration: BaselineAlarms' 5xx, unhealthy-hosts and error-log-rate alarm
-            # names go here once that component is in the blueprint.
-            rollback_alarm_names=[],
+            rollback_alarm_names=alarms.rollback_alarm_names,
             source=p.source,
             source_key=p.source_key,
             repository=p.repository,
@@ -199,9 +370,8 @@ def build(s: Settings) -> Platform:
             protect=s.protect,
         ),
     )
-    # ---- end DeployPipeline -------------------------------------------------------------
-    # ---- performance-driven scaling and performance monitoring (phase growth) ----
-    # Scaling first: the p95 latency alarm's actions carry its step policy.
+
+    # ---- growth: performance-driven scaling, then monitoring (its latency alarm scales) ----
     scaling: PerformanceScaling | None = None
     performance: PerformanceMonitoring | None = None
     if s.at_least("growth"):
@@ -231,7 +401,7 @@ def build(s: Settings) -> Platform:
                 logs_key_arn=encryption.logs_key_arn,
                 canary_name=canary_name(s.project, s.stack),
                 dashboard_name=dashboard_name(s.project, s.stack),
-                alarm_name_prefix=f"{s.project}-{s.stack}",
+                alarm_name_prefix=prefix,
                 latency_p95_ms=s.scaling.latency_p95_ms,
                 latency_evaluation_periods=s.scaling.latency_evaluation_periods,
                 latency_datapoints_to_alarm=s.scaling.latency_datapoints_to_alarm,
@@ -242,19 +412,30 @@ def build(s: Settings) -> Platform:
                 canary_artifact_days=pf.canary_artifact_days,
                 canary_log_retention_days=s.logging.runtime_retention_days,
                 latency_alarm_actions=[scaling.latency_step_policy_arn],
-                # The integrator connects these once Database, Logging and BaselineAlarms exist:
-                # database_identifier=database.identifier, error_metric=logging.error_metric,
-                # extra_alarms=[...baseline alarm names...].
+                database_identifier=database.identifier,
+                error_metric=(logging.metric_namespace, logging.error_log_metric_name),
+                # "Service unhealthy" also when the targets fail or the app logs errors.
+                extra_alarms=[
+                    alarms.alarm_names["unhealthyHosts"],
+                    alarms.alarm_names["errorLogRate"],
+                ],
                 rum_app_monitor_name=rum.app_monitor_name if rum is not None else None,
                 protect=s.protect,
             ),
         )
+
     return Platform(
         settings=s,
         encryption=encryption,
         alerts=alerts,
         network=network,
+        logging=logging,
+        analytics=analytics,
         web=web,
+        database=database,
+        backup_vault=backup_vault,
+        backup_job=backup_job,
+        alarms=alarms,
         pipeline=pipeline,
         rum=rum,
         scaling=scaling,

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic.alias_generators import to_camel
 
-from components import subnets
+from components import subnets, windows
 
 NAMESPACE = "groundwork"
 
@@ -131,6 +131,28 @@ class Database(_Group):
         pattern=_REGION_RE,
         description="Replicate automated backups to this region (not the stack's region).",
     )
+    database_name: str = Field(
+        "app",
+        pattern=r"^[a-z][a-z0-9_]{0,62}$",
+        description="Name of the database RDS creates (and the logical backup dumps).",
+    )
+    backup_window: str = Field(
+        "02:00-02:30",
+        pattern=windows.DAILY_PATTERN,
+        description="Daily automated-backup window, hh24:mi-hh24:mi UTC (>= 30 minutes).",
+    )
+    maintenance_window: str = Field(
+        "sun:04:30-sun:05:00",
+        pattern=windows.WEEKLY_PATTERN,
+        description="Weekly maintenance window, ddd:hh24:mi-ddd:hh24:mi UTC; must not "
+        "overlap backupWindow.",
+    )
+    slow_statement_ms: int = Field(
+        1000,
+        ge=10,
+        le=600_000,
+        description="Log statements that run longer than this (log_min_duration_statement).",
+    )
 
 
 class Backups(_Group):
@@ -152,6 +174,23 @@ class Backups(_Group):
         "cron(0 3 * * ? *)",
         pattern=r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\((\S+ ){5}\S+\))$",
         description="EventBridge Scheduler expression for the logical backup (UTC).",
+    )
+    job_timeout_minutes: int = Field(
+        60, ge=5, le=2160, description="The logical backup job is stopped after this."
+    )
+    job_compute_type: Literal[
+        "BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"
+    ] = Field(
+        "BUILD_GENERAL1_SMALL",
+        description="CodeBuild compute of the backup job; the dump is staged on its disk "
+        "(small 64 GB, medium 128 GB, large 128 GB).",
+    )
+    max_backup_age_hours: int = Field(
+        26,
+        ge=2,
+        le=168,
+        description="Alarm when no logical backup has succeeded for this many hours; longer "
+        "than the schedule's interval.",
     )
 
 
@@ -571,6 +610,56 @@ def _check_network(group: Network) -> Iterable[tuple[str, str]]:
         )
 
 
+def _check_windows(group: Database) -> Iterable[tuple[str, str]]:
+    bad = False
+    for key, parse, text in (
+        ("backupWindow", windows.parse_daily, group.backup_window),
+        ("maintenanceWindow", windows.parse_weekly, group.maintenance_window),
+    ):
+        try:
+            parse(text)
+        except windows.WindowError as exc:
+            bad = True
+            yield key, f"is not accepted by RDS: {exc}"
+    if bad:
+        return
+    if shared := windows.overlap_minutes(group.backup_window, group.maintenance_window):
+        yield (
+            "maintenanceWindow",
+            f"must not overlap backupWindow {group.backup_window!r} (got "
+            f"{group.maintenance_window!r}, {shared} minutes shared)",
+        )
+
+
+_RATE_RE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+
+
+def schedule_interval_hours(expression: str) -> float | None:
+    """Hours between runs of a `rate(...)` expression; None for cron (not derived)."""
+    match = _RATE_RE.match(expression)
+    if not match:
+        return None
+    per_unit = {"minute": 1 / 60, "hour": 1, "day": 24}[match.group(2).rstrip("s")]
+    return int(match.group(1)) * per_unit
+
+
+def _check_backup_job(b: Backups, network: Network | None) -> Iterable[tuple[str, str]]:
+    ns = NAMESPACE
+    interval = schedule_interval_hours(b.schedule)
+    if interval is not None and interval >= b.max_backup_age_hours:
+        yield (
+            f"{ns}:backups.maxBackupAgeHours",
+            f"must be longer than the schedule's interval, or every run raises the missed-"
+            f"backup alarm (got {b.max_backup_age_hours} h for {b.schedule!r})",
+        )
+    if network is not None and network.nat_gateways == "none":
+        yield (
+            f"{ns}:network.natGateways",
+            "must be 'single' or 'perAz': the logical backup job installs the PostgreSQL 16 "
+            "client and fetches the RDS CA bundle over outbound HTTPS (got 'none')",
+        )
+
+
 def _cross_checks(s: dict[str, Any]) -> Iterable[tuple[str, str]]:
     """Rules that span fields or groups; yields (full key, message)."""
     ns = NAMESPACE
@@ -590,7 +679,11 @@ def _cross_checks(s: dict[str, Any]) -> Iterable[tuple[str, str]]:
                 f"must differ from aws:region, a replica in the same region survives nothing "
                 f"more (got {d.backup_replica_region!r})",
             )
+        for key, msg in _check_windows(d):
+            yield f"{ns}:database.{key}", msg
     if (b := s.get("backups")) is not None:
+        for key, msg in _check_backup_job(b, s.get("network")):
+            yield key, msg
         if b.expire_after_days < b.lock_days:
             yield (
                 f"{ns}:backups.expireAfterDays",

@@ -53,8 +53,12 @@ def encryption_key(
     statements: Sequence[iam.Statement] = (),
     parent: pulumi.Resource,
     protect: bool,
+    provider: pulumi.ProviderResource | None = None,
 ) -> aws.kms.Key:
-    """A symmetric key with yearly rotation, a 30-day deletion window and an alias."""
+    """A symmetric key with yearly rotation, a 30-day deletion window and an alias.
+
+    `provider` places the key in another region (e.g. for cross-region backup copies).
+    """
     policy = iam.document(root_admin_statement(partition, account), *statements)
     key = aws.kms.Key(
         name,
@@ -62,12 +66,12 @@ def encryption_key(
         enable_key_rotation=True,
         deletion_window_in_days=30,
         policy=iam.to_json(policy),
-        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect, provider=provider),
     )
     aws.kms.Alias(
         f"{name}-alias",
         name_prefix=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-{name}-",
         target_key_id=key.key_id,
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider),
     )
     return key

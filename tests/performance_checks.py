@@ -99,8 +99,12 @@ def capabilities(rec: Recording) -> set[str]:
         found.add("canary")
     if rec.of_type(COMPOSITE_ALARM):
         found.add("composite-alarm")
+    policies = {p.urn for p in rec.of_type(POLICY)}
     for alarm in rec.of_type(METRIC_ALARM):
-        if alarm.input("extendedStatistic") == "p95":
+        # The growth latency alarm scales: its actions include a scaling policy (phase 1's
+        # response-time alarm only pages).
+        scales = set(alarm.property_dependencies.get("alarmActions", ())) & policies
+        if alarm.input("extendedStatistic") == "p95" and scales:
             found.add("latency-alarm")
         if alarm.input("thresholdMetricId"):
             found.add("anomaly-alarm")

@@ -12,13 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import stack_config
-from obs_helpers import METRIC_ALARM, METRIC_FILTER, as_list, children, replaced, value, with_props
 
 import settings
 from components import alarms as alarms_component
 from offline.model import RecordedResource, Recording
 from offline.recorder import record
+from tests.conftest import stack_config
+from tests.obs_helpers import (
+    METRIC_ALARM,
+    METRIC_FILTER,
+    as_list,
+    children,
+    replaced,
+    value,
+    with_props,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ALARMS = "groundwork:observability:BaselineAlarms"

@@ -8,11 +8,11 @@ import json
 from typing import Any
 
 import pytest
-from conftest import stack_config
-from obs_helpers import child, children, replaced, statements, value, with_props
 
 from offline.model import Recording
 from offline.recorder import MOCK_ACCOUNT_ID
+from tests.conftest import stack_config
+from tests.obs_helpers import child, children, replaced, statements, value, with_props
 
 ALERTS = "groundwork:observability:Alerts"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"

@@ -12,8 +12,16 @@ from typing import Any
 
 import pytest
 import sqlglot
-from conftest import stack_config
-from obs_helpers import (
+from sqlglot import exp
+from sqlglot.errors import OptimizeError
+from sqlglot.optimizer.qualify import qualify
+
+import settings
+from components import analytics as analytics_component
+from components import contracts
+from offline.model import RecordedResource, Recording
+from tests.conftest import stack_config
+from tests.obs_helpers import (
     app_config_from_user_data,
     arn,
     as_list,
@@ -28,14 +36,6 @@ from obs_helpers import (
     value,
     with_props,
 )
-from sqlglot import exp
-from sqlglot.errors import OptimizeError
-from sqlglot.optimizer.qualify import qualify
-
-import settings
-from components import analytics as analytics_component
-from components import contracts
-from offline.model import RecordedResource, Recording
 
 ROOT = Path(__file__).resolve().parent.parent
 ANALYTICS = "groundwork:analytics:Analytics"

@@ -13,8 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import stack_config
-from obs_helpers import (
+
+from components import bootstrap, contracts
+from components import logging as logging_component
+from offline.model import UNKNOWN, Recording, is_unknown
+from settings import LOG_RETENTION_DAYS
+from tests.conftest import stack_config
+from tests.obs_helpers import (
     LOG_GROUP,
     METRIC_FILTER,
     added,
@@ -31,11 +36,6 @@ from obs_helpers import (
     value,
     with_props,
 )
-
-from components import bootstrap, contracts
-from components import logging as logging_component
-from offline.model import UNKNOWN, Recording, is_unknown
-from settings import LOG_RETENTION_DAYS
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGGING = "groundwork:observability:Logging"

@@ -9,8 +9,10 @@ import pytest
 from components import subnets
 from components.network import PRIVATE_ENDPOINT_SERVICES
 from offline.model import Recording
+from offline.recorder import ProgramError, record
 from tests import checks
 from tests.checks import replace_inputs
+from tests.conftest import ROOT
 
 NAT = "aws:ec2/natGateway:NatGateway"
 ROUTE = "aws:ec2/route:Route"
@@ -57,12 +59,17 @@ def test_prod_private_routes_use_their_own_az_nat(prod: Recording) -> None:
         assert nat.endswith(f"network-nat-{index}"), f"{route.urn} uses {nat}"
 
 
-def test_no_nat_means_no_internet_route_and_private_endpoints(record_variant) -> None:
-    rec = record_variant("dev", {"groundwork:network": {"natGateways": "none"}})
+def test_no_nat_means_no_internet_route_and_private_endpoints() -> None:
+    rec = record("test", project_dir=ROOT / "tests" / "programs" / "network_none")
     assert rec.of_type(NAT) == []
     assert [r.urn for r in rec.of_type(ROUTE) if "private" in r.name] == []
     services = {e.input("serviceName").rsplit(".", 1)[-1] for e in rec.of_type(ENDPOINT)}
     assert services == {"s3", *PRIVATE_ENDPOINT_SERVICES}
+
+
+def test_stacks_refuse_no_nat_while_the_backup_job_needs_egress(record_variant) -> None:
+    with pytest.raises(ProgramError, match=r"groundwork:network\.natGateways"):
+        record_variant("dev", {"groundwork:network": {"natGateways": "none"}})
 
 
 def test_default_security_group_has_no_rules(prod: Recording) -> None:

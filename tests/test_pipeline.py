@@ -21,7 +21,7 @@ import yaml
 
 from components import pipeline as pl
 from offline.model import RecordedResource, Recording, is_unknown
-from offline.recorder import record
+from offline.recorder import MOCK_ACCOUNT_ID, record
 from tests.conftest import ROOT, stack_config
 
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
@@ -351,11 +351,6 @@ def test_rollback_on_failure_is_checked(prod: Recording):
     assert any("failed deployment" in m for m in rollback_alarm_problems(broken))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BaselineAlarms is built in parallel; the integrator passes its 5xx, unhealthy-hosts "
-    "and error-log-rate alarm names to DeployPipeline in blueprint.py and removes this mark",
-)
 def test_prod_rolls_back_on_the_baseline_alarms(prod: Recording):
     group = child(prod, "aws:codedeploy/deploymentGroup:DeploymentGroup", "pipeline-web")
     assert len(group.input("alarmConfiguration", "alarms", default=[])) >= 3, group.urn
@@ -639,6 +634,16 @@ def expected_grants(rec: Recording, *, key: str, approval: bool) -> dict[str, di
     )
     describes = {a for a in pl.WILDCARD_RESOURCE_ACTIONS if not a.startswith("codedeploy-")}
     allow("pipeline-deploy-policy", describes, ["*"])
+    # CodeDeploy reads the rollback alarms it was given, and no others.
+    group = child(rec, "aws:codedeploy/deploymentGroup:DeploymentGroup", "pipeline-web")
+    rollback = group.input("alarmConfiguration", "alarms", default=[])
+    alarm_arn = f"arn:aws:cloudwatch:{rec.outputs['region']}:{MOCK_ACCOUNT_ID}:alarm:"
+    if rollback:
+        allow(
+            "pipeline-deploy-policy",
+            ["cloudwatch:DescribeAlarms"],
+            [alarm_arn + n for n in rollback],
+        )
 
     prefix = n["pipeline_name"][:20]
     allow("pipeline-agent-policy", ["s3:GetObject", "s3:GetObjectVersion"], [f"{art}/{prefix}/*"])
@@ -720,7 +725,7 @@ def build_problems(rec: Recording) -> list[str]:
     """Not privileged, no plaintext variables, logs to a managed log group, output encrypted."""
     groups = {value(g, "name"): g for g in rec.of_type("aws:cloudwatch/logGroup:LogGroup")}
     problems = []
-    for p in rec.of_type("aws:codebuild/project:Project"):
+    for p in children(rec, "aws:codebuild/project:Project"):
         if p.input("environment", "privilegedMode") is not False:
             problems.append(f"{p.urn}: environment.privilegedMode is not false")
         if p.input("environment", "environmentVariables"):

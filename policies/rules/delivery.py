@@ -30,6 +30,18 @@ AWS_ACCESS_KEY_ID = re.compile(r"\b(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b")
 AWS_SECRET_KEY = re.compile(r"^[A-Za-z0-9/+=]{40}$")
 
 
+def _is_reference(name: str, value: Any) -> bool:
+    """A variable that names where a secret lives (its ARN), not the secret itself.
+
+    `DB_SECRET_ARN=arn:aws:secretsmanager:...` lets a build fetch the secret at run time with
+    its role, which is the recommended pattern; at preview the ARN may still be unknown, so a
+    name ending in `_ARN` counts too.
+    """
+    if isinstance(value, str) and not is_unknown(value):
+        return value.startswith("arn:")
+    return name.upper().endswith("_ARN")
+
+
 def no_privileged_mode(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
     value = get(r.props, "environment", "privilegedMode")
     if is_unknown(value):
@@ -58,7 +70,7 @@ def no_plaintext_secrets(r: Resource, cfg: Mapping[str, Any], st: StackSettings)
         value = get(var, "value")
         name_s = name if isinstance(name, str) and not is_unknown(name) else ""
         value_s = value if isinstance(value, str) and not is_unknown(value) else ""
-        if name_s and name_re.search(name_s):
+        if name_s and name_re.search(name_s) and not _is_reference(name_s, value):
             findings.append(
                 violation(
                     f"PLAINTEXT variable {name_s} looks like a secret; use type SECRETS_MANAGER "

@@ -822,6 +822,45 @@ CASES: list[Case] = [
     ),
     Case(
         "codebuild-no-plaintext-secrets",
+        "secret-arn-is-a-reference",
+        one(
+            lambda: b.codebuild(
+                environment={
+                    "computeType": "S",
+                    "image": "x",
+                    "type": "LINUX_CONTAINER",
+                    "environmentVariables": [
+                        {
+                            "name": "DB_SECRET_ARN",
+                            "value": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:db",
+                            "type": "PLAINTEXT",
+                        },
+                        {"name": "TOKEN_ARN", "value": UNKNOWN, "type": "PLAINTEXT"},
+                    ],
+                }
+            )
+        ),
+        "pass",
+    ),
+    Case(
+        "codebuild-no-plaintext-secrets",
+        "secret-name-with-a-value-not-an-arn",
+        one(
+            lambda: b.codebuild(
+                environment={
+                    "computeType": "S",
+                    "image": "x",
+                    "type": "LINUX_CONTAINER",
+                    "environmentVariables": [
+                        {"name": "DB_SECRET_ARN", "value": "hunter2hunter2", "type": "PLAINTEXT"}
+                    ],
+                }
+            )
+        ),
+        "violation",
+    ),
+    Case(
+        "codebuild-no-plaintext-secrets",
         "aws-key-value",
         one(
             lambda: b.codebuild(

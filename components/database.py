@@ -1,0 +1,328 @@
+"""Database: the RDS PostgreSQL 16 instance and everything that keeps its data safe.
+
+The instance lives in private subnets behind a security group that admits PostgreSQL only
+from the web tier and the logical backup job. Storage, Performance Insights and the
+RDS-managed master-user secret are encrypted with one customer-managed key (rotation on).
+The password never exists in config or state: RDS generates it into Secrets Manager and
+rotates it; clients read the secret at run time (or use IAM database authentication).
+
+Backups: automated backups for `backup_retention_days` in a daily window that cannot overlap
+the weekly maintenance window, tags copied to snapshots, automated backups kept when the
+instance is deleted, and, when `backup_replica_region` is set, replicated to that region
+through an explicit provider with a key of that region. Deletion protection and the final
+snapshot follow the settings; Pulumi `protect` is on whenever deletion protection is.
+
+The parameter group refuses non-TLS connections (`rds.force_ssl`), requires TLS 1.2+, and
+logs slow statements and lock waits to the `postgresql` log, which RDS exports to a log
+group created here first (so its retention and KMS key are ours, not a never-expiring
+default).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components import context, iam, kms
+
+ENGINE = "postgres"
+PARAMETER_FAMILY = "postgres16"
+PORT = 5432
+MASTER_USERNAME = "postgres"
+LOG_EXPORTS: tuple[str, ...] = ("postgresql", "upgrade")
+# RSA 2048 CA valid until 2061; clients verify the server against AWS's published bundle.
+CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
+MONITORING_INTERVAL_SECONDS = 60
+# Seven days of Performance Insights history is the free tier.
+PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
+_IDENTIFIER_MAX = 63
+
+
+def db_identifier(project: str, stack: str) -> str:
+    """The RDS instance identifier for a stack: lower-case letters, digits and single hyphens,
+    starting with a letter, at most 63 characters (RDS's rules)."""
+    text = re.sub(r"[^a-z0-9]+", "-", f"{project}-{stack}-db".lower()).strip("-")
+    if not text[:1].isalpha():
+        text = f"db-{text}"
+    return text[:_IDENTIFIER_MAX].rstrip("-")
+
+
+def log_group_name(identifier: str, log: str) -> str:
+    """Where RDS exports log `log` of instance `identifier` (a fixed AWS naming scheme)."""
+    return f"/aws/rds/instance/{identifier}/{log}"
+
+
+def parameters(slow_statement_ms: int) -> dict[str, str]:
+    """The parameter group's settings: TLS only, and the logs that explain slowness."""
+    return {
+        "rds.force_ssl": "1",
+        "ssl_min_protocol_version": "TLSv1.2",
+        "log_min_duration_statement": str(slow_statement_ms),
+        "log_lock_waits": "1",
+    }
+
+
+@dataclass(frozen=True)
+class DatabaseArgs:
+    """Defaults are the safe values; settings.Database documents each one."""
+
+    region: str
+    # Explicit, so the log groups RDS writes to can be created before the instance.
+    identifier: str
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
+    # The web tier's instance security group: the only app-side client of the database.
+    web_security_group_id: pulumi.Input[str]
+    logs_key_arn: pulumi.Input[str]
+    log_retention_days: int
+    engine_version: str = "16"
+    instance_class: str = "db.t4g.small"
+    allocated_storage_gb: int = 20
+    max_allocated_storage_gb: int = 100
+    multi_az: bool = True
+    backup_retention_days: int = 14
+    backup_window: str = "02:00-02:30"
+    maintenance_window: str = "sun:04:30-sun:05:00"
+    deletion_protection: bool = True
+    final_snapshot: bool = True
+    database_name: str = "app"
+    slow_statement_ms: int = 1000
+    backup_replica_region: str | None = None
+    # Tags for the replica region's provider, which does not inherit the stack's default tags.
+    default_tags: Mapping[str, str] = field(default_factory=dict)
+    # Pulumi protect for the KMS keys and log groups (the instance follows deletion_protection).
+    protect: bool = True
+
+
+class Database(pulumi.ComponentResource):
+    """RDS PostgreSQL 16: private, encrypted, backed up (optionally to a second region)."""
+
+    identifier: pulumi.Output[str]
+    address: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    port: pulumi.Output[int]
+    arn: pulumi.Output[str]
+    # For IAM database authentication: rds-db:connect on dbuser:<resource_id>/<user>.
+    resource_id: pulumi.Output[str]
+    database_name: str
+    security_group_id: pulumi.Output[str]
+    backup_client_security_group_id: pulumi.Output[str]
+    master_secret_arn: pulumi.Output[str]
+    kms_key_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("groundwork:data:Database", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        partition = context.partition_of(args.region)
+        account = context.account_id(self)
+
+        key = kms.encryption_key(
+            f"{name}-key",
+            description="RDS storage, Performance Insights and the master-user secret",
+            partition=partition,
+            account=account,
+            parent=self,
+            protect=args.protect,
+        )
+
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=args.vpc_id,
+            description="PostgreSQL: from the web tier and the backup job only",
+            tags={"Name": f"{name}-postgres"},
+            opts=child,
+        )
+        # The backup job's own group, made here so that every rule that opens the database
+        # is in this component; the job attaches it and adds its HTTPS egress.
+        backup_sg = aws.ec2.SecurityGroup(
+            f"{name}-backup-client-sg",
+            vpc_id=args.vpc_id,
+            description="Logical backup job: PostgreSQL to the database",
+            tags={"Name": f"{name}-backup-client"},
+            opts=child,
+        )
+        for role, client in (("web", args.web_security_group_id), ("backup", backup_sg.id)):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-in-{role}",
+                security_group_id=sg.id,
+                referenced_security_group_id=client,
+                ip_protocol="tcp",
+                from_port=PORT,
+                to_port=PORT,
+                description=f"PostgreSQL from the {role} security group",
+                opts=child,
+            )
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-{role}-out-db",
+                security_group_id=client,
+                referenced_security_group_id=sg.id,
+                ip_protocol="tcp",
+                from_port=PORT,
+                to_port=PORT,
+                description="PostgreSQL to the database",
+                opts=child,
+            )
+
+        subnet_group = aws.rds.SubnetGroup(
+            f"{name}-subnets",
+            subnet_ids=list(args.private_subnet_ids),
+            description="Private subnets of the database",
+            opts=child,
+        )
+        parameter_group = aws.rds.ParameterGroup(
+            f"{name}-params",
+            family=PARAMETER_FAMILY,
+            description="TLS only; slow statements and lock waits logged",
+            parameters=[
+                {"name": k, "value": v}
+                for k, v in sorted(parameters(args.slow_statement_ms).items())
+            ],
+            opts=child,
+        )
+
+        monitoring_role = aws.iam.Role(
+            f"{name}-monitoring-role",
+            assume_role_policy=iam.to_json(
+                iam.assume_role(
+                    "monitoring.rds.amazonaws.com",
+                    conditions={"StringEquals": {"aws:SourceAccount": account}},
+                )
+            ),
+            opts=child,
+        )
+        monitoring_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-monitoring-policy",
+            role=monitoring_role.name,
+            policy_arn=f"arn:{partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+            opts=child,
+        )
+
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-log-{log}",
+                name=log_group_name(args.identifier, log),
+                retention_in_days=args.log_retention_days,
+                kms_key_id=args.logs_key_arn,
+                tags={"groundwork:logClass": "runtime"},
+                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            )
+            for log in LOG_EXPORTS
+        ]
+
+        instance = aws.rds.Instance(
+            f"{name}-instance",
+            identifier=args.identifier,
+            engine=ENGINE,
+            engine_version=args.engine_version,
+            auto_minor_version_upgrade=True,
+            allow_major_version_upgrade=False,
+            instance_class=args.instance_class,
+            allocated_storage=args.allocated_storage_gb,
+            max_allocated_storage=args.max_allocated_storage_gb,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=key.arn,
+            db_name=args.database_name,
+            username=MASTER_USERNAME,
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=key.arn,
+            iam_database_authentication_enabled=True,
+            port=PORT,
+            db_subnet_group_name=subnet_group.name,
+            vpc_security_group_ids=[sg.id],
+            publicly_accessible=False,
+            parameter_group_name=parameter_group.name,
+            ca_cert_identifier=CA_CERT_IDENTIFIER,
+            multi_az=args.multi_az,
+            backup_retention_period=args.backup_retention_days,
+            backup_window=args.backup_window,
+            maintenance_window=args.maintenance_window,
+            copy_tags_to_snapshot=True,
+            delete_automated_backups=False,
+            deletion_protection=args.deletion_protection,
+            skip_final_snapshot=not args.final_snapshot,
+            final_snapshot_identifier=f"{args.identifier}-final" if args.final_snapshot else None,
+            performance_insights_enabled=True,
+            performance_insights_kms_key_id=key.arn,
+            performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS,
+            monitoring_interval=MONITORING_INTERVAL_SECONDS,
+            monitoring_role_arn=monitoring_role.arn,
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=args.deletion_protection,
+                # RDS would create the log groups itself (no retention, no key) if it wrote
+                # first; the monitoring role must be usable before the instance starts.
+                depends_on=[*log_groups, monitoring_policy],
+            ),
+        )
+
+        if args.backup_replica_region:
+            self._replicate_backups(name, args, instance, partition, account)
+
+        self.identifier = instance.identifier
+        self.address = instance.address
+        self.endpoint = instance.endpoint
+        self.port = instance.port
+        self.arn = instance.arn
+        self.resource_id = instance.resource_id
+        self.database_name = args.database_name
+        self.security_group_id = sg.id
+        self.backup_client_security_group_id = backup_sg.id
+        self.master_secret_arn = instance.master_user_secrets.apply(_secret_arn)
+        self.kms_key_arn = key.arn
+        self.register_outputs(
+            {
+                "identifier": self.identifier,
+                "endpoint": self.endpoint,
+                "securityGroupId": self.security_group_id,
+                "masterSecretArn": self.master_secret_arn,
+            }
+        )
+
+    def _replicate_backups(
+        self,
+        name: str,
+        args: DatabaseArgs,
+        instance: aws.rds.Instance,
+        partition: str,
+        account: pulumi.Output[str],
+    ) -> None:
+        region = args.backup_replica_region
+        assert region is not None
+        # The replication is created in the destination region; an explicit provider says
+        # so in the resource graph (and carries the stack's tags, which it does not inherit).
+        provider = aws.Provider(
+            f"{name}-replica-region",
+            region=region,
+            default_tags={"tags": dict(args.default_tags)},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        replica_key = kms.encryption_key(
+            f"{name}-replica-key",
+            description=f"Replicated automated backups of {args.identifier}",
+            partition=partition,
+            account=account,
+            parent=self,
+            protect=args.protect,
+            provider=provider,
+        )
+        aws.rds.InstanceAutomatedBackupsReplication(
+            f"{name}-backup-replication",
+            source_db_instance_arn=instance.arn,
+            kms_key_id=replica_key.arn,
+            retention_period=args.backup_retention_days,
+            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+        )
+
+
+def _secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecret] | None) -> str:
+    if not secrets:
+        raise ValueError("the RDS instance reports no master-user secret")
+    return secrets[0].secret_arn
