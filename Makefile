@@ -22,7 +22,7 @@ $(STAMP): $(PY) $(REQS)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 preview: $(STAMP)
 	$(PY) -m offline preview --stack $(STACK) $(PREVIEW_ARGS)

@@ -54,19 +54,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _start_in_background(pack: PolicyPackProcess) -> tuple[threading.Thread, list[Exception]]:
-    """Boot the pack while the program records: the two do not depend on each other."""
+def _start_in_background(pack: PolicyPackProcess) -> tuple[threading.Event, list[Exception]]:
+    """Boot the pack while the program records; `ready` is set once it answers (or failed)."""
+    ready = threading.Event()
     errors: list[Exception] = []
 
     def start() -> None:
         try:
             pack.start()
-        except Exception as exc:  # reported after recording, in the main thread
+        except Exception as exc:  # reported by the analysis, in the main thread
             errors.append(exc)
+        finally:
+            ready.set()
 
-    thread = threading.Thread(target=start, name="policy-pack-start", daemon=True)
-    thread.start()
-    return thread, errors
+    threading.Thread(target=start, name="policy-pack-start", daemon=True).start()
+    return ready, errors
 
 
 def _report(recording: Recording, result: AnalysisResult | None) -> dict[str, object]:
@@ -96,7 +98,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     pack = None if policy_config is None else PolicyPackProcess(config, dry_run=args.preview)
-    starting = _start_in_background(pack) if pack else None
+    stream = None
+    errors: list[Exception] = []
+    if pack is not None:
+        # The pack boots while the program runs and judges each resource as it registers,
+        # as the engine does; AnalyzeStack follows once the program is done.
+        ready, errors = _start_in_background(pack)
+        stream = pack.stream(policy_config, ready)
+    result = None
     try:
         try:
             recording = record(
@@ -104,28 +113,26 @@ def main(argv: list[str] | None = None) -> int:
                 project_dir=project_dir,
                 stack_file=args.stack_file,
                 preview=args.preview,
+                on_register=stream.submit if stream is not None else None,
             )
         except ProgramError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(tree.render(recording))
-        result = None
-        if pack is not None and starting is not None:
-            thread, errors = starting
-            thread.join()
+        if stream is not None:
             try:
                 if errors:
                     raise errors[0]
-                result = pack.run(recording, policy_config or {})
+                result = stream.finish(recording)
             except (AnalyzerError, PolicyConfigError) as exc:
                 print(f"error: policy pack: {exc}", file=sys.stderr)
                 return 1
             print()
             print(verdicts.render_text(result), end="")
     finally:
+        if stream is not None:
+            stream.abort()
         if pack is not None:
-            if starting is not None:
-                starting[0].join()
             pack.close()
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

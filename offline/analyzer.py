@@ -467,21 +467,33 @@ class PolicyPackProcess:
         self, recording: Recording, policy_config: Mapping[str, Mapping[str, Any]] | None = None
     ) -> AnalysisResult:
         """Analyze every resource, then the stack; the verdict in a stable order."""
-        effective = self.configure(policy_config)
-        self._drain_logs()
-        resources, providers = _engine_view(recording, self.stack_config)
-        diags: list[Violation] = []
-        for r in resources:
-            response = self._call("Analyze", self.analyze_request(r, providers.get(r.urn)))
-            diags.extend(self._violations(response, r.urn, set(), "analyze"))
+        stream = self.stream(policy_config)
+        for r in recording.resources:
+            stream.submit(r)
+        return stream.finish(recording)
+
+    def stream(
+        self,
+        policy_config: Mapping[str, Mapping[str, Any]] | None = None,
+        ready: threading.Event | None = None,
+    ) -> StreamingAnalysis:
+        """Analyze resources as they are registered, the way the engine does (see the class)."""
+        return StreamingAnalysis(self, policy_config, ready)
+
+    def _analyze_stack(
+        self,
+        recording: Recording,
+        resources: list[RecordedResource],
+        providers: Mapping[str, RecordedResource],
+        effective: Mapping[str, Mapping[str, Any]],
+        diags: list[Violation],
+    ) -> AnalysisResult:
         request = analyzer_pb2.AnalyzeStackRequest(
             resources=[_stack_resource(r, providers.get(r.urn)) for r in resources]
         )
         response = self._call("AnalyzeStack", request)
-        diags.extend(
-            self._violations(
-                response, recording.stack_urn, {r.urn for r in resources}, "analyze-stack"
-            )
+        diags = diags + self._violations(
+            response, recording.stack_urn, {r.urn for r in resources}, "analyze-stack"
         )
         logs = self._drain_logs()
         ran = sorted(n for n, c in effective.items() if c["enforcementLevel"] != "disabled")
@@ -523,6 +535,145 @@ class PolicyPackProcess:
                 out.append(self._engine.logs.get_nowait())
             except queue.Empty:
                 return out
+
+
+_DONE = object()
+
+
+class StreamingAnalysis:
+    """`Analyze` per resource as the program registers it, `AnalyzeStack` when it is done.
+
+    This is the engine's order of work, and it lets the pack judge resources while the program
+    is still running. `submit()` is thread-safe and never blocks (the recording monitor calls it
+    from the runtime's worker threads); a worker thread waits for `ready` (the pack's start),
+    configures the pack, and sends each resource, preceded by the default provider of its
+    package the first time that package is seen, as the engine registers those itself.
+    """
+
+    def __init__(
+        self,
+        pack: PolicyPackProcess,
+        policy_config: Mapping[str, Mapping[str, Any]] | None,
+        ready: threading.Event | None,
+    ) -> None:
+        self._pack = pack
+        self._policy_config = policy_config
+        self._ready = ready
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._resources: list[RecordedResource] = []
+        self._providers: dict[str, RecordedResource] = {}
+        self._defaults: dict[str, RecordedResource] = {}
+        self._by_urn: dict[str, RecordedResource] = {}
+        self._diags: list[Violation] = []
+        self._pending: list[tuple[str, Any]] = []
+        self._effective: dict[str, dict[str, Any]] = {}
+        self._error: BaseException | None = None
+        self._project_stack: tuple[str, str] | None = None
+        self._worker = threading.Thread(target=self._work, name="analyze", daemon=True)
+        self._worker.start()
+
+    def submit(self, resource: RecordedResource) -> None:
+        self._queue.put(resource)
+
+    def finish(self, recording: Recording) -> AnalysisResult:
+        """Wait for every `Analyze`, then run `AnalyzeStack` over the whole recording."""
+        latest = {r.urn: r for r in recording.resources}
+        if recording.stack_urn and recording.stack_urn not in latest:
+            # The engine analyzes the root stack's registration too (the program's first).
+            self._queue.put(_root_stack(recording))
+        self._queue.put(_DONE)
+        self._worker.join()
+        if self._error is not None:
+            raise self._error
+        # Outputs are known only now; the stack view carries them, root stack first.
+        resources = sorted(
+            (latest.get(r.urn, r) for r in self._resources),
+            key=lambda r: r.type != ROOT_STACK_TYPE,
+        )
+        return self._pack._analyze_stack(
+            recording, resources, self._providers, self._effective, self._diags
+        )
+
+    def abort(self) -> None:
+        """Stop the worker (idempotent; a no-op after `finish`)."""
+        if self._worker.is_alive():
+            self._queue.put(_DONE)
+            self._worker.join()
+
+    def _work(self) -> None:
+        done = False
+        try:
+            if self._ready is not None:
+                self._ready.wait()
+            if self._pack._stub is None:
+                raise AnalyzerError("the policy pack did not start")
+            self._effective = self._pack.configure(self._policy_config)
+            self._pack._drain_logs()
+            while (item := self._queue.get()) is not _DONE:
+                self._analyze(item)
+            done = True
+            self._collect()
+        except BaseException as exc:  # re-raised in finish(), on the caller's thread
+            self._error = exc
+            # Keep consuming until the caller says it is done, so submit() never piles up.
+            while not done and self._queue.get() is not _DONE:
+                pass
+
+    def _analyze(self, r: RecordedResource) -> None:
+        self._by_urn[r.urn] = r
+        provider: RecordedResource | None = None
+        if r.custom and not r.type.startswith("pulumi:providers:"):
+            if r.provider:
+                # A provider reference is "<provider urn>::<provider id>".
+                ref = r.provider
+                provider = self._by_urn.get(ref.rsplit("::", 1)[0]) or self._by_urn.get(ref)
+            else:
+                package = r.type.split(":", 1)[0]
+                if package not in self._defaults:
+                    default = _default_provider(package, r.urn, self._pack.stack_config)
+                    self._defaults[package] = default
+                    self._send(default, None)
+                provider = self._defaults[package]
+        if provider is not None:
+            self._providers[r.urn] = provider
+        self._send(r, provider)
+
+    def _send(self, r: RecordedResource, provider: RecordedResource | None) -> None:
+        # Pipelined: the request goes out now, its answer is collected in finish(), so this
+        # thread never waits on the pack while the program is still registering resources.
+        self._resources.append(r)
+        request = self._pack.analyze_request(r, provider)
+        self._pending.append((r.urn, self._pack._stub.Analyze.future(request)))
+
+    def _collect(self) -> None:
+        for urn, future in self._pending:
+            try:
+                response = future.result()
+            except grpc.RpcError as exc:
+                raise AnalyzerError(
+                    f"Analyze failed for {urn}: {exc.details()}; pack stderr: "
+                    f"{self._pack.stderr()}"
+                ) from exc
+            self._diags.extend(self._pack._violations(response, urn, set(), "analyze"))
+        self._pending.clear()
+
+
+def _root_stack(recording: Recording) -> RecordedResource:
+    return RecordedResource(
+        ROOT_STACK_TYPE,
+        f"{recording.project}-{recording.stack}",
+        recording.stack_urn,
+        False,
+        "",
+        (),
+        {},
+        None,
+        None,
+        (),
+        "",
+        {},
+        dict(recording.outputs),
+    )
 
 
 def _ints(value: Any) -> Any:
@@ -571,60 +722,13 @@ def _stack_resource(r: RecordedResource, provider: RecordedResource | None) -> A
     )
 
 
-def _engine_view(
-    recording: Recording, config: StackConfig
-) -> tuple[list[RecordedResource], dict[str, RecordedResource]]:
-    """Every registration the engine would analyze, and each custom resource's provider.
-
-    The engine analyzes every registration (components, providers and the root stack included;
-    it has no custom-only filter). Default providers are registered by the engine itself: one per
-    package, with the package's stack config as inputs, just before the first resource using it.
-    """
-    resources: list[RecordedResource] = []
-    by_urn = {r.urn: r for r in recording.resources}
-    if recording.stack_urn and recording.stack_urn not in by_urn:
-        resources.append(
-            RecordedResource(
-                ROOT_STACK_TYPE,
-                f"{recording.project}-{recording.stack}",
-                recording.stack_urn,
-                False,
-                "",
-                (),
-                {},
-                None,
-                None,
-                (),
-                "",
-                {},
-                dict(recording.outputs),
-            )
-        )
-    defaults: dict[str, RecordedResource] = {}
-    providers: dict[str, RecordedResource] = {}
-    for r in recording.resources:
-        provider: RecordedResource | None = None
-        if r.custom and not r.type.startswith("pulumi:providers:"):
-            if r.provider:
-                # A provider reference is "<provider urn>::<provider id>".
-                provider = by_urn.get(r.provider.rsplit("::", 1)[0]) or by_urn.get(r.provider)
-            else:
-                package = r.type.split(":", 1)[0]
-                if package not in defaults:
-                    defaults[package] = _default_provider(package, recording, config)
-                    resources.append(defaults[package])
-                provider = defaults[package]
-        if provider is not None:
-            providers[r.urn] = provider
-        resources.append(r)
-    return resources, providers
-
-
-def _default_provider(package: str, recording: Recording, config: StackConfig) -> RecordedResource:
+def _default_provider(package: str, first_urn: str, config: StackConfig) -> RecordedResource:
+    """The provider the engine registers for `package`: its stack config are the inputs."""
     inputs = {
         k.split(":", 1)[1]: v for k, v in config.values.items() if k.split(":", 1)[0] == package
     }
-    urn = f"urn:pulumi:{recording.stack}::{recording.project}::pulumi:providers:{package}::default"
+    stack, project = first_urn.split("::")[0].removeprefix("urn:pulumi:"), config.project
+    urn = f"urn:pulumi:{stack}::{project}::pulumi:providers:{package}::default"
     return RecordedResource(
         f"pulumi:providers:{package}",
         "default",

@@ -242,8 +242,17 @@ def _release_thread_loop() -> None:
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A mock monitor that records each registration as the engine would receive it."""
 
-    def __init__(self, mocks: FakeCloud, project: str, stack: str):
+    def __init__(
+        self,
+        mocks: FakeCloud,
+        project: str,
+        stack: str,
+        on_register: Callable[[RecordedResource], None] | None = None,
+    ):
         super().__init__(mocks)
+        # Called with each registration as it happens (the offline preview streams them to
+        # the policy pack, as the engine does); must be quick and thread-safe.
+        self.on_register = on_register
         self.project = project
         self.stack = stack
         self.records: list[RecordedResource] = []
@@ -274,27 +283,28 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             return response
         urn = response.urn
         outputs = _struct_to_dict(response.object) if response.object else {}
-        self.records.append(
-            RecordedResource(
-                type=request.type,
-                name=request.name,
-                urn=urn,
-                custom=bool(request.custom),
-                parent=request.parent,
-                dependencies=tuple(request.dependencies),
-                property_dependencies={
-                    key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()
-                },
-                protect=request.protect if request.HasField("protect") else None,
-                retain_on_delete=(
-                    request.retainOnDelete if request.HasField("retainOnDelete") else None
-                ),
-                ignore_changes=tuple(request.ignoreChanges),
-                provider=request.provider,
-                inputs=_struct_to_dict(request.object),
-                outputs=outputs,
-            )
+        recorded = RecordedResource(
+            type=request.type,
+            name=request.name,
+            urn=urn,
+            custom=bool(request.custom),
+            parent=request.parent,
+            dependencies=tuple(request.dependencies),
+            property_dependencies={
+                key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()
+            },
+            protect=request.protect if request.HasField("protect") else None,
+            retain_on_delete=(
+                request.retainOnDelete if request.HasField("retainOnDelete") else None
+            ),
+            ignore_changes=tuple(request.ignoreChanges),
+            provider=request.provider,
+            inputs=_struct_to_dict(request.object),
+            outputs=outputs,
         )
+        self.records.append(recorded)
+        if self.on_register is not None:
+            self.on_register(recorded)
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
@@ -315,6 +325,7 @@ def record(
     stack_file: Path | str | None = None,
     preview: bool = False,
     account_id: str = MOCK_ACCOUNT_ID,
+    on_register: Callable[[RecordedResource], None] | None = None,
 ) -> Recording:
     """Run `project_dir/__main__.py` for `stack` and return every registration it made.
 
@@ -325,7 +336,7 @@ def record(
     config = stackfile.load(stack, project_dir, Path(stack_file) if stack_file else None)
     region = config.values.get("aws:region", "")
     cloud = FakeCloud(region=region, preview=preview, account_id=account_id)
-    monitor = RecordingMonitor(cloud, config.project, stack)
+    monitor = RecordingMonitor(cloud, config.project, stack, on_register)
 
     _reset_runtime()
     # A placeholder root keeps set_mocks from registering a stack of its own; run_in_stack
