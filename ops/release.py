@@ -1,7 +1,7 @@
 """Release the app: zip its directory, upload it to the pipeline's source bucket, and say
 which pipeline execution to watch.
 
-    python -m ops.release --bucket <source bucket> [--key source/app.zip] [--app-dir app]
+    python -m ops.release --bucket <source bucket> [--key releases/app.zip] [--app-dir app]
                           [--region eu-west-1] [--pipeline <name>] [--wait 20]
 
 The zip is deterministic (sorted entries, fixed timestamps, normalised modes), so the same
@@ -175,7 +175,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Zip the app directory and upload it to the pipeline's source bucket.",
     )
     parser.add_argument("--bucket", required=True, help="the pipeline's (versioned) source bucket")
-    parser.add_argument("--key", default="source/app.zip", help="object key (default: %(default)s)")
+    parser.add_argument(
+        "--key", default="releases/app.zip", help="object key (default: %(default)s)"
+    )
     parser.add_argument(
         "--app-dir", type=Path, default=Path("app"), help="directory to release (default: app)"
     )

@@ -43,11 +43,13 @@ def test_snippet_carries_the_configured_values(start_app):
     assert config == {
         "sessionSampleRate": 0.25,
         "identityPoolId": RUM["identityPoolId"],
-        "guestRoleArn": RUM["guestRoleArn"],
         "endpoint": "https://dataplane.rum.eu-west-1.amazonaws.com",
         "telemetries": ["errors", "performance", "http"],
         "allowCookies": False,
     }, f"snippet config {config}"
+    # The pool allows only the enhanced flow; a guestRoleArn would switch the client to the
+    # basic flow and every session would fail to send.
+    assert "guestRoleArn" not in config and RUM["guestRoleArn"] not in page
 
 
 def test_allow_cookies_and_region_follow_the_config(start_app):

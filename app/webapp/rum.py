@@ -27,10 +27,12 @@ def rum_snippet(rum: RumConfig | None) -> str:
     """The <script> element for <head>, or "" when the stack has no RUM app monitor."""
     if rum is None:
         return ""
+    # No guestRoleArn: given one, the web client uses Cognito's basic (classic) flow, which
+    # the stack's identity pool refuses; with the pool id alone it uses the enhanced flow,
+    # and Cognito hands out the pool's guest role (see docs/rum.md).
     client_config = {
         "sessionSampleRate": rum.session_sample_rate,
         "identityPoolId": rum.identity_pool_id,
-        "guestRoleArn": rum.guest_role_arn,
         "endpoint": f"https://dataplane.rum.{rum.region}.amazonaws.com",
         "telemetries": list(TELEMETRIES),
         "allowCookies": rum.allow_cookies,

@@ -117,25 +117,25 @@ def test_uploads_the_zip_of_the_tree_and_prints_its_version(tree, aws, capsys):
     assert main(["--bucket", bucket, "--app-dir", str(tree)]) == 0
     out = capsys.readouterr().out
     s3 = boto3.client("s3", region_name=REGION)
-    obj = s3.get_object(Bucket=bucket, Key="source/app.zip")
+    obj = s3.get_object(Bucket=bucket, Key="releases/app.zip")
     assert obj["VersionId"] and f"version id: {obj['VersionId']}\n" in out, out
     with zipfile.ZipFile(io.BytesIO(obj["Body"].read())) as archive:
-        assert archive.namelist() == RELEASED, f"s3://{bucket}/source/app.zip entries"
+        assert archive.namelist() == RELEASED, f"s3://{bucket}/releases/app.zip entries"
         for name in RELEASED:
             assert archive.read(name) == (tree / name).read_bytes(), f"{name} differs"
 
     # Releasing a changed tree to the same key makes a new version, and says which.
     (tree / "webapp/__init__.py").write_text("v2 = True\n")
     assert main(["--bucket", bucket, "--app-dir", str(tree)]) == 0
-    latest = s3.head_object(Bucket=bucket, Key="source/app.zip")["VersionId"]
-    assert latest != obj["VersionId"], f"s3://{bucket}/source/app.zip: no new version"
+    latest = s3.head_object(Bucket=bucket, Key="releases/app.zip")["VersionId"]
+    assert latest != obj["VersionId"], f"s3://{bucket}/releases/app.zip: no new version"
     assert f"version id: {latest}\n" in capsys.readouterr().out
 
 
 def test_the_real_app_directory_is_releasable(aws, capsys):
     bucket = make_bucket()
     assert main(["--bucket", bucket, "--app-dir", str(REPO / "app")]) == 0
-    body = boto3.client("s3", region_name=REGION).get_object(Bucket=bucket, Key="source/app.zip")
+    body = boto3.client("s3", region_name=REGION).get_object(Bucket=bucket, Key="releases/app.zip")
     with zipfile.ZipFile(io.BytesIO(body["Body"].read())) as archive:
         names = archive.namelist()
     for needed in ("appspec.yml", "buildspec.yml", "scripts/validate.sh", "webapp/server.py"):
@@ -182,7 +182,7 @@ def make_pipeline(name: str) -> None:
                         {
                             "name": "Source",
                             "actionTypeId": s3_source,
-                            "configuration": {"S3Bucket": "b", "S3ObjectKey": "source/app.zip"},
+                            "configuration": {"S3Bucket": "b", "S3ObjectKey": "releases/app.zip"},
                             "outputArtifacts": [{"name": "src"}],
                         }
                     ],
@@ -267,3 +267,12 @@ def test_watch_hint_names_the_found_execution():
     assert "/pipelines/app-pipeline/executions/exec-1/timeline?region=eu-west-1" in hint
     assert "--pipeline-name app-pipeline --pipeline-execution-id exec-1" in hint
     assert "not started yet" not in hint
+
+
+def test_default_key_is_where_the_pipeline_looks() -> None:
+    """`ops.release` without --key uploads to the key the pipeline's source stage watches."""
+    import settings
+    from ops import release
+
+    args = release.parse_args(["--bucket", "b"])
+    assert args.key == settings.Pipeline().source_key, "groundwork:pipeline.sourceKey"
