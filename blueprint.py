@@ -334,9 +334,8 @@ def build(s: Settings) -> Platform:
             # Field for field the settings model (a test keeps the two in step).
             thresholds=alarms_.Thresholds(**s.alarms.model_dump()),
             name_prefix=prefix,
-            database_identifier=database.identifier,
             # The backup job raises its own failed-run and missed-run alarms.
-            backup_job_project_name=None,
+            database_identifier=database.identifier,
         ),
     )
 

@@ -2,18 +2,19 @@
 
 What they watch: ALB 5xx responses, unhealthy targets, slow responses; an autoscaling group
 below its minimum; the database's CPU, free storage, freeable memory and connections (when a
-database is given); the app's error-log rate; the logical backup job's failures (when the job
-is given). Each alarm notifies on ALARM and on OK, and says what missing data means:
+database is given); the app's error-log rate. (The logical backup job raises its own
+failed-run and missed-run alarms: components/backup_job.py.) Each alarm notifies on ALARM and
+on OK, and says what missing data means:
 
 - metrics AWS publishes every minute while the resource exists (autoscaling group metrics,
   RDS metrics): silence means the resource or its monitoring is gone -> `breaching`;
 - metrics that exist only when something happens (5xx counts, response times, log-derived
-  error counts, unhealthy-host counts with no targets, build failures): silence means nothing
+  error counts, unhealthy-host counts with no targets): silence means nothing
   happened -> `notBreaching`.
 
 `alarm_specs` is pure: it turns the args into `AlarmSpec`s, so the thresholds, dimensions and
-missing-data choices are testable without the Pulumi runtime, including the database and
-backup alarms of a stack that has neither yet.
+missing-data choices are testable without the Pulumi runtime, including the database alarms
+of a stack that has no database.
 """
 
 from __future__ import annotations
@@ -31,9 +32,6 @@ ROLLBACK_ROLES: tuple[str, ...] = ("alb5xx", "unhealthyHosts", "errorLogRate")
 
 GIB = 1024**3
 MIB = 1024**2
-# The backup job runs daily: a failure keeps the alarm up for a day (or until it ages out).
-BACKUP_PERIOD_SECONDS = 3600
-BACKUP_WINDOW_PERIODS = 24
 
 
 @dataclass(frozen=True)
@@ -71,8 +69,6 @@ class BaselineAlarmsArgs:
     name_prefix: str
     # Database.identifier; the four database alarms exist only when it is given.
     database_identifier: pulumi.Input[str] | None = None
-    # BackupJob's CodeBuild project name; the failure alarm exists only when it is given.
-    backup_job_project_name: pulumi.Input[str] | None = None
     # Logging's count of runtime lines at ERROR/CRITICAL. When given, the error-log-rate alarm
     # reads the larger of the two counts, so it still fires when one of the two files stops
     # being shipped.
@@ -224,27 +220,6 @@ def alarm_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
                     dimensions=db,
                 )
             )
-    if args.backup_job_project_name is not None:
-        specs.append(
-            AlarmSpec(
-                role="backupJobFailed",
-                suffix="backup-job-failed",
-                description=(
-                    "The logical backup job failed in the last 24 hours. No runs: not "
-                    "breaching (the schedule, not this alarm, decides when it runs)."
-                ),
-                comparison="GreaterThanOrEqualToThreshold",
-                threshold=1,
-                treat_missing_data="notBreaching",
-                evaluation_periods=BACKUP_WINDOW_PERIODS,
-                datapoints_to_alarm=1,
-                period=BACKUP_PERIOD_SECONDS,
-                namespace="AWS/CodeBuild",
-                metric_name="FailedBuilds",
-                statistic="Sum",
-                dimensions={"ProjectName": args.backup_job_project_name},
-            )
-        )
     return specs
 
 

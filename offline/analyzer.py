@@ -651,8 +651,7 @@ class StreamingAnalysis:
                 response = future.result()
             except grpc.RpcError as exc:
                 raise AnalyzerError(
-                    f"Analyze failed for {urn}: {exc.details()}; pack stderr: "
-                    f"{self._pack.stderr()}"
+                    f"Analyze failed for {urn}: {exc.details()}; pack stderr: {self._pack.stderr()}"
                 ) from exc
             self._diags.extend(self._pack._violations(response, urn, set(), "analyze"))
         self._pending.clear()

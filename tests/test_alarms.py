@@ -1,7 +1,6 @@
 """Baseline alarms: every alarm acts through the alerts topic on ALARM and OK, states its
 missing-data treatment and watches a resource that exists in the recording; thresholds come
-from `groundwork:alarms`. The database and backup-job alarms are recorded from a small program
-(tests/programs/alarms_full) until the shipped stacks have a database, and checked the same way.
+from `groundwork:alarms`. The database alarms are checked on the shipped stacks' database.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import pytest
 import settings
 from components import alarms as alarms_component
 from offline.model import RecordedResource, Recording
-from offline.recorder import record
 from tests.conftest import stack_config
 from tests.obs_helpers import (
     METRIC_ALARM,
@@ -45,12 +43,6 @@ DIMENSION_TARGETS: dict[str, tuple[str, str]] = {
     "DBInstanceIdentifier": ("aws:rds/instance:Instance", "identifier"),
     "ProjectName": ("aws:codebuild/project:Project", "name"),
 }
-
-
-@pytest.fixture(scope="module")
-def full() -> Recording:
-    """The alarms with a database and a backup job (see tests/programs/alarms_full)."""
-    return record("test", project_dir=ROOT / "tests" / "programs" / "alarms_full")
 
 
 def _topic(rec: Recording) -> RecordedResource:
@@ -219,18 +211,14 @@ def test_settings_and_thresholds_have_the_same_fields() -> None:
 # ---- database and backup-job alarms ------------------------------------------------------
 
 
-def test_database_and_backup_alarms_watch_the_recorded_resources(full: Recording) -> None:
-    assert alarm_problems(full) == []
-    found = set(roles(full))
-    assert found == BASE_ROLES | DB_ROLES | {"backupJobFailed"}, found
-    db = full.one("aws:rds/instance:Instance")
+def test_database_alarms_watch_the_recorded_database(prod: Recording) -> None:
+    assert alarm_problems(prod) == []
+    found = set(roles(prod))
+    assert found == BASE_ROLES | DB_ROLES, found
+    db = prod.one("aws:rds/instance:Instance")
     for role in DB_ROLES:
-        dims = value(roles(full)[role], "dimensions")
+        dims = value(roles(prod)[role], "dimensions")
         assert dims == {"DBInstanceIdentifier": value(db, "identifier")}, (role, dims)
-    backup = roles(full)["backupJobFailed"]
-    assert value(backup, "treatMissingData") == "notBreaching"
-    assert value(backup, "dimensions") == {"ProjectName": value(full.one(
-        "aws:codebuild/project:Project"), "name")}  # fmt: skip
 
 
 def test_database_thresholds_are_in_the_metric_units() -> None:
@@ -253,7 +241,6 @@ def test_database_thresholds_are_in_the_metric_units() -> None:
     assert specs["dbCpu"].comparison == "GreaterThanThreshold"
     assert specs["dbFreeStorage"].comparison == "LessThanThreshold"
     assert all(specs[r].treat_missing_data == "breaching" for r in DB_ROLES)
-    assert "backupJobFailed" not in specs
     without = alarms_component.alarm_specs(dataclasses.replace(args, database_identifier=None))
     assert not DB_ROLES & {s.role for s in without}, "database alarms without a database"
 
@@ -262,7 +249,7 @@ def test_missing_data_follows_the_documented_rule() -> None:
     t = alarms_component.Thresholds(**settings.Alarms().model_dump())
     args = alarms_component.BaselineAlarmsArgs(
         "topic", "app/a/1", "targetgroup/t/1", "asg", 2, "ns", "ErrorLogEvents", t, "p",
-        database_identifier="db", backup_job_project_name="backup",
+        database_identifier="db",
     )  # fmt: skip
     continuous = {"asgBelowMin", *DB_ROLES}
     for spec in alarms_component.alarm_specs(args):
@@ -287,16 +274,16 @@ def test_an_alarm_without_ok_action_or_missing_data_is_reported(prod: Recording)
     assert any("alarmActions" in p for p in alarm_problems(elsewhere))
 
 
-def test_an_alarm_on_a_resource_that_does_not_exist_is_reported(full: Recording) -> None:
-    alarm = roles(full)["dbCpu"]
+def test_an_alarm_on_a_resource_that_does_not_exist_is_reported(prod: Recording) -> None:
+    alarm = roles(prod)["dbCpu"]
     ghost = replaced(
-        full, alarm.urn, lambda r: with_props(r, dimensions={"DBInstanceIdentifier": "ghost"})
+        prod, alarm.urn, lambda r: with_props(r, dimensions={"DBInstanceIdentifier": "ghost"})
     )
     assert any("DBInstanceIdentifier=ghost" in p for p in alarm_problems(ghost))
-    five = roles(full)["alb5xx"]
+    five = roles(prod)["alb5xx"]
     queries = json.loads(json.dumps(value(five, "metricQueries")))
     queries[0]["metric"]["dimensions"] = {"LoadBalancer": "app/other/1"}
-    other = replaced(full, five.urn, lambda r: with_props(r, metricQueries=queries))
+    other = replaced(prod, five.urn, lambda r: with_props(r, metricQueries=queries))
     assert any("LoadBalancer=app/other/1" in p for p in alarm_problems(other))
 
 
