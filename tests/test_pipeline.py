@@ -958,6 +958,9 @@ def test_instances_install_the_codedeploy_agent(stack: str, dev: Recording, prod
     region = stack_config(stack)["aws:region"]
     assert f"https://aws-codedeploy-{region}.s3.{region}.amazonaws.com/latest/install" in text
     assert ":enable_auth_policy: true" in text
+    # ... alongside the CloudWatch agent, also from the region's bucket, configured from SSM.
+    assert f"https://amazoncloudwatch-agent-{region}.s3.{region}.amazonaws.com/" in text
+    assert "fetch-config -m ec2 -s -c ssm:/groundwork/" in text, f"{stack}: agent config"
     result = subprocess.run(["bash", "-n"], input=text, capture_output=True, text=True)
     assert result.returncode == 0, f"{stack} user data: {result.stderr}"
 
