@@ -13,6 +13,7 @@ usage error.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import threading
@@ -87,6 +88,11 @@ def _report(recording: Recording, result: AnalysisResult | None) -> dict[str, ob
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A short-lived run that builds a few hundred thousand objects (pulumi_aws's classes, the
+    # runtime's outputs and tasks), nearly all alive until exit: at the default thresholds the
+    # cyclic collector runs thousands of times for nothing, about a fifth of the wall time.
+    # Collections stay on, just rarer; peak memory is unchanged (about 190 MB for prod).
+    gc.set_threshold(200_000, 50, 100)
     args = _parser().parse_args(argv)
     project_dir = args.project_dir.resolve()
     try:
