@@ -183,10 +183,7 @@ class BackupJob(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=iam.to_json(
-                iam.assume_role(
-                    "codebuild.amazonaws.com",
-                    conditions={"StringEquals": {"aws:SourceAccount": account}},
-                )
+                iam.assume_role_for_account("codebuild.amazonaws.com", account)
             ),
             opts=child,
         )
@@ -263,10 +260,7 @@ class BackupJob(pulumi.ComponentResource):
         scheduler_role = aws.iam.Role(
             f"{name}-scheduler-role",
             assume_role_policy=iam.to_json(
-                iam.assume_role(
-                    "scheduler.amazonaws.com",
-                    conditions={"StringEquals": {"aws:SourceAccount": account}},
-                )
+                iam.assume_role_for_account("scheduler.amazonaws.com", account)
             ),
             opts=child,
         )

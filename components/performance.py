@@ -320,10 +320,7 @@ class PerformanceMonitoring(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-canary-role",
             description=f"Synthetics canary {args.canary_name}",
-            # Plain Lambda trust: Lambda does not document confused-deputy condition keys for
-            # execution roles (a condition on a missing key would deny), and only principals
-            # allowed iam:PassRole in this account can hand the role to a function.
-            assume_role_policy=iam.to_json(iam.assume_role("lambda.amazonaws.com")),
+            assume_role_policy=iam.to_json(iam.lambda_trust()),
             opts=child,
         )
         role_policy = aws.iam.RolePolicy(

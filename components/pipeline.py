@@ -405,12 +405,7 @@ class DeployPipeline(pulumi.ComponentResource):
         """A service role only this account's `service` can assume (confused-deputy guard)."""
         return aws.iam.Role(
             f"{self._name}-{role}",
-            assume_role_policy=iam.to_json(
-                iam.assume_role(
-                    service,
-                    conditions={"StringEquals": {"aws:SourceAccount": self._account}},
-                )
-            ),
+            assume_role_policy=iam.to_json(iam.assume_role_for_account(service, self._account)),
             opts=self._child,
         )
 
