@@ -18,6 +18,7 @@ import pytest
 
 from components import buckets
 from offline.model import RecordedResource, Recording, plain
+from tests.checks import deps
 from tests.conftest import stack_config
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -59,10 +60,6 @@ FORMER_NAMES = {
 @pytest.fixture(scope="module")
 def growth(phase_variant: Callable[..., Recording]) -> Recording:
     return phase_variant("prod", "growth")
-
-
-def deps(r: RecordedResource, key: str) -> tuple[str, ...]:
-    return r.property_dependencies.get(key, ())
 
 
 def parts_of(rec: Recording, bucket: RecordedResource, part: str) -> list[RecordedResource]:
