@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
+from ops import backup
 from tests.conftest import AWS_TEST_REGION as REGION
 from tests.conftest import fake_aws_env
 
@@ -158,6 +159,24 @@ def backup_env(source: Source, postgres: PgServer, vault: Vault, moto: Moto) -> 
         # The test server is loopback and built without TLS; prod never sets this.
         "DB_SSLMODE": "disable",
     }
+
+
+def backup_config(
+    source: Source, postgres: PgServer, vault: Vault, moto: Moto, **extra: Any
+) -> backup.BackupConfig:
+    """The same settings as `backup_env`, as the job's config object (`extra` overrides)."""
+    extra.setdefault("db_name", source.db_name)
+    return backup.BackupConfig(
+        secret_arn=source.secret_arn,
+        host=postgres.host,
+        port=postgres.port,
+        bucket=vault.bucket,
+        kms_key_id=vault.kms_key_arn,
+        endpoint_url=moto.endpoint,
+        sslmode="disable",
+        pg_bin_dir=postgres.bin_dir,
+        **extra,
+    )
 
 
 def pg_dump_bytes(postgres: PgServer, source: Source) -> bytes:
