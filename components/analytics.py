@@ -23,7 +23,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components import context, contracts, iam, kms
+from components import buckets, context, contracts, iam, kms
 
 # Firehose requires at least 64 MiB of buffer when it converts records; the maximum is 128.
 BUFFER_SIZE_MB = 128
@@ -236,15 +236,16 @@ class Analytics(pulumi.ComponentResource):
             protect=args.protect,
         )
 
-        bucket = self._private_bucket(
+        bucket = buckets.private_bucket(
             f"{name}-events",
+            parent=self,
             purpose="analytics",
-            key_arn=key.arn,
+            kms_key_arn=key.arn,
             protect=args.protect,
             # The whole bucket expires at the retention; delivery errors hold raw records and
             # go sooner. Without versioning (events are write-once), an expired or erased
             # object is gone; the noncurrent rule guards against versioning turned on later.
-            rules=[
+            lifecycle_rules=[
                 {
                     "id": "expire-after-retention",
                     "status": "Enabled",
@@ -260,15 +261,16 @@ class Analytics(pulumi.ComponentResource):
                     "expiration": {"days": min(args.retention_days, ERROR_OUTPUT_DAYS)},
                 },
             ],
-        )
-        results = self._private_bucket(
+        ).bucket
+        results = buckets.private_bucket(
             f"{name}-query-results",
+            parent=self,
             purpose="analytics-results",
-            key_arn=key.arn,
+            kms_key_arn=key.arn,
             # Query results are reproducible from the events; they must not block a teardown.
             protect=False,
             force_destroy=True,
-            rules=[
+            lifecycle_rules=[
                 {
                     "id": "expire-results",
                     "status": "Enabled",
@@ -278,7 +280,7 @@ class Analytics(pulumi.ComponentResource):
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
                 }
             ],
-        )
+        ).bucket
 
         # ---- pseudonym key: the app HMACs user ids with it --------------------------------
         secret = aws.secretsmanager.Secret(
@@ -609,74 +611,3 @@ class Analytics(pulumi.ComponentResource):
                 "pseudonymKeySecretArn": self.pseudonym_key_secret_arn,
             }
         )
-
-    def _private_bucket(
-        self,
-        name: str,
-        *,
-        purpose: str,
-        key_arn: pulumi.Input[str],
-        protect: bool,
-        rules: list[dict[str, Any]],
-        force_destroy: bool = False,
-    ) -> aws.s3.Bucket:
-        """A bucket only this account reaches over TLS, SSE-KMS by default, expiring."""
-        child = pulumi.ResourceOptions(parent=self)
-        bucket = aws.s3.Bucket(
-            name,
-            force_destroy=force_destroy,
-            tags={"groundwork:purpose": purpose},
-            opts=pulumi.ResourceOptions(parent=self, protect=protect),
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=child,
-        )
-        public_access = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": key_arn,
-                    },
-                    # One data key per bucket instead of per object: fewer KMS calls.
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=child,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-policy",
-            bucket=bucket.id,
-            policy=iam.to_json(
-                iam.document(
-                    {
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    }
-                )
-            ),
-            # S3 rejects a policy put while the public access block is being changed.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle", bucket=bucket.id, rules=rules, opts=child
-        )
-        return bucket

@@ -45,7 +45,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components import context, iam
+from components import buckets, context, iam
 
 IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 PYTHON_RUNTIME = "3.11"
@@ -183,10 +183,7 @@ class BackupJob(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=iam.to_json(
-                iam.assume_role(
-                    "codebuild.amazonaws.com",
-                    conditions={"StringEquals": {"aws:SourceAccount": account}},
-                )
+                iam.assume_role_for_account("codebuild.amazonaws.com", account)
             ),
             opts=child,
         )
@@ -263,10 +260,7 @@ class BackupJob(pulumi.ComponentResource):
         scheduler_role = aws.iam.Role(
             f"{name}-scheduler-role",
             assume_role_policy=iam.to_json(
-                iam.assume_role(
-                    "scheduler.amazonaws.com",
-                    conditions={"StringEquals": {"aws:SourceAccount": account}},
-                )
+                iam.assume_role_for_account("scheduler.amazonaws.com", account)
             ),
             opts=child,
         )
@@ -355,70 +349,16 @@ class BackupJob(pulumi.ComponentResource):
         self, name: str, args: BackupJobArgs
     ) -> tuple[aws.s3.Bucket, aws.s3.BucketObjectv2]:
         """A private bucket holding the job's code as one versioned zip object."""
-        child = pulumi.ResourceOptions(parent=self)
-        bucket = aws.s3.Bucket(
+        private = buckets.private_bucket(
             f"{name}-source",
+            parent=self,
+            purpose="artifacts",
+            kms_key_arn=args.vault_key_arn,
             # Rebuilt from the repository at any time; old versions need not outlive the stack.
+            protect=None,
             force_destroy=True,
-            tags={"groundwork:purpose": "artifacts"},
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-source-ownership",
-            bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=child,
-        )
-        public_access = aws.s3.BucketPublicAccessBlock(
-            f"{name}-source-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        versioning = aws.s3.BucketVersioning(
-            f"{name}-source-versioning",
-            bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-source-encryption",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": args.vault_key_arn,
-                    },
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=child,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-source-policy",
-            bucket=bucket.id,
-            policy=iam.to_json(
-                iam.document(
-                    {
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    }
-                )
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-source-lifecycle",
-            bucket=bucket.id,
-            rules=[
+            versioned=True,
+            lifecycle_rules=[
                 {
                     "id": "old-code",
                     "status": "Enabled",
@@ -427,8 +367,8 @@ class BackupJob(pulumi.ComponentResource):
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
                 }
             ],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
+        bucket = private.bucket
         archive = pulumi.AssetArchive(
             # Paths relative to the working directory (the project), so the state does not
             # depend on where the repository is checked out.
@@ -447,7 +387,7 @@ class BackupJob(pulumi.ComponentResource):
             kms_key_id=args.vault_key_arn,
             bucket_key_enabled=True,
             # A version id only exists once versioning is on.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[private.versioning]),
         )
         return bucket, source
 

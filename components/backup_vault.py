@@ -21,14 +21,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pulumi
-import pulumi_aws as aws
 
-from components import context, iam, kms
+from components import buckets, context, kms
 
 # Every logical backup is written under this prefix: postgres/<db>/<UTC timestamp>.dump.
 BACKUP_PREFIX = "postgres/"
 COLD_STORAGE_CLASS = "GLACIER_IR"
-MIN_TLS_VERSION = "1.2"
 
 
 def lifecycle_problems(lock_days: int, cold_after_days: int, expire_after_days: int) -> list[str]:
@@ -74,7 +72,6 @@ class BackupVault(pulumi.ComponentResource):
         problems = lifecycle_problems(args.lock_days, args.cold_after_days, args.expire_after_days)
         if problems:
             raise ValueError(f"BackupVault {name}: {'; '.join(problems)}")
-        child = pulumi.ResourceOptions(parent=self)
         partition = context.partition_of(args.region)
         account = context.account_id(self)
 
@@ -86,88 +83,17 @@ class BackupVault(pulumi.ComponentResource):
             parent=self,
             protect=args.protect,
         )
-        bucket = aws.s3.Bucket(
+        bucket = buckets.private_bucket(
             f"{name}-bucket",
-            # Only possible at creation: a bucket cannot be given Object Lock afterwards.
-            object_lock_enabled=True,
-            force_destroy=False,
-            tags={"groundwork:purpose": "backups"},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=child,
-        )
-        public_access = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        versioning = aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
-        )
-        aws.s3.BucketObjectLockConfiguration(
-            f"{name}-lock",
-            bucket=bucket.id,
-            object_lock_enabled="Enabled",
-            rule={"default_retention": {"mode": args.lock_mode, "days": args.lock_days}},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": key.arn,
-                    },
-                    # One data key per bucket instead of a KMS call per object.
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=child,
-        )
-        objects = pulumi.Output.concat(bucket.arn, "/*")
-        aws.s3.BucketPolicy(
-            f"{name}-policy",
-            bucket=bucket.id,
-            policy=iam.to_json(
-                iam.document(
-                    {
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [bucket.arn, objects],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    },
-                    {
-                        "Sid": "DenyOutdatedTls",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [bucket.arn, objects],
-                        "Condition": {"NumericLessThan": {"s3:TlsVersion": MIN_TLS_VERSION}},
-                    },
-                )
-            ),
-            # S3 refuses a policy while the public access block is being changed.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle",
-            bucket=bucket.id,
-            rules=[
+            parent=self,
+            purpose="backups",
+            kms_key_arn=key.arn,
+            protect=args.protect,
+            versioned=True,
+            object_lock=buckets.ObjectLock(mode=args.lock_mode, days=args.lock_days),
+            # Before the shared helper the settings were named after the component.
+            former_names={part: f"{name}-{part}" for part in buckets.PARTS},
+            lifecycle_rules=[
                 {
                     "id": "backups",
                     "status": "Enabled",
@@ -188,9 +114,7 @@ class BackupVault(pulumi.ComponentResource):
                     "expiration": {"expired_object_delete_marker": True},
                 },
             ],
-            # Lifecycle rules on a versioned bucket act on versions; enable versioning first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
-        )
+        ).bucket
 
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn

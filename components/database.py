@@ -189,10 +189,7 @@ class Database(pulumi.ComponentResource):
         monitoring_role = aws.iam.Role(
             f"{name}-monitoring-role",
             assume_role_policy=iam.to_json(
-                iam.assume_role(
-                    "monitoring.rds.amazonaws.com",
-                    conditions={"StringEquals": {"aws:SourceAccount": account}},
-                )
+                iam.assume_role_for_account("monitoring.rds.amazonaws.com", account)
             ),
             opts=child,
         )

@@ -50,3 +50,16 @@ def assume_role(*services: str, conditions: Mapping[str, Any] | None = None) -> 
     if conditions:
         stmt["Condition"] = dict(conditions)
     return document(stmt)
+
+
+def assume_role_for_account(service: str, account: pulumi.Input[str]) -> dict[str, Any]:
+    """Trust policy for `service` acting for this account only: the confused-deputy guard for
+    services that send `aws:SourceAccount` when they assume a role."""
+    return assume_role(service, conditions={"StringEquals": {"aws:SourceAccount": account}})
+
+
+def lambda_trust() -> dict[str, Any]:
+    """Trust policy of a Lambda execution role. Plain: Lambda documents no confused-deputy
+    condition keys for execution roles (a condition on a missing key would deny), and only
+    principals allowed iam:PassRole in this account can hand the role to a function."""
+    return assume_role("lambda.amazonaws.com")

@@ -258,10 +258,7 @@ class Network(pulumi.ComponentResource):
             f"{name}-flow-logs-role",
             # Confused-deputy guard: only flow logs of this account may assume the role.
             assume_role_policy=iam.to_json(
-                iam.assume_role(
-                    "vpc-flow-logs.amazonaws.com",
-                    conditions={"StringEquals": {"aws:SourceAccount": context.account_id(self)}},
-                )
+                iam.assume_role_for_account("vpc-flow-logs.amazonaws.com", context.account_id(self))
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -24,7 +24,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components import context, iam, kms
+from components import buckets, context, iam, kms
 from components import dashboard as dash
 from components.servicelogs import ServiceLogGroup, ServiceLogSettings, ServiceLogSettingsArgs
 
@@ -271,65 +271,20 @@ class PerformanceMonitoring(pulumi.ComponentResource):
             parent=self,
             protect=args.protect,
         )
-        bucket = aws.s3.Bucket(
+        artifacts = buckets.private_bucket(
             f"{name}-canary-artifacts",
+            parent=self,
+            purpose="canary-artifacts",
+            kms_key_arn=key.arn,
             # Screenshots and logs of past runs, expired by the lifecycle rule anyway: nothing
             # here is worth blocking a stack's removal for.
+            protect=None,
             force_destroy=True,
-            tags={"groundwork:purpose": "canary-artifacts"},
-            opts=child,
-        )
-        ownership = aws.s3.BucketOwnershipControls(
-            f"{name}-canary-artifacts-ownership",
-            bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=child,
-        )
-        public_block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-canary-artifacts-pab",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-canary-artifacts-sse",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": key.arn,
-                    },
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=child,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-canary-artifacts-policy",
-            bucket=bucket.id,
-            policy=iam.to_json(
-                iam.document(
-                    {
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    }
-                )
-            ),
-            # S3 refuses a policy while the public access block is being changed.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_block]),
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-canary-artifacts-lifecycle",
-            bucket=bucket.id,
-            rules=[
+            former_names={
+                "public-access": f"{name}-canary-artifacts-pab",
+                "encryption": f"{name}-canary-artifacts-sse",
+            },
+            lifecycle_rules=[
                 {
                     "id": "expire-canary-runs",
                     "status": "Enabled",
@@ -343,8 +298,8 @@ class PerformanceMonitoring(pulumi.ComponentResource):
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
                 },
             ],
-            opts=child,
         )
+        bucket = artifacts.bucket
         source = CANARY_SOURCE.read_bytes()
         code = aws.s3.BucketObjectv2(
             f"{name}-canary-code",
@@ -354,7 +309,9 @@ class PerformanceMonitoring(pulumi.ComponentResource):
             source=pulumi.AssetArchive(
                 {f"python/{CANARY_SOURCE.name}": pulumi.FileAsset(str(CANARY_SOURCE))}
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[encryption, ownership]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[artifacts.encryption, artifacts.ownership]
+            ),
         )
         canary_logs = pulumi.Output.concat(
             "arn:", partition, ":logs:", args.region, ":", account,
@@ -363,10 +320,7 @@ class PerformanceMonitoring(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-canary-role",
             description=f"Synthetics canary {args.canary_name}",
-            # Plain Lambda trust: Lambda does not document confused-deputy condition keys for
-            # execution roles (a condition on a missing key would deny), and only principals
-            # allowed iam:PassRole in this account can hand the role to a function.
-            assume_role_policy=iam.to_json(iam.assume_role("lambda.amazonaws.com")),
+            assume_role_policy=iam.to_json(iam.lambda_trust()),
             opts=child,
         )
         role_policy = aws.iam.RolePolicy(

@@ -43,7 +43,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components import context, iam, kms
+from components import buckets, context, iam, kms
 
 # The buildspec's `reports:` key (app/buildspec.yml). CodeBuild uses an existing report group
 # named `<project>-<key>`, so the pre-created group gets exactly that name.
@@ -375,62 +375,8 @@ class DeployPipeline(pulumi.ComponentResource):
     def _bucket(
         self, role: str, key: aws.kms.Key, *, purpose: str, versioned: bool, expire: bool
     ) -> aws.s3.Bucket:
-        """A private, SSE-KMS, owner-enforced, TLS-only bucket with an expiry lifecycle."""
-        name, args = self._name, self._args
-        bucket = aws.s3.Bucket(
-            f"{name}-{role}",
-            force_destroy=not args.protect,
-            tags={"groundwork:purpose": purpose},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-        )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-{role}-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=self._child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-{role}-ownership",
-            bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=self._child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-{role}-encryption",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": key.arn,
-                    },
-                    # One data key per bucket instead of one KMS call per object.
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=self._child,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-{role}-policy",
-            bucket=bucket.id,
-            policy=iam.to_json(
-                iam.document(
-                    {
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    }
-                )
-            ),
-            opts=self._child,
-        )
-        days = args.artifact_retention_days
+        """A private bucket whose releases expire after the artifact retention."""
+        days = self._args.artifact_retention_days
         lifecycle: dict[str, Any] = {
             "id": "expire-old-releases",
             "status": "Enabled",
@@ -438,26 +384,20 @@ class DeployPipeline(pulumi.ComponentResource):
             "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
         }
         if versioned:
-            versioning = aws.s3.BucketVersioning(
-                f"{name}-{role}-versioning",
-                bucket=bucket.id,
-                versioning_configuration={"status": "Enabled"},
-                opts=self._child,
-            )
             # The current release stays; superseded ones go after the retention period.
             lifecycle["noncurrent_version_expiration"] = {"noncurrent_days": days}
-            depends: list[pulumi.Resource] = [versioning]
-        else:
-            depends = []
         if expire:
             lifecycle["expiration"] = {"days": days}
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-{role}-lifecycle",
-            bucket=bucket.id,
-            rules=[lifecycle],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
-        )
-        return bucket
+        return buckets.private_bucket(
+            f"{self._name}-{role}",
+            parent=self,
+            purpose=purpose,
+            kms_key_arn=key.arn,
+            protect=self._args.protect,
+            force_destroy=not self._args.protect,
+            versioned=versioned,
+            lifecycle_rules=[lifecycle],
+        ).bucket
 
     # ---- roles ------------------------------------------------------------------------------
 
@@ -465,12 +405,7 @@ class DeployPipeline(pulumi.ComponentResource):
         """A service role only this account's `service` can assume (confused-deputy guard)."""
         return aws.iam.Role(
             f"{self._name}-{role}",
-            assume_role_policy=iam.to_json(
-                iam.assume_role(
-                    service,
-                    conditions={"StringEquals": {"aws:SourceAccount": self._account}},
-                )
-            ),
+            assume_role_policy=iam.to_json(iam.assume_role_for_account(service, self._account)),
             opts=self._child,
         )
 

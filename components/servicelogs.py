@@ -82,10 +82,7 @@ class ServiceLogSettings(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{name}-role",
-            # Plain Lambda trust: Lambda does not document confused-deputy condition keys for
-            # execution roles (a condition on a missing key would deny), and only principals
-            # allowed iam:PassRole in this account can hand the role to a function.
-            assume_role_policy=iam.to_json(iam.assume_role("lambda.amazonaws.com")),
+            assume_role_policy=iam.to_json(iam.lambda_trust()),
             opts=child,
         )
         patterns = sorted({g.name_pattern for g in args.log_groups.values()})

@@ -7,12 +7,13 @@ that a deliberately broken copy gives some, so no check can pass vacuously.
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import re
 from collections.abc import Callable
 from typing import Any
 
-from offline.model import UNKNOWN, RecordedResource, Recording
+from offline.model import UNKNOWN, RecordedResource, Recording, plain
 
 ASG = "aws:autoscaling/group:Group"
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -28,13 +29,11 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 def replace_inputs(
     recording: Recording, urn: str, change: Callable[[dict[str, Any]], None]
 ) -> Recording:
-    """A copy of `recording` where `change` has edited the inputs of resource `urn`."""
-    import copy
-
+    """A copy of `recording` where `change` has edited the (plain) inputs of resource `urn`."""
     resources = []
     for r in recording.resources:
         if r.urn == urn:
-            inputs = copy.deepcopy(r.inputs)
+            inputs = copy.deepcopy(plain(r.inputs))
             change(inputs)
             r = dataclasses.replace(r, inputs=inputs)
         resources.append(r)
@@ -46,7 +45,7 @@ def replace_resource(recording: Recording, urn: str, **fields: Any) -> Recording
     return dataclasses.replace(recording, resources=resources)
 
 
-def _deps(resource: RecordedResource, key: str) -> tuple[str, ...]:
+def deps(resource: RecordedResource, key: str) -> tuple[str, ...]:
     return resource.property_dependencies.get(key, ())
 
 
@@ -54,7 +53,7 @@ def asg_spans_distinct_azs(rec: Recording, minimum: int) -> list[str]:
     """Every ASG uses >= `minimum` private subnets, each in a different AZ."""
     problems = []
     for asg in rec.of_type(ASG):
-        subnet_urns = _deps(asg, "vpcZoneIdentifiers")
+        subnet_urns = deps(asg, "vpcZoneIdentifiers")
         subnets = [rec.by_urn(u) for u in subnet_urns]
         azs = {s.input("availabilityZone") for s in subnets}
         tiers = {s.input("tags", "groundwork:tier") for s in subnets}
@@ -93,16 +92,16 @@ def instance_ingress_only_from_alb(rec: Recording) -> list[str]:
     """Rules on the instance SG admit only the ALB's SG, only on the app port."""
     problems = []
     alb = rec.one(ALB)
-    alb_sgs = set(_deps(alb, "securityGroups"))
+    alb_sgs = set(deps(alb, "securityGroups"))
     lt = rec.one(LT)
-    instance_sgs = set(_deps(lt, "networkInterfaces"))
+    instance_sgs = set(deps(lt, "networkInterfaces"))
     instance_sgs = {u for u in instance_sgs if rec.by_urn(u).type == SG}
     if not instance_sgs:
         return [f"{lt.urn}: no security group on the instances"]
     for rule in rec.of_type(SG_IN):
-        if not set(_deps(rule, "securityGroupId")) & instance_sgs:
+        if not set(deps(rule, "securityGroupId")) & instance_sgs:
             continue
-        source = set(_deps(rule, "referencedSecurityGroupId"))
+        source = set(deps(rule, "referencedSecurityGroupId"))
         if rule.input("cidrIpv4") or rule.input("cidrIpv6") or not source <= alb_sgs or not source:
             problems.append(f"{rule.urn}: instance ingress not limited to the ALB security group")
     return problems
@@ -112,12 +111,12 @@ def scaling_policies_target_asg(rec: Recording) -> list[str]:
     asgs = {a.urn for a in rec.of_type(ASG)}
     policies = rec.of_type(POLICY)
     problems = [
-        f"{p.urn}: targets {_deps(p, 'autoscalingGroupName')}, not an ASG of this stack"
+        f"{p.urn}: targets {deps(p, 'autoscalingGroupName')}, not an ASG of this stack"
         for p in policies
-        if not set(_deps(p, "autoscalingGroupName"))
-        or not set(_deps(p, "autoscalingGroupName")) <= asgs
+        if not set(deps(p, "autoscalingGroupName"))
+        or not set(deps(p, "autoscalingGroupName")) <= asgs
     ]
-    targeted = {u for p in policies for u in _deps(p, "autoscalingGroupName")}
+    targeted = {u for p in policies for u in deps(p, "autoscalingGroupName")}
     problems += [f"{u}: no scaling policy" for u in sorted(asgs - targeted)]
     return problems
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real stacks recorded once per session, and variants on demand.
+"""Shared fixtures: the real stacks recorded once per session, variants on demand, and a
+moto server for the code that calls AWS.
 
 Pulumi's runtime is process-global; `offline.recorder.record` resets it before every run, so
 recordings made one after another in this process are independent of each other.
@@ -7,7 +8,9 @@ recordings made one after another in this process are independent of each other.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import logging
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,8 @@ from offline.model import Recording
 from offline.recorder import record
 
 ROOT = Path(__file__).resolve().parent.parent
+# The region every AWS-facing test runs in (moto serves any).
+AWS_TEST_REGION = "eu-west-1"
 
 
 def stack_config(stack: str) -> dict[str, Any]:
@@ -89,3 +94,47 @@ def phase_variant(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Rec
         return cache[key]
 
     return get
+
+
+# ---- AWS: a moto server over real HTTP ------------------------------------------------------
+
+
+def fake_aws_env(
+    monkeypatch: pytest.MonkeyPatch, scratch: Path, *, endpoint: str | None = None
+) -> None:
+    """Fake credentials and the test region, set the standard way, and nothing from the host
+    (no AWS_* variable, no config or credentials file). With `endpoint`, every boto3 client
+    goes there (AWS_ENDPOINT_URL); without it, code under test must be given the endpoint."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", AWS_TEST_REGION)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", AWS_TEST_REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(scratch / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(scratch / "no-aws-credentials"))
+    if endpoint is not None:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """The endpoint URL of a moto server on 127.0.0.1 (a free port), one per test process."""
+    # Imported here: only the processes that run AWS-facing tests pay for moto's import.
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    # One INFO line per request otherwise lands in every captured test log.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, moto_server: str) -> str:
+    """boto3 pointed at the moto server with fake credentials and the test region."""
+    fake_aws_env(monkeypatch, tmp_path, endpoint=moto_server)
+    return moto_server

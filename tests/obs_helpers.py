@@ -13,6 +13,12 @@ from typing import Any
 
 from offline.model import RecordedResource, Recording, plain
 from offline.recorder import MOCK_ACCOUNT_ID
+from tests.conftest import ROOT
+
+# The shipped stacks every observability check runs on.
+STACKS = ("dev", "prod")
+# The log, event and app-config contracts shared with the app.
+CONTRACTS_DOC = ROOT / "docs" / "contracts.md"
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"

@@ -7,15 +7,14 @@ vacuously. They read inputs as the engine receives them and outputs as the mocks
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import fnmatch
 import json
-from collections.abc import Callable
 from typing import Any
 
 from components import dashboard as dash
 from offline.model import RecordedResource, Recording, plain
+from tests.checks import deps
+from tests.obs_helpers import as_list, statements
 
 ASG = "aws:autoscaling/group:Group"
 POLICY = "aws:autoscaling/policy:Policy"
@@ -43,36 +42,6 @@ COGNITO = "cognito-identity.amazonaws.com"
 
 def out(r: RecordedResource, key: str) -> Any:
     return plain(r.outputs).get(key)
-
-
-def deps(r: RecordedResource, key: str) -> tuple[str, ...]:
-    return r.property_dependencies.get(key, ())
-
-
-def statements(document: Any) -> list[dict[str, Any]]:
-    doc = json.loads(document) if isinstance(document, str) else document
-    stmts = doc.get("Statement", [])
-    return [stmts] if isinstance(stmts, dict) else list(stmts)
-
-
-def as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
-
-
-def replace_inputs(
-    recording: Recording, urn: str, change: Callable[[dict[str, Any]], None]
-) -> Recording:
-    """A copy of `recording` where `change` has edited the inputs of resource `urn`."""
-    resources = []
-    for r in recording.resources:
-        if r.urn == urn:
-            inputs = copy.deepcopy(plain(r.inputs))
-            change(inputs)
-            r = dataclasses.replace(r, inputs=inputs)
-        resources.append(r)
-    return dataclasses.replace(recording, resources=resources)
 
 
 def named(recording: Recording, type_: str, name: str) -> RecordedResource:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from tests.conftest import stack_config
 from tests.obs_helpers import (
     METRIC_ALARM,
     METRIC_FILTER,
+    STACKS,
     as_list,
     children,
     replaced,
@@ -26,14 +26,12 @@ from tests.obs_helpers import (
     with_props,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 ALARMS = "groundwork:observability:BaselineAlarms"
 ALERTS = "groundwork:observability:Alerts"
 TOPIC = "aws:sns/topic:Topic"
 MISSING_DATA = {"breaching", "notBreaching", "ignore", "missing"}
 BASE_ROLES = {"alb5xx", "unhealthyHosts", "targetResponseTime", "asgBelowMin", "errorLogRate"}
 DB_ROLES = {"dbCpu", "dbFreeStorage", "dbFreeableMemory", "dbConnections"}
-STACKS = ("dev", "prod")
 
 # Which recorded resource (type, output) a CloudWatch dimension names.
 DIMENSION_TARGETS: dict[str, tuple[str, str]] = {

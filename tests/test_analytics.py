@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +21,8 @@ from components import contracts
 from offline.model import RecordedResource, Recording
 from tests.conftest import stack_config
 from tests.obs_helpers import (
+    CONTRACTS_DOC,
+    STACKS,
     app_config_from_user_data,
     arn,
     as_list,
@@ -37,14 +38,12 @@ from tests.obs_helpers import (
     with_props,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 ANALYTICS = "groundwork:analytics:Analytics"
 BUCKET = "aws:s3/bucket:Bucket"
 STREAM = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
 TABLE = "aws:glue/catalogTable:CatalogTable"
 WORKGROUP = "aws:athena/workgroup:Workgroup"
 NAMED_QUERY = "aws:athena/namedQuery:NamedQuery"
-STACKS = ("dev", "prod")
 GIB = 1024**3
 
 
@@ -386,7 +385,7 @@ def test_configured_retention_reaches_bucket_and_projection(record_variant: Any)
 
 
 def test_the_docs_list_the_event_fields_the_table_has() -> None:
-    text = (ROOT / "docs" / "contracts.md").read_text()
+    text = CONTRACTS_DOC.read_text()
     fields = markdown_table_fields(text, "## Product events")
     assert fields == list(contracts.event_field_names())
 
@@ -520,5 +519,5 @@ def test_a_firehose_role_with_wildcards_is_reported(prod: Recording) -> None:
 
 
 def test_the_docs_check_reports_a_missing_event_field() -> None:
-    text = (ROOT / "docs" / "contracts.md").read_text().replace("| `plan` |", "| plan |")
+    text = CONTRACTS_DOC.read_text().replace("| `plan` |", "| plan |")
     assert markdown_table_fields(text, "## Product events") != list(contracts.event_field_names())

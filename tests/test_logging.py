@@ -9,7 +9,6 @@ import dataclasses
 import datetime as dt
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +19,10 @@ from offline.model import UNKNOWN, Recording, is_unknown
 from settings import LOG_RETENTION_DAYS
 from tests.conftest import stack_config
 from tests.obs_helpers import (
+    CONTRACTS_DOC,
     LOG_GROUP,
     METRIC_FILTER,
+    STACKS,
     added,
     arn,
     as_list,
@@ -37,13 +38,11 @@ from tests.obs_helpers import (
     with_props,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 LOGGING = "groundwork:observability:Logging"
 ENCRYPTION = "groundwork:security:Encryption"
 PARAMETER = "aws:ssm/parameter:Parameter"
 DATA_PROTECTION = "aws:cloudwatch/logDataProtectionPolicy:LogDataProtectionPolicy"
 QUERY_DEFINITION = "aws:cloudwatch/queryDefinition:QueryDefinition"
-STACKS = ("dev", "prod")
 
 
 def _groups(rec: Recording) -> dict[str, Any]:
@@ -357,7 +356,7 @@ def test_configured_retention_reaches_the_groups(record_variant: Any) -> None:
 
 
 def test_the_docs_list_the_log_fields_the_code_uses() -> None:
-    text = (ROOT / "docs" / "contracts.md").read_text()
+    text = CONTRACTS_DOC.read_text()
     assert markdown_table_fields(text, "## Log files", table_index=1) == list(contracts.LOG_FIELDS)
     files = markdown_table_fields(text, "## Log files", table_index=0)
     assert files == [contracts.RUNTIME_LOG_PATH, contracts.ERROR_LOG_PATH]
@@ -527,6 +526,6 @@ def test_a_stray_unencrypted_log_group_anywhere_is_reported(prod: Recording) -> 
 
 
 def test_the_docs_check_reports_a_dropped_field() -> None:
-    text = (ROOT / "docs" / "contracts.md").read_text()
+    text = CONTRACTS_DOC.read_text()
     dropped = text.replace("| `requestId` |", "| `request` |")
     assert "requestId" not in markdown_table_fields(dropped, "## Log files", table_index=1)

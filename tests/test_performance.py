@@ -18,6 +18,7 @@ from offline.model import Recording, plain
 from ops import health_canary
 from settings import SettingsError, parse
 from tests import performance_checks as pc
+from tests.checks import replace_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,7 +105,7 @@ def test_every_alarm_acts_through_the_alerts_topic(growth: Recording) -> None:
 )
 def test_alarm_check_catches_a_silent_alarm(growth: Recording, alarm, change, expected) -> None:
     target = pc.named(growth, pc.METRIC_ALARM, alarm)
-    problems = pc.alarm_problems(pc.replace_inputs(growth, target.urn, change))
+    problems = pc.alarm_problems(replace_inputs(growth, target.urn, change))
     assert any(target.urn in p and expected in p for p in problems), problems
 
 
@@ -381,7 +382,7 @@ def test_dashboard_check_catches_a_metric_of_something_else(
                     return
         raise AssertionError(f"no metric with {old_key}")
 
-    problems = pc.dashboard_problems(pc.replace_inputs(growth, board.urn, repoint))
+    problems = pc.dashboard_problems(replace_inputs(growth, board.urn, repoint))
     assert any(board.urn in p for p in problems), problems
 
 
@@ -432,7 +433,7 @@ def test_dashboard_with_a_database_and_error_metric_is_checked_against_them(
         body["widgets"][2]["properties"]["metrics"].append(["App/Errors", "ErrorEvents"])
         inputs["dashboardBody"] = json.dumps(body)
 
-    problems = pc.dashboard_problems(pc.replace_inputs(growth, board.urn, add_db))
+    problems = pc.dashboard_problems(replace_inputs(growth, board.urn, add_db))
     assert any("db-nobody-made" in p for p in problems), problems
     assert any("no metric filter publishes it" in p for p in problems), problems
 

@@ -12,6 +12,7 @@ import pytest
 from offline.model import Recording
 from settings import SettingsError, parse
 from tests import performance_checks as pc
+from tests.checks import replace_inputs
 
 CUSTOM = {
     "groundwork:rum": {"sessionSampleRate": 0.05, "allowCookies": True, "logRetentionDays": 90}
@@ -61,7 +62,7 @@ def test_guest_role_check_catches_a_wider_policy(pmf: Recording, change, expecte
         change(doc["Statement"][0])
         inputs["policy"] = json.dumps(doc)
 
-    problems = pc.guest_role_problems(pc.replace_inputs(pmf, policy.urn, widen))
+    problems = pc.guest_role_problems(replace_inputs(pmf, policy.urn, widen))
     assert any(expected in p and policy.urn in p for p in problems), problems
 
 
@@ -73,7 +74,7 @@ def test_guest_role_check_catches_a_trust_without_pool_or_guest_condition(pmf: R
         doc["Statement"][0]["Condition"] = {}
         inputs["assumeRolePolicy"] = json.dumps(doc)
 
-    problems = pc.guest_role_problems(pc.replace_inputs(pmf, role.urn, loosen))
+    problems = pc.guest_role_problems(replace_inputs(pmf, role.urn, loosen))
     assert any("not limited to pool" in p for p in problems), problems
     assert any("not limited to guest identities" in p for p in problems), problems
 

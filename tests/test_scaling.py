@@ -12,6 +12,7 @@ from components import scaling
 from offline.model import Recording
 from settings import SettingsError, parse
 from tests import performance_checks as pc
+from tests.checks import replace_inputs
 
 # One custom growth variant covers the switches: no predictive scaling, a warm pool.
 CUSTOM = {
@@ -57,7 +58,7 @@ def test_every_scaling_policy_targets_the_web_tier_group(
 @pytest.mark.parametrize("name", ["scaling-request-tracking", "scaling-latency-step"])
 def test_target_check_catches_a_policy_on_another_group(growth: Recording, name: str) -> None:
     p = policy(growth, name)
-    broken = pc.replace_inputs(growth, p.urn, lambda i: i.update(autoscalingGroupName="other"))
+    broken = replace_inputs(growth, p.urn, lambda i: i.update(autoscalingGroupName="other"))
     assert any(p.urn in x for x in pc.scaling_target_problems(broken))
     # Same name, but not wired to the group: a policy on a group of the same name elsewhere.
     detached = dataclasses.replace(
@@ -93,7 +94,7 @@ def test_label_check_catches_a_foreign_target_group(growth: Recording) -> None:
         spec = inputs["targetTrackingConfiguration"]["predefinedMetricSpecification"]
         spec["resourceLabel"] = "app/other/1/targetgroup/other/2"
 
-    assert pc.resource_label_problems(pc.replace_inputs(growth, p.urn, relabel))
+    assert pc.resource_label_problems(replace_inputs(growth, p.urn, relabel))
 
 
 def test_latency_step_policy_adds_capacity_when_the_p95_alarm_fires(growth: Recording) -> None:

@@ -2,42 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
 
 from ops import log_group_settings as lgs
+from tests.conftest import AWS_TEST_REGION as REGION
 
-REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's account
 KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b1f2f4a-1111-2222-3333-444455556666"
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> str:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    return endpoint
-
-
-@pytest.fixture
-def logs(aws: str) -> Any:
+def logs(moto_env: str) -> Any:
     # No client-side retries: a 500 for an action moto lacks should not cost seconds.
     return boto3.client("logs", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
 
@@ -65,7 +45,7 @@ def tags(logs: Any, name: str) -> dict[str, str]:
 
 
 def test_creates_the_group_with_key_retention_and_class_when_the_service_has_not(
-    aws: str, logs: Any
+    moto_env: str, logs: Any
 ) -> None:
     name = "/aws/vendedlogs/RUMService_app-prod12345678"
     result = lgs.handler(event(name, 90), None)

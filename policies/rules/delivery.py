@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .base import StackSettings
@@ -160,44 +160,39 @@ def _actions_by_stage(props: Mapping[str, Any]) -> Any:
     return out
 
 
-def tested_before_deploy(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
-    gates = set(cfg.get("testCategories") or ("Test", "Build"))
+def _deploys_before_gate(
+    r: Resource, is_gate: Callable[[list[Any]], bool], what: str
+) -> list[Finding]:
+    """The first stage with a Deploy action that no earlier stage gated (`is_gate` over a
+    stage's action categories); `what` finishes the message after the stage's name."""
     stages = _actions_by_stage(r.props)
     if is_unknown(stages):
         return [undecided("stages")]
-    seen_gate = False
+    gated = False
     for name, actions, unknown in stages:
         if unknown:
             return [undecided(f"stages[{name}].actions")]
         categories = [get(a, "category") for a in actions]
-        if "Deploy" in categories and not seen_gate:
-            return [
-                violation(
-                    f"stage {name!r} deploys before any stage runs a {'/'.join(sorted(gates))} "
-                    "action"
-                )
-            ]
-        seen_gate = seen_gate or any(c in gates for c in categories)
+        if "Deploy" in categories and not gated:
+            return [violation(f"stage {name!r} {what}")]
+        gated = gated or is_gate(categories)
     return []
+
+
+def tested_before_deploy(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+    gates = set(cfg.get("testCategories") or ("Test", "Build"))
+    return _deploys_before_gate(
+        r,
+        lambda categories: any(c in gates for c in categories),
+        f"deploys before any stage runs a {'/'.join(sorted(gates))} action",
+    )
 
 
 def approval_before_deploy(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
     if not cfg.get("required", True):
         return []
-    stages = _actions_by_stage(r.props)
-    if is_unknown(stages):
-        return [undecided("stages")]
-    approved = False
-    for name, actions, unknown in stages:
-        if unknown:
-            return [undecided(f"stages[{name}].actions")]
-        categories = [get(a, "category") for a in actions]
-        if "Deploy" in categories and not approved:
-            return [
-                violation(
-                    f"stage {name!r} deploys without a manual approval (category 'Approval') "
-                    "before it"
-                )
-            ]
-        approved = approved or "Approval" in categories
-    return []
+    return _deploys_before_gate(
+        r,
+        lambda categories: "Approval" in categories,
+        "deploys without a manual approval (category 'Approval') before it",
+    )

@@ -6,36 +6,15 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from ops.release import ReleaseError, build_bundle, find_execution, main, watch_hint
+from tests.conftest import AWS_TEST_REGION as REGION
 
 REPO = Path(__file__).resolve().parents[2]
-REGION = "eu-west-1"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> str:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    return moto_endpoint
 
 
 _bucket_count = 0
@@ -102,7 +81,7 @@ def test_zip_is_deterministic_sorted_and_keeps_the_exec_bit(tree: Path):
 
 
 @pytest.mark.parametrize("missing", ["appspec.yml", "buildspec.yml"])
-def test_refuses_a_bundle_without_a_required_file(tree, missing, aws, capsys):
+def test_refuses_a_bundle_without_a_required_file(tree, missing, moto_env, capsys):
     (tree / missing).unlink()
     with pytest.raises(ReleaseError, match=f"{missing} missing at its root"):
         build_bundle(tree)
@@ -112,7 +91,7 @@ def test_refuses_a_bundle_without_a_required_file(tree, missing, aws, capsys):
     assert object_count(bucket) == 0, f"s3://{bucket}: nothing may be uploaded"
 
 
-def test_uploads_the_zip_of_the_tree_and_prints_its_version(tree, aws, capsys):
+def test_uploads_the_zip_of_the_tree_and_prints_its_version(tree, moto_env, capsys):
     bucket = make_bucket()
     assert main(["--bucket", bucket, "--app-dir", str(tree)]) == 0
     out = capsys.readouterr().out
@@ -132,7 +111,7 @@ def test_uploads_the_zip_of_the_tree_and_prints_its_version(tree, aws, capsys):
     assert f"version id: {latest}\n" in capsys.readouterr().out
 
 
-def test_the_real_app_directory_is_releasable(aws, capsys):
+def test_the_real_app_directory_is_releasable(moto_env, capsys):
     bucket = make_bucket()
     assert main(["--bucket", bucket, "--app-dir", str(REPO / "app")]) == 0
     body = boto3.client("s3", region_name=REGION).get_object(Bucket=bucket, Key="releases/app.zip")
@@ -143,14 +122,14 @@ def test_the_real_app_directory_is_releasable(aws, capsys):
     assert not [n for n in names if "__pycache__" in n], "caches must not be released"
 
 
-def test_refuses_an_unversioned_bucket(tree, aws, capsys):
+def test_refuses_an_unversioned_bucket(tree, moto_env, capsys):
     bucket = make_bucket(versioned=False)
     assert main(["--bucket", bucket, "--app-dir", str(tree)]) == 1
     assert f"bucket {bucket} has versioning never enabled" in capsys.readouterr().err
     assert object_count(bucket) == 0, f"s3://{bucket}: nothing may be uploaded"
 
 
-def test_missing_bucket_is_a_clear_error(tree, aws, capsys):
+def test_missing_bucket_is_a_clear_error(tree, moto_env, capsys):
     assert main(["--bucket", "no-such-bucket", "--app-dir", str(tree)]) == 1
     assert "NoSuchBucket" in capsys.readouterr().err
 
@@ -203,7 +182,7 @@ def make_pipeline(name: str) -> None:
     )
 
 
-def test_pipeline_hint_when_the_execution_is_not_visible_yet(tree, aws, capsys):
+def test_pipeline_hint_when_the_execution_is_not_visible_yet(tree, moto_env, capsys):
     bucket = make_bucket()
     make_pipeline("app-pipeline")
     args = ["--bucket", bucket, "--app-dir", str(tree), "--pipeline", "app-pipeline"]
@@ -218,7 +197,7 @@ def test_pipeline_hint_when_the_execution_is_not_visible_yet(tree, aws, capsys):
     assert f"{status_cli} app-pipeline --pipeline-execution-id <id>" in out, out
 
 
-def test_unknown_pipeline_fails_before_uploading(tree, aws, capsys):
+def test_unknown_pipeline_fails_before_uploading(tree, moto_env, capsys):
     bucket = make_bucket()
     args = ["--bucket", bucket, "--app-dir", str(tree), "--pipeline", "no-such-pipeline"]
     assert main(args) == 1
@@ -243,7 +222,7 @@ def test_find_execution_matches_the_source_revision():
     assert find_execution(summaries, "v9") is None
 
 
-def test_no_region_is_a_clear_error(tree, aws, monkeypatch, capsys, tmp_path):
+def test_no_region_is_a_clear_error(tree, moto_env, monkeypatch, capsys, tmp_path):
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))

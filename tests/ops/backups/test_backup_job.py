@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from backup_testkit import Moto, PgServer, Source, backup_env, stamp
+from backup_testkit import Moto, PgServer, Source, backup_config, backup_env, stamp
 
 from ops import backup, pg, vault
 from ops.awsenv import OpsError
@@ -67,7 +67,7 @@ def test_backup_dump_holds_the_source_rows(
 ):
     """The uploaded archive decodes to the source's exact row counts."""
     vault_ = make_vault()
-    result = backup.run_backup(config(source, postgres, vault_, moto))
+    result = backup.run_backup(backup_config(source, postgres, vault_, moto))
     dump = tmp_path / "x.dump"
     dump.write_bytes(
         moto.client("s3").get_object(Bucket=vault_.bucket, Key=result.key)["Body"].read()
@@ -84,21 +84,6 @@ def test_backup_dump_holds_the_source_rows(
     assert counts == expected, f"archive row counts of {result.key}: {counts}"
 
 
-def config(source: Source, postgres: PgServer, vault_, moto: Moto, **extra) -> backup.BackupConfig:
-    extra.setdefault("db_name", source.db_name)
-    return backup.BackupConfig(
-        secret_arn=source.secret_arn,
-        host=postgres.host,
-        port=postgres.port,
-        bucket=vault_.bucket,
-        kms_key_id=vault_.kms_key_arn,
-        endpoint_url=moto.endpoint,
-        sslmode="disable",
-        pg_bin_dir=postgres.bin_dir,
-        **extra,
-    )
-
-
 def test_backup_fails_when_vault_has_no_default_lock(
     moto: Moto, postgres: PgServer, source: Source, make_vault, monkeypatch, capsys
 ):
@@ -113,7 +98,7 @@ def test_backup_never_replaces_an_existing_key(
 ):
     vault_ = make_vault()
     fixed = datetime(2026, 11, 26, 10, 45, 15, tzinfo=UTC)
-    cfg = config(source, postgres, vault_, moto, clock=lambda: fixed)
+    cfg = backup_config(source, postgres, vault_, moto, clock=lambda: fixed)
     first = backup.run_backup(cfg)
     assert first.key == "postgres/app/20261126T104515Z.dump", first.key
     with pytest.raises(OpsError, match="exists already"):

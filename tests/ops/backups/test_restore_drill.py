@@ -13,6 +13,7 @@ from backup_testkit import (
     PgServer,
     Source,
     Vault,
+    backup_config,
     put_backup,
     set_aws_test_env,
     stamp,
@@ -25,19 +26,7 @@ from ops.awsenv import OpsError
 
 def job_backup(moto: Moto, postgres: PgServer, source: Source, vault_: Vault) -> str:
     """Run the backup job into vault_; returns the key."""
-    return backup.run_backup(
-        backup.BackupConfig(
-            secret_arn=source.secret_arn,
-            host=postgres.host,
-            port=postgres.port,
-            db_name=source.db_name,
-            bucket=vault_.bucket,
-            kms_key_id=vault_.kms_key_arn,
-            endpoint_url=moto.endpoint,
-            sslmode="disable",
-            pg_bin_dir=postgres.bin_dir,
-        )
-    ).key
+    return backup.run_backup(backup_config(source, postgres, vault_, moto)).key
 
 
 @pytest.fixture(scope="module")

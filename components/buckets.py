@@ -1,0 +1,192 @@
+"""Private S3 buckets: the one place a bucket and its separate settings resources are written.
+
+pulumi-aws 7 keeps a bucket's settings on resources of their own. Every bucket of this project
+is private in the same way: bucket-owner-enforced ownership (no ACLs), all four public-access
+blocks, SSE-KMS with the caller's key and an S3 Bucket Key, and a policy that refuses requests
+without TLS or with TLS older than 1.2. What differs per bucket (purpose tag, lifecycle rules,
+protection, versioning, Object Lock) is an argument. Each settings resource takes `bucket.id`,
+so the policy pack ties it to its bucket through the property dependency of `bucket`.
+
+This is a construction helper, not a component: the resources are children of the calling
+component, named `f"{name}-<part>"` after the bucket's own resource name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam
+
+# Requests over TLS older than this are refused by every bucket's policy.
+MIN_TLS_VERSION = "1.2"
+# The settings resources, each named f"{bucket name}-{part}".
+PARTS = ("ownership", "public-access", "versioning", "lock", "encryption", "policy", "lifecycle")
+
+
+@dataclass(frozen=True)
+class ObjectLock:
+    """The default retention every new object version takes (S3 Object Lock)."""
+
+    mode: Literal["GOVERNANCE", "COMPLIANCE"]
+    days: int
+
+
+@dataclass(frozen=True)
+class PrivateBucket:
+    """A bucket and the settings resources callers may need to depend on."""
+
+    bucket: aws.s3.Bucket
+    ownership: aws.s3.BucketOwnershipControls
+    public_access: aws.s3.BucketPublicAccessBlock
+    encryption: aws.s3.BucketServerSideEncryptionConfiguration
+    policy: aws.s3.BucketPolicy
+    lifecycle: aws.s3.BucketLifecycleConfiguration
+    versioning: aws.s3.BucketVersioning | None = None
+    lock: aws.s3.BucketObjectLockConfiguration | None = None
+
+
+def tls_only_policy(bucket_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """Deny every request to the bucket and its objects without TLS, or below TLS 1.2."""
+    resources = [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")]
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": resources}
+    return iam.document(
+        {
+            "Sid": "DenyInsecureTransport",
+            **deny,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+        {
+            "Sid": "DenyOutdatedTls",
+            **deny,
+            "Condition": {"NumericLessThan": {"s3:TlsVersion": MIN_TLS_VERSION}},
+        },
+    )
+
+
+def private_bucket(
+    name: str,
+    *,
+    parent: pulumi.Resource,
+    purpose: str,
+    kms_key_arn: pulumi.Input[str],
+    lifecycle_rules: Sequence[dict[str, Any]],
+    protect: bool | None,
+    force_destroy: bool = False,
+    versioned: bool = False,
+    object_lock: ObjectLock | None = None,
+    former_names: Mapping[str, str] | None = None,
+) -> PrivateBucket:
+    """A private, SSE-KMS, TLS-only bucket named `name` with its settings, under `parent`.
+
+    `protect` guards the bucket itself; None leaves it to the parent, like any other child
+    (for buckets whose contents are rebuilt or expire anyway). `object_lock` needs
+    `versioned=True`: S3 keeps lock retention per object version.
+
+    `former_names` maps a part to the resource name it had in deployed stacks. Without that
+    alias `pulumi up` would create the renamed part and then delete the old one, and deleting
+    a settings resource removes the setting from the bucket (its policy, public access
+    block, lifecycle) or fails (versioning cannot be suspended under Object Lock).
+    """
+    if object_lock is not None and not versioned:
+        raise ValueError(f"bucket {name}: object_lock requires versioned=True")
+    former = dict(former_names or {})
+    unknown = sorted(set(former) - set(PARTS))
+    if unknown:
+        raise ValueError(
+            f"bucket {name}: former_names has unknown parts {unknown}; allowed: {list(PARTS)}"
+        )
+
+    def opts(part: str, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
+        aliases = [pulumi.Alias(name=former[part])] if part in former else None
+        return pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on), aliases=aliases)
+
+    bucket = aws.s3.Bucket(
+        name,
+        # Object Lock can only be enabled when the bucket is created.
+        object_lock_enabled=True if object_lock is not None else None,
+        force_destroy=force_destroy,
+        tags={"groundwork:purpose": purpose},
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+    )
+    ownership = aws.s3.BucketOwnershipControls(
+        f"{name}-ownership",
+        bucket=bucket.id,
+        rule={"object_ownership": "BucketOwnerEnforced"},
+        opts=opts("ownership"),
+    )
+    public_access = aws.s3.BucketPublicAccessBlock(
+        f"{name}-public-access",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=opts("public-access"),
+    )
+    versioning = (
+        aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=opts("versioning"),
+        )
+        if versioned
+        else None
+    )
+    # Both need versioning on first: the lock applies to versions, and lifecycle rules on a
+    # versioned bucket act on versions.
+    after_versioning = [versioning] if versioning is not None else []
+    lock = (
+        aws.s3.BucketObjectLockConfiguration(
+            f"{name}-lock",
+            bucket=bucket.id,
+            object_lock_enabled="Enabled",
+            rule={"default_retention": {"mode": object_lock.mode, "days": object_lock.days}},
+            opts=opts("lock", after_versioning),
+        )
+        if object_lock is not None
+        else None
+    )
+    encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-encryption",
+        bucket=bucket.id,
+        rules=[
+            {
+                "apply_server_side_encryption_by_default": {
+                    "sse_algorithm": "aws:kms",
+                    "kms_master_key_id": kms_key_arn,
+                },
+                # One data key per bucket instead of a KMS call per object.
+                "bucket_key_enabled": True,
+            }
+        ],
+        opts=opts("encryption"),
+    )
+    policy = aws.s3.BucketPolicy(
+        f"{name}-policy",
+        bucket=bucket.id,
+        policy=iam.to_json(tls_only_policy(bucket.arn)),
+        # S3 rejects a policy put while the public access block is being changed.
+        opts=opts("policy", [public_access]),
+    )
+    lifecycle = aws.s3.BucketLifecycleConfiguration(
+        f"{name}-lifecycle",
+        bucket=bucket.id,
+        rules=list(lifecycle_rules),
+        opts=opts("lifecycle", after_versioning),
+    )
+    return PrivateBucket(
+        bucket=bucket,
+        ownership=ownership,
+        public_access=public_access,
+        encryption=encryption,
+        policy=policy,
+        lifecycle=lifecycle,
+        versioning=versioning,
+        lock=lock,
+    )
