@@ -91,8 +91,6 @@ class BackupVault(pulumi.ComponentResource):
             protect=args.protect,
             versioned=True,
             object_lock=buckets.ObjectLock(mode=args.lock_mode, days=args.lock_days),
-            # Before the shared helper the settings were named after the component.
-            former_names={part: f"{name}-{part}" for part in buckets.PARTS},
             lifecycle_rules=[
                 {
                     "id": "backups",

@@ -13,7 +13,7 @@ component, named `f"{name}-<part>"` after the bucket's own resource name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -79,31 +79,18 @@ def private_bucket(
     force_destroy: bool = False,
     versioned: bool = False,
     object_lock: ObjectLock | None = None,
-    former_names: Mapping[str, str] | None = None,
 ) -> PrivateBucket:
     """A private, SSE-KMS, TLS-only bucket named `name` with its settings, under `parent`.
 
     `protect` guards the bucket itself; None leaves it to the parent, like any other child
     (for buckets whose contents are rebuilt or expire anyway). `object_lock` needs
     `versioned=True`: S3 keeps lock retention per object version.
-
-    `former_names` maps a part to the resource name it had in deployed stacks. Without that
-    alias `pulumi up` would create the renamed part and then delete the old one, and deleting
-    a settings resource removes the setting from the bucket (its policy, public access
-    block, lifecycle) or fails (versioning cannot be suspended under Object Lock).
     """
     if object_lock is not None and not versioned:
         raise ValueError(f"bucket {name}: object_lock requires versioned=True")
-    former = dict(former_names or {})
-    unknown = sorted(set(former) - set(PARTS))
-    if unknown:
-        raise ValueError(
-            f"bucket {name}: former_names has unknown parts {unknown}; allowed: {list(PARTS)}"
-        )
 
     def opts(part: str, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
-        aliases = [pulumi.Alias(name=former[part])] if part in former else None
-        return pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on), aliases=aliases)
+        return pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on))
 
     bucket = aws.s3.Bucket(
         name,

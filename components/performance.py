@@ -280,10 +280,6 @@ class PerformanceMonitoring(pulumi.ComponentResource):
             # here is worth blocking a stack's removal for.
             protect=None,
             force_destroy=True,
-            former_names={
-                "public-access": f"{name}-canary-artifacts-pab",
-                "encryption": f"{name}-canary-artifacts-sse",
-            },
             lifecycle_rules=[
                 {
                     "id": "expire-canary-runs",

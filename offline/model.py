@@ -51,9 +51,6 @@ class RecordedResource:
     provider: str
     inputs: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
-    # Former identities (`aliases` option), as the engine receives them: alias specs
-    # ({"spec": {"name": ..., "parentUrn": ...}}) or {"urn": ...}.
-    aliases: tuple[dict[str, Any], ...] = ()
 
     def input(self, *path: str, default: Any = None) -> Any:
         """Plain value at a camelCase path of the inputs, or `default`."""

@@ -301,7 +301,6 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             provider=request.provider,
             inputs=_struct_to_dict(request.object),
             outputs=outputs,
-            aliases=tuple(json_format.MessageToDict(a) for a in request.aliases),
         )
         self.records.append(recorded)
         if self.on_register is not None:

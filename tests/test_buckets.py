@@ -49,12 +49,6 @@ SPEC: dict[str, tuple[str, Any, Any, bool, bool]] = {
     "pipeline-source": ("pipeline-source", "config", "not-config", True, False),
     "performance-canary-artifacts": ("canary-artifacts", None, True, False, False),
 }
-# Settings renamed when the helper was introduced, with the name deployed stacks know them by.
-FORMER_NAMES = {
-    **{f"vault-bucket-{part}": f"vault-{part}" for part in buckets.PARTS},
-    "performance-canary-artifacts-public-access": "performance-canary-artifacts-pab",
-    "performance-canary-artifacts-encryption": "performance-canary-artifacts-sse",
-}
 
 
 @pytest.fixture(scope="module")
@@ -182,32 +176,17 @@ def bucket_spec_problems(rec: Recording, protect: bool) -> list[str]:
     return problems
 
 
-def former_name_problems(rec: Recording) -> list[str]:
-    """Renamed settings keep their deployed identity (an alias to the old name)."""
-    problems = []
-    for r in rec:
-        if r.name in FORMER_NAMES:
-            names = {a.get("spec", {}).get("name") for a in r.aliases}
-            if FORMER_NAMES[r.name] not in names:
-                problems.append(f"{r.urn}: no alias to {FORMER_NAMES[r.name]}")
-    return problems
-
-
 @pytest.mark.parametrize("stack", ["dev", "prod", "growth"])
 def test_shipped_buckets_hold(stack: str, request: pytest.FixtureRequest) -> None:
     rec = request.getfixturevalue(stack)
     protect = stack_config("prod" if stack == "growth" else stack).get("groundwork:protect", True)
     assert bucket_part_problems(rec) == []
     assert bucket_spec_problems(rec, protect) == []
-    assert former_name_problems(rec) == []
 
 
 def test_growth_has_the_canary_bucket(growth: Recording) -> None:
     names = {b.name for b in growth.of_type(BUCKET)}
     assert "performance-canary-artifacts" in names, sorted(names)
-    assert former_name_problems(growth) == []
-    renamed = [r for r in growth if r.name in FORMER_NAMES]
-    assert len(renamed) == len(FORMER_NAMES), sorted(r.name for r in renamed)
 
 
 # ---- broken copies ------------------------------------------------------------------------
@@ -325,13 +304,6 @@ def test_specs_follow_groundwork_protect(dev: Recording, prod: Recording) -> Non
     assert bucket_spec_problems(dev, True), "dev passes as if groundwork:protect were true"
 
 
-def test_a_renamed_part_without_its_alias_is_reported(prod: Recording) -> None:
-    broken = replace(prod, "vault-bucket-policy", aliases=())
-    assert former_name_problems(broken) == [
-        f"{named(prod, 'vault-bucket-policy').urn}: no alias to vault-policy"
-    ]
-
-
 # ---- the helper's own argument checks -----------------------------------------------------
 
 
@@ -350,8 +322,3 @@ def _call(**overrides: Any) -> None:
 def test_object_lock_needs_versioning() -> None:
     with pytest.raises(ValueError, match="bucket b: object_lock requires versioned=True"):
         _call(object_lock=buckets.ObjectLock("COMPLIANCE", 30))
-
-
-def test_former_names_must_name_parts() -> None:
-    with pytest.raises(ValueError, match=r"former_names has unknown parts \['pab'\]"):
-        _call(former_names={"pab": "old-pab"})
