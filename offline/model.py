@@ -94,5 +94,7 @@ class Recording:
                 return r
         raise KeyError(urn)
 
-    def children_of(self, urn: str) -> list[RecordedResource]:
-        return [r for r in self.resources if r.parent == urn]
+    def children_of(self, component_type: str, type_: str | None = None) -> list[RecordedResource]:
+        """Resources (of `type_`, if given) directly under components of `component_type`."""
+        parents = {r.urn for r in self.resources if r.type == component_type}
+        return [r for r in self.resources if r.parent in parents and type_ in (None, r.type)]

@@ -35,8 +35,8 @@ def children(
     rec: Recording, component_type: str, type_token: str | None = None
 ) -> list[RecordedResource]:
     """Custom resources under the (single) component of `component_type`."""
-    parent = component(rec, component_type).urn
-    return [r for r in rec if r.parent == parent and (type_token is None or r.type == type_token)]
+    component(rec, component_type)  # exactly one such component
+    return rec.children_of(component_type, type_token)
 
 
 def child(rec: Recording, component_type: str, name: str) -> RecordedResource:

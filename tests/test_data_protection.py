@@ -85,23 +85,18 @@ def companions(rec: Recording, bucket: RecordedResource, type_: str) -> list[Rec
     return [r for r in rec.of_type(type_) if bucket.urn in deps(r, "bucket")]
 
 
-def children_of_type(rec: Recording, component_type: str) -> list[RecordedResource]:
-    parents = {r.urn for r in rec if r.type == component_type}
-    return [r for r in rec if r.parent in parents]
-
-
 def the_instance(rec: Recording) -> RecordedResource:
     return rec.one(RDS)
 
 
 def vault_bucket(rec: Recording) -> RecordedResource:
-    found = [r for r in children_of_type(rec, VAULT_COMPONENT) if r.type == BUCKET]
+    found = rec.children_of(VAULT_COMPONENT, BUCKET)
     assert len(found) == 1, f"expected one vault bucket in {rec.stack}, found {found}"
     return found[0]
 
 
 def job_project(rec: Recording) -> RecordedResource:
-    found = [r for r in children_of_type(rec, JOB_COMPONENT) if r.type == PROJECT]
+    found = rec.children_of(JOB_COMPONENT, PROJECT)
     assert len(found) == 1, f"expected one backup job project in {rec.stack}, found {found}"
     return found[0]
 
@@ -525,7 +520,7 @@ def job_role_problems(rec: Recording, exp: dict[str, Any]) -> list[str]:
 
 def schedule_problems(rec: Recording, exp: dict[str, Any]) -> list[str]:
     project = job_project(rec)
-    found = [s for s in children_of_type(rec, JOB_COMPONENT) if s.type == SCHEDULE]
+    found = rec.children_of(JOB_COMPONENT, SCHEDULE)
     if len(found) != 1:
         return [f"{project.urn}: expected one schedule, found {len(found)}"]
     sched = found[0]

@@ -25,9 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _ours(rec: Recording, type_: str):
     """The one resource of `type_` that PerformanceMonitoring owns (others have their own)."""
-    (found,) = [
-        r for r in rec.of_type(type_) if "groundwork:observability:PerformanceMonitoring$" in r.urn
-    ]
+    (found,) = rec.children_of("groundwork:observability:PerformanceMonitoring", type_)
     return found
 
 
@@ -84,11 +82,7 @@ def test_growth_stack_writes_down_no_region(
 
 
 def test_every_alarm_acts_through_the_alerts_topic(growth: Recording) -> None:
-    ours = [
-        a
-        for a in growth.of_type(pc.METRIC_ALARM)
-        if "groundwork:observability:PerformanceMonitoring$" in a.urn
-    ]
+    ours = growth.children_of("groundwork:observability:PerformanceMonitoring", pc.METRIC_ALARM)
     assert len(ours) == 5, [a.urn for a in ours]
     assert len(growth.of_type(pc.COMPOSITE_ALARM)) == 1
     assert pc.alarm_problems(growth) == []

@@ -54,8 +54,8 @@ def component(rec: Recording) -> RecordedResource:
 
 
 def children(rec: Recording, type_: str) -> list[RecordedResource]:
-    parent = component(rec).urn
-    return [r for r in rec.of_type(type_) if r.parent == parent]
+    component(rec)  # exactly one pipeline
+    return rec.children_of(COMPONENT, type_)
 
 
 def child(rec: Recording, type_: str, name: str) -> RecordedResource:
