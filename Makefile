@@ -22,7 +22,7 @@ $(STAMP): $(PY) $(REQS)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n auto --dist loadfile
+	$(PY) -m pytest -n auto --dist loadfile --durations=10
 
 preview: $(STAMP)
 	$(PY) -m offline preview --stack $(STACK) $(PREVIEW_ARGS)

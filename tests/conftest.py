@@ -19,6 +19,7 @@ import yaml
 
 from offline.model import Recording
 from offline.recorder import record
+from tests.recordings import shared_record
 
 ROOT = Path(__file__).resolve().parent.parent
 # The region every AWS-facing test runs in (moto serves any).
@@ -50,18 +51,24 @@ def write_stack_file(directory: Path, stack: str, overrides: dict[str, Any]) -> 
 
 
 @pytest.fixture(scope="session")
-def dev() -> Recording:
-    return record("dev", project_dir=ROOT)
+def recording_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where recordings are shared: the run's temp root, common to every xdist worker."""
+    return tmp_path_factory.getbasetemp().parent / "recordings"
 
 
 @pytest.fixture(scope="session")
-def prod() -> Recording:
-    return record("prod", project_dir=ROOT)
+def dev(recording_cache: Path) -> Recording:
+    return shared_record(recording_cache, ROOT, "dev")
 
 
 @pytest.fixture(scope="session")
-def prod_preview() -> Recording:
-    return record("prod", project_dir=ROOT, preview=True)
+def prod(recording_cache: Path) -> Recording:
+    return shared_record(recording_cache, ROOT, "prod")
+
+
+@pytest.fixture(scope="session")
+def prod_preview(recording_cache: Path) -> Recording:
+    return shared_record(recording_cache, ROOT, "prod", preview=True)
 
 
 @pytest.fixture
