@@ -8,17 +8,17 @@ Minute t's datapoint is complete at boundary t+1, where decisions take effect.
 
 from __future__ import annotations
 
-import enum
 import io
 import struct
 import sys
-import types
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
+import settings
 from bench.scaling_sim import (
     ModelConfig,
     ParamsError,
@@ -30,6 +30,10 @@ from bench.scaling_sim import (
     summarize,
 )
 from bench.scaling_sim.cli import main
+from bench.scaling_sim.stack import phase_drops, stack_notes
+from offline import stackfile
+from offline.model import Recording
+from tests.conftest import ROOT, write_stack_file
 
 MODEL = ModelConfig(
     capacity_per_instance=100.0, base_latency_ms=100.0, latency_cap_ms=5000.0, launch_delay_s=60
@@ -333,6 +337,19 @@ def test_no_breach_means_zero_recovery() -> None:
     assert summary.minutes_above_target == 0, summary
 
 
+def test_a_short_dip_between_breaches_is_not_a_recovery() -> None:
+    # Over target 10..19, a 5-minute dip (20..24), over again 25..39, then under for good.
+    p95 = [100.0] * 10 + [900.0] * 10 + [100.0] * 5 + [900.0] * 15 + [100.0] * 30
+    result = simulate([100.0] * len(p95), REQUESTS_50, MODEL)
+    result = replace(result, p95_ms=p95)
+    summary = summarize(result, 300.0, spike_start=10)
+    assert summary.hold == 15, "the recovery window the report states"
+    assert summary.recovered_at == 40, f"a 5-minute dip is not a recovery: {summary}"
+    assert summary.recovery_minutes == 30, summary
+    cut = summarize(replace(result, p95_ms=p95[:50], load=result.load[:50]), 300.0, 10)
+    assert cut.recovered_at is None, "10 minutes under target before the run ends are not 15"
+
+
 # --- predictive scaling --------------------------------------------------------------------------
 
 
@@ -351,6 +368,120 @@ def test_predictive_scaling_schedules_yesterdays_hour_ahead_of_time() -> None:
     assert any(a.minute == 2034 and a.cause == "predictive" for a in result.activities)
     reactive = simulate(load, replace(scaling, predictive=False), MODEL)
     assert reactive.desired[2040] == 2, "without scaling.predictive nothing happens on day 2"
+
+
+def test_predictive_forecast_averages_up_to_14_days_of_history() -> None:
+    # Hour 10 runs at 1000 req/min on day 1 and 100 on days 2..15: day 16's forecast for 10:00
+    # averages days 2..15 (14 days) and so no longer sees day 1.
+    days = 16
+    load = [1000.0 if t < 1440 and 600 <= t < 660 else 100.0 for t in range(days * 1440)]
+    scaling = replace(REQUESTS_50, max_size=40, predictive=True)
+    result = simulate(load, scaling, MODEL)
+    day2 = result.predictive_min[1440 + 600]
+    assert day2 == 20, f"d2 10:00 forecast from d1 alone: 1000 / 50 = 20 (got {day2})"
+    day3 = result.predictive_min[2 * 1440 + 600]
+    assert day3 == 11, f"d3 10:00: mean(1000, 100) / 50 = 11 (got {day3})"
+    day16 = result.predictive_min[15 * 1440 + 600]
+    assert day16 == 2, f"d16 10:00: only days 2..15 count, 100 / 50 = 2 (got {day16})"
+
+
+def test_latency_step_adds_more_beyond_twice_the_threshold() -> None:
+    # The stack's steps: +1 while p95 is up to twice latencyP95Ms, +2 beyond.
+    latency = replace(
+        REQUESTS_50, requests_per_target=None, cpu_target=None, latency_p95_ms=300.0,
+        latency_alarm_m=1, latency_alarm_n=1, latency_step_add=1, latency_step_add_far=2,
+    )  # fmt: skip
+    # 2 instances: 170 req/min -> rho 0.85 -> 667 ms (> 600): +2; 130 -> rho 0.65 -> 286 ms.
+    far = simulate([170.0] * 3, latency, MODEL)
+    assert far.activities[0].new - far.activities[0].old == 2, far.activities
+    near = simulate([150.0] * 3, latency, MODEL)  # rho 0.75 -> 400 ms: over, under twice
+    assert near.activities[0].new - near.activities[0].old == 1, near.activities
+
+
+# --- the simulator follows what the stack deploys ------------------------------------------------
+
+
+def params_from_recording(rec: Recording) -> dict[str, Any]:
+    """Every simulator parameter, read from the scaling resources the program registered."""
+    asg = rec.one("aws:autoscaling/group:Group")
+    out: dict[str, Any] = {
+        "min_size": asg.input("minSize"),
+        "max_size": asg.input("maxSize"),
+        "instance_warmup_s": asg.input("defaultInstanceWarmup"),
+        "cpu_target": None,
+        "requests_per_target": None,
+        "latency_p95_ms": None,
+        "predictive": False,
+    }
+    for policy in rec.of_type("aws:autoscaling/policy:Policy"):
+        kind = policy.input("policyType")
+        if kind == "TargetTrackingScaling":
+            tracking = policy.input("targetTrackingConfiguration")
+            metric = tracking["predefinedMetricSpecification"]["predefinedMetricType"]
+            field = {"ASGAverageCPUUtilization": "cpu_target"}.get(metric, "requests_per_target")
+            out[field] = tracking["targetValue"]
+        elif kind == "StepScaling":
+            steps = sorted(
+                policy.input("stepAdjustments"), key=lambda s: float(s["metricIntervalLowerBound"])
+            )
+            out["latency_step_add"] = steps[0]["scalingAdjustment"]
+            out["latency_step_add_far"] = steps[-1]["scalingAdjustment"]
+            alarm = next(
+                a
+                for a in rec.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+                if any(policy.name in arn for arn in a.input("alarmActions", default=[]))
+            )
+            out["latency_p95_ms"] = alarm.input("threshold") * 1000
+            out["latency_alarm_n"] = alarm.input("evaluationPeriods")
+            out["latency_alarm_m"] = alarm.input("datapointsToAlarm")
+            # The second step starts where the first ends: twice the threshold.
+            assert float(steps[0]["metricIntervalUpperBound"]) == alarm.input("threshold"), (
+                f"{policy.urn}: the simulator assumes +far beyond twice the threshold"
+            )
+        elif kind == "PredictiveScaling":
+            config = policy.input("predictiveScalingConfiguration")
+            out["predictive"] = config["mode"] == "ForecastAndScale"
+            out["predictive_buffer_s"] = int(config["schedulingBufferTime"])
+            assert config["metricSpecification"]["targetValue"] == out["requests_per_target"], (
+                f"{policy.urn}: the simulator forecasts with requestsPerTarget"
+            )
+    return out
+
+
+def simulator_drift(rec: Recording, config: ScalingConfig) -> list[str]:
+    """Parameters where the simulator's reading of the settings and the stack disagree."""
+    return [
+        f"{rec.stack}: {name} simulated as {getattr(config, name)!r}, deployed as {value!r}"
+        for name, value in params_from_recording(rec).items()
+        if getattr(config, name) != value
+    ]
+
+
+@pytest.mark.parametrize("phase", ["early", "growth"])
+def test_simulator_parameters_match_the_recorded_stack(
+    phase_variant: Callable[..., Recording], tmp_path: Path, phase: str
+) -> None:
+    overrides = {"groundwork:scaling": GROWTH_SCALING["groundwork:scaling"]}
+    rec = phase_variant("prod", phase, overrides)
+    stack = _settings(tmp_path, "prod", {**overrides, "groundwork:phase": phase})
+    assert simulator_drift(rec, params_from_settings(stack)) == []
+
+
+def test_simulator_drift_is_detected(
+    phase_variant: Callable[..., Recording], tmp_path: Path
+) -> None:
+    overrides = {"groundwork:scaling": GROWTH_SCALING["groundwork:scaling"]}
+    rec = phase_variant("prod", "growth", overrides)
+    config = params_from_settings(
+        _settings(tmp_path, "prod", {**overrides, "groundwork:phase": "growth"})
+    )
+    for broken in (
+        replace(config, instance_warmup_s=300),
+        replace(config, latency_alarm_n=3),
+        replace(config, latency_step_add_far=1),
+        replace(config, predictive_buffer_s=None),
+    ):
+        assert simulator_drift(rec, broken), f"drift not detected: {broken}"
 
 
 # --- inputs --------------------------------------------------------------------------------------
@@ -379,42 +510,75 @@ def test_invalid_model_and_load_are_rejected() -> None:
         simulate([100.0], replace(LATENCY_ONLY, predictive=True), MODEL)
 
 
-def _fake_settings(**extra: object) -> SimpleNamespace:
-    return SimpleNamespace(
-        hosting=SimpleNamespace(min_size=3, max_size=7, cpu_target=60),
-        scaling=SimpleNamespace(requests_per_target=800, latency_p95_ms=400, predictive=True),
-        **extra,
-    )
+def _settings(tmp_path: Path, stack: str, overrides: dict[str, Any] | None = None) -> Any:
+    """The real `settings.Settings` of a shipped stack with `overrides`, as the program gets it."""
+    path = write_stack_file(tmp_path, stack, overrides or {})
+    config = stackfile.load(stack, ROOT, path)
+    return settings.parse(config.values, project=config.project, stack=stack)
 
 
-def test_params_from_settings_reads_the_documented_attributes() -> None:
-    config = params_from_settings(_fake_settings(), instance_warmup_s=120)
-    assert (config.min_size, config.max_size, config.cpu_target) == (3, 7, 60.0), config
+GROWTH_SCALING: dict[str, Any] = {
+    "groundwork:phase": "growth",
+    "groundwork:scaling": {
+        "requestsPerTarget": 800,
+        "latencyP95Ms": 400,
+        "predictive": True,
+        "instanceWarmupSeconds": 120,
+        "latencyEvaluationPeriods": 4,
+        "latencyDatapointsToAlarm": 2,
+        "schedulingBufferSeconds": 600,
+    },
+}
+
+
+def test_params_from_settings_reads_every_deployed_value(tmp_path: Path) -> None:
+    config = params_from_settings(_settings(tmp_path, "prod", GROWTH_SCALING))
+    assert (config.min_size, config.max_size, config.cpu_target) == (3, 12, 50.0), config
     assert (config.requests_per_target, config.latency_p95_ms, config.predictive) == (
         800.0,
         400.0,
         True,
     ), config
-    assert config.instance_warmup_s == 120, config
+    assert config.instance_warmup_s == 120, "groundwork:scaling.instanceWarmupSeconds"
+    assert (config.latency_alarm_m, config.latency_alarm_n) == (2, 4), (
+        "groundwork:scaling.latencyDatapointsToAlarm of latencyEvaluationPeriods"
+    )
+    assert config.predictive_buffer_s == 600, "groundwork:scaling.schedulingBufferSeconds"
+    assert (config.latency_step_add, config.latency_step_add_far) == (1, 2), config
 
 
-class _Phase(enum.Enum):
-    EARLY = "early"
-    GROWTH = "growth"
-
-
-def test_params_from_settings_drops_growth_policies_before_growth() -> None:
-    early = params_from_settings(_fake_settings(phase=_Phase.EARLY))
+def test_params_from_settings_drops_growth_policies_before_growth(tmp_path: Path) -> None:
+    early_settings = _settings(tmp_path, "prod", {**GROWTH_SCALING, "groundwork:phase": "early"})
+    early = params_from_settings(early_settings)
     assert (early.requests_per_target, early.latency_p95_ms, early.predictive) == (
         None,
         None,
         False,
     ), f"groundwork:phase=early: {early}"
-    assert early.cpu_target == 60.0, "groundwork:hosting.cpuTarget applies in every phase"
-    growth = params_from_settings(_fake_settings(phase=_Phase.GROWTH))
-    assert growth.requests_per_target == 800.0, f"groundwork:phase=growth: {growth}"
-    with pytest.raises(ParamsError, match="groundwork:phase"):
-        params_from_settings(_fake_settings(phase=object()))
+    assert early.cpu_target == 50.0, "groundwork:hosting.cpuTarget applies in every phase"
+    assert early.instance_warmup_s == 120, "the group's warmup applies in every phase"
+    notes = stack_notes(early_settings)
+    assert notes and "not deployed before phase growth" in notes[0], notes
+    assert "requestsPerTarget 800" in notes[0] and "predictive" in notes[0], notes
+    assert stack_notes(_settings(tmp_path, "prod", GROWTH_SCALING)) == []
+
+
+def test_a_warm_pool_is_reported_as_not_modelled(tmp_path: Path) -> None:
+    scaling = {**GROWTH_SCALING["groundwork:scaling"], "warmPool": True, "warmPoolMinSize": 2}
+    warm = {**GROWTH_SCALING, "groundwork:scaling": scaling}
+    notes = stack_notes(_settings(tmp_path, "prod", warm))
+    assert any("warmPool" in n and "not modelled" in n for n in notes), notes
+
+
+def test_flags_for_policies_the_phase_does_not_deploy_warn(tmp_path: Path) -> None:
+    early = _settings(tmp_path, "prod")
+    warnings = phase_drops(early, {"requests_per_target": 800.0, "predictive": True})
+    assert [w.split(":")[1].strip() for w in warnings] == [
+        "--requests-per-target",
+        "--predictive",
+    ], warnings
+    assert phase_drops(early, {"min_size": 4}) == [], "a size flag applies in every phase"
+    assert phase_drops(_settings(tmp_path, "prod", GROWTH_SCALING), {"predictive": True}) == []
 
 
 def test_csv_loader_reads_the_request_column(tmp_path: Path) -> None:
@@ -549,38 +713,27 @@ def test_cli_stack_fails_clearly_without_the_settings_module(
     assert "--stack dev: the project's settings module cannot be imported" in err, err
 
 
-def test_cli_stack_reads_settings_through_load_stack_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[tuple[str, Path]] = []
-
-    def load_stack_file(stack: str, project_dir: Path) -> SimpleNamespace:
-        calls.append((stack, project_dir))
-        return _fake_settings()
-
-    fake = types.ModuleType("settings")
-    fake.load_stack_file = load_stack_file  # type: ignore[attr-defined]
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.setitem(sys.modules, "settings", fake)
+def test_cli_stack_reads_the_real_stack_and_warns_about_undeployed_policies() -> None:
     out = io.StringIO()
     code = main(
         [
             "--stack",
             "prod",
             "--project-dir",
-            str(tmp_path),
+            str(ROOT),
             "--days",
             "1",
             "--max-size",
             "9",
+            "--requests-per-target",
+            "800",
             "--no-plot",
         ],
         out,
     )
-    assert code == 0, out.getvalue()
-    assert calls == [("prod", tmp_path)], calls
+    text = out.getvalue()
+    assert code == 0, text
     # Stack values, with --max-size overriding hosting.maxSize.
-    assert (
-        "A (stack prod): size 3..9, CPU target 60%, 800 req/target/min, p95 step +1 "
-        "when 3 of 3 min > 400 ms, predictive on"
-    ) in out.getvalue(), out.getvalue()
+    assert "A (stack prod): size 3..9, CPU target 50%" in text, text[:800]
+    assert "not deployed before phase growth" in text, "the stack's own scaling keys were dropped"
+    assert "warning: --requests-per-target: phase early" in text, text[:1200]

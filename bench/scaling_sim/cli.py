@@ -10,10 +10,25 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import loads, report
-from .model import ModelConfig, ParamsError, ScalingConfig, SimResult, simulate
-from .stack import StackError, load_stack_settings, params_from_settings
+from .model import (
+    PREDICTIVE_HISTORY_DAYS,
+    ModelConfig,
+    ParamsError,
+    ScalingConfig,
+    SimResult,
+    simulate,
+)
+from .stack import (
+    StackError,
+    load_stack_settings,
+    params_from_settings,
+    phase_drops,
+    stack_notes,
+)
 
 DEFAULT_PLOT = Path("out/scaling-sim.png")
+# 14 days of history for the forecast, plus the day it is judged on.
+PREDICTIVE_DAYS = PREDICTIVE_HISTORY_DAYS + 1
 _OFF = object()  # "--cpu-target none": the policy is absent (distinct from "flag not given")
 
 
@@ -95,6 +110,13 @@ SETTINGS = (
         "latency-step-add",
         _whole,
         "instances the latency step policy adds [1]",
+        "K",
+    ),
+    _Setting(
+        "latency_step_add_far",
+        "latency-step-add-far",
+        _whole,
+        "instances the latency step policy adds beyond twice the threshold [stack: 2, else same]",
         "K",
     ),
     _Setting(
@@ -252,7 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     load = p.add_argument_group("load (built-in daily cycle with a spike, or --csv)")
     load.add_argument("--csv", type=Path, help="per-minute request counts, one row per minute")
     load.add_argument("--csv-column", help="column of --csv to use [requests, count, or last]")
-    load.add_argument("--days", type=_whole, default=2, help="days to simulate [2]")
+    load.add_argument(
+        "--days",
+        type=_whole,
+        default=None,
+        help=f"days to simulate [2; {PREDICTIVE_DAYS} with predictive scaling]",
+    )
     load.add_argument(
         "--base", type=_number, default=1500.0, help="nightly low, requests/min [1500]"
     )
@@ -326,11 +353,14 @@ def _model(args: argparse.Namespace) -> ModelConfig:
     )
 
 
-def _load(args: argparse.Namespace) -> loads.LoadCurve:
+def _load(args: argparse.Namespace, predictive: bool) -> loads.LoadCurve:
     if args.csv is not None:
         return loads.from_csv(args.csv, args.csv_column, args.spike_start)
+    # Predictive scaling forecasts from 14 days of history: without --days, a run with it on
+    # lasts long enough for the last day to have a full forecast.
+    days = args.days if args.days is not None else (PREDICTIVE_DAYS if predictive else 2)
     return loads.daily_with_spike(
-        days=args.days,
+        days=days,
         base=args.base,
         peak=args.peak,
         peak_hour=args.peak_hour,
@@ -351,14 +381,18 @@ def _can_encode(text: str, stream: TextIO) -> bool:
 def run(args: argparse.Namespace, out: TextIO) -> int:
     base = ScalingConfig()
     origin = "defaults"
+    notes: list[str] = []
+    flags = _overrides(args, "")
     if args.stack:
-        base = params_from_settings(load_stack_settings(args.stack, args.project_dir))
+        stack_settings = load_stack_settings(args.stack, args.project_dir)
+        base = params_from_settings(stack_settings)
         origin = f"stack {args.stack}"
-    a = replace(base, **_overrides(args, ""))
+        notes = stack_notes(stack_settings) + phase_drops(stack_settings, flags)
+    a = replace(base, **flags)
     vs = _overrides(args, "vs_")
     b = replace(a, **vs) if vs else None
     model = _model(args)
-    curve = _load(args)
+    curve = _load(args, predictive=a.predictive or bool(b and b.predictive))
 
     runs: list[tuple[str, SimResult]] = [("A", simulate(curve.values, a, model))]
     if b is not None:
@@ -377,6 +411,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         f"{model.scale_in_datapoints} min under {model.scale_in_ratio:g} x target, "
         f"-{model.scale_in_step} per {model.scale_in_cooldown_s}s\n"
     )
+    w(f"cooldowns: {report.COOLDOWNS}\n")
+    for note in notes:
+        w(f"note:  {note}\n")
     changed = ", ".join(f"--{s.flag} {_show(vs[s.field])}" for s in SETTINGS if s.field in vs)
     for label, result in runs:
         w(
@@ -390,10 +427,12 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     w("\n")
     for line in report.table(runs[0][1], target, args.table_every):
         w(f"{line}\n")
-    for (label, _), summary in zip(runs, summaries, strict=True):
+    for (label, result), summary in zip(runs, summaries, strict=True):
         w(f"\nsummary {label}:\n")
         for name, value in report.summary_lines(summary):
             w(f"  {name:<24} {value}\n")
+        for line in report.activity_lines(result, summary):
+            w(f"  {line}\n")
     if b is not None:
         w("\ncompare:\n")
         for line in report.compare_lines(summaries[0], summaries[1]):

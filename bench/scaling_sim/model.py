@@ -99,6 +99,9 @@ class ScalingConfig:
     latency_alarm_m: int = 3
     latency_alarm_n: int = 3
     latency_step_add: int = 1
+    # Instances added when p95 is more than twice the threshold (the stack's second step).
+    # None: the same as `latency_step_add` (a single step).
+    latency_step_add_far: int | None = None
     # None: launch + warmup, so forecast capacity is serving when its hour starts.
     predictive_buffer_s: int | None = None
 
@@ -168,6 +171,13 @@ class ScalingConfig:
         out += _int_range(
             self.latency_step_add, "latency step adjustment (--latency-step-add)", 1, 10_000
         )
+        if self.latency_step_add_far is not None:
+            out += _int_range(
+                self.latency_step_add_far,
+                "latency step adjustment beyond twice the threshold (--latency-step-add-far)",
+                1,
+                10_000,
+            )
         if self.predictive_buffer_s is not None:
             out += _int_range(
                 self.predictive_buffer_s,
@@ -275,33 +285,69 @@ def p95_latency(utilisation: float, model: ModelConfig) -> float:
     return min(model.latency_cap_ms, model.base_latency_ms / (1.0 - utilisation))
 
 
+# AWS predictive scaling forecasts from up to 14 days of history and needs at least 24 hours
+# of it (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-predictive-scaling.html).
+PREDICTIVE_HISTORY_DAYS = 14
+PREDICTIVE_MIN_HISTORY_HOURS = 24
+
+
+def predictive_target(scaling: ScalingConfig, model: ModelConfig) -> float | None:
+    """Requests per minute one instance carries at the predictive policy's target.
+
+    The stack's predictive policy uses the request-count metric pair with
+    `requestsPerTarget` as its target; without that policy, the most demanding target.
+    """
+    if scaling.requests_per_target is not None:
+        return float(scaling.requests_per_target)
+    policies = target_policies(scaling, model)
+    return min((p.load_at_target for p in policies), default=None)
+
+
+def forecast_hour(load: Sequence[float], hour: int) -> float | None:
+    """Mean load of the same hour over the previous (up to 14) days; None with < 24 h of it."""
+    if hour < PREDICTIVE_MIN_HISTORY_HOURS:
+        return None
+    days = range(1, min(PREDICTIVE_HISTORY_DAYS, hour // 24) + 1)
+    means = [sum(load[(hour - 24 * d) * 60 : (hour - 24 * d) * 60 + 60]) / 60.0 for d in days]
+    return sum(means) / len(means)
+
+
 def predictive_minimum(
     load: Sequence[float], scaling: ScalingConfig, model: ModelConfig
 ) -> list[int | None]:
     """Per minute, the minimum capacity predictive scaling has scheduled (None: no forecast).
 
-    The forecast for hour H is the mean load of hour H - 24 h, turned into capacity with the
-    most demanding target, in force from buffer before H until buffer before H + 1 h.
+    The forecast for hour H (`forecast_hour`) is turned into capacity with the predictive
+    target and is in force from the scheduling buffer before H until the buffer before H + 1 h.
     """
     n = len(load)
     out: list[int | None] = [None] * n
-    policies = target_policies(scaling, model)
-    if not scaling.predictive or not policies:
+    per_instance = predictive_target(scaling, model) if scaling.predictive else None
+    if per_instance is None:
         return out
-    per_instance = min(p.load_at_target for p in policies)
     buffer = minutes(
         scaling.predictive_buffer_s
         if scaling.predictive_buffer_s is not None
         else model.launch_delay_s + scaling.instance_warmup_s
     )
-    hour = 24
-    while (hour - 24) * 60 + 60 <= n:
-        src = load[(hour - 24) * 60 : (hour - 24) * 60 + 60]
-        capacity = min(_ceil((sum(src) / 60.0) / per_instance), scaling.max_size)
+    for hour in range(PREDICTIVE_MIN_HISTORY_HOURS, (n + buffer) // 60 + 1):
+        forecast = forecast_hour(load, hour)
+        if forecast is None:
+            continue
+        capacity = min(_ceil(forecast / per_instance), scaling.max_size)
         for t in range(max(0, hour * 60 - buffer), min(n, hour * 60 + 60 - buffer)):
             out[t] = capacity
-        hour += 1
     return out
+
+
+def latency_step(p95_ms: float, scaling: ScalingConfig) -> int:
+    """Instances the step policy adds for this breach: its steps are relative to the threshold,
+    +`latency_step_add` up to twice the threshold, +`latency_step_add_far` beyond."""
+    far = scaling.latency_step_add_far
+    threshold = scaling.latency_p95_ms or 0.0
+    if far is not None and p95_ms > 2 * threshold:
+        return far
+    return scaling.latency_step_add
 
 
 @dataclass(frozen=True)
@@ -440,7 +486,8 @@ def simulate(
         if scaling.latency_p95_ms is not None and boundary >= step_ready_at:
             window = latency_history[-scaling.latency_alarm_n :]
             if sum(1 for v in window if v > scaling.latency_p95_ms) >= scaling.latency_alarm_m:
-                candidates.append((len(launched) + scaling.latency_step_add, "latency step"))
+                add = latency_step(p95, scaling)
+                candidates.append((len(launched) + add, "latency step"))
                 step_ready_at = boundary + ready_after
 
         want, cause = max(candidates, key=lambda c: c[0])

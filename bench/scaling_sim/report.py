@@ -10,8 +10,17 @@ from .model import ScalingConfig, SimResult
 
 # When the stack has no latency policy, the report still needs a line to count breaches against.
 DEFAULT_LATENCY_OBJECTIVE_MS = 500.0
-# Minutes p95 must stay at or under the target for the service to count as recovered.
-RECOVERY_HOLD_MINUTES = 5
+# Minutes p95 must stay at or under the target for the service to count as recovered: long
+# enough that a brief dip between two breaches is not called a recovery.
+RECOVERY_HOLD_MINUTES = 15
+# The stack sets no cooldown. AWS's documented behaviour for what it deploys: the group's
+# default cooldown (300 s) applies to simple scaling policies only, of which it has none;
+# target tracking and step scaling use the default instance warmup instead
+# (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-scaling-cooldowns.html).
+COOLDOWNS = (
+    "none set by the stack; the default cooldown (300 s) applies only to simple scaling, which "
+    "it does not deploy; target tracking and step scaling wait for the instance warmup"
+)
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
 _ASCII = "_.:-=+*#"
@@ -29,7 +38,8 @@ class Summary:
     minutes_above_target: int
     spike_start: int | None  # where recovery is measured from (the spike, else first breach)
     first_breach: int | None  # first minute over target at or after spike_start
-    recovered_at: int | None  # first minute of RECOVERY_HOLD_MINUTES at or under target
+    recovered_at: int | None  # first minute of `hold` minutes in a row at or under target
+    hold: int  # the recovery window, minutes
     scale_outs: int
     scale_ins: int
 
@@ -74,8 +84,11 @@ def summarize(
     if start is not None:
         first = next((t for t in range(start, n) if above[t]), None)
         if first is not None:
-            # Back to normal = `hold` minutes in a row under target (fewer if the run ends).
-            recovered = next((r for r in range(first + 1, n) if not any(above[r : r + hold])), None)
+            # Back to normal = `hold` whole minutes in a row under target; a run that ends
+            # sooner has not shown a recovery.
+            recovered = next(
+                (r for r in range(first + 1, n - hold + 1) if not any(above[r : r + hold])), None
+            )
     peak_minute = max(range(n), key=lambda t: result.load[t])
     return Summary(
         minutes=n,
@@ -89,6 +102,7 @@ def summarize(
         spike_start=start,
         first_breach=first,
         recovered_at=recovered,
+        hold=hold,
         scale_outs=sum(1 for a in result.activities if a.new > a.old),
         scale_ins=sum(1 for a in result.activities if a.new < a.old),
     )
@@ -127,7 +141,7 @@ def summary_lines(summary: Summary) -> list[tuple[str, str]]:
     else:
         recovery = (
             f"{s.recovery_minutes} min (from {clock(s.spike_start or 0)}; under "
-            f"{s.latency_target_ms:g} ms from {clock(s.recovered_at)})"
+            f"{s.latency_target_ms:g} ms from {clock(s.recovered_at)} for {s.hold}+ min)"
         )
     return [
         ("peak load", f"{s.peak_load:,.0f} req/min at {clock(s.peak_load_minute)}"),
@@ -137,6 +151,20 @@ def summary_lines(summary: Summary) -> list[tuple[str, str]]:
         ("recovery after spike", recovery),
         ("scaling activities", f"{s.scale_outs} out, {s.scale_ins} in"),
     ]
+
+
+def activity_lines(result: SimResult, summary: Summary, limit: int = 8) -> list[str]:
+    """Which policy changed capacity and when: the activities from the spike (else the start)."""
+    start = summary.spike_start or 0
+    shown = [a for a in result.activities if a.minute >= start][:limit]
+    if not shown:
+        return []
+    lines = [f"activities from {clock(start)} (which policy acted):"]
+    lines += [f"  {clock(a.minute)}  {a.old} -> {a.new}  {a.cause}" for a in shown]
+    rest = sum(1 for a in result.activities if a.minute >= start) - len(shown)
+    if rest > 0:
+        lines.append(f"  ... {rest} more")
+    return lines
 
 
 def sparkline(

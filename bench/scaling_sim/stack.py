@@ -1,9 +1,17 @@
 """Bridge from the project's typed stack settings to the simulation's `ScalingConfig`.
 
 The project's `settings` module (the only reader of stack config) is imported lazily, so the
-simulation runs without it when settings are given as flags. The attributes read are exactly:
-`hosting.min_size`, `hosting.max_size`, `hosting.cpu_target`, `scaling.requests_per_target`,
-`scaling.latency_p95_ms`, `scaling.predictive`, and, when present, `phase`.
+simulation runs without it when settings are given as flags. Every scaling-relevant value the
+program deploys is read here, from the same settings object the program gets:
+
+- every phase: `hosting.min_size`, `hosting.max_size`, `hosting.cpu_target` (the CPU policy)
+  and `scaling.instance_warmup_seconds` (the group's default instance warmup);
+- phase `growth` only (what `blueprint` deploys then): `scaling.requests_per_target`,
+  `scaling.latency_p95_ms` with its alarm's `latency_datapoints_to_alarm` of
+  `latency_evaluation_periods`, the step policy's +1 / +2 steps (`components.scaling`),
+  `scaling.predictive` with `scheduling_buffer_seconds`, and `scaling.warm_pool`.
+
+`stack_notes` says what the stack sets that the simulation leaves out, and why.
 """
 
 from __future__ import annotations
@@ -38,25 +46,85 @@ def _optional_number(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+# The stack's latency step policy (components/scaling.py `latency_steps`): +1 instance while
+# p95 is up to twice the threshold, +2 beyond.
+STACK_LATENCY_STEPS = (1, 2)
+
+
 def params_from_settings(settings: Any, **extra: Any) -> ScalingConfig:
-    """The stack's scaling settings as a `ScalingConfig`; `extra` sets the other fields.
+    """The stack's scaling as deployed, as a `ScalingConfig`; `extra` sets other fields.
 
     Outside the growth phase only the CPU target-tracking policy exists, whatever
     `scaling.*` says, because that is what the stack deploys (docs/scaling-simulation.md).
     """
     hosting = settings.hosting
-    scaling = getattr(settings, "scaling", None) if _is_growth(settings) else None
+    scaling = getattr(settings, "scaling", None)
+    growth = scaling if _is_growth(settings) else None
     config = ScalingConfig(
         min_size=hosting.min_size,
         max_size=hosting.max_size,
         cpu_target=_optional_number(hosting.cpu_target),
-        requests_per_target=(
-            _optional_number(scaling.requests_per_target) if scaling is not None else None
+        instance_warmup_s=(
+            int(scaling.instance_warmup_seconds) if scaling is not None else 300
         ),
-        latency_p95_ms=_optional_number(scaling.latency_p95_ms) if scaling is not None else None,
-        predictive=bool(scaling.predictive) if scaling is not None else False,
     )
+    if growth is not None:
+        config = replace(
+            config,
+            requests_per_target=_optional_number(growth.requests_per_target),
+            latency_p95_ms=_optional_number(growth.latency_p95_ms),
+            latency_alarm_m=int(growth.latency_datapoints_to_alarm),
+            latency_alarm_n=int(growth.latency_evaluation_periods),
+            latency_step_add=STACK_LATENCY_STEPS[0],
+            latency_step_add_far=STACK_LATENCY_STEPS[1],
+            predictive=bool(growth.predictive),
+            predictive_buffer_s=int(growth.scheduling_buffer_seconds),
+        )
     return replace(config, **extra)
+
+
+def stack_notes(settings: Any) -> list[str]:
+    """What the stack file sets that this simulation does not play, each with the reason."""
+    scaling = getattr(settings, "scaling", None)
+    if scaling is None:
+        return []
+    notes = []
+    if not _is_growth(settings):
+        ignored = [
+            f"requestsPerTarget {scaling.requests_per_target}",
+            f"latencyP95Ms {scaling.latency_p95_ms}",
+        ]
+        if scaling.predictive:
+            ignored.append("predictive")
+        notes.append(
+            f"groundwork:scaling ({', '.join(ignored)}) is not deployed before phase growth; "
+            "only the CPU policy is simulated"
+        )
+    elif scaling.warm_pool:
+        notes.append(
+            f"groundwork:scaling.warmPool ({scaling.warm_pool_state}, min "
+            f"{scaling.warm_pool_min_size}) is not modelled: every launch takes the full "
+            "launch delay, which is pessimistic for the instances the pool holds"
+        )
+    return notes
+
+
+def phase_drops(settings: Any, flags: dict[str, Any]) -> list[str]:
+    """Warnings for flags that ask for a policy the stack's phase does not deploy."""
+    if _is_growth(settings):
+        return []
+    growth_only = {
+        "requests_per_target": "--requests-per-target",
+        "latency_p95_ms": "--latency-p95-ms",
+        "predictive": "--predictive",
+    }
+    phase = getattr(getattr(settings, "phase", None), "value", getattr(settings, "phase", "?"))
+    return [
+        f"warning: {flag}: phase {phase} does not deploy this policy (growth only); "
+        "simulating it anyway, as asked"
+        for field, flag in growth_only.items()
+        if flags.get(field) not in (None, False)
+    ]
 
 
 def load_stack_settings(stack: str, project_dir: Path) -> Any:
