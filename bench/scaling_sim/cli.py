@@ -413,7 +413,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     )
     w(f"cooldowns: {report.COOLDOWNS}\n")
     for note in notes:
-        w(f"note:  {note}\n")
+        w(f"{note}\n" if note.startswith("warning:") else f"note:  {note}\n")
     changed = ", ".join(f"--{s.flag} {_show(vs[s.field])}" for s in SETTINGS if s.field in vs)
     for label, result in runs:
         w(
