@@ -10,7 +10,7 @@ STACK  ?= dev
 PREVIEW_ARGS ?=
 REQS   := requirements.txt requirements-dev.txt policies/requirements.txt
 
-.PHONY: test preview lint schema bench clean
+.PHONY: test preview preview-watch lint schema bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(STAMP)
 
 preview: $(STAMP)
 	$(PY) -m offline preview --stack $(STACK) $(PREVIEW_ARGS)
+
+# The edit loop: a warm process re-runs the preview on every change and prints what changed.
+preview-watch: $(STAMP)
+	$(PY) -m offline preview --stack $(STACK) --watch $(PREVIEW_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

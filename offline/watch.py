@@ -1,0 +1,218 @@
+"""`python -m offline preview --watch`: a warm process for the edit -> preview loop.
+
+The SDK stays imported and the policy pack stays running between runs, so a re-run costs the
+program and the policies, not the interpreter, the ~20 `pulumi_aws` modules and the pack's
+start. Each run first forgets every module of the project (blueprint, settings, components,
+ops, ...), so an edited component is imported afresh and no module state survives from the
+previous run; the SDK and the offline engine itself stay loaded. The pack reads the stack
+config only when it starts and its rules only when imported, so a change to the stack file or
+to `policies/` restarts it. After the first full report, each run prints only what changed:
+resources added, removed or changed (with the changed input keys), and verdicts that appeared
+or went away.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from offline import stackfile, tree, verdicts
+from offline.analyzer import AnalysisResult, PolicyPackProcess, load_policy_config
+from offline.model import Recording
+from offline.recorder import record
+
+# What a recording depends on (a stack file is added per session). The offline engine is
+# loaded once per process and is not reloaded.
+WATCHED = (
+    "Pulumi.yaml",
+    "__main__.py",
+    "blueprint.py",
+    "settings.py",
+    "settings",
+    "components",
+    "ops",
+    "app",
+    "policies",
+)
+# Modules under these project folders stay loaded between runs: the engine, tests, tools.
+_KEEP = ("offline", "tests", "bench", "venv", ".venv")
+Fingerprint = dict[Path, tuple[int, int]]
+
+
+def fingerprint(paths: Iterable[Path]) -> Fingerprint:
+    """(mtime_ns, size) of every file under `paths` (bytecode caches excluded)."""
+    out: Fingerprint = {}
+    for path in paths:
+        files = [path] if path.is_file() else path.rglob("*") if path.is_dir() else []
+        for f in files:
+            if f.is_file() and "__pycache__" not in f.parts:
+                stat = f.stat()
+                out[f] = (stat.st_mtime_ns, stat.st_size)
+    return out
+
+
+def changed_files(before: Fingerprint, after: Fingerprint) -> list[Path]:
+    return sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+
+
+def forget_project_modules(project_dir: Path) -> list[str]:
+    """Drop the project's own modules from `sys.modules`, so the next run imports them anew."""
+    keep = [project_dir / name for name in _KEEP]
+    gone = []
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if not file:
+            continue
+        path = Path(file).resolve()
+        if path.is_relative_to(project_dir) and not any(path.is_relative_to(k) for k in keep):
+            del sys.modules[name]
+            gone.append(name)
+    return gone
+
+
+@dataclass
+class Snapshot:
+    """What one run produced, in the form the diff compares."""
+
+    inputs: dict[str, str]  # urn -> canonical JSON of its inputs
+    verdicts: set[tuple[str, str, str, str]] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, recording: Recording, result: AnalysisResult | None) -> Snapshot:
+        inputs = {r.urn: json.dumps(r.inputs, sort_keys=True) for r in recording.resources}
+        violations = result.violations if result else []
+        return cls(inputs, {(v.level, v.policy, v.urn, v.message) for v in violations})
+
+
+def diff(before: Snapshot, after: Snapshot) -> list[str]:
+    """Resources added (+), removed (-), changed (~, with their changed keys); verdicts likewise."""
+    lines = [f"+ {urn}" for urn in sorted(after.inputs.keys() - before.inputs.keys())]
+    lines += [f"- {urn}" for urn in sorted(before.inputs.keys() - after.inputs.keys())]
+    for urn in sorted(before.inputs.keys() & after.inputs.keys()):
+        if before.inputs[urn] != after.inputs[urn]:
+            old, new = json.loads(before.inputs[urn]), json.loads(after.inputs[urn])
+            keys = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+            lines.append(f"~ {urn} ({', '.join(keys)})")
+    appeared, gone = after.verdicts - before.verdicts, before.verdicts - after.verdicts
+    for sign, found in (("+", appeared), ("-", gone)):
+        lines += [f"{sign} [{lvl}] {pol}: {urn}: {msg}" for lvl, pol, urn, msg in sorted(found)]
+    return lines
+
+
+class WatchSession:
+    """One stack, recorded again on demand, judged by a pack kept running between runs."""
+
+    def __init__(
+        self,
+        stack: str,
+        project_dir: Path,
+        *,
+        stack_file: Path | None = None,
+        preview: bool = False,
+        policy_config: Path | None = None,
+        policies: bool = True,
+    ) -> None:
+        self.stack, self.project_dir = stack, project_dir.resolve()
+        self.stack_file, self.preview = stack_file, preview
+        self.pack_dir = self.project_dir / "policies"
+        self.policy_path = policy_config or self.pack_dir / "config" / f"{stack}.json"
+        self.policies = policies
+        self.stack_path = stack_file or self.project_dir / f"Pulumi.{stack}.yaml"
+        self.paths = [self.project_dir / p for p in WATCHED] + [self.stack_path]
+        self._pack: PolicyPackProcess | None = None
+        self._pack_inputs: Fingerprint = {}
+        self._start_error: Exception | None = None
+        self.last: Snapshot | None = None
+        self.seen = fingerprint(self.paths)
+        self.pack_starts = 0
+
+    def _restart_pack_if_needed(self, config: stackfile.StackConfig) -> threading.Thread | None:
+        """Start a new pack in the background when its inputs changed (it boots while the
+        program records); the returned thread is joined before the pack is used."""
+        inputs = fingerprint([self.pack_dir, self.stack_path])
+        if self._pack is not None and inputs == self._pack_inputs:
+            return None
+        if self._pack is not None:
+            self._pack.close()
+        self._pack = PolicyPackProcess(config, pack_dir=self.pack_dir, dry_run=self.preview)
+        self._pack_inputs = inputs
+        self.pack_starts += 1
+        self._start_error = None
+
+        def start(pack: PolicyPackProcess = self._pack) -> None:
+            try:
+                pack.start()
+            except Exception as exc:  # raised in the caller's thread by run()
+                self._start_error = exc
+
+        thread = threading.Thread(target=start, name="policy-pack-start", daemon=True)
+        thread.start()
+        return thread
+
+    def run(self) -> tuple[Recording, AnalysisResult | None, list[str] | None]:
+        """Record and judge once; the diff against the previous run (None the first time)."""
+        self.seen = fingerprint(self.paths)
+        forget_project_modules(self.project_dir)
+        config = stackfile.load(self.stack, self.project_dir, self.stack_file)
+        starting = self._restart_pack_if_needed(config) if self.policies else None
+        recording = record(
+            self.stack,
+            project_dir=self.project_dir,
+            stack_file=self.stack_file,
+            preview=self.preview,
+        )
+        result = None
+        if self.policies and self._pack is not None:
+            if starting is not None:
+                starting.join()
+            if self._start_error is not None:
+                self._pack = None  # the next run starts a fresh one
+                raise self._start_error
+            result = self._pack.run(recording, load_policy_config(self.policy_path))
+        snapshot = Snapshot.of(recording, result)
+        changes = None if self.last is None else diff(self.last, snapshot)
+        self.last = snapshot
+        return recording, result, changes
+
+    def pending(self) -> list[Path]:
+        """Files changed since the last run started."""
+        return changed_files(self.seen, fingerprint(self.paths))
+
+    def close(self) -> None:
+        if self._pack is not None:
+            self._pack.close()
+            self._pack = None
+
+
+def watch(
+    session: WatchSession,
+    out: TextIO = sys.stdout,
+    stop: threading.Event | None = None,
+    interval: float = 0.3,
+    on_error: Callable[[Exception], None] | None = None,
+) -> None:
+    """Run once in full, then re-run on every change until `stop` is set (or Ctrl-C)."""
+    stop = stop or threading.Event()
+    first = True
+    while not stop.is_set():
+        try:
+            recording, result, changes = session.run()
+        except Exception as exc:  # a broken edit: say so and wait for the next one
+            (on_error or (lambda e: out.write(f"error: {e}\n")))(exc)
+        else:
+            if first or changes is None:
+                out.write(tree.render(recording) + "\n")
+                if result is not None:
+                    out.write("\n" + verdicts.render_text(result))
+            else:
+                out.write("\n".join(changes or ["(no change in resources or verdicts)"]) + "\n")
+            first = False
+        out.write(f"watching {session.project_dir} for changes (Ctrl-C to stop)\n")
+        out.flush()
+        while not stop.is_set() and not session.pending():
+            stop.wait(interval)
