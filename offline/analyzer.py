@@ -158,6 +158,11 @@ def _duplicate_keys(value: Any, path: str = "") -> list[str]:
     return found
 
 
+def _no_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; they are not JSON and NaN passes every bound.
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def load_policy_config(path: Path) -> dict[str, dict[str, Any]]:
     """Read a `--policy-pack-config` file: policy -> level or {enforcementLevel?, ...props}.
 
@@ -176,7 +181,7 @@ def load_policy_config(path: Path) -> dict[str, dict[str, Any]]:
             "(an empty file would silently fall back to the code defaults)"
         )
     try:
-        doc = json.loads(text, object_pairs_hook=_pairs)
+        doc = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant)
     except ValueError as exc:
         raise PolicyConfigError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict) or not doc:

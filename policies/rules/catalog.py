@@ -60,8 +60,23 @@ RETENTION_CLASS = {
     "required": ["minDays", "maxDays"],
     "properties": {"minDays": RETENTION_DAYS, "maxDays": RETENTION_DAYS},
 }
-# Variable names any secret-name pattern must catch.
-SECRET_NAMES = ["DB_PASSWORD", "API_KEY", "AUTH_TOKEN", "CLIENT_SECRET", "PRIVATE_KEY"]
+# Variable names any secret-name pattern must catch (varied case and context, so a pattern
+# that lists a few exact names does not pass for one that finds secrets).
+SECRET_NAMES = [
+    "DB_PASSWORD",
+    "db_password",
+    "DATABASE_PASSWD",
+    "API_KEY",
+    "stripeApiKey",
+    "AUTH_TOKEN",
+    "GITHUB_TOKEN",
+    "CLIENT_SECRET",
+    "JWT_SECRET",
+    "PRIVATE_KEY",
+    "SSH_PRIVATE_KEY",
+    "AWS_SECRET_ACCESS_KEY",
+    "GOOGLE_CREDENTIALS",
+]
 
 # Strictness of the levels: the code default of every policy is at least prod's level, so a
 # missing or emptied config file can only make the pack stricter.

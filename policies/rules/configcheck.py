@@ -9,12 +9,15 @@ standard JSON Schema plus a few keywords JSON Schema cannot say (ignored by the 
 - `x-typeToken`: a string must be a resource type token the pack knows;
 - `x-regex`: a string must be a Python regex that matches each of `mustMatch` and never the
   empty string (a pattern that matches "" matches everything or nothing useful);
-- sibling `minX` / `maxX` numbers anywhere in the config must satisfy `minX <= maxX`.
+- sibling `minX` / `maxX` numbers anywhere in the config must satisfy `minX <= maxX`;
+- numbers must be finite (NaN passes every JSON Schema bound).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import math
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -58,7 +61,8 @@ def _regex(validator: Any, spec: Any, instance: Any, schema: Any) -> Iterator[An
         yield ValidationError(f"does not match {misses}, which it must catch")
 
 
-def _validator(schema: Mapping[str, Any], known_types: frozenset[str]) -> Any:
+@functools.cache
+def _validator_class(known_types: frozenset[str]) -> Any:
     from jsonschema import Draft7Validator, validators
     from jsonschema.exceptions import ValidationError
 
@@ -66,10 +70,22 @@ def _validator(schema: Mapping[str, Any], known_types: frozenset[str]) -> Any:
         if on and isinstance(instance, str) and known_types and instance not in known_types:
             yield ValidationError("is not a resource type token this pack knows")
 
-    cls = validators.extend(
+    return validators.extend(
         Draft7Validator, {"x-includes": _includes, "x-regex": _regex, "x-typeToken": type_token}
     )
-    return cls(schema)
+
+
+def _not_finite(value: Any, path: str) -> Iterator[str]:
+    """NaN compares false with every bound, so `maxSessionSampleRate: NaN` would pass a schema
+    check and disable the rule; infinities are no threshold either."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield f"{path} is {value!r}; allowed: a finite number"
+    elif isinstance(value, Mapping):
+        for key, sub in value.items():
+            yield from _not_finite(sub, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            yield from _not_finite(sub, f"{path}[{i}]")
 
 
 def describe(schema: Mapping[str, Any]) -> str:
@@ -124,11 +140,12 @@ def _value_problems(
     knobs = {k: v for k, v in config.items() if k != EXEMPTIONS_KEY}
     schema = {"type": "object", "properties": {k: dict(v) for k, v in spec.config.items()}}
     problems = []
-    errors = _validator(schema, known_types).iter_errors(knobs)
+    errors = _validator_class(known_types)(schema).iter_errors(knobs)
     for err in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
         key = ".".join(str(p) for p in err.absolute_path)
         problems.append(f"{spec.name}.{key} {_what(err)}; allowed: {describe(err.schema)}")
     problems += list(_ordered_pairs(knobs, spec.name))
+    problems += list(_not_finite(knobs, spec.name))
     return problems
 
 

@@ -341,12 +341,13 @@ def pack_version(pack_dir: Path = PACK_DIR) -> str | None:
     return str(version) if version else None
 
 
-def _whole_numbers(value: Any) -> Any:
-    """Config as written: protobuf Structs carry every number as a double (3 arrives as 3.0)."""
-    if isinstance(value, dict):
-        return {k: _whole_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_whole_numbers(v) for v in value]
+def _from_struct(value: Any) -> Any:
+    """Config as written, from a protobuf Struct: every number arrives as a double (3 as 3.0),
+    and NaN is kept (json_format refuses to convert it) so validation can name its key."""
+    if hasattr(value, "items") and hasattr(value, "fields"):  # Struct
+        return {k: _from_struct(v) for k, v in value.items()}
+    if hasattr(value, "values") and hasattr(value, "extend"):  # ListValue
+        return [_from_struct(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
@@ -380,7 +381,6 @@ def install_configure_check(specs: Sequence[PolicySpec], types: frozenset[str]) 
     """
     import grpc
     import pulumi_policy.policy as sdk_policy
-    from google.protobuf import json_format
 
     base = getattr(sdk_policy, "_PolicyAnalyzerServicer", None)
     if base is None or getattr(base, "_groundwork", False):
@@ -396,8 +396,7 @@ def install_configure_check(specs: Sequence[PolicySpec], types: frozenset[str]) 
 
         def Configure(self, request: Any, context: Any) -> Any:
             configs = {
-                k: _whole_numbers(json_format.MessageToDict(request.policyConfig[k].properties))
-                for k in request.policyConfig
+                k: _from_struct(request.policyConfig[k].properties) for k in request.policyConfig
             }
             problems = configure_problems(by_name, configs, types)
             if problems:

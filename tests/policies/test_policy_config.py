@@ -150,6 +150,15 @@ def test_loader_refuses_an_empty_file(tmp_path: Path, text: str) -> None:
     assert "empty" in str(err.value) or "non-empty" in str(err.value), str(err.value)
 
 
+def test_loader_refuses_nan_and_infinity(tmp_path: Path) -> None:
+    path = tmp_path / "prod.json"
+    path.write_text('{"rum-session-sample-rate": {"maxSessionSampleRate": NaN}}')
+    with pytest.raises(PolicyConfigError, match="NaN is not a JSON number"):
+        load_policy_config(path)
+    path.write_text('{"rum-session-sample-rate": {"maxSessionSampleRate": 0.5}}')
+    assert load_policy_config(path)["rum-session-sample-rate"]["maxSessionSampleRate"] == 0.5
+
+
 def test_loader_refuses_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(PolicyConfigError, match="cannot read policy config"):
         load_policy_config(tmp_path / "prod.json")
@@ -215,7 +224,7 @@ def classes(runtime: tuple[int, int] = (30, 365), audit: tuple[int, int] = (365,
 
 ALARM, SECRETS = "resources-alarmed", "codebuild-no-plaintext-secrets"
 LOGS, COGNITO = "log-group-retention", "cognito-no-unauthenticated-identities"
-GOOD_SECRETS = {"secretNamePattern": "(?i)(secret|passw(or)?d|token|key)"}
+GOOD_SECRETS = {"secretNamePattern": "(?i)(secret|passw(or)?d|token|key|credential)"}
 # id, policy, bad config, its passing twin, what the refusal must mention
 # fmt: off
 CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], tuple[str, ...]]] = [
@@ -234,6 +243,12 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], tuple[str, ...]]] = 
      ("secretNamePattern", "'(secret'", "not a valid regular expression")),
     ("secret-pattern-blind", SECRETS, {"secretNamePattern": "^NOTHING_MATCHES$"}, GOOD_SECRETS,
      ("secretNamePattern", "NOTHING_MATCHES", "DB_PASSWORD")),
+    ("secret-pattern-exact-names", SECRETS,
+     {"secretNamePattern": "DB_PASSWORD|API_KEY|AUTH_TOKEN|CLIENT_SECRET|PRIVATE_KEY"},
+     GOOD_SECRETS, ("secretNamePattern", "GITHUB_TOKEN", "must catch")),
+    ("sample-rate-nan", "rum-session-sample-rate", {"maxSessionSampleRate": float("nan")},
+     {"maxSessionSampleRate": 0.1}, ("rum-session-sample-rate.maxSessionSampleRate", "nan",
+                                     "finite")),
     ("log-retention-1-day", LOGS, classes(runtime=(1, 365)), classes(runtime=(7, 365)),
      ("log-group-retention.classes.runtime.minDays", "1 is not one of", "allowed: one of 7")),
     ("log-retention-99999-days", LOGS, classes(audit=(365, 99999)), classes(),
@@ -408,3 +423,40 @@ def test_shipped_rum_exemption_binds_the_real_identity_pool(phase_variant: Any) 
     assert violations(bare, COGNITO, RUM_POOL), "without the exemption the guest pool is flagged"
     dev = load_policy_config(CONFIG_DIR / "dev.json")[COGNITO]["exemptions"]
     assert [e["urn"] for e in dev] == [RUM_POOL.replace("urn:pulumi:prod::", "urn:pulumi:dev::")]
+
+
+# -- pure parts: every default is valid, URN patterns match part by part ---------------------------
+def test_every_policys_defaults_pass_its_own_validation() -> None:
+    from policies.rules.catalog import CATALOG
+    from policies.rules.configcheck import check_config
+    from policies.rules.sdk import known_types
+
+    types = known_types(CATALOG)
+    for spec in CATALOG:
+        config, exemptions = check_config(spec, {}, types)
+        assert (config, exemptions) == (spec.defaults(), ()), spec.name
+    broken = {"minDays": 30, "maxDays": 7}
+    with pytest.raises(ValueError, match=r"s3-object-lock-retention\.minDays is 30"):
+        check_config(BY_NAME["s3-object-lock-retention"], broken, types)
+
+
+@pytest.mark.parametrize(
+    "urn,hit",
+    [
+        (RUM_POOL, True),
+        (RUM_POOL.replace("urn:pulumi:prod::", "urn:pulumi:staging::"), True),
+        (RUM_POOL.replace("::rum-identity-pool", "::rum-identity-pool2"), False),
+        (RUM_POOL.replace("RealUserMonitoring$", "RealUserMonitoring$groundwork:x:Y$"), True),
+        (f"urn:pulumi:prod::groundwork::{POOL}::rum-identity-pool", True),
+        (RUM_POOL.replace(POOL, "aws:cognito/userPool:UserPool"), False),
+        (RUM_POOL.replace("::groundwork::", "::other::"), False),
+    ],
+)
+def test_exemption_urn_patterns_match_part_by_part(urn: str, hit: bool) -> None:
+    from policies.rules.base import parse_exemptions
+
+    pattern = f"urn:pulumi:*::groundwork::*${POOL}::rum-identity-pool"
+    [e] = parse_exemptions(
+        COGNITO, [{"urn": pattern, "reason": REASON, "expires": SOON}], frozenset({POOL})
+    )
+    assert e.matches(urn) is hit, f"{pattern} vs {urn}"
