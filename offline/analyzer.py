@@ -253,12 +253,38 @@ def reconcile(
         )
         if errors:
             details = "; ".join(
-                f"{p.name}.{'.'.join(str(x) for x in e.path) or '(root)'}: {e.message}"
+                f"{p.name}.{'.'.join(str(x) for x in e.path) or '(root)'}: {e.message}; "
+                f"allowed: {_allowed(e.schema)}"
                 for e in errors
             )
             raise PolicyConfigError(f"invalid policy config: {details}")
         result[p.name] = {"enforcementLevel": level, **props}
     return result
+
+
+_CONSTRAINTS = (
+    "type",
+    "enum",
+    "minimum",
+    "maximum",
+    "minLength",
+    "pattern",
+    "minItems",
+    "uniqueItems",
+    "required",
+    "additionalProperties",
+)
+
+
+def _allowed(schema: Any) -> str:
+    """The constraints of the (sub)schema an error came from, for the error message."""
+    if not isinstance(schema, Mapping):
+        return "see the policy's config schema"
+    shown = {k: schema[k] for k in _CONSTRAINTS if k in schema and k != "additionalProperties"}
+    if schema.get("additionalProperties") is False:
+        shown["keys"] = sorted(schema.get("properties") or {})
+    text = ", ".join(f"{k} {json.dumps(v)}" for k, v in shown.items()) or "see the schema"
+    return f"{text} ({schema['description']})" if schema.get("description") else text
 
 
 class _Engine(engine_pb2_grpc.EngineServicer):
