@@ -195,14 +195,18 @@ def load_policy_config(path: Path) -> dict[str, dict[str, Any]]:
             "would silently keep only the last value)"
         )
     out = {name: _policy_entry(path, name, value) for name, value in doc.items()}
-    extra = sorted(set(out.get("all", {})) - {"enforcementLevel"})
+    _check_all(out, f"{path}: ")
+    return out
+
+
+def _check_all(config: Mapping[str, Mapping[str, Any]], where: str) -> None:
+    extra = sorted(set(config.get("all") or {}) - {"enforcementLevel"})
     if extra:
         raise PolicyConfigError(
-            f"{path}: all.{extra[0]} is ignored by the Pulumi CLI (got all = {doc['all']!r}); "
-            'allowed under "all": only enforcementLevel; put settings and exemptions under '
-            "each policy"
+            f"{where}all.{extra[0]} is ignored by the Pulumi CLI (got all = "
+            f'{dict(config["all"])!r}); allowed under "all": only enforcementLevel; put '
+            "settings and exemptions under each policy"
         )
-    return out
 
 
 def _policy_entry(path: Path, name: str, value: Any) -> dict[str, Any]:
@@ -235,6 +239,7 @@ def reconcile(
         raise PolicyConfigError(
             f"policy config names unknown policies {strays}; the pack has {sorted(known)}"
         )
+    _check_all(given, "")
     result: dict[str, dict[str, Any]] = {}
     all_level = (given.get("all") or {}).get("enforcementLevel")
     for p in policies:

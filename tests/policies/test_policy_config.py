@@ -182,6 +182,9 @@ def test_loader_refuses_settings_under_all(tmp_path: Path, all_value: Any, ok: b
     with pytest.raises(PolicyConfigError, match=r"all\.(minRetentionDays|exemptions)") as err:
         load_policy_config(path)
     assert "only enforcementLevel" in str(err.value), str(err.value)
+    # The same config handed over as a mapping, not a file, is refused too.
+    with pytest.raises(PolicyConfigError, match="only enforcementLevel"):
+        reconcile([], {"all": all_value})
 
 
 # -- code defaults: a missing file can only make the pack stricter --------------------------------
