@@ -168,7 +168,8 @@ def _urn_problem(urn: Any, types: frozenset[str]) -> str | None:
 def _reason_problem(reason: Any) -> str | None:
     """A reason is a sentence a reviewer can check: at least 20 characters and 4 real words."""
     words = {w.lower() for w in _WORD.findall(reason)} if isinstance(reason, str) else set()
-    voiced = [w for w in words if re.search("[aeiouy]", w)]
+    # A word has a vowel and a consonant: "xxxxxxxxxx" or "aaa eee iii ooo" are not prose.
+    voiced = [w for w in words if re.search("[aeiouy]", w) and re.search("[^aeiouy]", w)]
     if isinstance(reason, str) and len(reason.strip()) >= 20 and len(voiced) >= 4:
         return None
     return (
