@@ -344,9 +344,11 @@ def pack_version(pack_dir: Path = PACK_DIR) -> str | None:
 def _from_struct(value: Any) -> Any:
     """Config as written, from a protobuf Struct: every number arrives as a double (3 as 3.0),
     and NaN is kept (json_format refuses to convert it) so validation can name its key."""
-    if hasattr(value, "items") and hasattr(value, "fields"):  # Struct
+    from google.protobuf import struct_pb2
+
+    if isinstance(value, struct_pb2.Struct):
         return {k: _from_struct(v) for k, v in value.items()}
-    if hasattr(value, "values") and hasattr(value, "extend"):  # ListValue
+    if isinstance(value, struct_pb2.ListValue):
         return [_from_struct(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -377,7 +379,8 @@ def install_configure_check(specs: Sequence[PolicySpec], types: frozenset[str]) 
     its type turns up, so a bad value would surface late or never; and it reports version
     0.0.1 in its "can't run policy during preview" messages whatever the pack says. The SDK builds
     its servicer from the module global `_PolicyAnalyzerServicer`; this swaps in a subclass.
-    Returns False (and changes nothing) if the SDK's internals are not what this expects.
+    Returns False (and changes nothing) if the SDK's internals are not what this expects; each
+    policy still validates its config at first use then (_ConfigCache).
     """
     import grpc
     import pulumi_policy.policy as sdk_policy
