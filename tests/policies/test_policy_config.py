@@ -354,7 +354,9 @@ def test_configure_refuses_unknown_policies_and_lists_every_problem(
         assert needle in refusal, f"{needle!r} missing from:\n{refusal}"
 
 
-def test_a_refused_config_reaches_no_resource(own_pack: PolicyPackProcess) -> None:
+def test_a_refused_config_fails_the_run_with_no_resource_of_its_type(
+    own_pack: PolicyPackProcess,
+) -> None:
     # Refused before Analyze: the run fails at Configure even though no resource of the
     # policy's type exists.
     config = {**PROD_CONFIG, "pipeline-test-before-deploy": {"testCategories": ["Source"]}}
