@@ -14,7 +14,6 @@ One process can be reused: `configure()` again between runs. `analyze()` is the 
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
 import json
 import os
 import queue
@@ -133,35 +132,96 @@ class AnalysisResult:
         return [v for v in self.violations if v.policy == policy and (urn is None or v.urn == urn)]
 
 
+class _Pairs(dict):  # type: ignore[type-arg]
+    """A JSON object that remembers the keys it saw more than once."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> _Pairs:
+    obj = _Pairs(pairs)
+    keys = [k for k, _ in pairs]
+    obj.duplicates = tuple(sorted({k for k in keys if keys.count(k) > 1}))
+    return obj
+
+
+def _duplicate_keys(value: Any, path: str = "") -> list[str]:
+    """Full paths of the keys that occur twice in one object, anywhere in `value`."""
+    if isinstance(value, list):
+        return [d for i, sub in enumerate(value) for d in _duplicate_keys(sub, f"{path}[{i}]")]
+    if not isinstance(value, dict):
+        return []
+    prefix = f"{path}." if path else ""
+    found = [prefix + k for k in getattr(value, "duplicates", ())]
+    for key, sub in value.items():
+        found += _duplicate_keys(sub, prefix + key)
+    return found
+
+
+def _no_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; they are not JSON and NaN passes every bound.
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def load_policy_config(path: Path) -> dict[str, dict[str, Any]]:
-    """Read a `--policy-pack-config` file: policy -> level or {enforcementLevel?, ...props}."""
+    """Read a `--policy-pack-config` file: policy -> level or {enforcementLevel?, ...props}.
+
+    Refuses what the CLI would silently decode into a weaker pack before the pack sees it: a
+    missing or empty file (the CLI falls back to code defaults), duplicate keys (the CLI keeps
+    the last one, so a reviewer reads the first) and anything but a level under "all" (the CLI
+    reads only `enforcementLevel` there).
+    """
     try:
         text = path.read_text()
     except OSError as exc:
         raise PolicyConfigError(f"cannot read policy config {path}: {exc}") from exc
     if not text.strip():
-        return {}
+        raise PolicyConfigError(
+            f"{path} is empty; allowed: a JSON object naming each policy's level and settings "
+            "(an empty file would silently fall back to the code defaults)"
+        )
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant)
     except ValueError as exc:
         raise PolicyConfigError(f"{path} is not valid JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise PolicyConfigError(f"{path} must hold a JSON object of policy name -> config")
-    out: dict[str, dict[str, Any]] = {}
-    for name, value in doc.items():
-        if isinstance(value, str):
-            value = {"enforcementLevel": value}
-        if not isinstance(value, dict):
-            raise PolicyConfigError(
-                f"{path}: {name!r} must be a level string or an object (got {value!r})"
-            )
-        level = value.get("enforcementLevel")
-        if level is not None and level not in LEVELS:
-            raise PolicyConfigError(
-                f"{path}: {name}.enforcementLevel is {level!r}; allowed: {', '.join(LEVELS)}"
-            )
-        out[name] = dict(value)
+    if not isinstance(doc, dict) or not doc:
+        raise PolicyConfigError(
+            f"{path} must hold a non-empty JSON object of policy name -> config (got {doc!r})"
+        )
+    duplicates = _duplicate_keys(doc, "")
+    if duplicates:
+        raise PolicyConfigError(
+            f"{path}: duplicate key(s) {', '.join(duplicates)}; allowed: each key once (the CLI "
+            "would silently keep only the last value)"
+        )
+    out = {name: _policy_entry(path, name, value) for name, value in doc.items()}
+    _check_all(out, f"{path}: ")
     return out
+
+
+def _check_all(config: Mapping[str, Mapping[str, Any]], where: str) -> None:
+    extra = sorted(set(config.get("all") or {}) - {"enforcementLevel"})
+    if extra:
+        raise PolicyConfigError(
+            f"{where}all.{extra[0]} is ignored by the Pulumi CLI (got all = "
+            f'{dict(config["all"])!r}); allowed under "all": only enforcementLevel; put '
+            "settings and exemptions under each policy"
+        )
+
+
+def _policy_entry(path: Path, name: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        value = {"enforcementLevel": value}
+    if not isinstance(value, dict):
+        raise PolicyConfigError(
+            f"{path}: {name!r} must be a level string or an object (got {value!r})"
+        )
+    level = value.get("enforcementLevel")
+    if level is not None and level not in LEVELS:
+        raise PolicyConfigError(
+            f"{path}: {name}.enforcementLevel is {level!r}; allowed: {', '.join(LEVELS)}"
+        )
+    return json.loads(json.dumps(value))  # plain dicts
 
 
 def reconcile(
@@ -179,6 +239,7 @@ def reconcile(
         raise PolicyConfigError(
             f"policy config names unknown policies {strays}; the pack has {sorted(known)}"
         )
+    _check_all(given, "")
     result: dict[str, dict[str, Any]] = {}
     all_level = (given.get("all") or {}).get("enforcementLevel")
     for p in policies:
@@ -197,12 +258,38 @@ def reconcile(
         )
         if errors:
             details = "; ".join(
-                f"{p.name}.{'.'.join(str(x) for x in e.path) or '(root)'}: {e.message}"
+                f"{p.name}.{'.'.join(str(x) for x in e.path) or '(root)'}: {e.message}; "
+                f"allowed: {_allowed(e.schema)}"
                 for e in errors
             )
             raise PolicyConfigError(f"invalid policy config: {details}")
         result[p.name] = {"enforcementLevel": level, **props}
     return result
+
+
+_CONSTRAINTS = (
+    "type",
+    "enum",
+    "minimum",
+    "maximum",
+    "minLength",
+    "pattern",
+    "minItems",
+    "uniqueItems",
+    "required",
+    "additionalProperties",
+)
+
+
+def _allowed(schema: Any) -> str:
+    """The constraints of the (sub)schema an error came from, for the error message."""
+    if not isinstance(schema, Mapping):
+        return "see the policy's config schema"
+    shown = {k: schema[k] for k in _CONSTRAINTS if k in schema and k != "additionalProperties"}
+    if schema.get("additionalProperties") is False:
+        shown["keys"] = sorted(schema.get("properties") or {})
+    text = ", ".join(f"{k} {json.dumps(v)}" for k, v in shown.items()) or "see the schema"
+    return f"{text} ({schema['description']})" if schema.get("description") else text
 
 
 class _Engine(engine_pb2_grpc.EngineServicer):
@@ -441,7 +528,14 @@ class PolicyPackProcess:
                     enforcementLevel=_LEVEL_TO[cfg["enforcementLevel"]], properties=_struct(props)
                 )
             )
-        self._call("Configure", request)
+        try:
+            self._stub.Configure(request)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:  # the pack refused the config
+                raise PolicyConfigError(exc.details()) from None
+            raise AnalyzerError(
+                f"Configure failed: {exc.details()}; pack stderr: {self.stderr()}"
+            ) from exc
         self._effective = effective
         return effective
 
@@ -504,7 +598,7 @@ class PolicyPackProcess:
             stack=self.stack_config.stack,
             violations=sorted(set(diags)),
             policies=ran,
-            exemptions=_exemption_reports(effective, logs, resources),
+            exemptions=_exemption_reports(effective, logs, diags),
             levels={n: c["enforcementLevel"] for n, c in effective.items()},
         )
 
@@ -748,8 +842,10 @@ def _default_provider(package: str, first_urn: str, config: StackConfig) -> Reco
 def _exemption_reports(
     effective: Mapping[str, Mapping[str, Any]],
     logs: Iterable[tuple[int, str, str]],
-    resources: Sequence[RecordedResource],
+    violations: Sequence[Violation],
 ) -> list[ExemptionReport]:
+    """Each configured exemption: applied (the pack logged it), expired (the pack reported it
+    on the resources it matches) or unused; the pack's own matching decides both."""
     applied: dict[tuple[str, str], set[str]] = {}
     for _severity, message, urn in logs:
         if EXEMPTION_LOG_MARK not in message:
@@ -758,24 +854,20 @@ def _exemption_reports(
             record = json.loads(message.split(EXEMPTION_LOG_MARK, 1)[1])
         except ValueError:
             continue
-        target = f"urn={record['urn']}" if "urn" in record else f"name={record.get('name')}"
-        applied.setdefault((record.get("policy", ""), target), set()).add(
+        applied.setdefault((record.get("policy", ""), f"urn={record.get('urn')}"), set()).add(
             record.get("resource") or urn
         )
     today = dt.datetime.now(dt.UTC).date()
     reports = []
     for policy, cfg in effective.items():
         for e in cfg.get("exemptions") or []:
-            target = f"urn={e['urn']}" if "urn" in e else f"name={e.get('name')}"
+            target = f"urn={e['urn']}"
+            # The pack refused any other date in Configure.
             expired = dt.date.fromisoformat(e["expires"]) < today
             hits = applied.get((policy, target), set())
             if expired:
-                pattern, key = (e["urn"], "urn") if "urn" in e else (e.get("name", ""), "name")
-                hits = {
-                    r.urn
-                    for r in resources
-                    if fnmatch.fnmatchcase(r.urn if key == "urn" else r.name, pattern)
-                }
+                mark = f"exemption ({target}) expired on"
+                hits = {v.urn for v in violations if v.policy == policy and mark in v.message}
             status = "expired" if expired else ("applied" if hits else "unused")
             reports.append(
                 ExemptionReport(
@@ -794,6 +886,6 @@ def analyze(
 ) -> AnalysisResult:
     """One-shot: start the pack, run the recording with policies/config/<stack>.json, stop it."""
     path = config_path or pack_dir / "config" / f"{stack_config.stack}.json"
-    policy_config = load_policy_config(path) if path.exists() else {}
+    policy_config = load_policy_config(path)
     with PolicyPackProcess(stack_config, pack_dir=pack_dir, dry_run=recording.preview) as pack:
         return pack.run(recording, policy_config)

@@ -4,13 +4,22 @@ import sys
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 from rules.catalog import CATALOG
-from rules.sdk import PACK_NAME, EngineLog, install_request_memo, to_policy
+from rules.sdk import (
+    PACK_NAME,
+    EngineLog,
+    install_configure_check,
+    install_request_memo,
+    known_types,
+    to_policy,
+)
 
 install_request_memo()
+types = known_types(CATALOG)
+install_configure_check(CATALOG, types)
 engine = EngineLog(sys.argv[1] if len(sys.argv) > 1 else None)
 
 PolicyPack(
     name=PACK_NAME,
     enforcement_level=EnforcementLevel.ADVISORY,
-    policies=[to_policy(spec, engine) for spec in CATALOG],
+    policies=[to_policy(spec, engine, types) for spec in CATALOG],
 )

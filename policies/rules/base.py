@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,23 +29,32 @@ EXEMPTIONS_KEY = "exemptions"
 EXEMPTIONS_SCHEMA: dict[str, Any] = {
     "type": "array",
     "description": (
-        "Resources exempt from this policy: each names one resource by URN or by logical-name "
-        "glob, says why, and expires (YYYY-MM-DD, UTC; expired exemptions are violations)."
+        "Resources exempt from this policy: each names one resource by URN (stack, project and "
+        "parent types may be globs; the resource's own type and name may not), says why in a "
+        "sentence, and expires within a year (YYYY-MM-DD, UTC; expired exemptions are "
+        "violations)."
     ),
     "default": [],
     "items": {
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "urn": {"type": "string", "minLength": 1, "description": "URN or URN glob."},
-            "name": {"type": "string", "minLength": 1, "description": "Logical-name glob."},
-            "reason": {"type": "string", "minLength": 10},
+            "urn": {
+                "type": "string",
+                "pattern": "^urn:pulumi:",
+                "description": "urn:pulumi:<stack>::<project>::<parents$><type>::<name>",
+            },
+            "reason": {"type": "string", "minLength": 20},
             "expires": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
         },
-        "required": ["reason", "expires"],
-        "oneOf": [{"required": ["urn"]}, {"required": ["name"]}],
+        "required": ["urn", "reason", "expires"],
     },
 }
+# An exemption is a reviewed, temporary exception: it must be renewed at least yearly.
+MAX_EXEMPTION_DAYS = 366
+_GLOB = re.compile(r"[*?\[\]]")
+_TYPE_TOKEN = re.compile(r"^[A-Za-z][\w.-]*:[\w./-]*:[A-Za-z_][\w.-]*$")
+_WORD = re.compile(r"[A-Za-z]{2,}")
 
 ResourceCheck = Callable[[Resource, Mapping[str, Any], "StackSettings"], list[Finding]]
 StackCheck = Callable[[Sequence[Resource], Mapping[str, Any], "StackSettings"], list[Finding]]
@@ -77,80 +87,163 @@ class PolicyConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class UrnParts:
+    """A URN as the engine builds it: urn:pulumi:<stack>::<project>::<parents$type>::<name>."""
+
+    stack: str
+    project: str
+    parents: str  # the parent types joined by '$' ('' for a top-level resource)
+    type: str
+    name: str
+
+    @classmethod
+    def parse(cls, urn: str) -> UrnParts | None:
+        if not urn.startswith("urn:pulumi:"):
+            return None
+        parts = urn.removeprefix("urn:pulumi:").split("::", 3)
+        if len(parts) != 4 or not all(parts[1:]):
+            return None
+        stack, project, qualified, name = parts
+        parents, _, type_ = qualified.rpartition("$")
+        return cls(stack, project, parents, type_, name)
+
+
+@dataclass(frozen=True)
 class Exemption:
+    """One resource, by type and name (stack, project and parents may be globs), until a date."""
+
     policy: str
     reason: str
     expires: dt.date
-    urn: str | None = None
-    name: str | None = None
+    urn: str
 
     @property
     def target(self) -> str:
-        return f"urn={self.urn}" if self.urn is not None else f"name={self.name}"
+        return f"urn={self.urn}"
 
-    def matches(self, urn: str, name: str) -> bool:
-        if self.urn is not None:
-            return fnmatch.fnmatchcase(urn, self.urn)
-        return fnmatch.fnmatchcase(name, self.name or "")
+    def matches(self, urn: str, name: str = "") -> bool:
+        want, got = UrnParts.parse(self.urn), UrnParts.parse(urn)
+        if want is None or got is None:
+            return False
+        return (
+            (want.type, want.name) == (got.type, got.name)
+            and fnmatch.fnmatchcase(got.stack, want.stack)
+            and fnmatch.fnmatchcase(got.project, want.project)
+            and fnmatch.fnmatchcase(got.parents, want.parents)
+        )
 
     def expired(self, today: dt.date) -> bool:
         return today > self.expires
 
     def as_dict(self) -> dict[str, str]:
-        out = {"policy": self.policy, "reason": self.reason, "expires": self.expires.isoformat()}
-        if self.urn is not None:
-            out["urn"] = self.urn
-        else:
-            out["name"] = self.name or ""
-        return out
+        return {
+            "policy": self.policy,
+            "reason": self.reason,
+            "expires": self.expires.isoformat(),
+            "urn": self.urn,
+        }
 
 
-def parse_exemptions(policy: str, raw: Any) -> tuple[Exemption, ...]:
-    """Validate and parse a policy's `exemptions` list; errors name the policy and entry."""
+def _urn_problem(urn: Any, types: frozenset[str]) -> str | None:
+    """Why `urn` cannot bind an exemption to one resource (None when it can)."""
+    allowed = (
+        "urn:pulumi:<stack>::<project>::<parent types$><type>::<name> with the resource's own "
+        "type and name spelled out (stack, project and parent types may be globs)"
+    )
+    parts = UrnParts.parse(urn) if isinstance(urn, str) else None
+    if parts is None:
+        return f"must be a URN (got {urn!r}); allowed: {allowed}"
+    if _GLOB.search(parts.type) or _GLOB.search(parts.name):
+        return f"must name one resource, not a type/name pattern (got {urn!r}); allowed: {allowed}"
+    if not _TYPE_TOKEN.match(parts.type):
+        return f"has no resource type token (got {parts.type!r} in {urn!r}); allowed: {allowed}"
+    if types and parts.type not in types:
+        return (
+            f"names a {parts.type} that this policy never checks (got {urn!r}); allowed: a "
+            f"resource of type {', '.join(sorted(types)[:8])}{' ...' if len(types) > 8 else ''}"
+        )
+    return None
+
+
+def _reason_problem(reason: Any) -> str | None:
+    """A reason is a sentence a reviewer can check: at least 20 characters and 4 real words."""
+    words = {w.lower() for w in _WORD.findall(reason)} if isinstance(reason, str) else set()
+    # A word has a vowel and a consonant: "xxxxxxxxxx" or "aaa eee iii ooo" are not prose.
+    voiced = [w for w in words if re.search("[aeiouy]", w) and re.search("[^aeiouy]", w)]
+    if isinstance(reason, str) and len(reason.strip()) >= 20 and len(voiced) >= 4:
+        return None
+    return (
+        f"must say why in a sentence (got {reason!r}); allowed: prose of at least 20 characters "
+        "and 4 distinct words"
+    )
+
+
+def _expiry_problem(expires: Any, today: dt.date) -> tuple[dt.date | None, str | None]:
+    try:
+        day = dt.date.fromisoformat(expires) if isinstance(expires, str) else None
+    except ValueError:
+        day = None
+    if day is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(expires)):
+        return None, (
+            f"must be a real date YYYY-MM-DD (got {expires!r}); allowed: a calendar date "
+            f"within a year, e.g. {(today + dt.timedelta(days=90)).isoformat()}"
+        )
+    latest = today + dt.timedelta(days=MAX_EXEMPTION_DAYS)
+    if day > latest:
+        return None, (
+            f"is more than a year ahead (got {expires!r}); allowed: a date up to "
+            f"{latest.isoformat()} (renew exemptions at least yearly)"
+        )
+    return day, None
+
+
+def exemption_problems(
+    policy: str, raw: Any, types: frozenset[str] = frozenset(), today: dt.date | None = None
+) -> tuple[tuple[Exemption, ...], list[str]]:
+    """Parse a policy's `exemptions`; every problem names the policy, entry and key."""
     if raw is None:
-        return ()
+        return (), []
     if not isinstance(raw, list):
-        raise PolicyConfigError(f"{policy}.exemptions must be a list (got {raw!r})")
+        return (), [f"{policy}.exemptions must be a list (got {raw!r})"]
+    today = today or today_utc()
     out: list[Exemption] = []
+    problems: list[str] = []
     for i, entry in enumerate(raw):
         where = f"{policy}.exemptions[{i}]"
         if not isinstance(entry, Mapping):
-            raise PolicyConfigError(f"{where} must be an object (got {entry!r})")
-        extra = set(entry) - {"urn", "name", "reason", "expires"}
-        if extra:
-            raise PolicyConfigError(
-                f"{where} has unknown keys {sorted(extra)}; allowed: urn|name, reason, expires"
+            problems.append(f"{where} must be an object with urn, reason, expires (got {entry!r})")
+            continue
+        extra = sorted(set(entry) - {"urn", "reason", "expires"})
+        missing = sorted({"urn", "reason", "expires"} - set(entry))
+        if extra or missing:
+            # A name alone (no type) could match any resource so named: `name` is refused.
+            problems.append(
+                f"{where} must have exactly the keys urn, reason, expires (got {dict(entry)!r}: "
+                f"unknown {extra}, missing {missing}); allowed: urn (the resource's URN, "
+                "not a logical name), reason, expires"
             )
-        has_urn, has_name = "urn" in entry, "name" in entry
-        if has_urn == has_name:
-            raise PolicyConfigError(f"{where} needs exactly one of 'urn' or 'name'")
-        target = entry.get("urn" if has_urn else "name")
-        if not isinstance(target, str) or not target:
-            raise PolicyConfigError(
-                f"{where}.{'urn' if has_urn else 'name'} must be a non-empty string"
-            )
-        reason = entry.get("reason")
-        if not isinstance(reason, str) or len(reason.strip()) < 10:
-            raise PolicyConfigError(
-                f"{where}.reason must say why in at least 10 characters (got {reason!r})"
-            )
-        expires = entry.get("expires")
-        try:
-            day = dt.date.fromisoformat(str(expires))
-        except ValueError:
-            raise PolicyConfigError(
-                f"{where}.expires must be a date YYYY-MM-DD (got {expires!r})"
-            ) from None
-        out.append(
-            Exemption(
-                policy,
-                reason.strip(),
-                day,
-                urn=target if has_urn else None,
-                name=None if has_urn else target,
-            )
-        )
-    return tuple(out)
+            continue
+        found = [
+            (f"{where}.urn", _urn_problem(entry["urn"], types)),
+            (f"{where}.reason", _reason_problem(entry["reason"])),
+        ]
+        day, expiry = _expiry_problem(entry["expires"], today)
+        found.append((f"{where}.expires", expiry))
+        mine = [f"{key} {problem}" for key, problem in found if problem]
+        problems += mine
+        if not mine and day is not None:
+            out.append(Exemption(policy, entry["reason"].strip(), day, entry["urn"]))
+    return tuple(out), problems
+
+
+def parse_exemptions(
+    policy: str, raw: Any, types: frozenset[str] = frozenset(), today: dt.date | None = None
+) -> tuple[Exemption, ...]:
+    """Validated exemptions, or PolicyConfigError listing every problem."""
+    exemptions, problems = exemption_problems(policy, raw, types, today)
+    if problems:
+        raise PolicyConfigError("\n".join(problems))
+    return exemptions
 
 
 def resolve_config(spec: PolicySpec, given: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -50,15 +50,38 @@ LOCK_CONFIG = {
         3653, 1, desc="Longest default retention accepted (COMPLIANCE cannot be shortened)."
     ),
 }
+# Only values CloudWatch Logs accepts for retentionInDays (PutRetentionPolicy:
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html),
+# and at least a week: logs kept for less cannot serve an incident found after a weekend.
+RETENTION_DAYS = {"type": "integer", "enum": [d for d in obs.VALID_RETENTION if d >= 7]}
 RETENTION_CLASS = {
     "type": "object",
     "additionalProperties": False,
     "required": ["minDays", "maxDays"],
-    "properties": {
-        "minDays": {"type": "integer", "minimum": 1},
-        "maxDays": {"type": "integer", "minimum": 1},
-    },
+    "properties": {"minDays": RETENTION_DAYS, "maxDays": RETENTION_DAYS},
 }
+# Variable names any secret-name pattern must catch (varied case and context, so a pattern
+# that lists a few exact names does not pass for one that finds secrets).
+SECRET_NAMES = [
+    "DB_PASSWORD",
+    "db_password",
+    "DATABASE_PASSWD",
+    "API_KEY",
+    "stripeApiKey",
+    "AUTH_TOKEN",
+    "GITHUB_TOKEN",
+    "CLIENT_SECRET",
+    "JWT_SECRET",
+    "PRIVATE_KEY",
+    "SSH_PRIVATE_KEY",
+    "AWS_SECRET_ACCESS_KEY",
+    "GOOGLE_CREDENTIALS",
+]
+
+# Strictness of the levels: the code default of every policy is at least prod's level, so a
+# missing or emptied config file can only make the pack stricter.
+STRICTNESS = {"disabled": 0, ADVISORY: 1, MANDATORY: 2}
+ALARMED_TYPES = sorted({*h.LOAD_BALANCERS, h.ASG, db.RDS_INSTANCE})
 
 CATALOG: tuple[PolicySpec, ...] = (
     # ---- hosting -------------------------------------------------------------------------
@@ -119,7 +142,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         kind=RESOURCE,
         types=frozenset({h.ASG, h.INSTANCE}),
         check=h.launch_template_required,
-        level=ADVISORY,
+        level=MANDATORY,
         remediation="Give the group launchTemplate {id, version} (or "
         "mixedInstancesPolicy.launchTemplate); "
         "drop launchConfiguration.",
@@ -154,7 +177,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         check=h.asg_availability_zones,
         level=MANDATORY,
         config={
-            "minAvailabilityZones": _int(2, 1, 6, "Fewest zones (subnets in vpcZoneIdentifiers).")
+            "minAvailabilityZones": _int(3, 1, 6, "Fewest zones (subnets in vpcZoneIdentifiers).")
         },
         remediation="List one private subnet per availability zone in vpcZoneIdentifiers.",
         security_hub=("AutoScaling.2",),
@@ -218,7 +241,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         types=frozenset({db.RDS_INSTANCE}),
         check=db.backup_retention,
         level=MANDATORY,
-        config={"minRetentionDays": _int(7, 1, 35, "Shortest backupRetentionPeriod accepted.")},
+        config={"minRetentionDays": _int(14, 1, 35, "Shortest backupRetentionPeriod accepted.")},
         remediation="Set backupRetentionPeriod to at least the minimum (max 35).",
         security_hub=("RDS.11",),
         config_rules=("db-instance-backup-enabled",),
@@ -297,7 +320,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         kind=RESOURCE,
         types=frozenset({db.RDS_INSTANCE}),
         check=db.copy_tags_to_snapshot,
-        level=ADVISORY,
+        level=MANDATORY,
         remediation="Set copyTagsToSnapshot true.",
         security_hub=("RDS.17",),
         config_rules=("rds-instance-copy-tags-to-snapshots-enabled",),
@@ -321,7 +344,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         kind=RESOURCE,
         types=frozenset({db.RDS_INSTANCE}),
         check=db.performance_insights,
-        level=ADVISORY,
+        level=MANDATORY,
         remediation="Set performanceInsightsEnabled true (and performanceInsightsKmsKeyId).",
         unknowns=DEFER,
         reads=("performanceInsightsEnabled", "databaseInsightsMode"),
@@ -538,9 +561,12 @@ CATALOG: tuple[PolicySpec, ...] = (
         config={
             "types": {
                 "type": "array",
-                "items": {"type": "string"},
-                "description": "Type tokens that need an alarm.",
-                "default": sorted({*h.LOAD_BALANCERS, h.ASG, db.RDS_INSTANCE}),
+                "items": {"type": "string", "x-typeToken": True},
+                "minItems": 1,
+                "uniqueItems": True,
+                "x-includes": ALARMED_TYPES,
+                "description": "Type tokens that need an alarm (more may be added).",
+                "default": ALARMED_TYPES,
             }
         },
         remediation="Add a MetricAlarm whose dimensions reference the resource (e.g. LoadBalancer "
@@ -579,6 +605,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         config={
             "secretNamePattern": {
                 "type": "string",
+                "x-regex": {"mustMatch": SECRET_NAMES},
                 "default": cd.DEFAULT_SECRET_NAME,
                 "description": "Regex for variable names that hold secrets.",
             }
@@ -597,7 +624,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         kind=RESOURCE,
         types=frozenset({cd.CODEBUILD}),
         check=cd.codebuild_logging,
-        level=ADVISORY,
+        level=MANDATORY,
         remediation="Set logsConfig.cloudwatchLogs {status 'ENABLED', groupName: the stack's "
         "build log group}.",
         security_hub=("CodeBuild.4",),
@@ -642,8 +669,9 @@ CATALOG: tuple[PolicySpec, ...] = (
         config={
             "testCategories": {
                 "type": "array",
-                "items": {"type": "string"},
+                "items": {"type": "string", "enum": ["Test", "Build"]},
                 "minItems": 1,
+                "uniqueItems": True,
                 "default": ["Test", "Build"],
                 "description": "Action categories that count as a test gate.",
             }
@@ -676,7 +704,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         kind=RESOURCE,
         types=frozenset({sec.RUM_MONITOR}),
         check=sec.rum_sample_rate,
-        level=ADVISORY,
+        level=MANDATORY,
         config={
             "maxSessionSampleRate": {
                 "type": "number",
@@ -787,6 +815,7 @@ CATALOG: tuple[PolicySpec, ...] = (
                 "items": {"type": "string"},
                 "minItems": 1,
                 "uniqueItems": True,
+                "x-includes": ["Project", "Environment", "Owner"],
                 "default": ["Project", "Environment", "Owner"],
                 "description": "Tag keys every resource needs.",
             }
@@ -853,6 +882,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         config={
             "requestScalingMetric": {
                 "type": "string",
+                "enum": ["ALBRequestCountPerTarget"],
                 "default": "ALBRequestCountPerTarget",
                 "description": "Predefined metric of the growth-phase target-tracking policy.",
             }

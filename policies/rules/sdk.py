@@ -1,7 +1,9 @@
 """The only module that touches pulumi_policy: turns catalogue specs into SDK policies.
 
-Responsibilities: skip resources a policy does not cover before any work, read each policy's
-config once per Configure (validated, exemptions parsed), read stack config once per process
+Responsibilities: refuse invalid policy config in `Configure` itself, before any resource is
+analysed (every policy's config validated, exemptions parsed), report the pack version of
+PulumiPolicy.yaml (the one the CLI shows) in the SDK's own messages too, skip resources a
+policy does not cover before any work, read stack config once per process
 environment, apply exemptions, report findings, and turn "undecided" findings into the SDK's
 own preview diagnostic (by raising its UnknownValueError). Applied exemptions are logged to the
 engine (Engine.Log at the address the CLI passes), so `pulumi preview` shows them and the
@@ -14,6 +16,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from pulumi_policy import (
@@ -29,22 +32,25 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from .base import (
-    EXEMPTIONS_KEY,
     RESOURCE,
     Exemption,
     PolicyConfigError,
     PolicySpec,
     StackSettings,
-    parse_exemptions,
-    resolve_config,
     settings_from_env,
     today_utc,
 )
+from .configcheck import check_config
 from .props import Finding, Resource
 
 PACK_NAME = "groundwork-guardrails"
 EXEMPTION_LOG_PREFIX = "exemption applied: "
-_LEVELS = {"advisory": EnforcementLevel.ADVISORY, "mandatory": EnforcementLevel.MANDATORY}
+_LEVELS = {
+    "advisory": EnforcementLevel.ADVISORY,
+    "mandatory": EnforcementLevel.MANDATORY,
+    "disabled": EnforcementLevel.DISABLED,
+}
+PACK_DIR = Path(__file__).resolve().parent.parent
 
 _local = threading.local()
 
@@ -155,8 +161,9 @@ class EngineLog:
 class _ConfigCache:
     """Parsed, validated config per policy, recomputed only when Configure changed it."""
 
-    def __init__(self, spec: PolicySpec) -> None:
+    def __init__(self, spec: PolicySpec, known_types: frozenset[str]) -> None:
         self._spec = spec
+        self._known_types = known_types
         self._key: tuple[tuple[str, Any], ...] | None = None
         self._value: tuple[dict[str, Any], tuple[Exemption, ...]] = ({}, ())
         self._lock = threading.Lock()
@@ -171,16 +178,8 @@ class _ConfigCache:
         ):
             return self._value
         with self._lock:
-            allowed = set(self._spec.schema()) | {"enforcementLevel"}
-            unknown = sorted(set(dict(items)) - allowed)
-            if unknown:
-                raise PolicyConfigError(
-                    f"{self._spec.name}: unknown config key(s) {unknown}; allowed: "
-                    f"{sorted(allowed)}"
-                )
-            config = resolve_config(self._spec, dict(items))
-            exemptions = parse_exemptions(self._spec.name, config.get(EXEMPTIONS_KEY))
-            self._value = (config, exemptions)
+            # Configure refused anything invalid already; this only parses what it accepted.
+            self._value = check_config(self._spec, dict(items), self._known_types)
             self._key = items
             return self._value
 
@@ -224,8 +223,10 @@ def _description(spec: PolicySpec) -> str:
     return f"{spec.description[:-1]} ({'; '.join(refs)})."
 
 
-def to_policy(spec: PolicySpec, log: EngineLog) -> ResourceValidationPolicy | StackValidationPolicy:
-    cache = _ConfigCache(spec)
+def to_policy(
+    spec: PolicySpec, log: EngineLog, known_types: frozenset[str] = frozenset()
+) -> ResourceValidationPolicy | StackValidationPolicy:
+    cache = _ConfigCache(spec, known_types)
     description = _description(spec)
 
     def applied(exemption: Exemption, urn: str) -> None:
@@ -321,3 +322,93 @@ def to_policy(spec: PolicySpec, log: EngineLog) -> ResourceValidationPolicy | St
     if spec.kind == RESOURCE:
         return ResourceValidationPolicy(validate=validate_resource, **common)
     return StackValidationPolicy(validate=validate_stack, **common)
+
+
+def known_types(specs: Sequence[PolicySpec]) -> frozenset[str]:
+    """Every resource type token some policy checks: what a config may name."""
+    return frozenset().union(*(spec.types for spec in specs))
+
+
+def pack_version(pack_dir: Path = PACK_DIR) -> str | None:
+    """`version` of PulumiPolicy.yaml: the one source of the pack's version."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load((pack_dir / "PulumiPolicy.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    version = doc.get("version") if isinstance(doc, dict) else None
+    return str(version) if version else None
+
+
+def _from_struct(value: Any) -> Any:
+    """Config as written, from a protobuf Struct: every number arrives as a double (3 as 3.0),
+    and NaN is kept (json_format refuses to convert it) so validation can name its key."""
+    from google.protobuf import struct_pb2
+
+    if isinstance(value, struct_pb2.Struct):
+        return {k: _from_struct(v) for k, v in value.items()}
+    if isinstance(value, struct_pb2.ListValue):
+        return [_from_struct(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def configure_problems(
+    specs: Mapping[str, PolicySpec], configs: Mapping[str, Mapping[str, Any]], types: frozenset[str]
+) -> list[str]:
+    """Every problem in the policy config of one Configure request (empty when valid)."""
+    problems = [
+        f"{name} is not a policy of {PACK_NAME}; allowed: {', '.join(sorted(specs))}"
+        for name in sorted(set(configs) - set(specs))
+    ]
+    for name in sorted(set(configs) & set(specs)):
+        try:
+            check_config(specs[name], configs[name], types)
+        except PolicyConfigError as exc:
+            problems += str(exc).splitlines()
+    return problems
+
+
+def install_configure_check(specs: Sequence[PolicySpec], types: frozenset[str]) -> bool:
+    """Make pulumi_policy's analyzer validate all policy config in Configure, and report the
+    PulumiPolicy.yaml version.
+
+    The SDK stores whatever Configure receives and hands it to a policy only when a resource of
+    its type turns up, so a bad value would surface late or never; and it reports version
+    0.0.1 in its "can't run policy during preview" messages whatever the pack says. The SDK builds
+    its servicer from the module global `_PolicyAnalyzerServicer`; this swaps in a subclass.
+    Returns False (and changes nothing) if the SDK's internals are not what this expects; each
+    policy still validates its config at first use then (_ConfigCache).
+    """
+    import grpc
+    import pulumi_policy.policy as sdk_policy
+
+    base = getattr(sdk_policy, "_PolicyAnalyzerServicer", None)
+    if base is None or getattr(base, "_groundwork", False):
+        return False
+    by_name = {spec.name: spec for spec in specs}
+    version = pack_version()
+
+    class Servicer(base):  # type: ignore[misc, valid-type]
+        _groundwork = True
+
+        def __init__(self, name: str, sdk_version: str, *args: Any, **kw: Any) -> None:
+            super().__init__(name, version or sdk_version, *args, **kw)
+
+        def Configure(self, request: Any, context: Any) -> Any:
+            configs = {
+                k: _from_struct(request.policyConfig[k].properties) for k in request.policyConfig
+            }
+            problems = configure_problems(by_name, configs, types)
+            if problems:
+                sep = " " if len(problems) == 1 else "\n"
+                context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"{PACK_NAME}: invalid policy config:{sep}" + "\n".join(problems),
+                )
+            return super().Configure(request, context)
+
+    sdk_policy._PolicyAnalyzerServicer = Servicer
+    return True
