@@ -60,16 +60,30 @@ def changed_files(before: Fingerprint, after: Fingerprint) -> list[Path]:
     return sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
 
 
+def _project_module_names(project_dir: Path) -> set[str]:
+    """Top-level modules and packages the project provides (blueprint, settings, components...)."""
+    names = {p.stem for p in project_dir.glob("*.py") if p.stem != "__main__"}
+    names |= {d.name for d in project_dir.iterdir() if (d / "__init__.py").is_file()}
+    return names - set(_KEEP)
+
+
 def forget_project_modules(project_dir: Path) -> list[str]:
-    """Drop the project's own modules from `sys.modules`, so the next run imports them anew."""
+    """Drop the project's own modules from `sys.modules`, so the next run imports them anew.
+
+    By name as well as by file: a module of the same name loaded from elsewhere (another
+    checkout in the same process) would otherwise shadow the project's own.
+    """
     keep = [project_dir / name for name in _KEEP]
+    names = _project_module_names(project_dir)
     gone = []
     for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if not file:
+        if name.split(".")[0] in names:
+            del sys.modules[name]
+            gone.append(name)
             continue
-        path = Path(file).resolve()
-        if path.is_relative_to(project_dir) and not any(path.is_relative_to(k) for k in keep):
+        file = getattr(module, "__file__", None)
+        path = Path(file).resolve() if file else None
+        if path and path.is_relative_to(project_dir) and not any(map(path.is_relative_to, keep)):
             del sys.modules[name]
             gone.append(name)
     return gone

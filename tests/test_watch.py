@@ -8,22 +8,29 @@ from __future__ import annotations
 
 import io
 import shutil
+import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from offline.watch import WatchSession, diff, forget_project_modules, watch
+from offline.watch import WatchSession, diff, watch
 from tests.conftest import ROOT
 
 IGNORE = shutil.ignore_patterns("venv", ".git", "tests", "out", "__pycache__", "*.pyc", "bench")
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def project(tmp_path: Path) -> Iterator[Path]:
+    """A copy of the project; the modules a session loads from it are gone afterwards, and
+    the ones other tests in this process had loaded are back."""
     copy = tmp_path / "project"
     shutil.copytree(ROOT, copy, ignore=IGNORE)
-    return copy
+    saved = dict(sys.modules)
+    yield copy
+    sys.modules.clear()
+    sys.modules.update(saved)
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -52,7 +59,6 @@ def test_a_component_edit_shows_up_and_nothing_leaks(project: Path) -> None:
         assert again == [], "an unchanged re-run must report no change"
     finally:
         session.close()
-    forget_project_modules(project)
 
 
 def test_a_stack_file_edit_restarts_the_pack_and_reports_verdicts(project: Path) -> None:
@@ -70,7 +76,6 @@ def test_a_stack_file_edit_restarts_the_pack_and_reports_verdicts(project: Path)
         assert gone, f"{db.urn}: the final-snapshot verdict must be reported gone: {changes}"
     finally:
         session.close()
-    forget_project_modules(project)
 
 
 def test_diff_lists_added_removed_and_changed() -> None:
@@ -108,6 +113,5 @@ def test_watch_loop_prints_full_then_changes(project: Path) -> None:
         watch(session, out, stop, interval=0.01)
     finally:
         session.close()
-        forget_project_modules(project)
     text = out.getvalue()
     assert "(maxSize)" in text and text.count("watching") == 2, text[-800:]
