@@ -10,8 +10,7 @@ import hmac
 import json
 import logging
 import re
-import socket
-import time
+import threading
 import uuid
 
 import boto3
@@ -128,18 +127,29 @@ def test_missing_key_secret_drops_events_without_failing_requests(start_app, ana
     assert delivered() == b"", "nothing may be sent without the pseudonym key"
 
 
-def test_a_hanging_endpoint_does_not_slow_requests(start_app, aws, monkeypatch):
-    # A socket that accepts connections and never answers: the worst an endpoint can do.
-    with socket.socket() as blackhole:
-        blackhole.bind(("127.0.0.1", 0))
-        blackhole.listen(16)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{blackhole.getsockname()[1]}")
-        app = start_app({"analytics": {"streamName": "s", "pseudonymKeySecretArn": "arn:x"}})
-        started = time.monotonic()
-        for _ in range(5):
-            assert app.request("GET", "/api/plan", headers=USER).status == 200
-        elapsed = time.monotonic() - started
-    assert elapsed < 1.0, f"5 requests took {elapsed:.2f}s while analytics was stuck"
+def test_a_hanging_endpoint_does_not_slow_requests(start_app, monkeypatch):
+    # The sender's first AWS call blocks until the test releases it: the worst an endpoint
+    # can do is never answer. Causality, not a stopwatch: every request is answered, and its
+    # event queued, while the sender is provably still blocked.
+    entered, release = threading.Event(), threading.Event()
+
+    def blocked_load_key(self: EventSender) -> bytes:
+        entered.set()
+        release.wait()
+        raise ConnectionError("the endpoint never answered")
+
+    monkeypatch.setattr(EventSender, "_load_key", blocked_load_key)
+    app = start_app({"analytics": {"streamName": "s", "pseudonymKeySecretArn": "arn:x"}})
+    try:
+        assert entered.wait(timeout=10), "the sender never called the endpoint"
+        for n in range(5):
+            reply = app.request("GET", "/api/plan", headers=USER)
+            assert reply.status == 200, f"request {n} got {reply.status} while analytics hung"
+        assert not release.is_set() and app.app.events._thread.is_alive()
+        queued = app.app.events._queue.qsize()
+        assert queued == 5, f"{queued} of 5 events queued while the sender was blocked"
+    finally:
+        release.set()
 
 
 def test_full_queue_drops_with_a_warning(caplog):
