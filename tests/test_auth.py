@@ -148,3 +148,17 @@ def test_an_idp_endpoint_must_be_https() -> None:
         **{"groundwork:auth": {"oidc": oidc}, "groundwork:hosting": {"certificateArn": CERT}}
     )
     assert any(p.startswith("groundwork:auth.oidc.tokenEndpoint") for p in _problems(values, None))
+
+
+def test_the_program_stops_on_a_plain_text_client_secret(record_variant) -> None:
+    from offline.recorder import ProgramError
+
+    overrides = {
+        "groundwork:hosting": {"certificateArn": CERT},
+        "groundwork:auth": {"oidc": PLAIN},
+    }
+    with pytest.raises(ProgramError) as err:
+        record_variant("prod", overrides)
+    assert "groundwork:auth.oidc.clientSecret must be a secret" in str(err.value)
+    assert "s3cr3t" not in str(err.value)
+    assert err.value.registered == 0, "resources were registered before the config error"
