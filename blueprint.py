@@ -21,6 +21,7 @@ from components.alerts import Alerts, AlertsArgs
 from components.analytics import Analytics, AnalyticsArgs, glue_name
 from components.backup_job import BackupJob, BackupJobArgs, ops_sources
 from components.backup_vault import BackupVault, BackupVaultArgs
+from components.context import dns_suffix_of
 from components.database import Database, DatabaseArgs, db_identifier
 from components.encryption import Encryption, EncryptionArgs
 from components.logging import Logging, LoggingArgs
@@ -34,7 +35,7 @@ from components.performance import (
 from components.pipeline import DeployPipeline, DeployPipelineArgs, physical_prefix
 from components.rum import RealUserMonitoring, RealUserMonitoringArgs
 from components.scaling import PerformanceScaling, PerformanceScalingArgs
-from components.webtier import WebTier, WebTierArgs
+from components.webtier import OidcAuth, WebTier, WebTierArgs
 from settings import Settings
 
 OPS_DIR = Path(__file__).resolve().parent / "ops"
@@ -109,6 +110,21 @@ class Platform:
                 "serviceUnhealthyAlarmArn": self.performance.service_unhealthy_alarm_arn,
             }
         return out
+
+
+def app_auth_config(s: Settings, alb_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """The app config's `auth`: which load balancer's signature it accepts, where the region's
+    ELB public keys are, and the issuer and client the tokens must name.
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-authenticate-users.html
+    """
+    oidc = s.auth.oidc
+    assert oidc is not None
+    return {
+        "albArn": alb_arn,
+        "publicKeyEndpoint": f"https://public-keys.auth.elb.{s.region}.{dns_suffix_of(s.region)}",
+        "issuer": oidc.issuer,
+        "clientId": oidc.client_id,
+    }
 
 
 def build(s: Settings) -> Platform:
@@ -198,21 +214,30 @@ def build(s: Settings) -> Platform:
         }
 
     # ---- scalable hosting ------------------------------------------------------------------
-    user_data = pulumi.Output.all(
-        pulumi.Output.from_input(app_config),
-        logging.agent_config_parameter_name,
-        logging.agent_config_digest,
-    ).apply(
-        lambda values: bootstrap.render(
-            bootstrap.Bootstrap(
-                region=s.region,
-                app_config=values[0],
-                cloudwatch_agent_parameter=values[1],
-                cloudwatch_agent_config_digest=values[2],
-                install_codedeploy_agent=True,
+    def user_data_with(config: dict[str, Any]) -> pulumi.Output[str]:
+        return pulumi.Output.all(
+            pulumi.Output.from_input(config),
+            logging.agent_config_parameter_name,
+            logging.agent_config_digest,
+        ).apply(
+            lambda values: bootstrap.render(
+                bootstrap.Bootstrap(
+                    region=s.region,
+                    app_config=values[0],
+                    cloudwatch_agent_parameter=values[1],
+                    cloudwatch_agent_config_digest=values[2],
+                    install_codedeploy_agent=True,
+                )
             )
         )
-    )
+
+    oidc = s.auth.oidc
+    user_data: Any = user_data_with(app_config)
+    if oidc is not None:
+        # The app accepts identities only when this load balancer signed them.
+        def user_data(alb_arn: pulumi.Output[str]) -> pulumi.Output[str]:
+            return user_data_with({**app_config, "auth": app_auth_config(s, alb_arn)})
+
     h = s.hosting
     web = WebTier(
         "web",
@@ -229,6 +254,20 @@ def build(s: Settings) -> Platform:
             instance_tags=s.default_tags,
             user_data=user_data,
             certificate_arn=h.certificate_arn,
+            oidc=(
+                OidcAuth(
+                    issuer=oidc.issuer,
+                    authorization_endpoint=oidc.authorization_endpoint,
+                    token_endpoint=oidc.token_endpoint,
+                    user_info_endpoint=oidc.user_info_endpoint,
+                    client_id=oidc.client_id,
+                    client_secret=pulumi.Output.secret(oidc.client_secret.get_secret_value()),
+                    scope=oidc.scope,
+                    session_timeout_seconds=oidc.session_timeout_seconds,
+                )
+                if oidc is not None
+                else None
+            ),
             deletion_protection=h.deletion_protection,
             root_volume_gb=h.root_volume_gb,
             health_check_grace_seconds=h.health_check_grace_seconds,

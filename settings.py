@@ -23,7 +23,14 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+)
 from pydantic.alias_generators import to_camel
 
 from components import subnets, windows
@@ -426,6 +433,39 @@ class Performance(_Group):
     )
 
 
+_HTTPS_URL_RE = r"^https://[A-Za-z0-9.-]+(:\d+)?(/[^\s]*)?$"
+
+
+class Oidc(_Group):
+    """An OpenID Connect identity provider the load balancer authenticates users with."""
+
+    issuer: str = Field(pattern=_HTTPS_URL_RE, description="OIDC issuer URL of the IdP.")
+    authorization_endpoint: str = Field(pattern=_HTTPS_URL_RE, description="IdP endpoint.")
+    token_endpoint: str = Field(pattern=_HTTPS_URL_RE, description="IdP token endpoint.")
+    user_info_endpoint: str = Field(pattern=_HTTPS_URL_RE, description="IdP user-info endpoint.")
+    client_id: str = Field(min_length=1, description="OAuth 2.0 client id of this app.")
+    client_secret: SecretStr = Field(
+        description="OAuth 2.0 client secret; must be set as a secret "
+        "(`pulumi config set --secret --path groundwork:auth.oidc.clientSecret ...`)."
+    )
+    scope: str = Field("openid email", min_length=1, description="Scopes the ALB requests.")
+    session_timeout_seconds: int = Field(
+        43200, ge=1, le=604800, description="ALB session cookie lifetime (1..604800 s)."
+    )
+
+
+class Auth(_Group):
+    """`groundwork:auth`: who may call the app. Unset: no authentication at the edge, and the
+    app treats every caller as an anonymous session."""
+
+    oidc: Oidc | None = Field(
+        None,
+        description="ALB OIDC authentication on the HTTPS listener: {issuer, "
+        "authorizationEndpoint, tokenEndpoint, userInfoEndpoint, clientId, clientSecret "
+        "(secret), scope, sessionTimeoutSeconds}; needs hosting.certificateArn.",
+    )
+
+
 # Structured config keys: `groundwork:<key>` -> model. Scalar keys are declared in Pulumi.yaml.
 GROUPS: dict[str, type[_Group]] = {
     "network": Network,
@@ -440,6 +480,7 @@ GROUPS: dict[str, type[_Group]] = {
     "pipeline": Pipeline,
     "scaling": Scaling,
     "performance": Performance,
+    "auth": Auth,
 }
 # Scalar keys: name -> (Pulumi project config type, default, description). Pulumi.yaml declares
 # exactly these (a test keeps them in step).
@@ -482,6 +523,7 @@ class Settings(BaseModel):
     pipeline: Pipeline
     scaling: Scaling
     performance: Performance
+    auth: Auth
 
     def at_least(self, phase: str) -> bool:
         """True when the stack's phase is `phase` or later."""
@@ -749,6 +791,14 @@ def _cross_checks(s: dict[str, Any]) -> Iterable[tuple[str, str]]:
                 f"{ns}:scaling.warmPoolMinSize",
                 f"must be <= hosting.maxSize (got {sc.warm_pool_min_size} > {h.max_size})",
             )
+    if (au := s.get("auth")) is not None and au.oidc is not None and h and not h.certificate_arn:
+        # "authenticate-oidc" is an action of HTTPS listeners only:
+        # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-authenticate-users.html
+        yield (
+            f"{ns}:auth.oidc",
+            "needs hosting.certificateArn: the load balancer authenticates users only on its "
+            "HTTPS listener (got no certificate)",
+        )
     pf = s.get("performance")
     if phase == "growth" and pf is not None and h and h.certificate_arn and not pf.canary_url:
         # With a certificate the ALB serves HTTPS for your domain, not for its own DNS name: a
@@ -760,12 +810,35 @@ def _cross_checks(s: dict[str, Any]) -> Iterable[tuple[str, str]]:
         )
 
 
+def _plain_text_credentials(parsed: dict[str, Any], secret_keys: Iterable[str] | None) -> list[str]:
+    """A credential written into the stack file in plain text is refused (it would sit in
+    git and in every copy of the file)."""
+    auth = parsed.get("auth")
+    if secret_keys is None or auth is None or auth.oidc is None:
+        return []
+    if f"{NAMESPACE}:auth" in set(secret_keys):
+        return []
+    return [
+        f"{NAMESPACE}:auth.oidc.clientSecret must be a secret: set it with `pulumi config set "
+        f"--secret --path {NAMESPACE}:auth.oidc.clientSecret <value>` (got plain text)"
+    ]
+
+
 def _parse_bool(value: str) -> bool | None:
     return {"true": True, "false": False}.get(value.strip().lower())
 
 
-def parse(values: Mapping[str, str], *, project: str, stack: str) -> Settings:
-    """Validate the flat config map the CLI passes (`ns:key -> str`, objects JSON-encoded)."""
+def parse(
+    values: Mapping[str, str],
+    *,
+    project: str,
+    stack: str,
+    secret_keys: Iterable[str] | None = None,
+) -> Settings:
+    """Validate the flat config map the CLI passes (`ns:key -> str`, objects JSON-encoded).
+
+    `secret_keys` (the keys the CLI marks secret) lets it refuse a credential in plain text.
+    """
     ns = NAMESPACE
     problems: list[str] = []
     parsed: dict[str, Any] = {}
@@ -835,6 +908,7 @@ def parse(values: Mapping[str, str], *, project: str, stack: str) -> Settings:
             problems.extend(_field_errors(full, model, exc, raw))
 
     problems.extend(f"{key} {msg}" for key, msg in _cross_checks(parsed))
+    problems.extend(_plain_text_credentials(parsed, secret_keys))
     if problems:
         raise SettingsError(stack, problems)
     return Settings(project=project, stack=stack, **parsed)
@@ -843,10 +917,17 @@ def parse(values: Mapping[str, str], *, project: str, stack: str) -> Settings:
 def load() -> Settings:
     """Read the running stack's config; a bad config stops the program with a plain message."""
     import pulumi  # imported here so the pure parts load without the SDK's runtime state
+    from pulumi.runtime import config as runtime_config
 
     values = _runtime_config()
+    secret_keys = [
+        *runtime_config.get_config_secret_keys_env(),
+        *(k for k in values if runtime_config.is_config_secret(k)),
+    ]
     try:
-        return parse(values, project=pulumi.get_project(), stack=pulumi.get_stack())
+        return parse(
+            values, project=pulumi.get_project(), stack=pulumi.get_stack(), secret_keys=secret_keys
+        )
     except SettingsError as exc:
         # RunError prints just the message: no traceback for a config mistake.
         raise pulumi.RunError(str(exc)) from None
@@ -866,7 +947,7 @@ def load_stack_file(stack: str, project_dir: Path) -> Settings:
     from offline import stackfile
 
     config = stackfile.load(stack, project_dir)
-    return parse(config.values, project=config.project, stack=stack)
+    return parse(config.values, project=config.project, stack=stack, secret_keys=config.secret_keys)
 
 
 # ---- documentation generated from the models -------------------------------------------

@@ -9,21 +9,30 @@ expiring results and a per-query scan limit, with named queries for the usual pr
 questions.
 
 Users are pseudonymous: the app HMACs its user ids with a per-deployment key kept in Secrets
-Manager (generated here), and the table has no column for an IP address or an e-mail, so a
-field sent by mistake is dropped by the conversion.
+Manager. A one-shot function (`ops/pseudonym_key.py`) generates it in AWS at deploy time and
+keeps an existing one, so the program never holds it and it is not in Pulumi state. The
+table has no column for an IP address or an e-mail, so a field sent by mistake is dropped by
+the conversion.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
 from components import buckets, context, contracts, iam, kms
+from components.servicelogs import LOG_CLASS_TAG
+
+# The function that fills the pseudonym-key secret once (relative to the project directory,
+# the program's working directory under the CLI and the offline recorder alike).
+SEED_SOURCE = Path("ops") / "pseudonym_key.py"
+SEED_HANDLER = "pseudonym_key.handler"
+SEED_RUNTIME = "python3.13"
 
 # Firehose requires at least 64 MiB of buffer when it converts records; the maximum is 128.
 BUFFER_SIZE_MB = 128
@@ -293,18 +302,9 @@ class Analytics(pulumi.ComponentResource):
             recovery_window_in_days=30,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
-        key_value = random.RandomPassword(
-            f"{name}-pseudonym-key-value",
-            length=64,
-            special=False,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-pseudonym-key-version",
-            secret_id=secret.id,
-            secret_string=key_value.result,
-            opts=child,
-        )
+        # Its value is generated in AWS at deploy time, never by the program: it stays out of
+        # the stack's state and every state backup.
+        seeded_secret_arn = self._seed_pseudonym_key(name, args, secret, key.arn)
 
         # ---- catalog: the event contract as a Glue table ----------------------------------
         database = aws.glue.CatalogDatabase(
@@ -598,7 +598,7 @@ class Analytics(pulumi.ComponentResource):
             args.stream_name,
         )  # fmt: skip
         self.put_record_policy_json = iam.to_json(put_record_policy(stream_arn))
-        self.pseudonym_key_secret_arn = secret.arn
+        self.pseudonym_key_secret_arn = seeded_secret_arn
         self.pseudonym_key_read_policy_json = iam.to_json(
             pseudonym_key_read_policy(secret.arn, key.arn, region)
         )
@@ -611,3 +611,79 @@ class Analytics(pulumi.ComponentResource):
                 "pseudonymKeySecretArn": self.pseudonym_key_secret_arn,
             }
         )
+
+    def _seed_pseudonym_key(
+        self,
+        name: str,
+        args: AnalyticsArgs,
+        secret: aws.secretsmanager.Secret,
+        key_arn: pulumi.Output[str],
+    ) -> pulumi.Output[str]:
+        """A function that may only describe the secret and store a value in it, invoked once
+        at deploy time; returns the secret's ARN once the secret holds a value."""
+        region = args.region
+        logs = aws.cloudwatch.LogGroup(
+            f"{name}-pseudonym-key-seed-logs",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_kms_key_arn,
+            tags={LOG_CLASS_TAG: "runtime"},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        role = aws.iam.Role(
+            f"{name}-pseudonym-key-seed-role",
+            assume_role_policy=iam.to_json(iam.lambda_trust()),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        via_secrets_manager = f"secretsmanager.{region}.{context.dns_suffix_of(region)}"
+        policy = aws.iam.RolePolicy(
+            f"{name}-pseudonym-key-seed-policy",
+            role=role.id,
+            policy=iam.to_json(
+                iam.document(
+                    iam.statement(
+                        ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        [pulumi.Output.concat(logs.arn, ":*")],
+                        sid="OwnLogs",
+                    ),
+                    # Describe (never read) the secret, and store its first value.
+                    iam.statement(
+                        ["secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"],
+                        [secret.arn],
+                        sid="FillPseudonymKey",
+                    ),
+                    iam.statement(
+                        ["kms:GenerateDataKey"],
+                        [key_arn],
+                        sid="EncryptPseudonymKey",
+                        conditions={
+                            "StringEquals": {
+                                "kms:ViaService": via_secrets_manager,
+                                "kms:EncryptionContext:SecretARN": secret.arn,
+                            }
+                        },
+                    ),
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        function = aws.lambda_.Function(
+            f"{name}-pseudonym-key-seed-fn",
+            description="Fills the analytics pseudonym-key secret once; keeps an existing key",
+            runtime=SEED_RUNTIME,
+            architectures=["arm64"],
+            handler=SEED_HANDLER,
+            code=pulumi.AssetArchive({SEED_SOURCE.name: pulumi.FileAsset(str(SEED_SOURCE))}),
+            role=role.arn,
+            timeout=60,
+            memory_size=128,
+            logging_config={"log_format": "JSON", "log_group": logs.name},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        invocation = aws.lambda_.Invocation(
+            f"{name}-pseudonym-key-seed",
+            function_name=function.name,
+            input=pulumi.Output.json_dumps({"secretArn": secret.arn}),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        # Consumers (the app config) wait until the secret holds its value.
+        return pulumi.Output.all(secret.arn, invocation.result).apply(lambda values: values[0])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +49,49 @@ def ami_parameter(instance_type: str) -> str:
 
 
 @dataclass(frozen=True)
+class OidcAuth:
+    """The identity provider the HTTPS listener authenticates users with (authenticate-oidc)."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    user_info_endpoint: str
+    client_id: str
+    client_secret: pulumi.Input[str]
+    scope: str
+    session_timeout_seconds: int
+
+
+def https_default_actions(
+    target_group_arn: pulumi.Input[str], oidc: OidcAuth | None
+) -> list[dict[str, Any]]:
+    """The HTTPS listener's actions: forward, after OIDC authentication when `oidc` is set.
+
+    With authentication, the load balancer adds `x-amzn-oidc-data` (claims it signs) to every
+    request it forwards; the app trusts identity only from that header, once verified.
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-authenticate-users.html
+    """
+    forward = {"type": "forward", "target_group_arn": target_group_arn}
+    if oidc is None:
+        return [forward]
+    authenticate = {
+        "issuer": oidc.issuer,
+        "authorization_endpoint": oidc.authorization_endpoint,
+        "token_endpoint": oidc.token_endpoint,
+        "user_info_endpoint": oidc.user_info_endpoint,
+        "client_id": oidc.client_id,
+        "client_secret": pulumi.Output.secret(oidc.client_secret),
+        "scope": oidc.scope,
+        "session_timeout": oidc.session_timeout_seconds,
+        "on_unauthenticated_request": "authenticate",
+    }
+    return [
+        {"type": "authenticate-oidc", "order": 1, "authenticate_oidc": authenticate},
+        {**forward, "order": 2},
+    ]
+
+
+@dataclass(frozen=True)
 class WebTierArgs:
     vpc_id: pulumi.Input[str]
     public_subnet_ids: Sequence[pulumi.Input[str]]
@@ -62,8 +105,12 @@ class WebTierArgs:
     # Tags the instances and their volumes get at launch; provider default tags do not reach
     # instances an autoscaling group launches.
     instance_tags: Mapping[str, str]
-    user_data: pulumi.Input[str]
+    # The user data, or a function of the load balancer's ARN returning it (the app checks
+    # that the identities it is given were signed by this load balancer).
+    user_data: pulumi.Input[str] | Callable[[pulumi.Output[str]], pulumi.Input[str]]
     certificate_arn: str | None = None
+    # ALB OIDC authentication on the HTTPS listener; None: no authentication at the edge.
+    oidc: OidcAuth | None = None
     deletion_protection: bool = True
     root_volume_gb: int = 20
     health_check_grace_seconds: int = 300
@@ -136,6 +183,19 @@ class WebTier(pulumi.ComponentResource):
             description="Forward to instances on the app port",
             opts=child,
         )
+        if args.oidc is not None:
+            # The load balancer itself calls the IdP's token and user-info endpoints:
+            # https://aws.amazon.com/premiumsupport/knowledge-center/elb-configure-authentication-alb/
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-alb-out-idp",
+                security_group_id=alb_sg.id,
+                cidr_ipv4="0.0.0.0/0",
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                description="HTTPS to the OIDC identity provider",
+                opts=child,
+            )
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-instance-in-app",
             security_group_id=instance_sg.id,
@@ -210,7 +270,7 @@ class WebTier(pulumi.ComponentResource):
                 protocol="HTTPS",
                 ssl_policy=TLS_POLICY,
                 certificate_arn=args.certificate_arn,
-                default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+                default_actions=https_default_actions(target_group.arn, args.oidc),
                 opts=child,
             )
         else:
@@ -279,9 +339,9 @@ class WebTier(pulumi.ComponentResource):
                 }
             ],
             monitoring={"enabled": True},
-            user_data=pulumi.Output.from_input(args.user_data).apply(
-                lambda text: base64.b64encode(text.encode()).decode()
-            ),
+            user_data=pulumi.Output.from_input(
+                args.user_data(alb.arn) if callable(args.user_data) else args.user_data
+            ).apply(lambda text: base64.b64encode(text.encode()).decode()),
             tag_specifications=[
                 {"resource_type": "instance", "tags": {**tags, "Name": f"{name}-instance"}},
                 {"resource_type": "volume", "tags": {**tags, "Name": f"{name}-volume"}},

@@ -31,6 +31,7 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from offline import stackfile
+from offline.arns import arn_for, fake_uuid
 from offline.model import RecordedResource, Recording
 
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
@@ -57,11 +58,6 @@ def _struct_to_dict(struct: Any) -> dict[str, Any]:
     return json_format.MessageToDict(struct, preserving_proto_field_name=True)
 
 
-def _uuid(*parts: str) -> str:
-    digest = hashlib.sha256("/".join(parts).encode()).hexdigest()
-    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
-
-
 def _service_of(type_: str) -> str:
     # aws:ec2/vpc:Vpc -> ec2; aws:lb/loadBalancer:LoadBalancer -> elasticloadbalancing
     module = type_.split(":")[1].split("/")[0] if type_.count(":") >= 2 else "unknown"
@@ -77,6 +73,13 @@ class FakeCloud(pulumi.runtime.Mocks):
         self.region = region
         self.preview = preview
         self.account_id = account_id
+        # Explicit providers' regions by resource id: a resource created through one (the
+        # database's replica region) gets ARNs in that region, as in AWS.
+        self._provider_regions: dict[str, str] = {}
+
+    def _region_of(self, args: pulumi_mocks.MockResourceArgs) -> str:
+        provider_id = (args.provider or "").rsplit("::", 1)[-1]
+        return self._provider_regions.get(provider_id, self.region)
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -88,18 +91,32 @@ class FakeCloud(pulumi.runtime.Mocks):
             # unknown (an empty id is how the runtime marks the id unknown).
             return "", inputs
         state = {**inputs}
+        region = self._region_of(args)
+        if args.typ == "pulumi:providers:aws":
+            self._provider_regions[rid] = inputs.get("region") or self.region
+        if args.typ == "aws:kms/key:Key":
+            rid = state["keyId"] = fake_uuid(args.name)
         state.setdefault("id", rid)
         name = inputs.get("name") or f"{args.name}-{_short_hash(args.name)[:7]}"
         state.setdefault("name", name)
-        service = _service_of(args.typ)
-        kind = args.typ.rsplit(":", 1)[-1].lower()
-        state.setdefault("arn", f"arn:aws:{service}:{self.region}:{self.account_id}:{kind}/{name}")
+        arn = arn_for(args.typ, inputs, name, rid, region, self.account_id)
+        if arn is None:
+            service = _service_of(args.typ)
+            kind = args.typ.rsplit(":", 1)[-1].lower()
+            arn = f"arn:aws:{service}:{region}:{self.account_id}:{kind}/{name}"
+        state.setdefault("arn", arn)
+        elb = f"arn:aws:elasticloadbalancing:{region}:{self.account_id}"
         if args.typ in ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"):
             state["arnSuffix"] = f"app/{name}/{_short_hash(name)}"
-            state["dnsName"] = f"{name}.{self.region}.elb.amazonaws.com"
+            state["arn"] = f"{elb}:loadbalancer/{state['arnSuffix']}"
+            state["dnsName"] = f"{name}.{region}.elb.amazonaws.com"
             state["zoneId"] = "Z32O12XQLNTSW2"
         if args.typ in ("aws:lb/targetGroup:TargetGroup", "aws:alb/targetGroup:TargetGroup"):
             state["arnSuffix"] = f"targetgroup/{name}/{_short_hash(name)}"
+            state["arn"] = f"{elb}:{state['arnSuffix']}"
+        if args.typ in ("aws:lb/listener:Listener", "aws:alb/listener:Listener"):
+            balancer = str(inputs.get("loadBalancerArn", f"{elb}:loadbalancer/app/{name}/0"))
+            state["arn"] = f"{balancer.replace(':loadbalancer/', ':listener/')}/{_short_hash(name)}"
         if args.typ == "aws:rds/instance:Instance":
             ident = inputs.get("identifier") or name
             state.update(
@@ -128,18 +145,18 @@ class FakeCloud(pulumi.runtime.Mocks):
             state["latestVersion"] = 1
         if args.typ == "aws:cognito/identityPool:IdentityPool":
             # Identity pool ids are `<region>:<uuid>`.
-            state["id"] = rid = f"{self.region}:{_uuid(args.name)}"
+            state["id"] = rid = f"{self.region}:{fake_uuid(args.name)}"
             state["arn"] = (
                 f"arn:aws:cognito-identity:{self.region}:{self.account_id}:identitypool/{rid}"
             )
         if args.typ == "aws:rum/appMonitor:AppMonitor":
-            monitor_id = _uuid(args.name)
+            monitor_id = fake_uuid(args.name)
             state["appMonitorId"] = monitor_id
             if inputs.get("cwLogEnabled"):
                 # RUM names its copy of events after the monitor and the start of its id.
                 state["cwLogGroup"] = f"/aws/vendedlogs/RUMService_{name}{monitor_id[:8]}"
         if args.typ == "aws:synthetics/canary:Canary":
-            function = f"cwsyn-{name}-{_uuid(args.name)}"
+            function = f"cwsyn-{name}-{fake_uuid(args.name)}"
             state["engineArn"] = (
                 f"arn:aws:lambda:{self.region}:{self.account_id}:function:{function}:1"
             )

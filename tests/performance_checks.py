@@ -188,7 +188,8 @@ def service_log_problems(rec: Recording, expected: dict[str, int]) -> list[str]:
     function may touch it; its IAM pattern covers the name."""
     problems = []
     invocations = {}
-    for inv in rec.of_type(INVOCATION):
+    # Only the settings function's invocations (others, e.g. the pseudonym-key seed, differ).
+    for inv in rec.children_of("groundwork:observability:ServiceLogSettings", INVOCATION):
         payload = json.loads(inv.input("input"))
         invocations[payload["logGroupName"]] = (inv, payload)
     for name, days in expected.items():

@@ -362,18 +362,50 @@ def test_firehose_role_reaches_only_what_delivery_needs(stack: str, request: Any
 
 def test_stateful_analytics_resources_are_protected_in_prod(prod: Recording) -> None:
     for name in ("analytics-events", "analytics-key", "analytics-pseudonym-key",
-                 "analytics-pseudonym-key-value", "analytics-delivery-errors"):  # fmt: skip
+                 "analytics-delivery-errors", "analytics-pseudonym-key-seed-logs"):  # fmt: skip
         assert child(prod, ANALYTICS, name).protect is True, f"{name} is not protected in prod"
 
 
-def test_pseudonym_key_is_generated_and_encrypted_with_the_analytics_key(prod: Recording) -> None:
+def test_pseudonym_key_is_encrypted_with_the_analytics_key(prod: Recording) -> None:
     secret = child(prod, ANALYTICS, "analytics-pseudonym-key")
     key = child(prod, ANALYTICS, "analytics-key")
     assert key.urn in secret.property_dependencies.get("kmsKeyId", ()), secret.urn
-    version = child(prod, ANALYTICS, "analytics-pseudonym-key-version")
-    password = child(prod, ANALYTICS, "analytics-pseudonym-key-value")
-    assert password.urn in version.property_dependencies.get("secretString", ()), version.urn
-    assert value(password, "length") >= 32, password.urn
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_program_never_holds_the_pseudonym_key(stack: str, request: Any) -> None:
+    rec: Recording = request.getfixturevalue(stack)
+    holders = [
+        r.urn
+        for r in rec
+        if r.type in ("random:index/randomPassword:RandomPassword",)
+        or (r.type == "aws:secretsmanager/secretVersion:SecretVersion")
+    ]
+    assert holders == [], f"a key value passes through the program: {holders}"
+
+
+def test_the_key_is_generated_at_deploy_time_by_the_seed_function(prod: Recording) -> None:
+    secret = child(prod, ANALYTICS, "analytics-pseudonym-key")
+    invocation = child(prod, ANALYTICS, "analytics-pseudonym-key-seed")
+    assert json.loads(value(invocation, "input")) == {"secretArn": secret.outputs["arn"]}
+    function = child(prod, ANALYTICS, "analytics-pseudonym-key-seed-fn")
+    assert value(function, "handler") == analytics_component.SEED_HANDLER
+    assert analytics_component.SEED_SOURCE.is_file(), analytics_component.SEED_SOURCE
+    [policy] = [
+        r for r in prod.of_type("aws:iam/rolePolicy:RolePolicy")
+        if r.name == "analytics-pseudonym-key-seed-policy"
+    ]  # fmt: skip
+    actions = {a for s in json.loads(value(policy, "policy"))["Statement"] for a in s["Action"]}
+    assert "secretsmanager:GetSecretValue" not in actions, "the seed function may read the key"
+    assert {"secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"} <= actions
+
+
+def test_the_app_config_waits_for_the_key(prod: Recording) -> None:
+    invocation = child(prod, ANALYTICS, "analytics-pseudonym-key-seed")
+    template = prod.one("aws:ec2/launchTemplate:LaunchTemplate")
+    assert invocation.urn in template.property_dependencies.get("userData", ()), (
+        f"{template.urn}: instances may start before the pseudonym key exists"
+    )
 
 
 def test_configured_retention_reaches_bucket_and_projection(record_variant: Any) -> None:

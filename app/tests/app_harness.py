@@ -70,7 +70,15 @@ class RunningApp:
         return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+# Only a bound for a failing test: a passing one returns as soon as the condition holds. Long,
+# because the suite runs on loaded machines (a load of 20 on 2 cores took a moto round trip
+# past 5 s).
+WAIT_SECONDS = 30.0
+
+
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = WAIT_SECONDS, what: str = "condition"
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         result = predicate()

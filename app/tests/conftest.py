@@ -47,3 +47,13 @@ def aws(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> str:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return moto_endpoint
+
+
+@pytest.fixture
+def key_endpoint() -> Iterator[object]:
+    """A local stand-in for the regional ELB public-key endpoint."""
+    from alb_tokens import KeyEndpoint
+
+    endpoint = KeyEndpoint()
+    yield endpoint
+    endpoint.close()

@@ -5,10 +5,17 @@ from __future__ import annotations
 import json
 import socket
 
+import pytest
+from alb_tokens import AlbSigner, auth_config
 from webapp.routes import ROUTES
 from webapp.server import MAX_BODY
 
-USER = {"X-User-Id": "user-1", "X-Account-Id": "acct-1", "X-Plan": "pro"}
+
+@pytest.fixture
+def signed(start_app, key_endpoint):
+    """The app with ALB authentication, and the headers of a signed-in pro user."""
+    app = start_app({"auth": auth_config(key_endpoint)})
+    return app, {"x-amzn-oidc-data": AlbSigner(key_endpoint).token()}
 
 
 def test_health_is_200_with_small_json(start_app):
@@ -36,14 +43,14 @@ def test_request_id_is_echoed_when_plain_and_replaced_otherwise(start_app):
     assert len(odd.headers["X-Request-Id"]) == 32, "the replacement is a uuid4 hex"
 
 
-def test_feature_endpoints_need_a_user(start_app):
-    app = start_app()
+def test_feature_endpoints_need_a_user(signed):
+    app, _ = signed
     assert app.request("POST", "/api/reports", body=b'{"title": "t"}').status == 401
     assert app.request("GET", "/api/plan").status == 401
 
 
-def test_create_report_validates_its_body(start_app):
-    app = start_app()
+def test_create_report_validates_its_body(signed):
+    app, USER = signed
     ok = app.request("POST", "/api/reports", body=b'{"title": "Q3"}', headers=USER)
     assert ok.status == 201, f"POST /api/reports returned {ok.status}: {ok.body!r}"
     assert ok.json()["title"] == "Q3"
@@ -52,15 +59,15 @@ def test_create_report_validates_its_body(start_app):
         assert reply.status == 400, f"POST /api/reports with {bad!r} returned {reply.status}"
 
 
-def test_plan_lists_the_plans_features(start_app):
-    app = start_app()
+def test_plan_lists_the_plans_features(signed):
+    app, USER = signed
     reply = app.request("GET", "/api/plan", headers=USER)
     assert reply.status == 200
     assert reply.json() == {"plan": "pro", "features": ["reports", "exports", "sso"]}
 
 
-def test_body_over_the_limit_is_refused(start_app):
-    app = start_app()
+def test_body_over_the_limit_is_refused(signed):
+    app, USER = signed
     reply = app.request("POST", "/api/reports", body=b"x" * (MAX_BODY + 1), headers=USER)
     assert reply.status == 413, f"a {MAX_BODY + 1}-byte body returned {reply.status}"
 

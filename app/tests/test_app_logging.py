@@ -6,6 +6,7 @@ import logging
 import re
 
 import pytest
+from alb_tokens import auth_config
 from app_harness import reset_logging, wait_for
 from webapp.logs import configure_logging
 from webapp.routes import ROUTES
@@ -36,8 +37,8 @@ def test_every_runtime_line_is_a_contract_record(start_app):
         assert set(record) <= CONTRACT_FIELDS, f"fields outside the contract: {set(record)}"
 
 
-def test_one_access_record_per_request_with_its_fields(start_app):
-    app = start_app()
+def test_one_access_record_per_request_with_its_fields(start_app, key_endpoint):
+    app = start_app({"auth": auth_config(key_endpoint)})  # no token: the report is a 401
     app.request("GET", "/health", headers={"X-Request-Id": "req-1"})
     app.request("POST", "/api/reports", body=b"{}", headers={"X-Request-Id": "req-2"})
     records = wait_for(lambda: len(access_records(app)) >= 2 and access_records(app))

@@ -1,6 +1,6 @@
 """The app's configuration: `/etc/groundwork/app.json`, written by the instance bootstrap.
 
-The schema is the one in docs/contracts.md. `analytics` and `rum` are optional: a stack
+The schema is the one in docs/contracts.md. `analytics`, `rum` and `auth` are optional: a stack
 without them still runs the app. Every problem is reported at once, naming the key.
 """
 
@@ -37,12 +37,24 @@ class RumConfig:
 
 
 @dataclass(frozen=True)
+class AuthConfig:
+    """ALB OIDC authentication: whose signature the app accepts, and where its keys are."""
+
+    alb_arn: str
+    # https://public-keys.auth.elb.<region>.amazonaws.com (tests point it at a local server)
+    public_key_endpoint: str
+    issuer: str | None = None
+    client_id: str | None = None
+
+
+@dataclass(frozen=True)
 class AppConfig:
     region: str
     environment: str
     app_port: int = DEFAULT_PORT
     analytics: AnalyticsConfig | None = None
     rum: RumConfig | None = None
+    auth: AuthConfig | None = None
 
 
 def config_path() -> Path:
@@ -103,9 +115,27 @@ def parse_config(doc: Any, source: str = "app config") -> AppConfig:
             allow_cookies=cookies is True,
         )
 
+    auth = _auth(doc, errors) if doc.get("auth") is not None else None
     if errors:
         raise ConfigError(f"{source}: " + "; ".join(errors))
-    return AppConfig(region, environment, port, analytics, rum)
+    return AppConfig(region, environment, port, analytics, rum, auth)
+
+
+def _auth(doc: dict[str, Any], errors: list[str]) -> AuthConfig:
+    section = _section(doc, "auth", errors)
+    endpoint = _string(section, "publicKeyEndpoint", errors, "auth.")
+    if endpoint and not endpoint.startswith(("https://", "http://127.0.0.1")):
+        errors.append(f"auth.publicKeyEndpoint must be an https:// URL (got {endpoint!r})")
+    optional = {}
+    for key in ("issuer", "clientId"):
+        if section.get(key) is not None:
+            optional[key] = _string(section, key, errors, "auth.")
+    return AuthConfig(
+        alb_arn=_string(section, "albArn", errors, "auth."),
+        public_key_endpoint=endpoint,
+        issuer=optional.get("issuer"),
+        client_id=optional.get("clientId"),
+    )
 
 
 def _section(doc: dict[str, Any], key: str, errors: list[str]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from webapp.auth import HEADER, AlbVerifier, Identity, InvalidToken, KeyUnavailable, anonymous
 from webapp.config import AppConfig
 from webapp.events import Event, EventSender
 from webapp.logs import client_id_var, request_id_var
@@ -28,13 +29,8 @@ MAX_BODY = 64 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-@dataclass(frozen=True)
-class User:
-    """The authenticated caller. Raw ids stay in the process: logs and events get pseudonyms."""
-
-    user_id: str
-    account_id: str
-    plan: str
+# The caller; routes read `request.user` (see auth.py for where it comes from).
+User = Identity
 
 
 @dataclass
@@ -60,11 +56,12 @@ def json_response(status: int, doc: object) -> Response:
 
 
 class App:
-    """What every request can reach: the config and the analytics sender (if any)."""
+    """What every request can reach: the config, the analytics sender and the verifier."""
 
     def __init__(self, config: AppConfig) -> None:
         self.config = config
         self.events = EventSender(config.analytics, config.region) if config.analytics else None
+        self.verifier = AlbVerifier(config.auth) if config.auth else None
 
     def start(self) -> None:
         if self.events:
@@ -78,20 +75,25 @@ class App:
         if self.events:
             self.events.emit(event)
 
+    def identify(self, headers: dict[str, str]) -> User | None:
+        """The caller: the identity the load balancer signed, None when there is none or it
+        does not verify (the routes answer 401), or an anonymous session without `auth`.
+        Identity headers a client sends itself (X-User-Id, ...) are never read."""
+        if self.verifier is None:
+            return anonymous()
+        token = headers.get(HEADER)
+        if not token:
+            return None
+        try:
+            return self.verifier.identity(token)
+        except InvalidToken as exc:
+            log.warning("rejected %s: %s", HEADER, exc)
+        except KeyUnavailable as exc:
+            log.error("cannot authenticate: %s", exc)
+        return None
+
 
 Route = Callable[[App, Request], Response]
-
-
-def current_user(headers: dict[str, str]) -> User | None:
-    """Who is calling. REPLACE THIS with your authentication (session, JWT, ALB OIDC).
-
-    The example trusts X-User-Id / X-Account-Id / X-Plan headers so that the feature
-    endpoints have a user to attribute events to; a real app must not.
-    """
-    user_id, account_id = headers.get("x-user-id"), headers.get("x-account-id")
-    if not user_id or not account_id:
-        return None
-    return User(user_id, account_id, headers.get("x-plan") or "free")
 
 
 class AppServer(ThreadingHTTPServer):
@@ -133,7 +135,7 @@ class Handler(BaseHTTPRequestHandler):
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         url = urlsplit(self.path)
         headers = {k.lower(): v for k, v in self.headers.items()}
-        user = current_user(headers)
+        user = self.server.app.identify(headers)
         events = self.server.app.events
         client_id = events.pseudonym(user.user_id) if user and events else None
         tokens = (request_id_var.set(request_id), client_id_var.set(client_id))
