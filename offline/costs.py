@@ -54,7 +54,7 @@ def render_text(est: Estimate, recording: Recording) -> str:
         lines.append(f"  {component:<40}{_usd(low)}  {_usd(high)}")
     lines.append(f"  {'total':<40}{_usd(est.low)}  {_usd(est.high)}")
     if est.usage_only:
-        types = sorted({urn.rsplit('::', 2)[-2].rsplit('$', 1)[-1] for urn in est.usage_only})
+        types = sorted({urn.rsplit("::", 2)[-2].rsplit("$", 1)[-1] for urn in est.usage_only})
         lines.append(
             f"  not in the total (billed by use only): {len(est.usage_only)} resources of type "
             f"{', '.join(types)}"
@@ -64,8 +64,10 @@ def render_text(est: Estimate, recording: Recording) -> str:
     unclassified = unclassified_types(r.type for r in recording.resources)
     if unclassified:
         lines.append(f"  NOT CLASSIFIED (missing from the price file): {', '.join(unclassified)}")
-    lines.append("Assumptions (policies/cost/prices.json; excludes data transfer beyond them, "
-                 "support plan, taxes, free tiers):")
+    lines.append(
+        "Assumptions (policies/cost/prices.json; excludes data transfer beyond them, "
+        "support plan, taxes, free tiers):"
+    )
     lines.extend(_assumption(name, spec) for name, spec in est.assumptions.items())
     return "\n".join(lines)
 

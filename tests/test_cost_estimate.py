@@ -102,7 +102,7 @@ def test_synthetic_stack_matches_hand_computed_figures() -> None:
 
 
 def test_prod_sized_changes_move_the_estimate() -> None:
-    """The same stack with a multi-AZ database and a bigger class must cost more (not a constant)."""
+    """The same stack with a multi-AZ database must cost more: the figure is not a constant."""
     small = estimate(synthetic_stack(), "eu-west-1")
     bigger = [
         Item(i.type, i.urn, i.name, i.parent, {**i.props, "multiAz": True}, i.deps)
@@ -129,8 +129,9 @@ def test_region_without_prices_is_an_error() -> None:
         estimate(synthetic_stack(), "ap-south-2")
 
 
-@pytest.mark.parametrize("stack,phase", [("dev", "early"), ("prod", "early"), ("dev", "pmf"),
-                                         ("prod", "growth")])
+@pytest.mark.parametrize(
+    "stack,phase", [("dev", "early"), ("prod", "early"), ("dev", "pmf"), ("prod", "growth")]
+)
 def test_every_registered_type_is_classified(
     phase_variant: Callable[..., Recording], stack: str, phase: str
 ) -> None:
@@ -143,9 +144,7 @@ def test_every_registered_type_is_classified(
 
 
 def test_an_unclassified_type_is_caught() -> None:
-    assert unclassified_types(["aws:ec2/vpc:Vpc", "aws:new/thing:Thing"]) == [
-        "aws:new/thing:Thing"
-    ]
+    assert unclassified_types(["aws:ec2/vpc:Vpc", "aws:new/thing:Thing"]) == ["aws:new/thing:Thing"]
 
 
 def test_every_priced_type_has_a_rule_and_every_token_exists_in_pulumi_aws() -> None:

@@ -172,8 +172,9 @@ def _launch_template(ctx: _Ctx, asg: Item) -> Item | None:
         if urn in ctx.by_urn:
             return ctx.by_urn[urn]
     same_parent = [
-        i for i in ctx.items if i.type == "aws:ec2/launchTemplate:LaunchTemplate"
-        and i.parent == asg.parent
+        i
+        for i in ctx.items
+        if i.type == "aws:ec2/launchTemplate:LaunchTemplate" and i.parent == asg.parent
     ]
     return same_parent[0] if len(same_parent) == 1 else None
 
@@ -201,9 +202,8 @@ def _asg(ctx: _Ctx, item: Item) -> Priced:
         warm_n = _num(warm.get("minSize"))
         running = warm.get("poolState") == "Running"
         warm_cost = warm_n * (per_instance if running else ebs_month)
-    basis = (
-        f"{lo:g}..{hi:g} x {itype} (${hourly}/h x {ctx.hours:g} h + ${ebs_month:.2f} EBS)"
-        + (f" + warm pool {warm_n:g} (${warm_cost:.2f})" if warm_n else "")
+    basis = f"{lo:g}..{hi:g} x {itype} (${hourly}/h x {ctx.hours:g} h + ${ebs_month:.2f} EBS)" + (
+        f" + warm pool {warm_n:g} (${warm_cost:.2f})" if warm_n else ""
     )
     return lo * per_instance + warm_cost, hi * per_instance + warm_cost, basis
 
@@ -282,9 +282,7 @@ def _rds(ctx: _Ctx, item: Item) -> Priced:
 
 def _source_db(ctx: _Ctx, item: Item) -> Item | None:
     dbs = [i for i in ctx.items if i.type == "aws:rds/instance:Instance"]
-    linked = [
-        ctx.by_urn[u] for u in item.deps.get("sourceDbInstanceArn", ()) if u in ctx.by_urn
-    ]
+    linked = [ctx.by_urn[u] for u in item.deps.get("sourceDbInstanceArn", ()) if u in ctx.by_urn]
     return (linked or dbs or [None])[0]
 
 
@@ -467,7 +465,10 @@ def _codebuild(ctx: _Ctx, item: Item) -> Priced:
 
 def _pipeline(ctx: _Ctx, item: Item) -> Priced:
     if _get(item.props, "pipelineType") == "V2":
-        runs, minutes = ctx.assume("releasesPerMonth"), ctx.assume("pipelineActionMinutesPerRelease")
+        runs, minutes = (
+            ctx.assume("releasesPerMonth"),
+            ctx.assume("pipelineActionMinutesPerRelease"),
+        )
         price = ctx.usd("pipelineV2ActionMinute")
         cost = runs * minutes * price
         return cost, cost, f"{runs:g} releases x {minutes:g} action min x ${price}/min"
@@ -483,7 +484,11 @@ def _scaling_policy(ctx: _Ctx, item: Item) -> Priced:
 
 def _waf(ctx: _Ctx, item: Item) -> Priced:
     rules = len(_as_list(_get(item.props, "rules")))
-    acl, rule, per_m = ctx.usd("wafWebAclMonth"), ctx.usd("wafRuleMonth"), ctx.usd("wafMillionRequests")
+    acl, rule, per_m = (
+        ctx.usd("wafWebAclMonth"),
+        ctx.usd("wafRuleMonth"),
+        ctx.usd("wafMillionRequests"),
+    )
     req = ctx.assume("wafMillionRequestsPerMonth")
     cost = acl + rules * rule + req * per_m
     return cost, cost, f"${acl} + {rules} rules x ${rule} + {req:g}M requests x ${per_m}/M"
@@ -520,9 +525,7 @@ RULES: dict[str, Callable[[_Ctx, Item], Priced]] = {
 def unclassified_types(types: Iterable[str]) -> list[str]:
     """Cloud resource types neither priced nor marked included, free or usage-only."""
     known = classification()
-    return sorted(
-        {t for t in types if t.startswith(("aws:", "random:")) and t not in known}
-    )
+    return sorted({t for t in types if t.startswith(("aws:", "random:")) and t not in known})
 
 
 def estimate(items: Sequence[Item], region: str) -> Estimate:
