@@ -173,6 +173,9 @@ class StackSettings:
     phase: str | None = None
     rum_allow_cookies: bool = False
     analytics_retention_days: int | None = None
+    # Cost rules: the region the estimate is priced in and the stack's groundwork:cost budget.
+    region: str = ""
+    monthly_budget_usd: float | None = None
 
     @classmethod
     def from_config(
@@ -190,6 +193,7 @@ class StackSettings:
         rum = obj(f"{namespace}:rum")
         analytics = obj(f"{namespace}:analytics")
         retention = analytics.get("retentionDays")
+        budget = obj(f"{namespace}:cost").get("monthlyBudgetUsd")
         return cls(
             project=project,
             stack=stack,
@@ -199,6 +203,10 @@ class StackSettings:
             or str(rum.get("allowCookies")).lower() == "true",
             analytics_retention_days=int(retention)
             if isinstance(retention, int | float) and not isinstance(retention, bool)
+            else None,
+            region=values.get("aws:region", ""),
+            monthly_budget_usd=float(budget)
+            if isinstance(budget, int | float) and not isinstance(budget, bool) and budget > 0
             else None,
         )
 
