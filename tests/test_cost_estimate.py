@@ -202,3 +202,16 @@ def test_preview_prints_estimate_with_assumptions_and_json(tmp_path: Path) -> No
     assert cost["monthly"]["minimum"] == pytest.approx(sum(p["minimum"] for p in parts), abs=0.05)
     assert cost["monthly"]["minimum"] < cost["monthly"]["maximum"], "a range, min to max"
     assert "natProcessedGbPerMonth" in cost["assumptions"]
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/cost.md"])
+def test_docs_show_the_current_shipped_figures(doc: str, dev: Recording, prod: Recording) -> None:
+    """The figures the README and docs/cost.md quote are what the preview prints today."""
+    text = (ROOT / doc).read_text()
+    for rec in (dev, prod):
+        est = estimate(items_of(rec), "eu-west-1")
+        for figure in (f"{est.low:,.2f}", f"{est.high:,.2f}"):
+            assert figure in text, (
+                f"{doc}: {rec.stack} now estimates {est.low:,.2f} .. {est.high:,.2f} USD "
+                f"(make preview STACK={rec.stack}); update the figures"
+            )
