@@ -150,6 +150,7 @@ def _spend_alerts(s: Settings, prefix: str, alerts: Alerts) -> SpendAlerts | Non
             tag_key=c.allocation_tag_key,
             tag_value=s.default_tags[c.allocation_tag_key],
             topic_arn=alerts.topic_arn,
+            after=[alerts],
         ),
     )
 

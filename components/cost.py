@@ -28,6 +28,9 @@ class SpendAlertsArgs:
     tag_key: str
     tag_value: str
     topic_arn: pulumi.Input[str]
+    # What must exist before a notification is created: the topic's publish permissions (the
+    # Alerts component; depending on a component waits for all of its children).
+    after: Sequence[pulumi.Resource] = ()
 
 
 def budget_tag_filter(key: str, value: str) -> str:
@@ -84,7 +87,7 @@ class SpendAlerts(pulumi.ComponentResource):
                 )
             ],
             notifications=notifications,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
         )
         # CUSTOM scoped to the tag: a DIMENSIONAL (per service) monitor would watch the whole
         # account, so dev and prod in one account would duplicate each other's alerts.
@@ -114,7 +117,7 @@ class SpendAlerts(pulumi.ComponentResource):
                     values=[f"{args.anomaly_threshold_usd:g}"],
                 )
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
         )
         self.budget_name = budget.name
         self.monitor_arn = monitor.arn

@@ -5,6 +5,7 @@ copy that must fail."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable
@@ -203,3 +204,25 @@ def test_tags_without_the_allocation_key_are_refused_even_without_a_cost_group()
         parse(values, project="groundwork", stack="x")
     # No tags and no cost group at all (a bare test config) still parses.
     assert parse({"aws:region": "eu-west-1"}, project="groundwork", stack="x").cost
+
+
+def ordering_problems(rec: Recording) -> list[str]:
+    """Notifications are created only after the topic and key let the services publish."""
+    needed = {child(rec, ALERTS, n).urn for n in ("alerts-topic-policy", "alerts-key")}
+    return [
+        f"{r.urn}: created before {sorted(needed - set(r.dependencies))}"
+        for r in (
+            child(rec, SPEND, "spend-budget"),
+            child(rec, SPEND, "spend-anomaly-subscription"),
+        )
+        if not needed <= set(r.dependencies)
+    ]
+
+
+@pytest.mark.parametrize("stack", ("dev", "prod"))
+def test_notifications_wait_for_publish_permissions(stack: str, request: Any) -> None:
+    rec = request.getfixturevalue(stack)
+    assert ordering_problems(rec) == []
+    budget = child(rec, SPEND, "spend-budget")
+    early = replaced(rec, budget.urn, lambda r: dataclasses.replace(r, dependencies=()))
+    assert ordering_problems(early), "a budget created before the topic policy went unnoticed"
