@@ -74,6 +74,21 @@ def test_prod_sized_dev_fails_every_cost_policy(
     assert "assumptions: " in budget.message, "the figure comes with its assumptions"
 
 
+def test_raising_the_stack_budget_does_not_escape_the_dev_cap(
+    tmp_path: Path, prod_sized_dev: tuple[Recording, Path]
+) -> None:
+    """A developer who lifts groundwork:cost.monthlyBudgetUsd still meets dev.json's cap."""
+    from tests.conftest import write_stack_file
+
+    rec, _ = prod_sized_dev
+    lifted = write_stack_file(
+        tmp_path, "dev", {**_prod_sized(), "groundwork:cost": {"monthlyBudgetUsd": 1_000_000}}
+    )
+    cap = DEV_CONFIG["dev-cost-within-budget"]["maxMonthlyUsd"]
+    (budget,) = _judge(rec, lifted).of("dev-cost-within-budget")
+    assert f"over {cap:,.2f} USD (policy config maxMonthlyUsd)" in budget.message, budget.message
+
+
 def test_prod_config_never_runs_the_cost_policies(
     prod_sized_dev: tuple[Recording, Path],
 ) -> None:
