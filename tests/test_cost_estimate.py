@@ -113,6 +113,13 @@ def test_prod_sized_changes_move_the_estimate() -> None:
     assert estimate(bigger, "eu-west-1").high > small.high + 13
 
 
+def test_a_standalone_instance_is_priced_too() -> None:
+    # t4g.small 0.0184*730 + an 8 GB gp3 root volume 8*0.088 = 13.432 + 0.704 = 14.136
+    vm = _item("aws:ec2/instance:Instance", "vm", instanceType="t4g.small")
+    (line,) = estimate([vm], "eu-west-1").lines
+    assert (line.low, line.high) == pytest.approx((14.136, 14.136), abs=1e-3), line.basis
+
+
 def test_unknown_class_is_reported_not_priced_at_zero() -> None:
     items = [
         Item(i.type, i.urn, i.name, i.parent, {**i.props, "instanceType": "x9.huge"}, i.deps)

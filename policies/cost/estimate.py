@@ -208,6 +208,19 @@ def _asg(ctx: _Ctx, item: Item) -> Priced:
     return lo * per_instance + warm_cost, hi * per_instance + warm_cost, basis
 
 
+def _instance(ctx: _Ctx, item: Item) -> Priced:
+    itype = _get(item.props, "instanceType")
+    hourly = ctx.usd("ec2InstanceHour", itype) if isinstance(itype, str) else None
+    kind = _get(item.props, "rootBlockDevice", "volumeType") or "gp3"
+    gb_price = ctx.usd("ebsGbMonth", kind)
+    if hourly is None or gb_price is None:
+        return None
+    # An AMI's root volume is 8 GB unless the instance says otherwise.
+    size = _num(_get(item.props, "rootBlockDevice", "volumeSize"), 8)
+    cost = hourly * ctx.hours + size * gb_price
+    return cost, cost, f"{itype} ${hourly}/h x {ctx.hours:g} h + {size:g} GB {kind}"
+
+
 def _nat(ctx: _Ctx, item: Item) -> Priced:
     count = sum(1 for i in ctx.items if i.type == item.type) or 1
     gb = ctx.assume("natProcessedGbPerMonth") / count
@@ -496,6 +509,7 @@ def _waf(ctx: _Ctx, item: Item) -> Priced:
 
 RULES: dict[str, Callable[[_Ctx, Item], Priced]] = {
     "aws:autoscaling/group:Group": _asg,
+    "aws:ec2/instance:Instance": _instance,
     "aws:ec2/natGateway:NatGateway": _nat,
     "aws:ec2/eip:Eip": _eip,
     "aws:ec2/vpcEndpoint:VpcEndpoint": _endpoint,
@@ -519,6 +533,7 @@ RULES: dict[str, Callable[[_Ctx, Item], Priced]] = {
     "aws:codepipeline/pipeline:Pipeline": _pipeline,
     "aws:autoscaling/policy:Policy": _scaling_policy,
     "aws:wafv2/webAcl:WebAcl": _waf,
+    "aws:route53/zone:Zone": _fixed("route53HostedZoneMonth", "hosted zone"),
 }
 
 

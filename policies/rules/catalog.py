@@ -923,7 +923,11 @@ CATALOG += (
         remediation="Use a small burstable class (groundwork:hosting.instanceType, "
         "groundwork:database.instanceClass).",
         unknowns=DEFER,
-        reads=("launch template / instance: instanceType", "database: instanceClass"),
+        reads=(
+            "launch template / launch configuration / instance: instanceType",
+            "autoscaling group: mixedInstancesPolicy.launchTemplate.overrides[].instanceType",
+            "database / Aurora instance: instanceClass",
+        ),
     ),
     PolicySpec(
         name="dev-single-nat-gateway",

@@ -20,11 +20,14 @@ except ImportError:  # the pack runs from its own directory: `cost` is a top-lev
     from cost import estimate as est  # type: ignore[no-redef]
 
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
+LC = "aws:ec2/launchConfiguration:LaunchConfiguration"
 INSTANCE = "aws:ec2/instance:Instance"
 ASG = "aws:autoscaling/group:Group"
 RDS = "aws:rds/instance:Instance"
+AURORA = "aws:rds/clusterInstance:ClusterInstance"
 NAT = "aws:ec2/natGateway:NatGateway"
-CLASSED = frozenset({LT, INSTANCE, RDS})
+# Every way a class reaches AWS: templates, configurations, instances, a group's overrides.
+CLASSED = frozenset({LT, LC, INSTANCE, ASG, RDS, AURORA})
 
 # Properties the estimate cannot do without: unknown at preview means undecided.
 DECISIVE: dict[str, tuple[str, ...]] = {
@@ -104,18 +107,37 @@ def estimate_within_budget(
     return out
 
 
+def _classes_of(r: Resource) -> list[tuple[str, Any]]:
+    """(property path, value) of every class `r` asks for."""
+    if r.type in (RDS, AURORA):
+        return [("instanceClass", get(r.props, "instanceClass"))]
+    if r.type == ASG:
+        overrides = get(r.props, "mixedInstancesPolicy", "launchTemplate", "overrides")
+        if is_unknown(overrides):
+            return [("mixedInstancesPolicy.launchTemplate.overrides", overrides)]
+        return [
+            (
+                f"mixedInstancesPolicy.launchTemplate.overrides[{i}].instanceType",
+                o.get("instanceType"),
+            )
+            for i, o in enumerate(overrides or [])
+            if isinstance(o, Mapping) and o.get("instanceType") is not None
+        ]
+    return [("instanceType", get(r.props, "instanceType"))]
+
+
 def allowed_classes(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
-    key, allowed = (
-        ("instanceClass", cfg.get("allowedDbClasses", []))
-        if r.type == RDS
-        else ("instanceType", cfg.get("allowedInstanceTypes", []))
-    )
-    value = get(r.props, key)
-    if is_unknown(value):
-        return [undecided(key)]
-    if value not in allowed:
-        return [violation(f"{key} {value or '(none)'!r} is not one of {', '.join(allowed)}")]
-    return []
+    db = r.type in (RDS, AURORA)
+    allowed = cfg.get("allowedDbClasses" if db else "allowedInstanceTypes", [])
+    out: list[Finding] = []
+    for path, value in _classes_of(r):
+        if is_unknown(value):
+            out.append(undecided(path))
+        elif value not in allowed:
+            out.append(
+                violation(f"{path} {value or '(none)'!r} is not one of {', '.join(allowed)}")
+            )
+    return out
 
 
 def nat_gateways(

@@ -125,3 +125,15 @@ def test_policy_config_may_only_lower_the_budget(
     result = run(pack, _web(), config_with(DEV_CONFIG, dev_cost_within_budget=knobs))
     found = result.of("dev-cost-within-budget")
     assert bool(found) is fails, [v.message for v in found]
+
+
+def test_no_budget_anywhere_is_a_violation_not_a_pass() -> None:
+    from policies.rules.base import StackSettings
+    from policies.rules.props import Resource
+    from policies.rules.spend import estimate_within_budget
+
+    web = [Resource(r.type, r.urn, r.name, r.inputs) for r in _web()]
+    found = estimate_within_budget(web, {}, StackSettings(region="eu-west-1"))
+    assert [f.message for f in found if "no budget" in f.message], found
+    ok = estimate_within_budget(web, {}, StackSettings(region="eu-west-1", monthly_budget_usd=150))
+    assert ok == [], ok

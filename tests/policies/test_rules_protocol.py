@@ -1283,7 +1283,14 @@ COST_CASES: list[Case] = [
     # 1..2 x t4g.small (15.19 USD each with 20 GB gp3) is far under 150, over 20 at max.
     Case("dev-cost-within-budget", "small-under-budget", _web, "pass", -1, True, _budget(150)),
     Case("dev-cost-within-budget", "over-budget", _web, "violation", -1, True, _budget(20)),
-    Case("dev-cost-within-budget", "no-budget-in-stack", _web, "violation", -1, True),
+    Case(
+        "dev-cost-within-budget",
+        "no-stack-budget-dev-cap-applies",
+        lambda: _web("m7g.large", maxSize=12),  # 12 x 68.34 USD, over dev.json's 300
+        "violation",
+        -1,
+        True,
+    ),
     Case(
         "dev-cost-within-budget",
         "unpriced-class-fails-closed",
@@ -1324,6 +1331,33 @@ COST_CASES: list[Case] = [
         "violation",
         dev=True,
     ),
+    Case(
+        "dev-instance-classes",
+        "prod-sized-override-on-the-group",
+        one(
+            lambda: b.asg(
+                mixedInstancesPolicy={
+                    "launchTemplate": {
+                        "launchTemplateSpecification": {"launchTemplateId": UNKNOWN},
+                        "overrides": [
+                            {"instanceType": "t4g.small"},
+                            {"instanceType": "m7g.4xlarge"},
+                        ],
+                    }
+                }
+            )
+        ),
+        "violation",
+        dev=True,
+    ),
+    Case(
+        "dev-instance-classes",
+        "prod-sized-instance",
+        one(lambda: b.instance(instanceType="m7g.large")),
+        "violation",
+        dev=True,
+    ),
+    Case("dev-instance-classes", "group-without-overrides", one(b.asg), "pass", dev=True),
     Case(
         "dev-instance-classes",
         "unknown-instance-type",
