@@ -47,7 +47,8 @@ def render_text(est: Estimate, recording: Recording) -> str:
     """Per component and total, minimum and maximum capacity, then every assumption used."""
     lines = [
         f"Estimated monthly cost of {recording.project}/{recording.stack} in {est.region} "
-        f"(USD, on-demand list prices read {est.read}; a range from minimum to maximum capacity)",
+        f"(USD, on-demand list prices read {est.read}, {est.hours:g} hours a month; a range "
+        "from minimum to maximum capacity)",
         f"  {'component':<40}{'minimum':>10}  {'maximum':>10}",
     ]
     for component, (low, high) in est.by_component().items():
@@ -77,6 +78,7 @@ def to_report(est: Estimate) -> dict[str, Any]:
         "region": est.region,
         "currency": "USD",
         "pricesRead": est.read,
+        "hoursPerMonth": est.hours,
         "monthly": {"minimum": est.low, "maximum": est.high},
         "components": {
             name: {"minimum": low, "maximum": high}

@@ -49,6 +49,7 @@ class Line:
 class Estimate:
     region: str
     read: str
+    hours: float  # hours in a month, as the price file counts them
     lines: list[Line]
     usage_only: dict[str, str]  # urn -> why it has no fixed price
     missing: list[str]  # resources that should be priced but could not be (e.g. unknown class)
@@ -567,4 +568,4 @@ def estimate(items: Sequence[Item], region: str) -> Estimate:
     if usage_only and "lambdaMonthlyUsd" in data["assumptions"]:
         ctx.used.add("lambdaMonthlyUsd")
     used = {k: data["assumptions"][k] for k in sorted(ctx.used)}
-    return Estimate(region, data["read"], lines, usage_only, ctx.missing, used)
+    return Estimate(region, data["read"], ctx.hours, lines, usage_only, ctx.missing, used)
