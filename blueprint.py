@@ -22,6 +22,7 @@ from components.analytics import Analytics, AnalyticsArgs, glue_name
 from components.backup_job import BackupJob, BackupJobArgs, ops_sources
 from components.backup_vault import BackupVault, BackupVaultArgs
 from components.context import dns_suffix_of
+from components.cost import SpendAlerts, SpendAlertsArgs
 from components.database import Database, DatabaseArgs, db_identifier
 from components.encryption import Encryption, EncryptionArgs
 from components.logging import Logging, LoggingArgs
@@ -57,6 +58,7 @@ class Platform:
     backup_job: BackupJob
     alarms: BaselineAlarms
     pipeline: DeployPipeline
+    spend: SpendAlerts | None
     rum: RealUserMonitoring | None = None
     scaling: PerformanceScaling | None = None
     performance: PerformanceMonitoring | None = None
@@ -90,6 +92,8 @@ class Platform:
             # delivery: the release command uploads to sourceBucket/sourceKey (s3 source only)
             "pipelineName": self.pipeline.pipeline_name,
         }
+        if self.spend is not None:
+            out["budgetName"] = self.spend.budget_name
         if self.pipeline.source_bucket_name is not None:
             out |= {
                 "sourceBucket": self.pipeline.source_bucket_name,
@@ -127,12 +131,53 @@ def app_auth_config(s: Settings, alb_arn: pulumi.Input[str]) -> dict[str, Any]:
     }
 
 
+NO_RECIPIENT_WARNING = (
+    "groundwork:alerts.emails is empty: the spend alerts (budget {budget} USD/month, cost "
+    "anomalies from {anomaly} USD) and every alarm of this stack reach nobody; subscribe an "
+    "address or an endpoint to the alerts topic"
+)
+
+
+def _spend_alerts(s: Settings, prefix: str, alerts: Alerts) -> SpendAlerts | None:
+    """Budget and anomaly alerts on this stack's tagged spend, to the alerts topic."""
+    c = s.cost
+    if c.allocation_tag_key not in s.default_tags:
+        # Settings allow this only for a stack with no default tags and no cost group at all.
+        pulumi.log.warn(
+            f"aws:defaultTags has no {c.allocation_tag_key!r} tag: no spend alerts for this "
+            "stack; set the tag (and groundwork:cost) to get a budget and anomaly alerts"
+        )
+        return None
+    if not s.alerts.emails:
+        # Only a preview warning: a developer stack may choose to be unwatched, but knowingly.
+        pulumi.log.warn(
+            NO_RECIPIENT_WARNING.format(
+                budget=f"{c.monthly_budget_usd:g}", anomaly=f"{c.anomaly_threshold_usd:g}"
+            )
+        )
+    return SpendAlerts(
+        "spend",
+        SpendAlertsArgs(
+            name_prefix=prefix,
+            monthly_budget_usd=c.monthly_budget_usd,
+            actual_thresholds_percent=c.thresholds.get("actual", []),
+            forecast_thresholds_percent=c.thresholds.get("forecast", []),
+            anomaly_threshold_usd=c.anomaly_threshold_usd,
+            tag_key=c.allocation_tag_key,
+            tag_value=s.default_tags[c.allocation_tag_key],
+            topic_arn=alerts.topic_arn,
+            after=[alerts],
+        ),
+    )
+
+
 def build(s: Settings) -> Platform:
     prefix = f"{s.project}-{s.stack}"
     encryption = Encryption("encryption", EncryptionArgs(region=s.region, protect=s.protect))
     alerts = Alerts(
         "alerts", AlertsArgs(region=s.region, emails=s.alerts.emails, protect=s.protect)
     )
+    spend = _spend_alerts(s, prefix, alerts)
     network = Network(
         "network",
         NetworkArgs(
@@ -475,6 +520,7 @@ def build(s: Settings) -> Platform:
         backup_job=backup_job,
         alarms=alarms,
         pipeline=pipeline,
+        spend=spend,
         rum=rum,
         scaling=scaling,
         performance=performance,

@@ -217,6 +217,40 @@ class Alerts(_Group):
     )
 
 
+_Percent = Annotated[float, Field(gt=0, le=1000)]
+
+
+class Cost(_Group):
+    """`groundwork:cost`: spend alerts for this stack (AWS Budgets, Cost Anomaly Detection)."""
+
+    monthly_budget_usd: float = Field(
+        100,
+        gt=0,
+        le=1_000_000,
+        description="Monthly budget (USD) of the resources tagged with this stack's cost "
+        "allocation tag; the dev policy pack also holds the estimate's maximum under it.",
+    )
+    thresholds: dict[Literal["actual", "forecast"], list[_Percent]] = Field(
+        {"actual": [80, 100], "forecast": [100]},
+        description="Budget notifications: percentages of the budget for actual and forecasted "
+        "spend (at most 10 in all, each list without repeats).",
+    )
+    anomaly_threshold_usd: float = Field(
+        20,
+        gt=0,
+        le=1_000_000,
+        description="Cost Anomaly Detection alerts on anomalies with a total impact of at least "
+        "this many USD.",
+    )
+    allocation_tag_key: str = Field(
+        "Environment",
+        min_length=1,
+        max_length=128,
+        description="Key of the aws:defaultTags tag that marks this stack's spend (activate it "
+        "once as a cost allocation tag, docs/cost.md).",
+    )
+
+
 class Analytics(_Group):
     """`groundwork:analytics`: product analytics retention (GDPR storage limitation)."""
 
@@ -481,6 +515,7 @@ GROUPS: dict[str, type[_Group]] = {
     "scaling": Scaling,
     "performance": Performance,
     "auth": Auth,
+    "cost": Cost,
 }
 # Scalar keys: name -> (Pulumi project config type, default, description). Pulumi.yaml declares
 # exactly these (a test keeps them in step).
@@ -524,6 +559,7 @@ class Settings(BaseModel):
     scaling: Scaling
     performance: Performance
     auth: Auth
+    cost: Cost
 
     def at_least(self, phase: str) -> bool:
         """True when the stack's phase is `phase` or later."""
@@ -824,6 +860,32 @@ def _plain_text_credentials(parsed: dict[str, Any], secret_keys: Iterable[str] |
     ]
 
 
+# "A budget can have up to ten notifications."
+# https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_budgets_Notification.html
+MAX_BUDGET_NOTIFICATIONS = 10
+
+
+def _check_cost(c: Cost, tags: Mapping[str, str]) -> Iterable[tuple[str, str]]:
+    key = f"{NAMESPACE}:cost"
+    if c.allocation_tag_key not in tags:
+        have = ", ".join(sorted(tags)) or "none"
+        yield (
+            f"{key}.allocationTagKey",
+            f"must name a tag of aws:defaultTags, the budget and the anomaly monitor select "
+            f"this stack's spend by it (got {c.allocation_tag_key!r}; tags: {have})",
+        )
+    total = sum(len(v) for v in c.thresholds.values())
+    if not 1 <= total <= MAX_BUDGET_NOTIFICATIONS:
+        yield (
+            f"{key}.thresholds",
+            f"must hold 1..{MAX_BUDGET_NOTIFICATIONS} percentages in all, AWS Budgets allows "
+            f"{MAX_BUDGET_NOTIFICATIONS} notifications per budget (got {total})",
+        )
+    for kind, values in sorted(c.thresholds.items()):
+        if len(set(values)) != len(values):
+            yield f"{key}.thresholds.{kind}", f"must not repeat a percentage (got {values})"
+
+
 def _parse_bool(value: str) -> bool | None:
     return {"true": True, "false": False}.get(value.strip().lower())
 
@@ -909,6 +971,10 @@ def parse(
 
     problems.extend(f"{key} {msg}" for key, msg in _cross_checks(parsed))
     problems.extend(_plain_text_credentials(parsed, secret_keys))
+    # A stack with neither default tags nor a cost group (a bare test config) has no tag to
+    # select its spend by: it parses, and the blueprint builds no spend alerts (with a warning).
+    if "cost" in parsed and (tags or f"{ns}:cost" in values):
+        problems.extend(f"{key} {msg}" for key, msg in _check_cost(parsed["cost"], tags))
     if problems:
         raise SettingsError(stack, problems)
     return Settings(project=project, stack=stack, **parsed)

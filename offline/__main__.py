@@ -20,7 +20,7 @@ import sys
 import threading
 from pathlib import Path
 
-from offline import stackfile, tree, verdicts
+from offline import costs, stackfile, tree, verdicts
 from offline.analyzer import (
     PACK_DIR,
     AnalysisResult,
@@ -31,6 +31,7 @@ from offline.analyzer import (
 )
 from offline.model import Recording
 from offline.recorder import ProgramError, record
+from policies.cost.estimate import CostDataError, Estimate
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,7 +100,21 @@ def _start_in_background(pack: PolicyPackProcess) -> tuple[threading.Event, list
     return ready, errors
 
 
-def _report(recording: Recording, result: AnalysisResult | None) -> dict[str, object]:
+def _estimate(recording: Recording, region: str) -> Estimate | None:
+    """The cost estimate, printed after the tree; None (and a note) if the region has no prices."""
+    try:
+        est = costs.estimate_recording(recording, region)
+    except CostDataError as exc:
+        print(f"\nCost estimate unavailable: {exc}")
+        return None
+    print()
+    print(costs.render_text(est, recording))
+    return est
+
+
+def _report(
+    recording: Recording, result: AnalysisResult | None, est: Estimate | None = None
+) -> dict[str, object]:
     return {
         "project": recording.project,
         "stack": recording.stack,
@@ -111,6 +126,7 @@ def _report(recording: Recording, result: AnalysisResult | None) -> dict[str, ob
         ],
         "outputs": recording.outputs,
         "policies": verdicts.to_report(result) if result else None,
+        "cost": costs.to_report(est) if est is not None else None,
     }
 
 
@@ -154,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(tree.render(recording))
+        est = _estimate(recording, config.values.get("aws:region", ""))
         if stream is not None:
             try:
                 if errors:
@@ -171,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             pack.close()
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        report = _report(recording, result)
+        report = _report(recording, result, est)
         args.json.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     return 1 if result is not None and result.mandatory else 0
 

@@ -16,7 +16,12 @@ from tests.obs_helpers import child, children, replaced, statements, value, with
 
 ALERTS = "groundwork:observability:Alerts"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
-PUBLISHERS = {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+PUBLISHERS = {
+    "cloudwatch.amazonaws.com",
+    "events.amazonaws.com",
+    "budgets.amazonaws.com",
+    "costalerts.amazonaws.com",
+}
 
 
 def alerts_problems(rec: Recording, emails: list[str]) -> list[str]:

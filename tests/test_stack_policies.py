@@ -38,9 +38,14 @@ def test_shipped_stacks_have_no_mandatory_violation(verdicts: dict, which: str) 
 
 
 def test_prod_runs_every_policy_mandatory(verdicts: dict) -> None:
-    levels = set(verdicts["prod"].levels.values())
-    assert levels == {"mandatory"}, levels
-    assert set(verdicts["dev"].levels.values()) == {"advisory"}
+    levels = verdicts["prod"].levels
+    # The cheap-dev policies are disabled in prod: they never judge a prod stack.
+    assert {lvl for n, lvl in levels.items() if not n.startswith("dev-")} == {"mandatory"}
+    assert {lvl for n, lvl in levels.items() if n.startswith("dev-")} == {"disabled"}
+    assert not [n for n in verdicts["prod"].policies if n.startswith("dev-")]
+    dev = verdicts["dev"].levels
+    assert {lvl for n, lvl in dev.items() if not n.startswith("dev-")} == {"advisory"}
+    assert {lvl for n, lvl in dev.items() if n.startswith("dev-")} == {"mandatory"}
 
 
 def test_dev_opt_outs_show_up_as_advice(verdicts: dict) -> None:

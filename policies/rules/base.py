@@ -256,6 +256,10 @@ def resolve_config(spec: PolicySpec, given: Mapping[str, Any] | None) -> dict[st
     return merged
 
 
+# settings.Cost.monthly_budget_usd's default.
+DEFAULT_MONTHLY_BUDGET_USD = 100.0
+
+
 @dataclass(frozen=True)
 class StackSettings:
     """The stack config a rule may consult (from the PULUMI_CONFIG the CLI hands the pack)."""
@@ -266,6 +270,9 @@ class StackSettings:
     phase: str | None = None
     rum_allow_cookies: bool = False
     analytics_retention_days: int | None = None
+    # Cost rules: the region the estimate is priced in and the stack's groundwork:cost budget.
+    region: str = ""
+    monthly_budget_usd: float | None = None
 
     @classmethod
     def from_config(
@@ -283,6 +290,9 @@ class StackSettings:
         rum = obj(f"{namespace}:rum")
         analytics = obj(f"{namespace}:analytics")
         retention = analytics.get("retentionDays")
+        # Absent, the program budgets settings' default; the pack must hold dev to the same
+        # figure (tests/policies/test_stack_settings_parity.py keeps the two equal).
+        budget = obj(f"{namespace}:cost").get("monthlyBudgetUsd", DEFAULT_MONTHLY_BUDGET_USD)
         return cls(
             project=project,
             stack=stack,
@@ -292,6 +302,10 @@ class StackSettings:
             or str(rum.get("allowCookies")).lower() == "true",
             analytics_retention_days=int(retention)
             if isinstance(retention, int | float) and not isinstance(retention, bool)
+            else None,
+            region=values.get("aws:region", ""),
+            monthly_budget_usd=float(budget)
+            if isinstance(budget, int | float) and not isinstance(budget, bool) and budget > 0
             else None,
         )
 

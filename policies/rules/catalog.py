@@ -14,6 +14,7 @@ from . import hosting as h
 from . import observability as obs
 from . import platform as pf
 from . import security as sec
+from . import spend
 from . import storage as s3
 from .base import ADVISORY, MANDATORY, RESOURCE, STACK, PolicySpec
 from .tagging import ASG as ASG_TYPE
@@ -895,6 +896,90 @@ CATALOG: tuple[PolicySpec, ...] = (
             "scaling policy: policyType, "
             "targetTrackingConfiguration.predefinedMetricSpecification.predefinedMetricType",
         ),
+    ),
+)
+
+# ---- cheap dev: mandatory in dev.json, disabled in prod.json --------------------------------
+DEV_INSTANCE_TYPES = ["t4g.nano", "t4g.micro", "t4g.small", "t4g.medium", "t3.micro", "t3.small"]
+DEV_DB_CLASSES = ["db.t4g.micro", "db.t4g.small", "db.t4g.medium"]
+
+
+def _classes(default: list[str], desc: str) -> dict:
+    return {
+        "type": "array",
+        "items": {"type": "string", "minLength": 1},
+        "uniqueItems": True,
+        "default": default,
+        "description": desc,
+    }
+
+
+CATALOG += (
+    PolicySpec(
+        name="dev-cost-within-budget",
+        description="The estimated monthly cost at maximum capacity stays under the stack's "
+        "groundwork:cost budget.",
+        kind=STACK,
+        check=spend.estimate_within_budget,
+        level=ADVISORY,
+        config={
+            "maxMonthlyUsd": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "description": "A lower cap than the stack's budget (a higher one has no "
+                "effect: the lower of the two applies).",
+            }
+        },
+        remediation="Shrink the stack (instance and database classes, maxSize, NAT mode, "
+        "storage limit) or raise groundwork:cost.monthlyBudgetUsd knowingly; `make preview` "
+        "shows the estimate per component with its assumptions.",
+        unknowns=DEFER + " (instance type, class, group sizes, storage)",
+        reads=(
+            "stack config aws:region, groundwork:cost.monthlyBudgetUsd",
+            "every priced resource (policies/cost/prices.json)",
+        ),
+    ),
+    PolicySpec(
+        name="dev-instance-classes",
+        description="Developer instances and databases use classes from an allowed small list.",
+        kind=RESOURCE,
+        types=spend.CLASSED,
+        check=spend.allowed_classes,
+        level=ADVISORY,
+        config={
+            "allowedInstanceTypes": _classes(DEV_INSTANCE_TYPES, "EC2 instance types allowed."),
+            "allowedDbClasses": _classes(DEV_DB_CLASSES, "RDS instance classes allowed."),
+        },
+        remediation="Use a small burstable class (groundwork:hosting.instanceType, "
+        "groundwork:database.instanceClass).",
+        unknowns=DEFER,
+        reads=(
+            "launch template / launch configuration / instance: instanceType",
+            "autoscaling group: mixedInstancesPolicy.launchTemplate.overrides[].instanceType",
+            "database / Aurora instance: instanceClass",
+        ),
+    ),
+    PolicySpec(
+        name="dev-single-nat-gateway",
+        description="A developer stack has at most one NAT gateway, not one per AZ.",
+        kind=STACK,
+        check=spend.nat_gateways,
+        level=ADVISORY,
+        config={"maxNatGateways": _int(1, 0, desc="NAT gateways allowed.")},
+        remediation="Set groundwork:network.natGateways to single.",
+        unknowns="not applicable (counts NAT gateway resources)",
+        reads=("resource type aws:ec2/natGateway:NatGateway",),
+    ),
+    PolicySpec(
+        name="dev-single-az-database",
+        description="A developer database runs in one AZ (no multi-AZ standby).",
+        kind=RESOURCE,
+        types=frozenset({spend.RDS}),
+        check=spend.single_az_database,
+        level=ADVISORY,
+        remediation="Set groundwork:database.multiAz to false.",
+        unknowns=DEFER,
+        reads=("multiAz",),
     ),
 )
 

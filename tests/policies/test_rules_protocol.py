@@ -7,12 +7,13 @@ stack policy's undecided diagnostic carries no URN, so the engine files it under
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import policy_builders as b
 import pytest
-from conftest import run, undecided, violations
+from conftest import DEV_CONFIG, run, undecided, violations
 from policy_builders import DROP, STACK_URN, UNKNOWN
 
 from offline.model import RecordedResource
@@ -26,6 +27,8 @@ class Case:
     build: Callable[[], list[RecordedResource]]
     expect: str  # "pass", "violation" or "undecided"
     target: int = 0  # index of the resource the verdict is about (-1: the root stack)
+    dev: bool = False  # judged with policies/config/dev.json (dev-only policies)
+    stack: tuple[tuple[str, str], ...] = ()  # stack config overrides for the pack process
 
     def __str__(self) -> str:
         return f"{self.policy}:{self.id}"
@@ -1262,10 +1265,140 @@ CASES: list[Case] = [
 ]
 
 
+# ---- cheap dev (dev.json mandatory, prod.json disabled) ----------------------------------
+def _budget(usd: float) -> tuple[tuple[str, str], ...]:
+    return (("groundwork:cost", json.dumps({"monthlyBudgetUsd": usd})),)
+
+
+def _web(instance_type: object = "t4g.small", **asg: object) -> list[RecordedResource]:
+    # Same parent: the estimator pairs the group with the stack's only launch template.
+    return [b.lt(instanceType=instance_type), b.asg(**{"minSize": 1, "maxSize": 2, **asg})]
+
+
+def _nats(n: int, **props: object) -> list[RecordedResource]:
+    return [b.res("aws:ec2/natGateway:NatGateway", f"nat-{i}", dict(props)) for i in range(n)]
+
+
+COST_CASES: list[Case] = [
+    # 1..2 x t4g.small (15.19 USD each with 20 GB gp3) is far under 150, over 20 at max.
+    Case("dev-cost-within-budget", "small-under-budget", _web, "pass", -1, True, _budget(150)),
+    Case("dev-cost-within-budget", "over-budget", _web, "violation", -1, True, _budget(20)),
+    Case(
+        "dev-cost-within-budget",
+        "no-stack-budget-dev-cap-applies",
+        lambda: _web("m7g.large", maxSize=12),  # 12 x 68.34 USD, over dev.json's 300
+        "violation",
+        -1,
+        True,
+    ),
+    Case(
+        "dev-cost-within-budget",
+        "unpriced-class-fails-closed",
+        lambda: _web("x9.metal"),
+        "violation",
+        1,  # the group that launches it is what cannot be priced
+        True,
+        _budget(150),
+    ),
+    Case(
+        "dev-cost-within-budget",
+        "unknown-instance-type",
+        lambda: _web(UNKNOWN),
+        "undecided",
+        -1,
+        True,
+        _budget(150),
+    ),
+    Case("dev-instance-classes", "small-lt", one(b.lt), "pass", dev=True),
+    Case(
+        "dev-instance-classes",
+        "prod-sized-lt",
+        one(lambda: b.lt(instanceType="m7g.large")),
+        "violation",
+        dev=True,
+    ),
+    Case(
+        "dev-instance-classes",
+        "small-db",
+        one(lambda: b.rds(instanceClass="db.t4g.micro")),
+        "pass",
+        dev=True,
+    ),
+    Case(
+        "dev-instance-classes",
+        "prod-sized-db",
+        one(lambda: b.rds(instanceClass="db.m7g.large")),
+        "violation",
+        dev=True,
+    ),
+    Case(
+        "dev-instance-classes",
+        "prod-sized-override-on-the-group",
+        one(
+            lambda: b.asg(
+                mixedInstancesPolicy={
+                    "launchTemplate": {
+                        "launchTemplateSpecification": {"launchTemplateId": UNKNOWN},
+                        "overrides": [
+                            {"instanceType": "t4g.small"},
+                            {"instanceType": "m7g.4xlarge"},
+                        ],
+                    }
+                }
+            )
+        ),
+        "violation",
+        dev=True,
+    ),
+    Case(
+        "dev-instance-classes",
+        "prod-sized-instance",
+        one(lambda: b.instance(instanceType="m7g.large")),
+        "violation",
+        dev=True,
+    ),
+    Case("dev-instance-classes", "group-without-overrides", one(b.asg), "pass", dev=True),
+    Case(
+        "dev-instance-classes",
+        "unknown-instance-type",
+        one(lambda: b.lt(instanceType=UNKNOWN)),
+        "undecided",
+        dev=True,
+    ),
+    Case("dev-single-nat-gateway", "one", lambda: _nats(1), "pass", dev=True),
+    Case("dev-single-nat-gateway", "per-az", lambda: _nats(3), "violation", 2, dev=True),
+    Case(
+        "dev-single-nat-gateway",
+        "unknown-props-still-counted",
+        lambda: _nats(2, subnetId=UNKNOWN, allocationId=UNKNOWN),
+        "violation",
+        1,
+        dev=True,
+    ),
+    Case(
+        "dev-single-az-database",
+        "single-az",
+        one(lambda: b.rds(multiAz=False)),
+        "pass",
+        dev=True,
+    ),
+    Case("dev-single-az-database", "multi-az", one(b.rds), "violation", dev=True),
+    Case(
+        "dev-single-az-database",
+        "unknown-multi-az",
+        one(lambda: b.rds(multiAz=UNKNOWN)),
+        "undecided",
+        dev=True,
+    ),
+]
+CASES += COST_CASES
+
+
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_policy_case(pack, case: Case) -> None:
+def test_policy_case(pack, packs, case: Case) -> None:
     resources = case.build()
-    result = run(pack, resources)
+    judge = packs(**dict(case.stack)) if case.stack else pack
+    result = run(judge, resources, DEV_CONFIG if case.dev else None)
     urn = STACK_URN if case.target == -1 else resources[case.target].urn
     found, pending = violations(result, case.policy, urn), undecided(result, case.policy, urn)
     if case.expect == "pass":
@@ -1278,7 +1411,7 @@ def test_policy_case(pack, case: Case) -> None:
             f"{[(v.policy, v.urn) for v in result.violations]}"
         )
         assert all(v.level == "mandatory" for v in found), (
-            f"{case.policy} on {urn}: prod config is mandatory"
+            f"{case.policy} on {urn}: prod config (dev config for dev-only policies) is mandatory"
         )
     else:
         assert pending and not found, (

@@ -26,6 +26,8 @@ PROGRAM_VIEW: dict[str, Callable[[Any], Any]] = {
     "phase": lambda s: s.phase,
     "rum_allow_cookies": lambda s: s.rum.allow_cookies,
     "analytics_retention_days": lambda s: s.analytics.retention_days,
+    "region": lambda s: s.region,
+    "monthly_budget_usd": lambda s: s.cost.monthly_budget_usd,
 }
 NOT_FROM_CONFIG = {"project", "stack"}
 
@@ -35,6 +37,8 @@ VARIANTS: list[tuple[str, dict[str, Any]]] = [
     ("prod", {"groundwork:phase": "growth", "groundwork:rum": {"allowCookies": True}}),
     ("dev", {"groundwork:phase": "pmf", "groundwork:analytics": {"retentionDays": 400}}),
     ("dev", {"aws:defaultTags": {"tags": {"Project": "x", "Environment": "dev", "Cost": "y"}}}),
+    ("dev", {"aws:region": "eu-central-1", "groundwork:cost": {"monthlyBudgetUsd": 150.5}}),
+    ("dev", {"groundwork:cost": None}),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Cost estimate of a stack from its resources: shared by the offline preview and the pack."""
