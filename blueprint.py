@@ -279,6 +279,7 @@ def build(s: Settings) -> Platform:
             backup_replica_region=d.backup_replica_region,
             default_tags=s.default_tags,
             protect=s.protect,
+            break_glass_role_arn=b.break_glass_role_arn,
         ),
     )
     backup_vault = BackupVault(
@@ -290,6 +291,9 @@ def build(s: Settings) -> Platform:
             cold_after_days=b.cold_after_days,
             expire_after_days=b.expire_after_days,
             protect=s.protect,
+            break_glass_role_arn=b.break_glass_role_arn,
+            replica_region=b.replica_region,
+            default_tags=s.default_tags,
         ),
     )
     backup_job = BackupJob(

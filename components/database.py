@@ -96,6 +96,8 @@ class DatabaseArgs:
     default_tags: Mapping[str, str] = field(default_factory=dict)
     # Pulumi protect for the KMS keys and log groups (the instance follows deletion_protection).
     protect: bool = True
+    # When set, only this role may delete or disable the database's keys (kms.py says why).
+    break_glass_role_arn: str | None = None
 
 
 class Database(pulumi.ComponentResource):
@@ -129,6 +131,7 @@ class Database(pulumi.ComponentResource):
             account=account,
             parent=self,
             protect=args.protect,
+            break_glass_role_arn=args.break_glass_role_arn,
         )
 
         sg = aws.ec2.SecurityGroup(
@@ -309,6 +312,7 @@ class Database(pulumi.ComponentResource):
             parent=self,
             protect=args.protect,
             provider=provider,
+            break_glass_role_arn=args.break_glass_role_arn,
         )
         aws.rds.InstanceAutomatedBackupsReplication(
             f"{name}-backup-replication",

@@ -43,9 +43,25 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# What an operator fills in before the first real update: the shipped files carry marked
+# placeholders there, which a preview warns about and a real update refuses (settings.py).
+OPERATOR_COMPLETED: dict[str, dict[str, Any]] = {
+    "prod": {
+        "groundwork:backups": {
+            "breakGlassRoleArn": "arn:aws:iam::123456789012:role/backup-break-glass"
+        }
+    },
+}
+
+
+def operator_config(stack: str) -> dict[str, Any]:
+    """The shipped stack config with the operator's values filled in."""
+    return merge(stack_config(stack), OPERATOR_COMPLETED.get(stack, {}))
+
+
 def write_stack_file(directory: Path, stack: str, overrides: dict[str, Any]) -> Path:
     path = directory / f"Pulumi.{stack}.variant.yaml"
-    path.write_text(yaml.safe_dump({"config": merge(stack_config(stack), overrides)}))
+    path.write_text(yaml.safe_dump({"config": merge(operator_config(stack), overrides)}))
     return path
 
 
@@ -55,8 +71,10 @@ def dev() -> Recording:
 
 
 @pytest.fixture(scope="session")
-def prod() -> Recording:
-    return record("prod", project_dir=ROOT)
+def prod(tmp_path_factory: pytest.TempPathFactory) -> Recording:
+    """The shipped prod stack as deployed (`pulumi up`): placeholders filled in."""
+    path = write_stack_file(tmp_path_factory.mktemp("prod"), "prod", {})
+    return record("prod", project_dir=ROOT, stack_file=path)
 
 
 @pytest.fixture(scope="session")

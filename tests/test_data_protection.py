@@ -90,7 +90,8 @@ def the_instance(rec: Recording) -> RecordedResource:
 
 
 def vault_bucket(rec: Recording) -> RecordedResource:
-    found = rec.children_of(VAULT_COMPONENT, BUCKET)
+    """The primary vault bucket (the replica is the one on another region's provider)."""
+    found = [b for b in rec.children_of(VAULT_COMPONENT, BUCKET) if not b.provider]
     assert len(found) == 1, f"expected one vault bucket in {rec.stack}, found {found}"
     return found[0]
 
