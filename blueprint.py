@@ -86,9 +86,18 @@ class Platform:
             "databaseSecretArn": self.database.master_secret_arn,
             "backupVaultBucket": self.backup_vault.bucket_name,
             "backupJobName": self.backup_job.project_name,
+            # The read-only role the job logs in as, and the run that creates it.
+            "backupDbUser": self.backup_job.db_user,
+            "backupSetupJobName": self.backup_job.setup_project_name,
             # delivery: the release command uploads to sourceBucket/sourceKey (s3 source only)
             "pipelineName": self.pipeline.pipeline_name,
         }
+        # the vault's copy in another region (verify_backups checks replication status)
+        if self.backup_vault.replica_bucket_name is not None:
+            out |= {
+                "backupReplicaBucket": self.backup_vault.replica_bucket_name,
+                "backupReplicaRegion": self.backup_vault.replica_region,
+            }
         if self.pipeline.source_bucket_name is not None:
             out |= {
                 "sourceBucket": self.pipeline.source_bucket_name,

@@ -340,3 +340,16 @@ def test_the_source_archive_ships_the_requirements(tmp_path: Path) -> None:
     sources = backup_job.ops_sources(ROOT / "ops")
     assert backup_job.REQUIREMENTS_FILE in sources
     assert "ops/run_build.py" in sources and "ops/backup_role.py" in sources
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_backup_user_is_exported(stack: str, request: pytest.FixtureRequest) -> None:
+    rec = request.getfixturevalue(stack)
+    found = projects(rec)
+    assert rec.outputs["backupDbUser"] == iam_user(found["ops.backup"]), rec.stack_urn
+    assert rec.outputs["backupSetupJobName"] == found["ops.backup_role"].outputs["name"]
+    assert rec.outputs["backupDbUser"] != iam_user(
+        dataclasses.replace(
+            found["ops.backup"], inputs={"source": {"buildspec": "--iam-auth-user x"}}
+        )
+    )

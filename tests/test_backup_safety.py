@@ -459,3 +459,24 @@ def test_a_real_update_refuses_the_placeholder_and_a_preview_warns(
     capfd.readouterr()
     rec = record("prod", project_dir=ROOT, preview=True)
     assert rec.resources, "a preview of the shipped prod file runs"
+
+
+def replica_output_problems(rec: Recording, exp: dict[str, Any]) -> list[str]:
+    _, replicas = _vault_buckets(rec)
+    keys = ("backupReplicaBucket", "backupReplicaRegion")
+    got = {k: rec.outputs[k] for k in keys if k in rec.outputs}
+    if not exp["replicaRegion"]:
+        return [f"{rec.stack_urn}: replica exports {got} without a replica"] if got else []
+    if len(replicas) != 1:
+        return [f"{rec.stack_urn}: {len(replicas)} replica buckets to export"]
+    want = {"backupReplicaBucket": replicas[0].outputs["bucket"]}
+    want["backupReplicaRegion"] = exp["replicaRegion"]
+    return [] if got == want else [f"{rec.stack_urn}: replica exports {got}, expected {want}"]
+
+
+def test_the_replica_is_exported_for_the_tools(dev: Recording, prod: Recording) -> None:
+    assert replica_output_problems(prod, expected("prod")) == []
+    assert replica_output_problems(dev, expected("dev")) == []
+    broken = dataclasses.replace(prod, outputs={**prod.outputs, "backupReplicaRegion": "eu-west-1"})
+    assert replica_output_problems(broken, expected("prod"))
+    assert replica_output_problems(dev, expected("prod"))
