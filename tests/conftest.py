@@ -48,7 +48,7 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 OPERATOR_COMPLETED: dict[str, dict[str, Any]] = {
     "prod": {
         "groundwork:backups": {
-            "breakGlassRoleArn": "arn:aws:iam::123456789012:role/backup-break-glass"
+            "breakGlassRoleArn": "arn:aws:iam::444455556666:role/backup-break-glass"
         }
     },
 }

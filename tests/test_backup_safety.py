@@ -450,7 +450,7 @@ def test_the_shipped_placeholder_is_named() -> None:
 
 
 def test_a_real_update_refuses_the_placeholder_and_a_preview_warns(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     from offline.recorder import ProgramError
 
@@ -459,6 +459,12 @@ def test_a_real_update_refuses_the_placeholder_and_a_preview_warns(
     capfd.readouterr()
     rec = record("prod", project_dir=ROOT, preview=True)
     assert rec.resources, "a preview of the shipped prod file runs"
+    # The mock engine passes Pulumi's warnings to Python logging; the CLI prints them.
+    warned = capfd.readouterr()
+    logged = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert "groundwork:backups.breakGlassRoleArn is a placeholder" in (
+        warned.out + warned.err + logged
+    )
 
 
 def replica_output_problems(rec: Recording, exp: dict[str, Any]) -> list[str]:
