@@ -316,6 +316,7 @@ def build(s: Settings) -> Platform:
             db_port=database.port,
             database_name=database.database_name,
             db_resource_id=database.resource_id,
+            network_ready=[network],
             master_secret_arn=database.master_secret_arn,
             master_secret_key_arn=database.kms_key_arn,
             vault_bucket_name=backup_vault.bucket_name,

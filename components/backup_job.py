@@ -175,6 +175,9 @@ class BackupJobArgs:
     log_retention_days: int
     # Files of the ops package: archive path -> local file (see ops_sources).
     sources: Mapping[str, Path]
+    # What the setup run needs before it starts (the private subnets' outbound routes: it
+    # installs packages); depending on a component waits for all of its children.
+    network_ready: Sequence[pulumi.Resource] = ()
     schedule: str = "cron(0 3 * * ? *)"
     timeout_minutes: int = 60
     compute_type: str = "BUILD_GENERAL1_SMALL"
@@ -488,7 +491,9 @@ class BackupJob(pulumi.ComponentResource):
                     "dbHost": args.db_host,
                 }
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, project]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[policy, project, *args.network_ready]
+            ),
         )
 
     def _schedule(

@@ -38,6 +38,7 @@ INVOCATION = "aws:lambda/invocation:Invocation"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 RDS = "aws:rds/instance:Instance"
+ROUTE = "aws:ec2/route:Route"
 JOB = "groundwork:data:BackupJob"
 
 Check = Callable[[Recording], list[str]]
@@ -154,6 +155,10 @@ def setup_run_problems(rec: Recording) -> list[str]:
     version = source[0].outputs.get("versionId") if len(source) == 1 else None
     if json.loads(run.input("input")).get("sourceVersion") != version:
         problems.append(f"{run.urn}: does not rerun when the setup's code changes")
+    # It installs packages: the private subnets' way out must exist before it starts.
+    nat_routes = [r.urn for r in rec.of_type(ROUTE) if r.input("natGatewayId")]
+    if not nat_routes or not set(nat_routes) <= set(run.dependencies):
+        problems.append(f"{run.urn}: may start before the private subnets can reach out")
     schedules = rec.children_of(JOB, SCHEDULE)
     if not schedules or any(run.urn not in s.dependencies for s in schedules):
         problems.append(f"{run.urn}: the schedule may fire before the role exists")
@@ -250,6 +255,13 @@ def _unordered(rec: Recording) -> Recording:
     return dataclasses.replace(rec, resources=resources)
 
 
+def _early_run(rec: Recording) -> Recording:
+    run = _named(rec, "backup-job-setup-run")
+    kept = tuple(u for u in run.dependencies if "aws:ec2/route:Route" not in u)
+    resources = [dataclasses.replace(r, dependencies=kept) if r is run else r for r in rec]
+    return dataclasses.replace(rec, resources=resources)
+
+
 def _any_project(stmts: list[dict[str, Any]]) -> None:
     for s in stmts:
         if "codebuild:StartBuild" in as_list(s["Action"]):
@@ -275,6 +287,7 @@ BROKEN: dict[str, tuple[str, Callable[[Recording], Recording]]] = {
     "setup-other-role": ("secret", edit("backup-job-setup", _other_role)),
     "no-run": ("setup-run", _without("backup-job-setup-run")),
     "schedule-first": ("setup-run", _unordered),
+    "setup-before-nat": ("setup-run", _early_run),
     "starter-runs-anything": ("setup-run", edit(STARTER_POLICY, _policy(_any_project))),
     "stale-setup": ("setup-run", edit("backup-job-setup-run", _stale)),
     "unpinned-pip": ("pinned", edit("backup-job-project", _install("pip install boto3"))),
