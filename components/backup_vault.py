@@ -274,9 +274,11 @@ def replication_policy(
     replica_objects = pulumi.Output.concat(replica_bucket_arn, "/", BACKUP_PREFIX, "*")
 
     def via_s3(region: str, bucket_arn: pulumi.Input[str]) -> dict[str, Any]:
+        # The encryption context names the bucket (with an S3 Bucket Key) or the object; it
+        # is a string-typed key, hence StringLike.
         return {
             "StringEquals": {"kms:ViaService": f"s3.{region}.{context.dns_suffix_of(region)}"},
-            "ArnLike": {
+            "StringLike": {
                 "kms:EncryptionContext:aws:s3:arn": [
                     bucket_arn,
                     pulumi.Output.concat(bucket_arn, "/*"),

@@ -366,3 +366,53 @@ def test_the_backup_user_is_exported(stack: str, request: pytest.FixtureRequest)
             found["ops.backup"], inputs={"source": {"buildspec": "--iam-auth-user x"}}
         )
     )
+
+
+# ---- AWS's own action and condition database (parliament) -----------------------------------
+
+# Known parliament false positives: it wants log-stream ARNs for CreateLogStream/PutLogEvents
+# (our `<log group>:*` covers them), and CodeBuild's VPC actions are on `*` by necessity.
+ACCEPTED = {
+    ("RESOURCE_MISMATCH", "logs:CreateLogStream"),
+    ("RESOURCE_MISMATCH", "logs:PutLogEvents"),
+    *(("RESOURCE_STAR", a) for a in backup_job.VPC_BUILD_ACTIONS),
+}
+CHECKED_POLICIES = (
+    "backup-job-policy",
+    "backup-job-setup-policy",
+    "backup-job-setup-starter-policy",
+    "vault-replication-policy",
+)
+
+
+def parliament_problems(policy_text: str) -> list[str]:
+    import parliament
+
+    problems = []
+    for finding in parliament.analyze_policy_string(policy_text).findings:
+        detail = finding.detail
+        items = detail if isinstance(detail, list) else [detail]
+        for item in items:
+            action = item.get("action") if isinstance(item, dict) else item
+            if (finding.issue, action) not in ACCEPTED:
+                problems.append(f"{finding.issue}: {item}")
+    return problems
+
+
+@pytest.mark.parametrize("name", CHECKED_POLICIES)
+def test_policies_pass_parliament(name: str, prod: Recording) -> None:
+    policy = _named(prod, name).input("policy")
+    assert parliament_problems(policy) == [], name
+    doc = json.loads(policy)
+    doc["Statement"][-1]["Action"] = ["rds-db:Conect"]
+    assert parliament_problems(json.dumps(doc)), f"{name}: a misspelt action passes"
+
+
+def test_the_key_guard_passes_parliament(prod: Recording) -> None:
+    from components import kms
+
+    guard = kms.deny_destruction_statement("arn:aws:iam::444455556666:role/backup-break-glass")
+    doc = {"Version": "2012-10-17", "Statement": [guard]}
+    assert parliament_problems(json.dumps(doc)) == []
+    guard["Condition"] = {"ArnNotEquals": {"aws:PrincipleArn": "x"}}
+    assert parliament_problems(json.dumps(doc)), "a misspelt condition key passes"
