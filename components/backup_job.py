@@ -64,6 +64,9 @@ from components import buckets, context, iam
 IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 PYTHON_RUNTIME = "3.11"
 PG_CLIENT_PACKAGE = "postgresql16"
+# AL2023's packages are signed and dnf verifies them with the preinstalled Amazon key
+# (https://docs.aws.amazon.com/linux/al2023/ug/gnupg-minimal.html).
+DNF_VERIFIED = "--setopt=gpgcheck=1"
 # Hash-pinned wheels (see its header); shipped in the job's source archive with ops/.
 REQUIREMENTS_FILE = "ops/requirements-backup-job.txt"
 CA_BUNDLE_PATH = "/tmp/rds-ca-bundle.pem"
@@ -111,8 +114,9 @@ def buildspec(region: str, command: str) -> str:
             "install": {
                 "runtime-versions": {"python": PYTHON_RUNTIME},
                 "commands": [
-                    # From the Amazon Linux repositories, GPG-verified by dnf (gpgcheck=1).
-                    f"dnf install -y -q {PG_CLIENT_PACKAGE}",
+                    # From the Amazon Linux repositories: dnf checks each package's signature
+                    # against Amazon's GPG key (forced on here, whatever the image's config).
+                    f"dnf install -y -q {DNF_VERIFIED} {PG_CLIENT_PACKAGE}",
                     "pg_dump --version",
                     # Every wheel pinned by SHA-256; no source builds, no unpinned deps.
                     "python -m pip install -q --disable-pip-version-check --require-hashes "

@@ -183,7 +183,7 @@ def pinned_problems(rec: Recording) -> list[str]:
         if len(installs) != 1 or not installs[0].endswith(wanted):
             problems.append(f"{project.urn} ({module}): pip installs {installs}, not only {wanted}")
         if [c for c in commands if c.startswith("dnf ")] != [
-            f"dnf install -y -q {backup_job.PG_CLIENT_PACKAGE}"
+            "dnf install -y -q --setopt=gpgcheck=1 postgresql16"
         ]:
             problems.append(f"{project.urn}: installs other system packages than the PG client")
     objects = rec.children_of(JOB, OBJECT)
@@ -280,6 +280,10 @@ def _replace_install(spec: dict[str, Any]) -> None:
     spec["phases"]["install"]["commands"][2] = "pip install -r x.txt"
 
 
+def _no_gpg(spec: dict[str, Any]) -> None:
+    spec["phases"]["install"]["commands"][0] = "dnf install -y -q --nogpgcheck postgresql16"
+
+
 STARTER_POLICY = "backup-job-setup-starter-policy"
 BROKEN: dict[str, tuple[str, Callable[[Recording], Recording]]] = {
     "web-reads-secret": ("secret", edit("web-logs-agent", _policy(_grant_secret))),
@@ -292,6 +296,7 @@ BROKEN: dict[str, tuple[str, Callable[[Recording], Recording]]] = {
     "stale-setup": ("setup-run", edit("backup-job-setup-run", _stale)),
     "unpinned-pip": ("pinned", edit("backup-job-project", _install("pip install boto3"))),
     "setup-unpinned": ("pinned", edit("backup-job-setup", _buildspec(_replace_install))),
+    "no-gpg-check": ("pinned", edit("backup-job-setup", _buildspec(_no_gpg))),
     "extra-package": ("pinned", edit("backup-job-project", _install("dnf install -y -q jq"))),
 }
 

@@ -1075,6 +1075,6 @@ def test_job_ships_the_ops_package(tmp_path: Path) -> None:
 def test_buildspec_carries_no_secret() -> None:
     spec = json.loads(backup_job.buildspec("eu-west-1", backup_job.backup_command("b")))
     commands = [c for phase in spec["phases"].values() for c in phase["commands"]]
-    assert "dnf install -y -q postgresql16" in commands
+    assert "dnf install -y -q --setopt=gpgcheck=1 postgresql16" in commands
     assert any("eu-west-1-bundle.pem" in c for c in commands)
     assert not re.search(r"(?i)password|PGPASS", json.dumps(spec))
