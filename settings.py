@@ -892,13 +892,35 @@ def load() -> Settings:
     except SettingsError as exc:
         # RunError prints just the message: no traceback for a config mistake.
         raise pulumi.RunError(str(exc)) from None
-    if placeholders := placeholder_problems(loaded):
-        # A preview may show the plan with the placeholder; a real update must not ship it.
-        if not pulumi.runtime.is_dry_run():
-            raise pulumi.RunError(str(SettingsError(loaded.stack, placeholders)))
-        for problem in placeholders:
-            pulumi.log.warn(f"{problem} (a real update refuses this)")
+    gate_placeholders(
+        loaded,
+        dry_run=pulumi.runtime.is_dry_run(),
+        deploying=_deploying(),
+        warn=pulumi.log.warn,
+    )
     return loaded
+
+
+def gate_placeholders(
+    s: Settings, *, dry_run: bool, deploying: bool, warn: Callable[[str], None]
+) -> None:
+    """A preview may show the plan with placeholders (warned); a real update must not ship
+    them. An evaluation under mocks (the offline preview, tests) deploys nothing."""
+    problems = placeholder_problems(s)
+    if problems and deploying and not dry_run:
+        import pulumi
+
+        raise pulumi.RunError(str(SettingsError(s.stack, problems)))
+    for problem in problems:
+        warn(f"{problem} (a real update refuses this)")
+
+
+def _deploying() -> bool:
+    """False when the program runs under Pulumi's mocks (nothing reaches a cloud)."""
+    from pulumi.runtime import mocks
+    from pulumi.runtime import settings as runtime_settings
+
+    return not isinstance(runtime_settings.get_monitor(), mocks.MockMonitor)
 
 
 def _runtime_config() -> dict[str, str]:
