@@ -92,9 +92,7 @@ def private_bucket(
         raise ValueError(f"bucket {name}: object_lock requires versioned=True")
 
     def opts(part: str, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(
-            parent=parent, depends_on=list(depends_on), provider=provider
-        )
+        return pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on), provider=provider)
 
     bucket = aws.s3.Bucket(
         name,
