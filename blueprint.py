@@ -89,11 +89,20 @@ class Platform:
             "databaseSecretArn": self.database.master_secret_arn,
             "backupVaultBucket": self.backup_vault.bucket_name,
             "backupJobName": self.backup_job.project_name,
+            # The read-only role the job logs in as, and the run that creates it.
+            "backupDbUser": self.backup_job.db_user,
+            "backupSetupJobName": self.backup_job.setup_project_name,
             # delivery: the release command uploads to sourceBucket/sourceKey (s3 source only)
             "pipelineName": self.pipeline.pipeline_name,
         }
         if self.spend is not None:
             out["budgetName"] = self.spend.budget_name
+        # the vault's copy in another region (verify_backups checks replication status)
+        if self.backup_vault.replica_bucket_name is not None:
+            out |= {
+                "backupReplicaBucket": self.backup_vault.replica_bucket_name,
+                "backupReplicaRegion": self.backup_vault.replica_region,
+            }
         if self.pipeline.source_bucket_name is not None:
             out |= {
                 "sourceBucket": self.pipeline.source_bucket_name,
@@ -363,6 +372,7 @@ def build(s: Settings) -> Platform:
             backup_replica_region=d.backup_replica_region,
             default_tags=s.default_tags,
             protect=s.protect,
+            break_glass_role_arn=b.break_glass_role_arn,
         ),
     )
     backup_vault = BackupVault(
@@ -374,6 +384,9 @@ def build(s: Settings) -> Platform:
             cold_after_days=b.cold_after_days,
             expire_after_days=b.expire_after_days,
             protect=s.protect,
+            break_glass_role_arn=b.break_glass_role_arn,
+            replica_region=b.replica_region,
+            default_tags=s.default_tags,
         ),
     )
     backup_job = BackupJob(
@@ -386,8 +399,10 @@ def build(s: Settings) -> Platform:
             db_host=database.address,
             db_port=database.port,
             database_name=database.database_name,
-            db_secret_arn=database.master_secret_arn,
-            db_secret_key_arn=database.kms_key_arn,
+            db_resource_id=database.resource_id,
+            network_ready=[network],
+            master_secret_arn=database.master_secret_arn,
+            master_secret_key_arn=database.kms_key_arn,
             vault_bucket_name=backup_vault.bucket_name,
             vault_bucket_arn=backup_vault.bucket_arn,
             vault_key_arn=backup_vault.key_arn,

@@ -49,6 +49,9 @@ PHASES: tuple[str, ...] = ("early", "pmf", "growth")
 _REGION_RE = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$"
 _INSTANCE_TYPE_RE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
 _EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_ROLE_ARN_RE = r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]+$"
+# AWS's documentation example account: a value in it is a placeholder the operator replaces.
+PLACEHOLDER_ACCOUNT = "111122223333"
 
 
 class _Group(BaseModel):
@@ -198,6 +201,18 @@ class Backups(_Group):
         le=168,
         description="Alarm when no logical backup has succeeded for this many hours; longer "
         "than the schedule's interval.",
+    )
+    replica_region: str | None = Field(
+        None,
+        pattern=_REGION_RE,
+        description="Replicate the backup vault to an object-locked bucket with its own key "
+        "in this region (not aws:region); defaults to database.backupReplicaRegion.",
+    )
+    break_glass_role_arn: str | None = Field(
+        None,
+        pattern=_ROLE_ARN_RE,
+        description="The only IAM role allowed to schedule deletion of, or disable, the "
+        "vault's and the database's KMS keys; unset, nobody is denied (dev).",
     )
 
 
@@ -762,6 +777,12 @@ def _cross_checks(s: dict[str, Any]) -> Iterable[tuple[str, str]]:
     if (b := s.get("backups")) is not None:
         for key, msg in _check_backup_job(b, s.get("network")):
             yield key, msg
+        if b.replica_region and b.replica_region == s.get("region"):
+            yield (
+                f"{ns}:backups.replicaRegion",
+                f"must differ from aws:region, a replica in the same region survives nothing "
+                f"more (got {b.replica_region!r})",
+            )
         if b.expire_after_days < b.lock_days:
             yield (
                 f"{ns}:backups.expireAfterDays",
@@ -977,7 +998,28 @@ def parse(
         problems.extend(f"{key} {msg}" for key, msg in _check_cost(parsed["cost"], tags))
     if problems:
         raise SettingsError(stack, problems)
-    return Settings(project=project, stack=stack, **parsed)
+    return Settings(project=project, stack=stack, **_with_derived_defaults(parsed))
+
+
+def _with_derived_defaults(parsed: dict[str, Any]) -> dict[str, Any]:
+    """Defaults taken from another key: the vault replicates where the automated backups do."""
+    b, d = parsed.get("backups"), parsed.get("database")
+    if b is not None and d is not None and b.replica_region is None:
+        parsed["backups"] = b.model_copy(update={"replica_region": d.backup_replica_region})
+    return parsed
+
+
+def placeholder_problems(s: Settings) -> list[str]:
+    """Values shipped as marked placeholders that an operator must replace before a real
+    update (the shipped prod file carries them so a preview works out of the box)."""
+    arn = s.backups.break_glass_role_arn
+    if arn and arn.split(":")[4] == PLACEHOLDER_ACCOUNT:
+        return [
+            f"{NAMESPACE}:backups.breakGlassRoleArn is a placeholder (got {arn!r}, account "
+            f"{PLACEHOLDER_ACCOUNT} is AWS's documentation example); set the ARN of your "
+            "break-glass IAM role, the only role that may delete or disable the backup keys"
+        ]
+    return []
 
 
 def load() -> Settings:
@@ -991,12 +1033,41 @@ def load() -> Settings:
         *(k for k in values if runtime_config.is_config_secret(k)),
     ]
     try:
-        return parse(
+        loaded = parse(
             values, project=pulumi.get_project(), stack=pulumi.get_stack(), secret_keys=secret_keys
         )
     except SettingsError as exc:
         # RunError prints just the message: no traceback for a config mistake.
         raise pulumi.RunError(str(exc)) from None
+    gate_placeholders(
+        loaded,
+        dry_run=pulumi.runtime.is_dry_run(),
+        deploying=_deploying(),
+        warn=pulumi.log.warn,
+    )
+    return loaded
+
+
+def gate_placeholders(
+    s: Settings, *, dry_run: bool, deploying: bool, warn: Callable[[str], None]
+) -> None:
+    """A preview may show the plan with placeholders (warned); a real update must not ship
+    them. An evaluation under mocks (the offline preview, tests) deploys nothing."""
+    problems = placeholder_problems(s)
+    if problems and deploying and not dry_run:
+        import pulumi
+
+        raise pulumi.RunError(str(SettingsError(s.stack, problems)))
+    for problem in problems:
+        warn(f"{problem} (a real update refuses this)")
+
+
+def _deploying() -> bool:
+    """False when the program runs under Pulumi's mocks (nothing reaches a cloud)."""
+    from pulumi.runtime import mocks
+    from pulumi.runtime import settings as runtime_settings
+
+    return not isinstance(runtime_settings.get_monitor(), mocks.MockMonitor)
 
 
 def _runtime_config() -> dict[str, str]:

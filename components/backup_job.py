@@ -4,8 +4,12 @@ Runner: a CodeBuild project in the VPC, started by an EventBridge Scheduler sche
 Why CodeBuild rather than a Fargate task or a Lambda function:
 
 - it needs no container image to build, scan and keep patched: the AWS-maintained Amazon
-  Linux 2023 image already has Python 3.11 with boto3, and `dnf` installs the PostgreSQL 16
-  client (`pg_dump` must be at least the server's major version) at the start of each run;
+  Linux 2023 image has Python 3.11, and each run installs the PostgreSQL 16 client
+  (`pg_dump` must be at least the server's major version) with `dnf` from the Amazon Linux
+  repositories, whose packages dnf verifies against Amazon's GPG signing key, and the
+  Python dependencies with `pip --require-hashes` from ops/requirements-backup-job.txt
+  (every wheel pinned by SHA-256), so neither a compromised package mirror nor a newly
+  published release can put code next to the database connection;
 - a run may take hours and needs disk for the dump; Lambda stops at 15 minutes and has
   10 GB of temporary storage, CodeBuild runs up to 36 hours with 64 GB or more;
 - each run is a build with a status, a log stream and CloudWatch metrics per project
@@ -14,20 +18,30 @@ Why CodeBuild rather than a Fargate task or a Lambda function:
 - the code it runs is this repository's `ops/` package (the same code as the restore drill),
   shipped by Pulumi as a versioned S3 object, so a deploy pins the exact code version.
 
-Each run (`python -m ops.backup`) reads the login from the RDS-managed master-user secret,
-dumps the database with `pg_dump --format=custom` over verified TLS, and uploads the dump to
-`postgres/<db>/<UTC timestamp>.dump` with SSE-KMS and an S3-checked SHA-256; the object takes
-the vault's default object lock. Nothing secret is in the project: its environment holds
-names, ARNs and the endpoint only.
+Least privilege. Each nightly run (`python -m ops.backup --iam-auth-user <role>`) logs in as
+a read-only database role with IAM database authentication: a 15-minute token that boto3
+signs locally from the job's own credentials, over verified TLS. The job never holds the
+master secret; its IAM role may `rds-db:connect` as exactly that database user of exactly
+this instance
+(https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html).
+The database role is made by a second CodeBuild project in the same subnets, the setup
+(`python -m ops.backup_role`), the only holder of the master secret here; `pulumi up` starts
+it once through a small Lambda function (`ops/run_build.py`, an `aws.lambda_.Invocation`,
+again when the setup's code or settings change) that waits for the build and fails the
+deploy unless it succeeded. The nightly schedule is created after that invocation, so the
+first backup never meets a missing role. The dump goes to `postgres/<db>/<UTC timestamp>.dump`
+with SSE-KMS and an S3-checked SHA-256, and takes the vault's default object lock. Nothing
+secret is in either project: their environments hold names, ARNs and the endpoint only.
 
-The role may do exactly that: write and read back objects under its own prefix, read the
-vault's lock configuration, read that one secret (and decrypt it only through Secrets
-Manager), use the vault key through S3, write its own log group, fetch its own source object,
-and manage the network interfaces CodeBuild places in the private subnets. The `ec2:Describe*`,
+The nightly role may: write and read back objects under its own prefix, read the vault's
+lock configuration, use the vault key through S3, connect to the database as the backup
+user, write its own log group, fetch its own source object, and manage the network
+interfaces CodeBuild places in the private subnets. The `ec2:Describe*`,
 `ec2:CreateNetworkInterface` and `ec2:DeleteNetworkInterface` actions CodeBuild needs for a
 VPC build do not support resource-level scoping in the way CodeBuild calls them, so they are
 granted on `*`; the one that attaches an interface to the build is limited to these subnets
-and to CodeBuild.
+and to CodeBuild. The setup role has the same network and source grants, its own log group,
+and the master secret (decrypted only through Secrets Manager) instead of S3 and rds-db.
 
 Alarms (alarm and OK actions to the alerts topic): a failed run, and a missed backup, i.e. no
 successful run for `max_backup_age_hours` (missing data counts as missing backups), which
@@ -50,10 +64,22 @@ from components import buckets, context, iam
 IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 PYTHON_RUNTIME = "3.11"
 PG_CLIENT_PACKAGE = "postgresql16"
-# ops/ uses S3 conditional writes and the flexible-checksum client settings (botocore 1.36).
-BOTO3_REQUIREMENT = "boto3>=1.36,<2"
+# AL2023's packages are signed and dnf verifies them with the preinstalled Amazon key
+# (https://docs.aws.amazon.com/linux/al2023/ug/gnupg-minimal.html).
+DNF_VERIFIED = "--setopt=gpgcheck=1"
+# Hash-pinned wheels (see its header); shipped in the job's source archive with ops/.
+REQUIREMENTS_FILE = "ops/requirements-backup-job.txt"
 CA_BUNDLE_PATH = "/tmp/rds-ca-bundle.pem"
 SOURCE_KEY = "backup-job/source.zip"
+# The read-only database role the nightly job logs in as (created by ops/backup_role.py).
+DB_USER = "groundwork_backup"
+# The setup's starter (ops/run_build.py) on the Lambda Python runtime, waiting up to the
+# Lambda maximum for the build; the build itself is stopped well before that.
+STARTER_SOURCE = Path("ops") / "run_build.py"
+STARTER_HANDLER = "run_build.handler"
+STARTER_RUNTIME = "python3.13"
+STARTER_TIMEOUT_SECONDS = 900
+SETUP_TIMEOUT_MINUTES = 10
 # How long the scheduler keeps retrying to start a run before the missed alarm has to tell.
 SCHEDULER_MAX_EVENT_AGE_SECONDS = 3600
 # Actions CodeBuild needs to place a build in a VPC; AWS does not scope these by resource.
@@ -78,8 +104,9 @@ def ca_bundle_url(region: str) -> str:
     return f"https://truststore.pki.rds.amazonaws.com/{region}/{region}-bundle.pem"
 
 
-def buildspec(region: str) -> str:
-    """The build's commands. No secrets: the job reads the password from Secrets Manager."""
+def buildspec(region: str, command: str) -> str:
+    """The build's commands. No secrets: the nightly job signs an IAM token, the setup reads
+    the master password from Secrets Manager at run time."""
     spec = {
         "version": 0.2,
         "env": {"shell": "bash"},
@@ -87,10 +114,13 @@ def buildspec(region: str) -> str:
             "install": {
                 "runtime-versions": {"python": PYTHON_RUNTIME},
                 "commands": [
-                    f"dnf install -y -q {PG_CLIENT_PACKAGE}",
+                    # From the Amazon Linux repositories: dnf checks each package's signature
+                    # against Amazon's GPG key (forced on here, whatever the image's config).
+                    f"dnf install -y -q {DNF_VERIFIED} {PG_CLIENT_PACKAGE}",
                     "pg_dump --version",
-                    # The image ships boto3; this only upgrades one older than ops/ needs.
-                    f'python -m pip install -q --disable-pip-version-check "{BOTO3_REQUIREMENT}"',
+                    # Every wheel pinned by SHA-256; no source builds, no unpinned deps.
+                    "python -m pip install -q --disable-pip-version-check --require-hashes "
+                    f"--no-deps --only-binary=:all: -r {REQUIREMENTS_FILE}",
                 ],
             },
             "pre_build": {
@@ -98,16 +128,29 @@ def buildspec(region: str) -> str:
                     f"curl -fsS --retry 3 -o {CA_BUNDLE_PATH} {ca_bundle_url(region)}",
                 ],
             },
-            "build": {"commands": ["python -m ops.backup --verbose"]},
+            "build": {"commands": [command]},
         },
     }
     # JSON is valid YAML, and unambiguous for the version number.
     return json.dumps(spec, indent=2)
 
 
+def backup_command(db_user: str) -> str:
+    return f"python -m ops.backup --verbose --iam-auth-user {db_user}"
+
+
+def setup_command(db_user: str) -> str:
+    return f"python -m ops.backup_role --role-name {db_user}"
+
+
 def ops_sources(ops_dir: Path) -> dict[str, Path]:
-    """The `ops` package's Python files, keyed by their path in the job's source archive."""
-    files = sorted(p for p in ops_dir.rglob("*.py") if "__pycache__" not in p.parts)
+    """The `ops` package's Python files and pinned requirements, keyed by their path in the
+    job's source archive."""
+    files = sorted(
+        p
+        for p in ops_dir.rglob("*")
+        if p.suffix in (".py", ".txt") and p.is_file() and "__pycache__" not in p.parts
+    )
     if not any(p.name == "__init__.py" for p in files):
         raise ValueError(f"{ops_dir} is not a Python package (no __init__.py)")
     return {f"ops/{p.relative_to(ops_dir).as_posix()}": p for p in files}
@@ -123,9 +166,11 @@ class BackupJobArgs:
     db_host: pulumi.Input[str]
     db_port: pulumi.Input[int]
     database_name: str
-    db_secret_arn: pulumi.Input[str]
-    # The key the master-user secret is encrypted with (decrypt through Secrets Manager only).
-    db_secret_key_arn: pulumi.Input[str]
+    # For rds-db:connect: the instance's resource id (db-...), not its identifier.
+    db_resource_id: pulumi.Input[str]
+    # Only the setup project reads the master-user secret (through Secrets Manager).
+    master_secret_arn: pulumi.Input[str]
+    master_secret_key_arn: pulumi.Input[str]
     vault_bucket_name: pulumi.Input[str]
     vault_bucket_arn: pulumi.Input[str]
     vault_key_arn: pulumi.Input[str]
@@ -134,6 +179,9 @@ class BackupJobArgs:
     log_retention_days: int
     # Files of the ops package: archive path -> local file (see ops_sources).
     sources: Mapping[str, Path]
+    # What the setup run needs before it starts (the private subnets' outbound routes: it
+    # installs packages); depending on a component waits for all of its children.
+    network_ready: Sequence[pulumi.Resource] = ()
     schedule: str = "cron(0 3 * * ? *)"
     timeout_minutes: int = 60
     compute_type: str = "BUILD_GENERAL1_SMALL"
@@ -141,8 +189,21 @@ class BackupJobArgs:
     protect: bool = True
 
 
+@dataclass(frozen=True)
+class _Source:
+    """The job's code: a private bucket and the versioned zip object in it."""
+
+    bucket: aws.s3.Bucket
+    obj: aws.s3.BucketObjectv2
+
+    @property
+    def object_arn(self) -> pulumi.Output[str]:
+        return pulumi.Output.concat(self.bucket.arn, "/", SOURCE_KEY)
+
+
 class BackupJob(pulumi.ComponentResource):
-    """CodeBuild project + schedule + least-privilege role + failed/missed alarms."""
+    """CodeBuild project + schedule + least-privilege role + failed/missed alarms, and the
+    one-off setup that creates the job's read-only database role."""
 
     project_name: pulumi.Output[str]
     project_arn: pulumi.Output[str]
@@ -150,6 +211,8 @@ class BackupJob(pulumi.ComponentResource):
     log_group_name: pulumi.Output[str]
     failure_alarm_arn: pulumi.Output[str]
     missed_alarm_arn: pulumi.Output[str]
+    setup_project_name: pulumi.Output[str]
+    db_user: str
 
     def __init__(
         self, name: str, args: BackupJobArgs, opts: pulumi.ResourceOptions | None = None
@@ -171,15 +234,8 @@ class BackupJob(pulumi.ComponentResource):
         )
 
         source_bucket, source_object = self._source(name, args)
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.logs_key_arn,
-            # The run log is the evidence that backups were taken.
-            tags={"groundwork:logClass": "audit"},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-        )
-
+        source = _Source(source_bucket, source_object)
+        log_group = self._log_group(f"{name}-logs", args)
         role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=iam.to_json(
@@ -198,41 +254,96 @@ class BackupJob(pulumi.ComponentResource):
                     subnet_ids=args.private_subnet_ids,
                     log_group_arn=log_group.arn,
                     source_bucket_arn=source_bucket.arn,
-                    source_object_arn=pulumi.Output.concat(source_bucket.arn, "/", SOURCE_KEY),
+                    source_object_arn=source.object_arn,
                     vault_bucket_arn=args.vault_bucket_arn,
                     vault_key_arn=args.vault_key_arn,
                     database_name=args.database_name,
-                    secret_arn=args.db_secret_arn,
-                    secret_key_arn=args.db_secret_key_arn,
+                    db_resource_id=args.db_resource_id,
+                    db_user=DB_USER,
                 )
             ),
             opts=child,
         )
-
-        variables = {
-            "DB_HOST": args.db_host,
-            "DB_PORT": pulumi.Output.from_input(args.db_port).apply(str),
-            "DB_NAME": args.database_name,
-            "DB_SECRET_ARN": args.db_secret_arn,
-            "DB_CA_BUNDLE": CA_BUNDLE_PATH,
-            "BACKUP_BUCKET": args.vault_bucket_name,
-            "BACKUP_KMS_KEY_ID": args.vault_key_arn,
-        }
-        project = aws.codebuild.Project(
+        project = self._project(
             f"{name}-project",
+            args,
+            source,
+            role=role,
+            policy=policy,
+            log_group=log_group,
+            command=backup_command(DB_USER),
+            variables={
+                "DB_HOST": args.db_host,
+                "DB_PORT": pulumi.Output.from_input(args.db_port).apply(str),
+                "DB_NAME": args.database_name,
+                "DB_CA_BUNDLE": CA_BUNDLE_PATH,
+                "BACKUP_BUCKET": args.vault_bucket_name,
+                "BACKUP_KMS_KEY_ID": args.vault_key_arn,
+            },
             description=f"Logical backup (pg_dump) of database {args.database_name} into the vault",
+            timeout_minutes=args.timeout_minutes,
+        )
+        setup_project, setup_run = self._setup(name, args, source, partition, account)
+        self._schedule(name, args, project, account, after=setup_run)
+        failure_alarm, missed_alarm = self._alarms(name, args, project)
+
+        self.project_name = project.name
+        self.project_arn = project.arn
+        self.role_arn = role.arn
+        self.log_group_name = log_group.name
+        self.failure_alarm_arn = failure_alarm.arn
+        self.missed_alarm_arn = missed_alarm.arn
+        self.setup_project_name = setup_project.name
+        self.db_user = DB_USER
+        self.register_outputs(
+            {
+                "projectName": self.project_name,
+                "setupProjectName": self.setup_project_name,
+                "failureAlarmArn": self.failure_alarm_arn,
+                "missedAlarmArn": self.missed_alarm_arn,
+            }
+        )
+
+    def _log_group(self, name: str, args: BackupJobArgs) -> aws.cloudwatch.LogGroup:
+        return aws.cloudwatch.LogGroup(
+            name,
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.logs_key_arn,
+            # The run log is the evidence that backups were taken (and who set up the role).
+            tags={"groundwork:logClass": "audit"},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+
+    def _project(
+        self,
+        name: str,
+        args: BackupJobArgs,
+        source: _Source,
+        *,
+        role: aws.iam.Role,
+        policy: aws.iam.RolePolicy,
+        log_group: aws.cloudwatch.LogGroup,
+        command: str,
+        variables: Mapping[str, pulumi.Input[str]],
+        description: str,
+        timeout_minutes: int,
+    ) -> aws.codebuild.Project:
+        """A CodeBuild project in the private subnets running `command` on the ops source."""
+        return aws.codebuild.Project(
+            name,
+            description=description,
             service_role=role.arn,
-            build_timeout=args.timeout_minutes,
+            build_timeout=timeout_minutes,
             queued_timeout=60,
             # One run at a time: a slow backup is never overlapped by the next.
             concurrent_build_limit=1,
             encryption_key=args.vault_key_arn,
             source={
                 "type": "S3",
-                "location": pulumi.Output.concat(source_bucket.bucket, "/", SOURCE_KEY),
-                "buildspec": buildspec(args.region),
+                "location": pulumi.Output.concat(source.bucket.bucket, "/", SOURCE_KEY),
+                "buildspec": buildspec(args.region, command),
             },
-            source_version=source_object.version_id,
+            source_version=source.obj.version_id,
             artifacts={"type": "NO_ARTIFACTS"},
             environment={
                 "type": "LINUX_CONTAINER",
@@ -257,6 +368,148 @@ class BackupJob(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
 
+    def _setup(
+        self,
+        name: str,
+        args: BackupJobArgs,
+        source: _Source,
+        partition: str,
+        account: pulumi.Output[str],
+    ) -> tuple[aws.codebuild.Project, aws.lambda_.Invocation]:
+        """The setup project (holds the master secret) and its one run per deploy."""
+        child = pulumi.ResourceOptions(parent=self)
+        log_group = self._log_group(f"{name}-setup-logs", args)
+        role = aws.iam.Role(
+            f"{name}-setup-role",
+            assume_role_policy=iam.to_json(
+                iam.assume_role_for_account("codebuild.amazonaws.com", account)
+            ),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-setup-policy",
+            role=role.id,
+            policy=iam.to_json(
+                setup_policy(
+                    partition=partition,
+                    region=args.region,
+                    account=account,
+                    subnet_ids=args.private_subnet_ids,
+                    log_group_arn=log_group.arn,
+                    source_bucket_arn=source.bucket.arn,
+                    source_object_arn=source.object_arn,
+                    vault_key_arn=args.vault_key_arn,
+                    secret_arn=args.master_secret_arn,
+                    secret_key_arn=args.master_secret_key_arn,
+                )
+            ),
+            opts=child,
+        )
+        project = self._project(
+            f"{name}-setup",
+            args,
+            source,
+            role=role,
+            policy=policy,
+            log_group=log_group,
+            command=setup_command(DB_USER),
+            variables={
+                "DB_HOST": args.db_host,
+                "DB_PORT": pulumi.Output.from_input(args.db_port).apply(str),
+                "DB_NAME": args.database_name,
+                "DB_CA_BUNDLE": CA_BUNDLE_PATH,
+                "DB_SECRET_ARN": args.master_secret_arn,
+            },
+            description=f"Creates the read-only backup role {DB_USER} in {args.database_name}",
+            timeout_minutes=SETUP_TIMEOUT_MINUTES,
+        )
+        return project, self._starter(name, args, project, source, account, partition)
+
+    def _starter(
+        self,
+        name: str,
+        args: BackupJobArgs,
+        project: aws.codebuild.Project,
+        source: _Source,
+        account: pulumi.Output[str],
+        partition: str,
+    ) -> aws.lambda_.Invocation:
+        """A function that runs the setup build to completion, invoked once per deploy."""
+        child = pulumi.ResourceOptions(parent=self)
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-setup-starter-logs",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.logs_key_arn,
+            tags={"groundwork:logClass": "runtime"},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        role = aws.iam.Role(
+            f"{name}-setup-starter-role",
+            assume_role_policy=iam.to_json(iam.lambda_trust()),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-setup-starter-policy",
+            role=role.id,
+            policy=iam.to_json(
+                iam.document(
+                    iam.statement(
+                        ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        [pulumi.Output.concat(log_group.arn, ":*")],
+                        sid="OwnLogs",
+                    ),
+                    iam.statement(
+                        ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+                        [project.arn],
+                        sid="RunTheSetup",
+                    ),
+                )
+            ),
+            opts=child,
+        )
+        function = aws.lambda_.Function(
+            f"{name}-setup-starter",
+            description="Runs the backup role setup build once per deploy and waits for it",
+            runtime=STARTER_RUNTIME,
+            architectures=["arm64"],
+            handler=STARTER_HANDLER,
+            code=pulumi.AssetArchive({STARTER_SOURCE.name: pulumi.FileAsset(str(STARTER_SOURCE))}),
+            role=role.arn,
+            timeout=STARTER_TIMEOUT_SECONDS,
+            memory_size=128,
+            logging_config={"log_format": "JSON", "log_group": log_group.name},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        return aws.lambda_.Invocation(
+            f"{name}-setup-run",
+            function_name=function.name,
+            # Runs on create and again whenever an input changes (new code version, another
+            # database or host): the setup is idempotent. A delete leaves the role in place.
+            lifecycle_scope="CREATE_ONLY",
+            input=pulumi.Output.json_dumps(
+                {
+                    "projectName": project.name,
+                    "sourceVersion": source.obj.version_id,
+                    "databaseName": args.database_name,
+                    "dbUser": DB_USER,
+                    "dbHost": args.db_host,
+                }
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[policy, project, *args.network_ready]
+            ),
+        )
+
+    def _schedule(
+        self,
+        name: str,
+        args: BackupJobArgs,
+        project: aws.codebuild.Project,
+        account: pulumi.Output[str],
+        *,
+        after: pulumi.Resource,
+    ) -> None:
+        child = pulumi.ResourceOptions(parent=self)
         scheduler_role = aws.iam.Role(
             f"{name}-scheduler-role",
             assume_role_policy=iam.to_json(
@@ -287,9 +540,14 @@ class BackupJob(pulumi.ComponentResource):
                     "maximum_retry_attempts": 10,
                 },
             },
-            opts=child,
+            # The first run must find the database role the setup creates.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[after]),
         )
 
+    def _alarms(
+        self, name: str, args: BackupJobArgs, project: aws.codebuild.Project
+    ) -> tuple[aws.cloudwatch.MetricAlarm, aws.cloudwatch.MetricAlarm]:
+        child = pulumi.ResourceOptions(parent=self)
         failure_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-failed",
             alarm_description=(
@@ -330,20 +588,7 @@ class BackupJob(pulumi.ComponentResource):
             ok_actions=[args.alerts_topic_arn],
             opts=child,
         )
-
-        self.project_name = project.name
-        self.project_arn = project.arn
-        self.role_arn = role.arn
-        self.log_group_name = log_group.name
-        self.failure_alarm_arn = failure_alarm.arn
-        self.missed_alarm_arn = missed_alarm.arn
-        self.register_outputs(
-            {
-                "projectName": self.project_name,
-                "failureAlarmArn": self.failure_alarm_arn,
-                "missedAlarmArn": self.missed_alarm_arn,
-            }
-        )
+        return failure_alarm, missed_alarm
 
     def _source(
         self, name: str, args: BackupJobArgs
@@ -392,7 +637,7 @@ class BackupJob(pulumi.ComponentResource):
         return bucket, source
 
 
-def job_policy(
+def _build_statements(
     *,
     partition: str,
     region: str,
@@ -401,20 +646,15 @@ def job_policy(
     log_group_arn: pulumi.Input[str],
     source_bucket_arn: pulumi.Input[str],
     source_object_arn: pulumi.Input[str],
-    vault_bucket_arn: pulumi.Input[str],
     vault_key_arn: pulumi.Input[str],
-    database_name: str,
-    secret_arn: pulumi.Input[str],
-    secret_key_arn: pulumi.Input[str],
-) -> dict[str, object]:
-    """The job role's permissions, as data (what `ops.backup` and CodeBuild need, no more)."""
+) -> list[iam.Statement]:
+    """What any of these CodeBuild projects needs: its logs, its source, its network."""
     dns_suffix = context.dns_suffix_of(region)
-    backups = pulumi.Output.concat(vault_bucket_arn, "/", backup_prefix(database_name), "*")
     subnet_arns = [
         pulumi.Output.concat(f"arn:{partition}:ec2:{region}:", account, ":subnet/", subnet)
         for subnet in subnet_ids
     ]
-    return iam.document(
+    return [
         iam.statement(
             ["logs:CreateLogStream", "logs:PutLogEvents"],
             [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")],
@@ -426,34 +666,12 @@ def job_policy(
         iam.statement(
             ["s3:GetBucketAcl", "s3:GetBucketLocation"], [source_bucket_arn], sid="LocateSource"
         ),
-        iam.statement(["s3:PutObject", "s3:AbortMultipartUpload"], [backups], sid="WriteBackups"),
-        # Read back what was written: size, checksum, key and retain-until date.
-        iam.statement(
-            ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectRetention"],
-            [backups],
-            sid="VerifyBackups",
-        ),
-        iam.statement(
-            ["s3:GetBucketObjectLockConfiguration"], [vault_bucket_arn], sid="ReadVaultLock"
-        ),
         # Through S3 only (uploads, multipart completion, the source download).
         iam.statement(
             ["kms:GenerateDataKey", "kms:Decrypt"],
             [vault_key_arn],
             sid="UseVaultKey",
             conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.{dns_suffix}"}},
-        ),
-        iam.statement(["secretsmanager:GetSecretValue"], [secret_arn], sid="ReadDbSecret"),
-        iam.statement(
-            ["kms:Decrypt"],
-            [secret_key_arn],
-            sid="DecryptDbSecret",
-            conditions={
-                "StringEquals": {
-                    "kms:ViaService": f"secretsmanager.{region}.{dns_suffix}",
-                    "kms:EncryptionContext:SecretARN": secret_arn,
-                }
-            },
         ),
         iam.statement(list(VPC_BUILD_ACTIONS), ["*"], sid="VpcBuildNetworkInterfaces"),
         iam.statement(
@@ -467,6 +685,107 @@ def job_policy(
             conditions={
                 "StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"},
                 "ArnEquals": {"ec2:Subnet": subnet_arns},
+            },
+        ),
+    ]
+
+
+def db_user_arn(
+    partition: str,
+    region: str,
+    account: pulumi.Input[str],
+    resource_id: pulumi.Input[str],
+    user: str,
+) -> pulumi.Output[str]:
+    """The rds-db:connect resource for one database user of one instance (its resource id)."""
+    return pulumi.Output.concat(
+        f"arn:{partition}:rds-db:{region}:", account, ":dbuser:", resource_id, f"/{user}"
+    )
+
+
+def job_policy(
+    *,
+    partition: str,
+    region: str,
+    account: pulumi.Input[str],
+    subnet_ids: Sequence[pulumi.Input[str]],
+    log_group_arn: pulumi.Input[str],
+    source_bucket_arn: pulumi.Input[str],
+    source_object_arn: pulumi.Input[str],
+    vault_bucket_arn: pulumi.Input[str],
+    vault_key_arn: pulumi.Input[str],
+    database_name: str,
+    db_resource_id: pulumi.Input[str],
+    db_user: str,
+) -> dict[str, object]:
+    """The nightly role's permissions, as data (what `ops.backup` and CodeBuild need, no more).
+    No secret: it connects with an IAM token as `db_user`."""
+    backups = pulumi.Output.concat(vault_bucket_arn, "/", backup_prefix(database_name), "*")
+    return iam.document(
+        *_build_statements(
+            partition=partition,
+            region=region,
+            account=account,
+            subnet_ids=subnet_ids,
+            log_group_arn=log_group_arn,
+            source_bucket_arn=source_bucket_arn,
+            source_object_arn=source_object_arn,
+            vault_key_arn=vault_key_arn,
+        ),
+        iam.statement(["s3:PutObject", "s3:AbortMultipartUpload"], [backups], sid="WriteBackups"),
+        # Read back what was written: size, checksum, key and retain-until date.
+        iam.statement(
+            ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectRetention"],
+            [backups],
+            sid="VerifyBackups",
+        ),
+        iam.statement(
+            ["s3:GetBucketObjectLockConfiguration"], [vault_bucket_arn], sid="ReadVaultLock"
+        ),
+        iam.statement(
+            ["rds-db:connect"],
+            [db_user_arn(partition, region, account, db_resource_id, db_user)],
+            sid="ConnectAsBackupUser",
+        ),
+    )
+
+
+def setup_policy(
+    *,
+    partition: str,
+    region: str,
+    account: pulumi.Input[str],
+    subnet_ids: Sequence[pulumi.Input[str]],
+    log_group_arn: pulumi.Input[str],
+    source_bucket_arn: pulumi.Input[str],
+    source_object_arn: pulumi.Input[str],
+    vault_key_arn: pulumi.Input[str],
+    secret_arn: pulumi.Input[str],
+    secret_key_arn: pulumi.Input[str],
+) -> dict[str, object]:
+    """The setup role: the build basics and the master secret, nothing of the vault."""
+    dns_suffix = context.dns_suffix_of(region)
+    return iam.document(
+        *_build_statements(
+            partition=partition,
+            region=region,
+            account=account,
+            subnet_ids=subnet_ids,
+            log_group_arn=log_group_arn,
+            source_bucket_arn=source_bucket_arn,
+            source_object_arn=source_object_arn,
+            vault_key_arn=vault_key_arn,
+        ),
+        iam.statement(["secretsmanager:GetSecretValue"], [secret_arn], sid="ReadDbSecret"),
+        iam.statement(
+            ["kms:Decrypt"],
+            [secret_key_arn],
+            sid="DecryptDbSecret",
+            conditions={
+                "StringEquals": {
+                    "kms:ViaService": f"secretsmanager.{region}.{dns_suffix}",
+                    "kms:EncryptionContext:SecretARN": secret_arn,
+                }
             },
         ),
     )

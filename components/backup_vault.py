@@ -13,16 +13,43 @@ that refuses requests without TLS 1.2+, and a lifecycle that moves backups to Gl
 Instant Retrieval after `cold_after_days`, expires them after `expire_after_days` (never
 while locked: expire >= lock), removes noncurrent versions no sooner than the lock would,
 and cleans up abandoned multipart uploads and orphaned delete markers.
+
+Key safety: with `break_glass_role_arn`, the vault's keys deny deletion and disabling to every
+other principal (components/kms.py).
+
+Region safety: with `replica_region`, S3 replication copies every backup to a bucket in that
+region, built the same way (Object Lock with the same mode and days, versioning, SSE-KMS with
+a key of that region, TLS only, the same lifecycle). What AWS requires for this, and where it
+says so:
+
+- versioning on both buckets and a role S3 assumes, allowed to read the source versions and
+  to replicate into the destination
+  (https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html);
+- SSE-KMS objects are skipped unless the rule opts in with `SseKmsEncryptedObjects` and names
+  the destination key (`ReplicaKmsKeyID`); the role then needs `kms:Decrypt` on the source key
+  and `kms:Encrypt` on the replica key, each through S3 in its region
+  (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html);
+- an object-locked source needs an object-locked destination (else replication fails with
+  `DstBucketObjectLockConfigMissing`), and the role needs `s3:GetObjectRetention` and
+  `s3:GetObjectLegalHold` so the retention travels with each replica
+  (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html#object-lock-managing-replication,
+  https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-failure-codes.html).
+
+Delete markers are not replicated: a delete in the primary region must not hide the copy.
+Replication Time Control (a 15-minute SLA, extra cost) is left off; replication is
+asynchronous, usually minutes, and `verify_backups` checks each newest object's status.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import pulumi
+import pulumi_aws as aws
 
-from components import buckets, context, kms
+from components import buckets, context, iam, kms
 
 # Every logical backup is written under this prefix: postgres/<db>/<UTC timestamp>.dump.
 BACKUP_PREFIX = "postgres/"
@@ -54,6 +81,12 @@ class BackupVaultArgs:
     cold_after_days: int = 30
     expire_after_days: int = 90
     protect: bool = True
+    # Only this role may delete or disable the vault's keys (None: nobody is denied).
+    break_glass_role_arn: str | None = None
+    # Replicate every backup to an object-locked bucket in this region (None: no replica).
+    replica_region: str | None = None
+    # Tags for the replica region's provider, which does not inherit the stack's default tags.
+    default_tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class BackupVault(pulumi.ComponentResource):
@@ -64,6 +97,9 @@ class BackupVault(pulumi.ComponentResource):
     key_arn: pulumi.Output[str]
     lock_mode: str
     lock_days: int
+    # The replica bucket's name and region (None without a replica region).
+    replica_bucket_name: pulumi.Output[str] | None
+    replica_region: str | None
 
     def __init__(
         self, name: str, args: BackupVaultArgs, opts: pulumi.ResourceOptions | None = None
@@ -75,44 +111,12 @@ class BackupVault(pulumi.ComponentResource):
         partition = context.partition_of(args.region)
         account = context.account_id(self)
 
-        key = kms.encryption_key(
-            f"{name}-key",
-            description="Backup vault object encryption",
-            partition=partition,
-            account=account,
-            parent=self,
-            protect=args.protect,
-        )
-        bucket = buckets.private_bucket(
-            f"{name}-bucket",
-            parent=self,
-            purpose="backups",
-            kms_key_arn=key.arn,
-            protect=args.protect,
-            versioned=True,
-            object_lock=buckets.ObjectLock(mode=args.lock_mode, days=args.lock_days),
-            lifecycle_rules=[
-                {
-                    "id": "backups",
-                    "status": "Enabled",
-                    "filter": {"prefix": BACKUP_PREFIX},
-                    "transitions": [
-                        {"days": args.cold_after_days, "storage_class": COLD_STORAGE_CLASS}
-                    ],
-                    "expiration": {"days": args.expire_after_days},
-                    # A backup hidden early by a delete marker stays restorable at least as
-                    # long as its lock would have kept it.
-                    "noncurrent_version_expiration": {"noncurrent_days": args.lock_days},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-                },
-                {
-                    "id": "delete-markers",
-                    "status": "Enabled",
-                    "filter": {"prefix": ""},
-                    "expiration": {"expired_object_delete_marker": True},
-                },
-            ],
-        ).bucket
+        key, vault = self._locked_bucket(name, args, partition, account, provider=None)
+        bucket = vault.bucket
+        self.replica_bucket_name = None
+        self.replica_region = args.replica_region
+        if args.replica_region:
+            self.replica_bucket_name = self._replicate(name, args, partition, account, key, vault)
 
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
@@ -122,3 +126,198 @@ class BackupVault(pulumi.ComponentResource):
         self.register_outputs(
             {"bucketName": self.bucket_name, "bucketArn": self.bucket_arn, "keyArn": self.key_arn}
         )
+
+    def _locked_bucket(
+        self,
+        name: str,
+        args: BackupVaultArgs,
+        partition: str,
+        account: pulumi.Output[str],
+        provider: pulumi.ProviderResource | None,
+        region_label: str = "",
+    ) -> tuple[aws.kms.Key, buckets.PrivateBucket]:
+        """A key and an object-locked bucket with the vault's lifecycle, in the provider's
+        region (the primary and the replica are built the same way)."""
+        key = kms.encryption_key(
+            f"{name}-key",
+            description=f"Backup vault object encryption{region_label}",
+            partition=partition,
+            account=account,
+            parent=self,
+            protect=args.protect,
+            provider=provider,
+            break_glass_role_arn=args.break_glass_role_arn,
+        )
+        vault = buckets.private_bucket(
+            f"{name}-bucket",
+            parent=self,
+            purpose="backups",
+            kms_key_arn=key.arn,
+            protect=args.protect,
+            versioned=True,
+            object_lock=buckets.ObjectLock(mode=args.lock_mode, days=args.lock_days),
+            lifecycle_rules=lifecycle_rules(args),
+            provider=provider,
+        )
+        return key, vault
+
+    def _replicate(
+        self,
+        name: str,
+        args: BackupVaultArgs,
+        partition: str,
+        account: pulumi.Output[str],
+        source_key: aws.kms.Key,
+        source: buckets.PrivateBucket,
+    ) -> pulumi.Output[str]:
+        region = args.replica_region
+        assert region is not None
+        provider = aws.Provider(
+            f"{name}-replica-region",
+            region=region,
+            default_tags={"tags": dict(args.default_tags)},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        replica_key, replica = self._locked_bucket(
+            f"{name}-replica", args, partition, account, provider, f" (replica in {region})"
+        )
+        role = aws.iam.Role(
+            f"{name}-replication-role",
+            # S3 documents no confused-deputy condition for live replication roles; only a
+            # principal allowed iam:PassRole in this account can name the role in a bucket's
+            # replication configuration.
+            assume_role_policy=iam.to_json(iam.assume_role("s3.amazonaws.com")),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-replication-policy",
+            role=role.id,
+            policy=iam.to_json(
+                replication_policy(
+                    source_region=args.region,
+                    replica_region=region,
+                    source_bucket_arn=source.bucket.arn,
+                    replica_bucket_arn=replica.bucket.arn,
+                    source_key_arn=source_key.arn,
+                    replica_key_arn=replica_key.arn,
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.s3.BucketReplicationConfig(
+            f"{name}-replication",
+            bucket=source.bucket.id,
+            role=role.arn,
+            rules=[
+                {
+                    "id": "backups-to-replica-region",
+                    "status": "Enabled",
+                    "priority": 1,
+                    "filter": {"prefix": BACKUP_PREFIX},
+                    "delete_marker_replication": {"status": "Disabled"},
+                    "source_selection_criteria": {
+                        "sse_kms_encrypted_objects": {"status": "Enabled"}
+                    },
+                    "destination": {
+                        "bucket": replica.bucket.arn,
+                        "encryption_configuration": {"replica_kms_key_id": replica_key.arn},
+                    },
+                }
+            ],
+            # Both buckets must be versioned (and the destination locked) before S3 accepts
+            # the configuration; the role must be able to act when the first object arrives.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[
+                    d for d in (source.versioning, replica.versioning, replica.lock, policy) if d
+                ],
+            ),
+        )
+        return replica.bucket.bucket
+
+
+def lifecycle_rules(args: BackupVaultArgs) -> list[dict[str, Any]]:
+    """The vault's lifecycle (the primary's and the replica's)."""
+    return [
+        {
+            "id": "backups",
+            "status": "Enabled",
+            "filter": {"prefix": BACKUP_PREFIX},
+            "transitions": [{"days": args.cold_after_days, "storage_class": COLD_STORAGE_CLASS}],
+            "expiration": {"days": args.expire_after_days},
+            # A backup hidden early by a delete marker stays restorable at least as long as
+            # its lock would have kept it.
+            "noncurrent_version_expiration": {"noncurrent_days": args.lock_days},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+        },
+        {
+            "id": "delete-markers",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "expiration": {"expired_object_delete_marker": True},
+        },
+    ]
+
+
+def replication_policy(
+    *,
+    source_region: str,
+    replica_region: str,
+    source_bucket_arn: pulumi.Input[str],
+    replica_bucket_arn: pulumi.Input[str],
+    source_key_arn: pulumi.Input[str],
+    replica_key_arn: pulumi.Input[str],
+) -> dict[str, Any]:
+    """What S3 needs to replicate locked SSE-KMS backups, and nothing more (see the module
+    docstring for the pages this follows)."""
+    source_objects = pulumi.Output.concat(source_bucket_arn, "/", BACKUP_PREFIX, "*")
+    replica_objects = pulumi.Output.concat(replica_bucket_arn, "/", BACKUP_PREFIX, "*")
+
+    def via_s3(region: str, bucket_arn: pulumi.Input[str]) -> dict[str, Any]:
+        # The encryption context names the bucket (with an S3 Bucket Key) or the object; it
+        # is a string-typed key, hence StringLike.
+        return {
+            "StringEquals": {"kms:ViaService": f"s3.{region}.{context.dns_suffix_of(region)}"},
+            "StringLike": {
+                "kms:EncryptionContext:aws:s3:arn": [
+                    bucket_arn,
+                    pulumi.Output.concat(bucket_arn, "/*"),
+                ]
+            },
+        }
+
+    return iam.document(
+        iam.statement(
+            ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+            [source_bucket_arn],
+            sid="ReadReplicationConfiguration",
+        ),
+        iam.statement(
+            [
+                "s3:GetObjectVersionForReplication",
+                "s3:GetObjectVersionAcl",
+                "s3:GetObjectVersionTagging",
+                "s3:GetObjectRetention",
+                "s3:GetObjectLegalHold",
+            ],
+            [source_objects],
+            sid="ReadSourceVersions",
+        ),
+        iam.statement(
+            ["s3:ReplicateObject", "s3:ReplicateTags"],
+            [replica_objects],
+            sid="WriteReplicas",
+        ),
+        iam.statement(
+            ["kms:Decrypt"],
+            [source_key_arn],
+            sid="DecryptSource",
+            conditions=via_s3(source_region, source_bucket_arn),
+        ),
+        iam.statement(
+            ["kms:Encrypt", "kms:GenerateDataKey"],
+            [replica_key_arn],
+            sid="EncryptReplicas",
+            conditions=via_s3(replica_region, replica_bucket_arn),
+        ),
+    )

@@ -79,18 +79,20 @@ def private_bucket(
     force_destroy: bool = False,
     versioned: bool = False,
     object_lock: ObjectLock | None = None,
+    provider: pulumi.ProviderResource | None = None,
 ) -> PrivateBucket:
     """A private, SSE-KMS, TLS-only bucket named `name` with its settings, under `parent`.
 
     `protect` guards the bucket itself; None leaves it to the parent, like any other child
     (for buckets whose contents are rebuilt or expire anyway). `object_lock` needs
-    `versioned=True`: S3 keeps lock retention per object version.
+    `versioned=True`: S3 keeps lock retention per object version. `provider` places the bucket
+    and its settings in another region (a replica).
     """
     if object_lock is not None and not versioned:
         raise ValueError(f"bucket {name}: object_lock requires versioned=True")
 
     def opts(part: str, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on))
+        return pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on), provider=provider)
 
     bucket = aws.s3.Bucket(
         name,
@@ -98,7 +100,7 @@ def private_bucket(
         object_lock_enabled=True if object_lock is not None else None,
         force_destroy=force_destroy,
         tags={"groundwork:purpose": purpose},
-        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect, provider=provider),
     )
     ownership = aws.s3.BucketOwnershipControls(
         f"{name}-ownership",

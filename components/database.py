@@ -11,6 +11,9 @@ the weekly maintenance window, tags copied to snapshots, automated backups kept 
 instance is deleted, and, when `backup_replica_region` is set, replicated to that region
 through an explicit provider with a key of that region. Deletion protection and the final
 snapshot follow the settings; Pulumi `protect` is on whenever deletion protection is.
+With `break_glass_role_arn`, the database's keys (here and in the replica region) deny
+`kms:ScheduleKeyDeletion` and `kms:DisableKey` to every other principal (components/kms.py):
+a disabled or deleted key would make the storage, every snapshot and the replicas unreadable.
 
 The parameter group refuses non-TLS connections (`rds.force_ssl`), requires TLS 1.2+, and
 logs slow statements and lock waits to the `postgresql` log, which RDS exports to a log
@@ -96,6 +99,8 @@ class DatabaseArgs:
     default_tags: Mapping[str, str] = field(default_factory=dict)
     # Pulumi protect for the KMS keys and log groups (the instance follows deletion_protection).
     protect: bool = True
+    # When set, only this role may delete or disable the database's keys (kms.py says why).
+    break_glass_role_arn: str | None = None
 
 
 class Database(pulumi.ComponentResource):
@@ -129,6 +134,7 @@ class Database(pulumi.ComponentResource):
             account=account,
             parent=self,
             protect=args.protect,
+            break_glass_role_arn=args.break_glass_role_arn,
         )
 
         sg = aws.ec2.SecurityGroup(
@@ -309,6 +315,7 @@ class Database(pulumi.ComponentResource):
             parent=self,
             protect=args.protect,
             provider=provider,
+            break_glass_role_arn=args.break_glass_role_arn,
         )
         aws.rds.InstanceAutomatedBackupsReplication(
             f"{name}-backup-replication",

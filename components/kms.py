@@ -3,6 +3,21 @@
 A key policy keeps the account root as administrator (so IAM policies can grant use of the
 key, which is how roles get access) and adds statements for the AWS services that encrypt
 with it.
+
+Keys that protect backups (the vault's, the database's and their replicas') can also carry a
+break-glass guard: `deny_destruction_statement` refuses `kms:ScheduleKeyDeletion` and
+`kms:DisableKey` to every principal except one role. An explicit Deny in the key policy wins
+over any Allow, the account root's `kms:*` and an administrator's IAM policy included, so
+one stolen admin session cannot make the object-locked backups unreadable by deleting or
+disabling their key
+(https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys-adding-permission.html,
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
+`kms:PutKeyPolicy` is deliberately not denied: KMS's policy lockout safety check refuses a
+key policy that would stop the caller from changing it again
+(https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#prevent-unmanageable-key),
+and the deploying principal must keep the right to update the policy. A policy change,
+deletion or disable attempt is therefore alarmed on (CloudTrail metric filters) rather than
+blocked.
 """
 
 from __future__ import annotations
@@ -23,6 +38,28 @@ def root_admin_statement(partition: str, account: pulumi.Input[str]) -> iam.Stat
         "Principal": {"AWS": pulumi.Output.concat("arn:", partition, ":iam::", account, ":root")},
         "Action": "kms:*",
         "Resource": "*",
+    }
+
+
+# The two calls that make every ciphertext under a key unreadable (disable at once, delete
+# after the waiting period).
+DESTRUCTIVE_ACTIONS: tuple[str, ...] = ("kms:DisableKey", "kms:ScheduleKeyDeletion")
+
+
+def deny_destruction_statement(break_glass_role_arn: str) -> iam.Statement:
+    """Deny deleting or disabling the key to every principal but the break-glass role.
+
+    `aws:PrincipalArn` is the role's ARN (not the assumed-role session's), so any session of
+    that role passes and every other principal, the account root included, is denied
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn).
+    """
+    return {
+        "Sid": "OnlyBreakGlassDeletesOrDisables",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": list(DESTRUCTIVE_ACTIONS),
+        "Resource": "*",
+        "Condition": {"ArnNotEquals": {"aws:PrincipalArn": break_glass_role_arn}},
     }
 
 
@@ -54,12 +91,15 @@ def encryption_key(
     parent: pulumi.Resource,
     protect: bool,
     provider: pulumi.ProviderResource | None = None,
+    break_glass_role_arn: str | None = None,
 ) -> aws.kms.Key:
     """A symmetric key with yearly rotation, a 30-day deletion window and an alias.
 
     `provider` places the key in another region (e.g. for cross-region backup copies).
+    `break_glass_role_arn` adds the deny of deletion and disabling to everyone else.
     """
-    policy = iam.document(root_admin_statement(partition, account), *statements)
+    guard = [deny_destruction_statement(break_glass_role_arn)] if break_glass_role_arn else []
+    policy = iam.document(root_admin_statement(partition, account), *statements, *guard)
     key = aws.kms.Key(
         name,
         description=description,

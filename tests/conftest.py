@@ -44,9 +44,25 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# What an operator fills in before the first real update: the shipped files carry marked
+# placeholders there, which a preview warns about and a real update refuses (settings.py).
+OPERATOR_COMPLETED: dict[str, dict[str, Any]] = {
+    "prod": {
+        "groundwork:backups": {
+            "breakGlassRoleArn": "arn:aws:iam::444455556666:role/backup-break-glass"
+        }
+    },
+}
+
+
+def operator_config(stack: str) -> dict[str, Any]:
+    """The shipped stack config with the operator's values filled in."""
+    return merge(stack_config(stack), OPERATOR_COMPLETED.get(stack, {}))
+
+
 def write_stack_file(directory: Path, stack: str, overrides: dict[str, Any]) -> Path:
     path = directory / f"Pulumi.{stack}.variant.yaml"
-    path.write_text(yaml.safe_dump({"config": merge(stack_config(stack), overrides)}))
+    path.write_text(yaml.safe_dump({"config": merge(operator_config(stack), overrides)}))
     return path
 
 
@@ -62,13 +78,20 @@ def dev(recording_cache: Path) -> Recording:
 
 
 @pytest.fixture(scope="session")
-def prod(recording_cache: Path) -> Recording:
-    return shared_record(recording_cache, ROOT, "prod")
+def operator_prod_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Pulumi.prod.yaml with the operator's values over its placeholders (OPERATOR_COMPLETED)."""
+    return write_stack_file(tmp_path_factory.mktemp("prod"), "prod", {})
 
 
 @pytest.fixture(scope="session")
-def prod_preview(recording_cache: Path) -> Recording:
-    return shared_record(recording_cache, ROOT, "prod", preview=True)
+def prod(recording_cache: Path, operator_prod_file: Path) -> Recording:
+    """The shipped prod stack as deployed (`pulumi up`): placeholders filled in."""
+    return shared_record(recording_cache, ROOT, "prod", stack_file=operator_prod_file)
+
+
+@pytest.fixture(scope="session")
+def prod_preview(recording_cache: Path, operator_prod_file: Path) -> Recording:
+    return shared_record(recording_cache, ROOT, "prod", stack_file=operator_prod_file, preview=True)
 
 
 @pytest.fixture

@@ -57,9 +57,11 @@ def recording_key(root: Path, stack: str, stack_file: Path | None, **options: An
     """A hash of everything `record(stack, ...)` depends on."""
     digest = hashlib.sha256()
     shipped = root / f"Pulumi.{stack}.yaml"
-    for path in [*_files(root, SOURCES), stack_file or shipped]:
-        digest.update(str(path.relative_to(root) if path.is_relative_to(root) else path).encode())
+    for path in _files(root, SOURCES):
+        digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
+    # A stack file counts by content: each worker writes the same variant to a path of its own.
+    digest.update((stack_file or shipped).read_bytes())
     for sdk in SDKS:
         digest.update(f"{sdk}=={metadata.version(sdk)}".encode())
     digest.update(repr((stack, sorted(options.items()))).encode())

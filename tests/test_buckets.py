@@ -44,6 +44,8 @@ SPEC: dict[str, tuple[str, Any, Any, bool, bool]] = {
     "analytics-events": ("analytics", "config", False, False, False),
     "analytics-query-results": ("analytics-results", False, True, False, False),
     "vault-bucket": ("backups", "config", False, True, True),
+    # Only where groundwork:backups.replicaRegion (or database.backupReplicaRegion) is set.
+    "vault-replica-bucket": ("backups", "config", False, True, True),
     "backup-job-source": ("artifacts", None, True, True, False),
     "pipeline-artifacts": ("artifacts", "config", "not-config", False, False),
     "pipeline-source": ("pipeline-source", "config", "not-config", True, False),
@@ -151,7 +153,8 @@ def bucket_part_problems(rec: Recording) -> list[str]:
 
 def bucket_spec_problems(rec: Recording, protect: bool) -> list[str]:
     """The shipped buckets, each with its own purpose, protection and versioning."""
-    expected = {n for n in SPEC if n != "performance-canary-artifacts"}
+    optional = {"performance-canary-artifacts", "vault-replica-bucket"}
+    expected = {n for n in SPEC if n not in optional}
     names = {b.name for b in rec.of_type(BUCKET)}
     if not expected <= names or not names <= set(SPEC):
         return [f"{rec.stack}: buckets {sorted(names)}, expected {sorted(SPEC)}"]

@@ -90,13 +90,19 @@ def the_instance(rec: Recording) -> RecordedResource:
 
 
 def vault_bucket(rec: Recording) -> RecordedResource:
-    found = rec.children_of(VAULT_COMPONENT, BUCKET)
+    """The primary vault bucket (the replica is the one on another region's provider)."""
+    found = [b for b in rec.children_of(VAULT_COMPONENT, BUCKET) if not b.provider]
     assert len(found) == 1, f"expected one vault bucket in {rec.stack}, found {found}"
     return found[0]
 
 
 def job_project(rec: Recording) -> RecordedResource:
-    found = rec.children_of(JOB_COMPONENT, PROJECT)
+    """The nightly backup project (the other one in the component is the role setup)."""
+    found = [
+        p
+        for p in rec.children_of(JOB_COMPONENT, PROJECT)
+        if "python -m ops.backup " in p.input("source", "buildspec", default="")
+    ]
     assert len(found) == 1, f"expected one backup job project in {rec.stack}, found {found}"
     return found[0]
 
@@ -475,7 +481,8 @@ def _kms_key_arns(rec: Recording, component_type: str) -> set[str]:
 
 
 def job_role_problems(rec: Recording, exp: dict[str, Any]) -> list[str]:
-    """Least privilege: no *:* anywhere; writes only its prefix; one secret; named keys."""
+    """Least privilege: no *:* anywhere; writes only its prefix; no secret, connects as the
+    backup user only; the vault key only through S3."""
     project = job_project(rec)
     roles = linked(rec, project, "serviceRole", ROLE)
     if len(roles) != 1:
@@ -483,9 +490,12 @@ def job_role_problems(rec: Recording, exp: dict[str, Any]) -> list[str]:
     role = roles[0]
     db_name = exp["db"].get("databaseName", "app")
     vault_arn = vault_bucket(rec).outputs["arn"]
-    secret = the_instance(rec).outputs["masterUserSecrets"][0]["secretArn"]
     vault_keys = _kms_key_arns(rec, VAULT_COMPONENT)
-    db_keys = _kms_key_arns(rec, "groundwork:data:Database")
+    db = the_instance(rec).outputs
+    db_user_arn = (
+        f"arn:aws:rds-db:{db['arn'].split(':')[3]}:{db['arn'].split(':')[4]}:dbuser:"
+        f"{db['resourceId']}/{backup_job.DB_USER}"
+    )
     problems = []
     attached = [a for a in rec.of_type(ROLE_ATTACHMENT) if role.urn in deps(a, "role")]
     problems += [f"{a.urn}: a managed policy widens the backup job role" for a in attached]
@@ -502,19 +512,16 @@ def job_role_problems(rec: Recording, exp: dict[str, Any]) -> list[str]:
             problems.append(f"{where}: Resource * for {actions}")
         if "s3:PutObject" in actions and resources != [f"{vault_arn}/postgres/{db_name}/*"]:
             problems.append(f"{where}: PutObject on {resources}, not only postgres/{db_name}/*")
-        if any(a.startswith("secretsmanager:") for a in actions) and resources != [secret]:
-            problems.append(f"{where}: secrets {resources}, not only the master-user secret")
+        if any(a.startswith("secretsmanager:") for a in actions):
+            problems.append(f"{where}: the nightly job may read secrets {resources}")
+        if any(a.startswith("rds-db:") for a in actions) and resources != [db_user_arn]:
+            problems.append(f"{where}: connects as {resources}, not only {db_user_arn}")
         if any(a.startswith("kms:") for a in actions):
             for key in resources:
                 via = stmt.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService", "")
-                if (key in vault_keys and via.startswith("s3.")) or (
-                    key in db_keys and via.startswith("secretsmanager.")
-                ):
+                if key in vault_keys and via.startswith("s3."):
                     continue
-                problems.append(
-                    f"{where}: may use key {key} (only the vault key through S3, and the "
-                    "database key through Secrets Manager)"
-                )
+                problems.append(f"{where}: may use key {key} (only the vault key through S3)")
     return problems
 
 
@@ -583,9 +590,10 @@ def job_runtime_problems(rec: Recording, exp: dict[str, Any]) -> list[str]:
     variables = {v["name"]: v for v in env.get("environmentVariables", [])}
     if any(re.search("PASSWORD|PGPASS", n) for n in variables):
         problems.append(f"{project.urn}: a password travels in the environment")
-    secret = the_instance(rec).outputs["masterUserSecrets"][0]["secretArn"]
-    if variables.get("DB_SECRET_ARN", {}).get("value") != secret:
-        problems.append(f"{project.urn}: DB_SECRET_ARN is not the RDS-managed secret")
+    if "DB_SECRET_ARN" in variables:
+        problems.append(f"{project.urn}: the nightly job is given the master secret")
+    if f"--iam-auth-user {backup_job.DB_USER}" not in project.input("source", "buildspec"):
+        problems.append(f"{project.urn}: the job does not log in with IAM authentication")
     if variables.get("BACKUP_BUCKET", {}).get("value") != vault_bucket(rec).outputs["bucket"]:
         problems.append(f"{project.urn}: BACKUP_BUCKET is not the vault")
     if "python -m ops.backup" not in project.input("source", "buildspec", default=""):
@@ -713,10 +721,23 @@ def _admin(doc: dict[str, Any]) -> None:
     doc["Statement"].append({"Effect": "Allow", "Action": "*", "Resource": "*"})
 
 
-def _any_secret(doc: dict[str, Any]) -> None:
-    for s in doc["Statement"]:
-        if "secretsmanager:GetSecretValue" in s["Action"]:
-            s["Resource"] = ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:*"]
+def _connect_as_anyone(doc: dict[str, Any]) -> None:
+    for stmt in doc["Statement"]:
+        if stmt.get("Sid") == "ConnectAsBackupUser":
+            stmt["Resource"] = [stmt["Resource"][0].rsplit("/", 1)[0] + "/*"]
+
+
+def _reads_secret(doc: dict[str, Any]) -> None:
+    secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!groundwork-prod-db"
+    doc["Statement"].append(
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [secret]}
+    )
+
+
+def _master_env(inputs: dict[str, Any]) -> None:
+    inputs["environment"]["environmentVariables"].append(
+        {"name": "DB_SECRET_ARN", "value": "arn:aws:secretsmanager:x", "type": "PLAINTEXT"}
+    )
 
 
 def _unconditional_key(sid: str) -> Callable[[dict[str, Any]], None]:
@@ -827,11 +848,8 @@ BROKEN: dict[str, tuple[str, Breaker]] = {
     ),
     "put-anywhere": ("job-role", policy_of("backup-job-policy", _widen_put)),
     "admin": ("job-role", policy_of("backup-job-policy", _admin)),
-    "every-secret": ("job-role", policy_of("backup-job-policy", _any_secret)),
-    "db-key-directly": (
-        "job-role",
-        policy_of("backup-job-policy", _unconditional_key("DecryptDbSecret")),
-    ),
+    "reads-master-secret": ("job-role", policy_of("backup-job-policy", _reads_secret)),
+    "connects-as-anyone": ("job-role", policy_of("backup-job-policy", _connect_as_anyone)),
     "vault-key-directly": (
         "job-role",
         policy_of("backup-job-policy", _unconditional_key("UseVaultKey")),
@@ -856,6 +874,7 @@ BROKEN: dict[str, tuple[str, Breaker]] = {
         set_input("backup-job-project", "environment.privilegedMode", True),
     ),
     "absolute-source": ("job-runtime", lambda rec: edit(rec, "backup-job-source-code", _absolute)),
+    "master-secret-env": ("job-runtime", lambda rec: edit(rec, "backup-job-project", _master_env)),
     "password-env": (
         "job-runtime",
         set_input("backup-job-project", "environment.environmentVariables.0.name", "PGPASSWORD"),
@@ -1054,8 +1073,8 @@ def test_job_ships_the_ops_package(tmp_path: Path) -> None:
 
 
 def test_buildspec_carries_no_secret() -> None:
-    spec = json.loads(backup_job.buildspec("eu-west-1"))
+    spec = json.loads(backup_job.buildspec("eu-west-1", backup_job.backup_command("b")))
     commands = [c for phase in spec["phases"].values() for c in phase["commands"]]
-    assert "dnf install -y -q postgresql16" in commands
+    assert "dnf install -y -q --setopt=gpgcheck=1 postgresql16" in commands
     assert any("eu-west-1-bundle.pem" in c for c in commands)
     assert not re.search(r"(?i)password|PGPASS", json.dumps(spec))

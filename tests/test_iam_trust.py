@@ -15,9 +15,10 @@ from offline.model import Recording, plain
 from offline.recorder import MOCK_ACCOUNT_ID
 
 ROLE = "aws:iam/role:Role"
-# Trusted without a condition: Lambda documents no condition keys for execution roles, and EC2
-# instance profiles are handed out by iam:PassRole in this account.
-PLAIN = {"lambda.amazonaws.com", "ec2.amazonaws.com"}
+# Trusted without a condition: Lambda documents no condition keys for execution roles, EC2
+# instance profiles are handed out by iam:PassRole in this account, and S3's live-replication
+# role is named only in this account's own bucket replication configuration (iam:PassRole).
+PLAIN = {"lambda.amazonaws.com", "ec2.amazonaws.com", "s3.amazonaws.com"}
 # Firehose passes the account id as the external id instead of aws:SourceAccount.
 EXTERNAL_ID = {"firehose.amazonaws.com"}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -12,7 +13,7 @@ import yaml
 from offline import stackfile, tree
 from offline.model import SECRET_SIG, SIG_KEY, UNKNOWN, Recording, plain
 from offline.recorder import record
-from tests.conftest import ROOT, stack_config
+from tests.conftest import ROOT, stack_config, write_stack_file
 
 
 def test_urns_follow_the_engine(prod: Recording) -> None:
@@ -78,10 +79,11 @@ def test_stack_file_errors_are_clear(tmp_path) -> None:
         stackfile.load("dev", ROOT, bad)
 
 
-def test_tree_is_stable_and_grouped(prod: Recording) -> None:
+def test_tree_is_stable_and_grouped(prod: Recording, tmp_path: Path) -> None:
     text = tree.render(prod)
     # Registration order varies with scheduling; the printed tree must not.
-    assert text == tree.render(record("prod", project_dir=ROOT))
+    again = write_stack_file(tmp_path, "prod", {})
+    assert text == tree.render(record("prod", project_dir=ROOT, stack_file=again))
     lines = text.splitlines()
     network = lines.index("  + groundwork:network:Network  network")
     assert lines[network + 1].startswith("    - aws:"), "children follow their component"
