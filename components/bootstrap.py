@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components import context
+from components.contracts import APP_LOG_DIR
 
 APP_CONFIG_PATH = "/etc/groundwork/app.json"
-APP_LOG_DIR = "/var/log/app"
 # The unprivileged user the app's systemd unit runs as (app/scripts/common.sh: APP_USER).
 APP_USER = "groundwork-app"
 # The interpreter the app's unit runs (app/scripts/common.sh: PYTHON); AL2023's own python3

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.bootstrap import APP_LOG_DIR
-
 # ---- log files ---------------------------------------------------------------------------
+
+# Where the app writes its logs on an instance; user data creates it (components/bootstrap.py).
+APP_LOG_DIR = "/var/log/app"
 
 RUNTIME_LOG_PATH = f"{APP_LOG_DIR}/runtime.log"
 ERROR_LOG_PATH = f"{APP_LOG_DIR}/error.log"

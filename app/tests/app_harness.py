@@ -19,6 +19,7 @@ from typing import Any
 
 from webapp.config import parse_config
 from webapp.logs import configure_logging
+from webapp.routes import ROUTES
 from webapp.server import App, AppServer, create_server
 
 BUNDLE_ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +103,7 @@ class AppRunner:
         log_dir = self.tmp_path / f"logs{len(self.started)}"
         configure_logging(log_dir, "INFO")
         app = App(parse_config({**BASE_CONFIG, **(config or {})}))
-        server = create_server(app, "127.0.0.1", 0, routes)
+        server = create_server(app, "127.0.0.1", 0, ROUTES if routes is None else routes)
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         app.start()
         running = RunningApp(f"http://127.0.0.1:{server.server_address[1]}", log_dir, app, server)

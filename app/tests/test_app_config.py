@@ -126,10 +126,11 @@ def test_app_without_analytics_never_imports_boto3():
     code = (
         "import sys, urllib.request\n"
         "from webapp.config import parse_config\n"
+        "from webapp.routes import ROUTES\n"
         "from webapp.server import App, create_server\n"
         "import threading\n"
         "app = App(parse_config({'region': 'eu-west-1', 'environment': 't'}))\n"
-        "server = create_server(app, '127.0.0.1', 0)\n"
+        "server = create_server(app, '127.0.0.1', 0, ROUTES)\n"
         "threading.Thread(target=server.serve_forever, daemon=True).start()\n"
         "app.start()\n"
         "url = 'http://127.0.0.1:%d' % server.server_address[1]\n"

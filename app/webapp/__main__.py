@@ -9,6 +9,7 @@ import threading
 
 from webapp.config import ConfigError, load_config
 from webapp.logs import configure_logging
+from webapp.routes import ROUTES
 from webapp.server import App, create_server
 
 log = logging.getLogger("webapp")
@@ -24,7 +25,7 @@ def main() -> int:
 
     app = App(config)
     # 0.0.0.0: the ALB reaches the instance on its private address.
-    server = create_server(app, "0.0.0.0", config.app_port)
+    server = create_server(app, "0.0.0.0", config.app_port, ROUTES)
 
     def on_sigterm(signum: int, frame: object) -> None:
         # shutdown() waits for serve_forever() to return, so call it from another thread.

@@ -209,11 +209,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def create_server(
-    app: App, host: str, port: int, routes: dict[tuple[str, str], Route] | None = None
+    app: App, host: str, port: int, routes: dict[tuple[str, str], Route]
 ) -> AppServer:
-    """Bind the server (port 0 picks a free port; see `server.server_address`)."""
-    if routes is None:
-        from webapp.routes import ROUTES
+    """Bind the server to `routes` (port 0 picks a free port; see `server.server_address`).
 
-        routes = ROUTES
+    The routes are passed in: routes.py builds on this module, not the other way round.
+    """
     return AppServer((host, port), app, routes)
