@@ -19,6 +19,7 @@ from components import bootstrap
 from components.alarms import BaselineAlarms, BaselineAlarmsArgs
 from components.alerts import Alerts, AlertsArgs
 from components.analytics import Analytics, AnalyticsArgs, glue_name
+from components.audit import AuditTrail, AuditTrailArgs
 from components.backup_job import BackupJob, BackupJobArgs, ops_sources
 from components.backup_vault import BackupVault, BackupVaultArgs
 from components.database import Database, DatabaseArgs, db_identifier
@@ -56,6 +57,7 @@ class Platform:
     backup_job: BackupJob
     alarms: BaselineAlarms
     pipeline: DeployPipeline
+    audit: AuditTrail | None = None
     rum: RealUserMonitoring | None = None
     scaling: PerformanceScaling | None = None
     performance: PerformanceMonitoring | None = None
@@ -93,6 +95,11 @@ class Platform:
             out |= {
                 "sourceBucket": self.pipeline.source_bucket_name,
                 "sourceKey": self.pipeline.source_object_key,
+            }
+        if self.audit is not None and self.audit.trail_arn is not None:
+            out |= {
+                "auditTrailArn": self.audit.trail_arn,
+                "auditBucket": self.audit.bucket_name,
             }
         # real user monitoring (pmf+): what the web client's snippet needs
         if self.rum is not None:
@@ -319,6 +326,36 @@ def build(s: Settings) -> Platform:
         ),
     )
 
+    # ---- audit trail: who did what, and alarms on what must never pass unnoticed ----------
+    audit: AuditTrail | None = None
+    au = s.audit
+    if au.enabled:
+        audit = AuditTrail(
+            "audit",
+            AuditTrailArgs(
+                region=s.region,
+                trail_name=f"{prefix}-audit",
+                log_group_name=f"/{s.project}/{s.stack}/audit/cloudtrail",
+                log_retention_days=s.logging.audit_retention_days,
+                logs_key_arn=encryption.logs_key_arn,
+                lock_mode=au.lock_mode,
+                lock_days=au.lock_days,
+                expire_after_days=au.expire_after_days,
+                alerts_topic_arn=alerts.topic_arn,
+                watched_bucket_names=[backup_vault.bucket_name],
+                metric_namespace=f"{s.project}/{s.stack}/Audit",
+                alarm_name_prefix=prefix,
+                existing_trail_arn=au.existing_trail_arn,
+                existing_log_group_name=au.existing_trail_log_group_name,
+                protect=s.protect,
+            ),
+        )
+    else:
+        pulumi.log.warn(
+            "groundwork:audit.enabled is false: this stack records no audit trail and raises "
+            "no audit alarms"
+        )
+
     # ---- baseline alarms: web tier, error logs, database -----------------------------------
     alarms = BaselineAlarms(
         "alarms",
@@ -436,6 +473,7 @@ def build(s: Settings) -> Platform:
         backup_job=backup_job,
         alarms=alarms,
         pipeline=pipeline,
+        audit=audit,
         rum=rum,
         scaling=scaling,
         performance=performance,

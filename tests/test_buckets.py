@@ -44,6 +44,7 @@ SPEC: dict[str, tuple[str, Any, Any, bool, bool]] = {
     "analytics-events": ("analytics", "config", False, False, False),
     "analytics-query-results": ("analytics-results", False, True, False, False),
     "vault-bucket": ("backups", "config", False, True, True),
+    "audit-bucket": ("audit-trail", "config", False, True, True),
     "backup-job-source": ("artifacts", None, True, True, False),
     "pipeline-artifacts": ("artifacts", "config", "not-config", False, False),
     "pipeline-source": ("pipeline-source", "config", "not-config", True, False),
