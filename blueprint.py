@@ -23,6 +23,7 @@ from components.audit import AuditTrail, AuditTrailArgs
 from components.backup_job import BackupJob, BackupJobArgs, ops_sources
 from components.backup_vault import BackupVault, BackupVaultArgs
 from components.database import Database, DatabaseArgs, db_identifier
+from components.edge import AccessLogs, AccessLogsArgs, WebFirewall, WebFirewallArgs
 from components.encryption import Encryption, EncryptionArgs
 from components.logging import Logging, LoggingArgs
 from components.network import Network, NetworkArgs
@@ -52,6 +53,8 @@ class Platform:
     logging: Logging
     analytics: Analytics
     web: WebTier
+    access_logs: AccessLogs
+    firewall: WebFirewall
     database: Database
     backup_vault: BackupVault
     backup_job: BackupJob
@@ -71,6 +74,8 @@ class Platform:
             "vpcId": self.network.vpc_id,
             "asgName": self.web.asg_name,
             "alertsTopicArn": self.alerts.topic_arn,
+            "accessLogsBucket": self.access_logs.bucket_name,
+            "webAclArn": self.firewall.web_acl_arn,
             # logging, analytics, baseline alarms
             "runtimeLogGroupName": self.logging.runtime_log_group_name,
             "errorLogGroupName": self.logging.error_log_group_name,
@@ -221,6 +226,12 @@ def build(s: Settings) -> Platform:
         )
     )
     h = s.hosting
+    access_logs = AccessLogs(
+        "access-logs",
+        AccessLogsArgs(
+            region=s.region, expire_after_days=s.edge.access_log_expire_days, protect=s.protect
+        ),
+    )
     web = WebTier(
         "web",
         WebTierArgs(
@@ -256,6 +267,20 @@ def build(s: Settings) -> Platform:
                 if s.at_least("growth") and s.scaling.warm_pool
                 else None
             ),
+            access_logs=(access_logs.bucket_name, access_logs.prefix),
+        ),
+    )
+    firewall = WebFirewall(
+        "firewall",
+        WebFirewallArgs(
+            region=s.region,
+            alb_arn=web.alb_arn,
+            mode=s.edge.waf_mode,
+            rate_limit_per_5_min=s.edge.rate_limit_per5_min,
+            log_group_name=f"aws-waf-logs-{prefix}",
+            log_retention_days=s.logging.audit_retention_days,
+            logs_key_arn=encryption.logs_key_arn,
+            protect=s.protect,
         ),
     )
 
@@ -468,6 +493,8 @@ def build(s: Settings) -> Platform:
         logging=logging,
         analytics=analytics,
         web=web,
+        access_logs=access_logs,
+        firewall=firewall,
         database=database,
         backup_vault=backup_vault,
         backup_job=backup_job,
