@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 
 from components import alarms as alarms_
-from components import bootstrap
+from components import bootstrap, providers
 from components.alarms import BaselineAlarms, BaselineAlarmsArgs
 from components.alerts import Alerts, AlertsArgs
 from components.analytics import Analytics, AnalyticsArgs, glue_name
@@ -121,6 +121,25 @@ class Platform:
                 "serviceUnhealthyAlarmArn": self.performance.service_unhealthy_alarm_arn,
             }
         return out
+
+
+def stack_provider(s: Settings) -> providers.StackProvider:
+    """The stack's `aws:` provider settings, for every explicit provider (another region)."""
+    a = s.aws
+    # `aws:assumeRole` (older spelling) arrives as the one-role chain `assumeRoles`.
+    names = (k.removeprefix("aws:") for k in a.secret_keys)
+    secret = {"assumeRoles" if n == "assumeRole" else n for n in names}
+    return providers.StackProvider(
+        default_tags=s.default_tags,
+        profile=a.profile,
+        shared_config_files=a.shared_config_files,
+        shared_credentials_files=a.shared_credentials_files,
+        assume_roles=tuple(r.model_dump(exclude_none=True) for r in a.assume_roles),
+        allowed_account_ids=a.allowed_account_ids,
+        forbidden_account_ids=a.forbidden_account_ids,
+        skip_credentials_validation=a.skip_credentials_validation,
+        secret_keys=frozenset(secret),
+    )
 
 
 def build(s: Settings) -> Platform:
@@ -309,7 +328,7 @@ def build(s: Settings) -> Platform:
             database_name=d.database_name,
             slow_statement_ms=d.slow_statement_ms,
             backup_replica_region=d.backup_replica_region,
-            default_tags=s.default_tags,
+            stack_provider=stack_provider(s),
             protect=s.protect,
         ),
     )

@@ -938,10 +938,13 @@ def _parse_aws_provider(
         if not isinstance(roles, list) or not all(isinstance(r, dict) for r in roles):
             problems.append(f"{key} must be a list of objects (got {_show(roles)})")
         else:
-            try:
-                fields["assume_roles"] = tuple(AssumeRole.model_validate(r) for r in roles)
-            except ValidationError as exc:
-                problems.extend(_field_errors(key, AssumeRole, exc, roles))
+            parsed: list[AssumeRole] = []
+            for i, role in enumerate(roles):
+                try:
+                    parsed.append(AssumeRole.model_validate(role))
+                except ValidationError as exc:
+                    problems.extend(_field_errors(f"{key}[{i}]", AssumeRole, exc, role))
+            fields["assume_roles"] = tuple(parsed)
     if (skip := values.get("aws:skipCredentialsValidation")) is not None:
         flag = _parse_bool(skip)
         if flag is None:
