@@ -385,7 +385,9 @@ class Scaling(_Group):
         description="Predictive scaling launches forecast capacity this many seconds early.",
     )
     warm_pool: bool = Field(
-        False, description="Keep pre-initialised instances in a warm pool (phase `growth`)."
+        False,
+        description="Keep pre-initialised instances in a warm pool (phase `growth`); refused "
+        "while the pipeline deploys with CodeDeploy (aws-codedeploy-agent#390).",
     )
     warm_pool_min_size: int = Field(
         0, ge=0, le=500, description="Instances the warm pool keeps at least (<= maxSize)."
