@@ -15,7 +15,7 @@ WebFirewall: a regional AWS WAF web ACL on the ALB with three AWS managed rule g
 `count` mode every rule only counts (dev: see what would be blocked). It logs to a CloudWatch
 log group with the stack's logs key, the audit retention and log class. WAF requires that
 group's name to start with `aws-waf-logs-`
-(https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html): the one
+(https://docs.aws.amazon.com/waf/latest/APIReference/API_LoggingConfiguration.html): the one
 documented exception to the stack's `/<project>/<stack>/...` log group names. Log delivery
 needs a resource policy on the group for `delivery.logs.amazonaws.com`
 (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/AWS-logs-infrastructure-CWL.html),
