@@ -360,6 +360,7 @@ class AuditTrail(pulumi.ComponentResource):
                 treat_missing_data="notBreaching",
                 actions_enabled=True,
                 alarm_actions=[args.alerts_topic_arn],
+                ok_actions=[args.alerts_topic_arn],
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.alarm_names[f.key] = alarm.name
