@@ -62,3 +62,24 @@ def test_retagged_or_orphaned_access_log_bucket_is_refused(prod: Recording, prod
     for broken in (retagged, dataclasses.replace(prod, resources=orphaned)):
         result = prod_pack.run(broken, PROD_CONFIG)
         assert violations(result, POLICY, bucket.urn), f"{POLICY} must flag {bucket.urn}"
+
+
+@pytest.mark.parametrize(
+    ("tags", "locked", "backup_rules", "vault"),
+    [
+        ({"groundwork:purpose": "backups"}, True, True, True),
+        ({"groundwork:purpose": "audit-trail"}, True, True, False),
+        # The role alone puts a bucket under the locked-storage rules, lock or not.
+        ({"groundwork:purpose": "audit-trail"}, False, True, False),
+        ({"groundwork:purpose": "analytics"}, True, True, True),
+        ({"groundwork:purpose": "access-logs"}, False, False, False),
+    ],
+)
+def test_bucket_roles(tags: dict, locked: bool, backup_rules: bool, vault: bool) -> None:
+    from policies.rules import storage
+    from policies.rules.props import Resource
+
+    props = {"tags": tags, **({"objectLockEnabled": True} if locked else {})}
+    bucket = Resource(type="aws:s3/bucket:Bucket", urn="urn:x", name="b", props=props)
+    assert storage.is_backup_bucket(bucket) is backup_rules, tags
+    assert storage.is_backup_vault(bucket) is vault, tags
