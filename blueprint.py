@@ -15,15 +15,17 @@ from typing import Any
 import pulumi
 
 from components import alarms as alarms_
-from components import bootstrap
+from components import bootstrap, providers
 from components.alarms import BaselineAlarms, BaselineAlarmsArgs
 from components.alerts import Alerts, AlertsArgs
 from components.analytics import Analytics, AnalyticsArgs, glue_name
+from components.audit import AuditTrail, AuditTrailArgs
 from components.backup_job import BackupJob, BackupJobArgs, ops_sources
 from components.backup_vault import BackupVault, BackupVaultArgs
 from components.context import dns_suffix_of
 from components.cost import SpendAlerts, SpendAlertsArgs
 from components.database import Database, DatabaseArgs, db_identifier
+from components.edge import AccessLogs, AccessLogsArgs, WebFirewall, WebFirewallArgs
 from components.encryption import Encryption, EncryptionArgs
 from components.logging import Logging, LoggingArgs
 from components.network import Network, NetworkArgs
@@ -53,12 +55,15 @@ class Platform:
     logging: Logging
     analytics: Analytics
     web: WebTier
+    access_logs: AccessLogs
+    firewall: WebFirewall
     database: Database
     backup_vault: BackupVault
     backup_job: BackupJob
     alarms: BaselineAlarms
     pipeline: DeployPipeline
     spend: SpendAlerts | None
+    audit: AuditTrail | None = None
     rum: RealUserMonitoring | None = None
     scaling: PerformanceScaling | None = None
     performance: PerformanceMonitoring | None = None
@@ -72,6 +77,8 @@ class Platform:
             "vpcId": self.network.vpc_id,
             "asgName": self.web.asg_name,
             "alertsTopicArn": self.alerts.topic_arn,
+            "accessLogsBucket": self.access_logs.bucket_name,
+            "webAclArn": self.firewall.web_acl_arn,
             # logging, analytics, baseline alarms
             "runtimeLogGroupName": self.logging.runtime_log_group_name,
             "errorLogGroupName": self.logging.error_log_group_name,
@@ -107,6 +114,11 @@ class Platform:
             out |= {
                 "sourceBucket": self.pipeline.source_bucket_name,
                 "sourceKey": self.pipeline.source_object_key,
+            }
+        if self.audit is not None and self.audit.trail_arn is not None:
+            out |= {
+                "auditTrailArn": self.audit.trail_arn,
+                "auditBucket": self.audit.bucket_name,
             }
         # real user monitoring (pmf+): what the web client's snippet needs
         if self.rum is not None:
@@ -177,6 +189,25 @@ def _spend_alerts(s: Settings, prefix: str, alerts: Alerts) -> SpendAlerts | Non
             topic_arn=alerts.topic_arn,
             after=[alerts],
         ),
+    )
+
+
+def stack_provider(s: Settings) -> providers.StackProvider:
+    """The stack's `aws:` provider settings, for every explicit provider (another region)."""
+    a = s.aws
+    # `aws:assumeRole` (older spelling) arrives as the one-role chain `assumeRoles`.
+    names = (k.removeprefix("aws:") for k in a.secret_keys)
+    secret = {"assumeRoles" if n == "assumeRole" else n for n in names}
+    return providers.StackProvider(
+        default_tags=s.default_tags,
+        profile=a.profile,
+        shared_config_files=a.shared_config_files,
+        shared_credentials_files=a.shared_credentials_files,
+        assume_roles=tuple(r.model_dump(exclude_none=True) for r in a.assume_roles),
+        allowed_account_ids=a.allowed_account_ids,
+        forbidden_account_ids=a.forbidden_account_ids,
+        skip_credentials_validation=a.skip_credentials_validation,
+        secret_keys=frozenset(secret),
     )
 
 
@@ -293,6 +324,12 @@ def build(s: Settings) -> Platform:
             return user_data_with({**app_config, "auth": app_auth_config(s, alb_arn)})
 
     h = s.hosting
+    access_logs = AccessLogs(
+        "access-logs",
+        AccessLogsArgs(
+            region=s.region, expire_after_days=s.edge.access_log_expire_days, protect=s.protect
+        ),
+    )
     web = WebTier(
         "web",
         WebTierArgs(
@@ -342,6 +379,20 @@ def build(s: Settings) -> Platform:
                 if s.at_least("growth") and s.scaling.warm_pool
                 else None
             ),
+            access_logs=(access_logs.bucket_name, access_logs.prefix),
+        ),
+    )
+    firewall = WebFirewall(
+        "firewall",
+        WebFirewallArgs(
+            region=s.region,
+            alb_arn=web.alb_arn,
+            mode=s.edge.waf_mode,
+            rate_limit_per_5_min=s.edge.rate_limit_per5_min,
+            log_group_name=f"aws-waf-logs-{prefix}",
+            log_retention_days=s.logging.audit_retention_days,
+            logs_key_arn=encryption.logs_key_arn,
+            protect=s.protect,
         ),
     )
 
@@ -370,7 +421,7 @@ def build(s: Settings) -> Platform:
             database_name=d.database_name,
             slow_statement_ms=d.slow_statement_ms,
             backup_replica_region=d.backup_replica_region,
-            default_tags=s.default_tags,
+            stack_provider=stack_provider(s),
             protect=s.protect,
             break_glass_role_arn=b.break_glass_role_arn,
         ),
@@ -386,7 +437,7 @@ def build(s: Settings) -> Platform:
             protect=s.protect,
             break_glass_role_arn=b.break_glass_role_arn,
             replica_region=b.replica_region,
-            default_tags=s.default_tags,
+            stack_provider=stack_provider(s),
         ),
     )
     backup_job = BackupJob(
@@ -417,6 +468,36 @@ def build(s: Settings) -> Platform:
             protect=s.protect,
         ),
     )
+
+    # ---- audit trail: who did what, and alarms on what must never pass unnoticed ----------
+    audit: AuditTrail | None = None
+    au = s.audit
+    if au.enabled:
+        audit = AuditTrail(
+            "audit",
+            AuditTrailArgs(
+                region=s.region,
+                trail_name=f"{prefix}-audit",
+                log_group_name=f"/{s.project}/{s.stack}/audit/cloudtrail",
+                log_retention_days=s.logging.audit_retention_days,
+                logs_key_arn=encryption.logs_key_arn,
+                lock_mode=au.lock_mode,
+                lock_days=au.lock_days,
+                expire_after_days=au.expire_after_days,
+                alerts_topic_arn=alerts.topic_arn,
+                watched_bucket_names=[backup_vault.bucket_name],
+                metric_namespace=f"{s.project}/{s.stack}/Audit",
+                alarm_name_prefix=prefix,
+                existing_trail_arn=au.existing_trail_arn,
+                existing_log_group_name=au.existing_trail_log_group_name,
+                protect=s.protect,
+            ),
+        )
+    else:
+        pulumi.log.warn(
+            "groundwork:audit.enabled is false: this stack records no audit trail and raises "
+            "no audit alarms"
+        )
 
     # ---- baseline alarms: web tier, error logs, database -----------------------------------
     alarms = BaselineAlarms(
@@ -530,12 +611,15 @@ def build(s: Settings) -> Platform:
         logging=logging,
         analytics=analytics,
         web=web,
+        access_logs=access_logs,
+        firewall=firewall,
         database=database,
         backup_vault=backup_vault,
         backup_job=backup_job,
         alarms=alarms,
         pipeline=pipeline,
         spend=spend,
+        audit=audit,
         rum=rum,
         scaling=scaling,
         performance=performance,

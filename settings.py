@@ -441,7 +441,9 @@ class Scaling(_Group):
         description="Predictive scaling launches forecast capacity this many seconds early.",
     )
     warm_pool: bool = Field(
-        False, description="Keep pre-initialised instances in a warm pool (phase `growth`)."
+        False,
+        description="Keep pre-initialised instances in a warm pool (phase `growth`); refused "
+        "while the pipeline deploys with CodeDeploy (aws-codedeploy-agent#390).",
     )
     warm_pool_min_size: int = Field(
         0, ge=0, le=500, description="Instances the warm pool keeps at least (<= maxSize)."
@@ -515,6 +517,100 @@ class Auth(_Group):
     )
 
 
+class Audit(_Group):
+    """`groundwork:audit`: the account's audit trail (CloudTrail) and the alarms on it."""
+
+    enabled: bool = Field(
+        True, description="Record the account's API activity and alarm on the dangerous parts."
+    )
+    existing_trail_arn: str | None = Field(
+        None,
+        pattern=r"^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:trail/[A-Za-z0-9._-]{3,128}$",
+        description="An organisation trail that already records this account; set it and the "
+        "stack creates no second trail.",
+    )
+    existing_trail_log_group_name: str | None = Field(
+        None,
+        pattern=r"^[.\-_/#A-Za-z0-9]{1,512}$",
+        description="A log group in this account that receives the existing trail; the audit "
+        "alarms are put on it. Unset with existingTrailArn: no alarms (the organisation owns "
+        "them).",
+    )
+    lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
+        "COMPLIANCE",
+        description="Object Lock mode of the trail bucket: COMPLIANCE (nobody can delete a log "
+        "file early) or GOVERNANCE (bypassable with a special permission).",
+    )
+    lock_days: int = Field(
+        365, ge=1, le=36500, description="Days each trail log file is locked against deletion."
+    )
+    expire_after_days: int = Field(
+        400, ge=1, le=36500, description="Delete trail log files after this; >= lockDays."
+    )
+
+
+class Edge(_Group):
+    """`groundwork:edge`: the web application firewall and access logs of the load balancer."""
+
+    waf_mode: Literal["block", "count"] = Field(
+        "block",
+        description="`block`: the firewall's rules block what they match; `count`: they only "
+        "count and log it (to tune rules on a developer stack).",
+    )
+    rate_limit_per5_min: int = Field(
+        2000,
+        ge=10,
+        le=2_000_000_000,
+        alias="rateLimitPer5Min",
+        description="Requests one client IP may send in any 5 minutes before the rate rule "
+        "acts on it (AWS WAF accepts 10..2e9).",
+    )
+    access_log_expire_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="Days the load balancer's access logs are kept in their bucket.",
+    )
+
+
+class AssumeRole(_Group):
+    """One entry of `aws:assumeRoles` (the provider's assume-role chain)."""
+
+    role_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    session_name: str | None = None
+    external_id: str | None = None
+    duration: str | None = None
+    policy: str | None = None
+    policy_arns: list[str] | None = None
+    source_identity: str | None = None
+    tags: dict[str, str] | None = None
+    transitive_tag_keys: list[str] | None = None
+
+
+class AwsProvider(BaseModel):
+    """The stack's `aws:` provider settings that every explicit `aws.Provider` must repeat.
+
+    The default provider reads them itself; a provider the program constructs (another
+    region) reads nothing, so without them it would act with other credentials or in another
+    account. `secret_keys` names the `aws:` keys that were set with `--secret`.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    profile: str | None = None
+    shared_config_files: tuple[str, ...] = ()
+    shared_credentials_files: tuple[str, ...] = ()
+    assume_roles: tuple[AssumeRole, ...] = ()
+    allowed_account_ids: tuple[str, ...] = ()
+    forbidden_account_ids: tuple[str, ...] = ()
+    skip_credentials_validation: bool | None = None
+    secret_keys: frozenset[str] = frozenset()
+
+    def is_secret(self, key: str) -> bool:
+        """Whether `aws:<key>` (camelCase) was set as a secret."""
+        return f"aws:{key}" in self.secret_keys
+
+
 # Structured config keys: `groundwork:<key>` -> model. Scalar keys are declared in Pulumi.yaml.
 GROUPS: dict[str, type[_Group]] = {
     "network": Network,
@@ -531,6 +627,8 @@ GROUPS: dict[str, type[_Group]] = {
     "performance": Performance,
     "auth": Auth,
     "cost": Cost,
+    "audit": Audit,
+    "edge": Edge,
 }
 # Scalar keys: name -> (Pulumi project config type, default, description). Pulumi.yaml declares
 # exactly these (a test keeps them in step).
@@ -559,6 +657,7 @@ class Settings(BaseModel):
     stack: str
     region: str
     default_tags: dict[str, str]
+    aws: AwsProvider = AwsProvider()
     phase: Literal["early", "pmf", "growth"]
     protect: bool
     network: Network
@@ -575,6 +674,8 @@ class Settings(BaseModel):
     performance: Performance
     auth: Auth
     cost: Cost
+    audit: Audit
+    edge: Edge
 
     def at_least(self, phase: str) -> bool:
         """True when the stack's phase is `phase` or later."""
@@ -753,6 +854,21 @@ def _check_backup_job(b: Backups, network: Network | None) -> Iterable[tuple[str
         )
 
 
+def _check_audit(a: Audit) -> Iterable[tuple[str, str]]:
+    if a.expire_after_days < a.lock_days:
+        yield (
+            "expireAfterDays",
+            f"must be >= lockDays, a log file cannot expire while locked "
+            f"(got {a.expire_after_days} < {a.lock_days})",
+        )
+    if a.existing_trail_log_group_name and not a.existing_trail_arn:
+        yield (
+            "existingTrailLogGroupName",
+            "needs existingTrailArn, the trail that delivers to it "
+            f"(got {a.existing_trail_log_group_name!r} without a trail)",
+        )
+
+
 def _cross_checks(s: dict[str, Any]) -> Iterable[tuple[str, str]]:
     """Rules that span fields or groups; yields (full key, message)."""
     ns = NAMESPACE
@@ -856,6 +972,18 @@ def _cross_checks(s: dict[str, Any]) -> Iterable[tuple[str, str]]:
             "needs hosting.certificateArn: the load balancer authenticates users only on its "
             "HTTPS listener (got no certificate)",
         )
+    if sc is not None and sc.warm_pool and s.get("pipeline") is not None:
+        # The pipeline always deploys with CodeDeploy (components/pipeline.py).
+        yield (
+            f"{ns}:scaling.warmPool",
+            "must be false while the pipeline deploys with CodeDeploy: CodeDeploy's launch "
+            "hook is not handled for instances entering the warm pool (Warmed:Pending:Wait), so "
+            "warmed instances would miss releases (aws-codedeploy-agent issue #390, open) "
+            "(got true)",
+        )
+    if (au := s.get("audit")) is not None:
+        for key, msg in _check_audit(au):
+            yield f"{ns}:audit.{key}", msg
     pf = s.get("performance")
     if phase == "growth" and pf is not None and h and h.certificate_arn and not pf.canary_url:
         # With a certificate the ALB serves HTTPS for your domain, not for its own DNS name: a
@@ -911,6 +1039,70 @@ def _parse_bool(value: str) -> bool | None:
     return {"true": True, "false": False}.get(value.strip().lower())
 
 
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+
+
+def _json_value(values: Mapping[str, str], key: str) -> Any:
+    raw = values.get(key)
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _parse_aws_provider(
+    values: Mapping[str, str], secret_keys: Iterable[str]
+) -> tuple[AwsProvider | None, list[str]]:
+    """The `aws:` keys an explicit provider must inherit; (settings, problems)."""
+    problems: list[str] = []
+    fields: dict[str, Any] = {
+        "secret_keys": frozenset(k for k in secret_keys if k.startswith("aws:"))
+    }
+    if (profile := values.get("aws:profile")) is not None:
+        fields["profile"] = profile
+    for key, field in (
+        ("allowedAccountIds", "allowed_account_ids"),
+        ("forbiddenAccountIds", "forbidden_account_ids"),
+        ("sharedConfigFiles", "shared_config_files"),
+        ("sharedCredentialsFiles", "shared_credentials_files"),
+    ):
+        value = _json_value(values, f"aws:{key}")
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            problems.append(f"aws:{key} must be a list of strings (got {_show(value)})")
+        elif "AccountIds" in key and not all(_ACCOUNT_RE.match(v) for v in value):
+            problems.append(f"aws:{key} must list 12-digit account ids (got {_show(value)})")
+        else:
+            fields[field] = tuple(value)
+    # pulumi-aws 7 reads `aws:assumeRoles` (a list); `aws:assumeRole` (one object) is the
+    # older spelling, taken as a chain of one.
+    roles = _json_value(values, "aws:assumeRoles")
+    key = "aws:assumeRoles"
+    if roles is None and (single := _json_value(values, "aws:assumeRole")) is not None:
+        roles, key = [single], "aws:assumeRole"
+    if roles is not None:
+        if not isinstance(roles, list) or not all(isinstance(r, dict) for r in roles):
+            problems.append(f"{key} must be a list of objects (got {_show(roles)})")
+        else:
+            parsed: list[AssumeRole] = []
+            for i, role in enumerate(roles):
+                try:
+                    parsed.append(AssumeRole.model_validate(role))
+                except ValidationError as exc:
+                    problems.extend(_field_errors(f"{key}[{i}]", AssumeRole, exc, role))
+            fields["assume_roles"] = tuple(parsed)
+    if (skip := values.get("aws:skipCredentialsValidation")) is not None:
+        flag = _parse_bool(skip)
+        if flag is None:
+            problems.append(f"aws:skipCredentialsValidation must be a boolean (got {skip!r})")
+        else:
+            fields["skip_credentials_validation"] = flag
+    return (None if problems else AwsProvider(**fields)), problems
+
+
 def parse(
     values: Mapping[str, str],
     *,
@@ -958,6 +1150,10 @@ def parse(
             )
             tags = {}
     parsed["default_tags"] = tags
+    provider, provider_problems = _parse_aws_provider(values, secret_keys or ())
+    problems.extend(provider_problems)
+    if provider is not None:
+        parsed["aws"] = provider
 
     phase = values.get(f"{ns}:phase", "early")
     if phase not in PHASES:

@@ -42,14 +42,13 @@ asynchronous, usually minutes, and `verify_backups` checks each newest object's 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
 
-from components import buckets, context, iam, kms
+from components import buckets, context, iam, kms, providers
 
 # Every logical backup is written under this prefix: postgres/<db>/<UTC timestamp>.dump.
 BACKUP_PREFIX = "postgres/"
@@ -85,8 +84,8 @@ class BackupVaultArgs:
     break_glass_role_arn: str | None = None
     # Replicate every backup to an object-locked bucket in this region (None: no replica).
     replica_region: str | None = None
-    # Tags for the replica region's provider, which does not inherit the stack's default tags.
-    default_tags: Mapping[str, str] = field(default_factory=dict)
+    # The stack's aws: settings for the replica region's provider (components/providers.py).
+    stack_provider: providers.StackProvider | None = None
 
 
 class BackupVault(pulumi.ComponentResource):
@@ -172,11 +171,11 @@ class BackupVault(pulumi.ComponentResource):
     ) -> pulumi.Output[str]:
         region = args.replica_region
         assert region is not None
-        provider = aws.Provider(
-            f"{name}-replica-region",
-            region=region,
-            default_tags={"tags": dict(args.default_tags)},
-            opts=pulumi.ResourceOptions(parent=self),
+        # Every explicit provider repeats the stack's aws: settings (credentials, allowed
+        # accounts, default tags), with only the region changed.
+        assert args.stack_provider is not None, "replica_region needs stack_provider"
+        provider = providers.regional_provider(
+            f"{name}-replica-region", region, args.stack_provider, parent=self
         )
         replica_key, replica = self._locked_bucket(
             f"{name}-replica", args, partition, account, provider, f" (replica in {region})"

@@ -13,7 +13,7 @@ component, named `f"{name}-<part>"` after the bucket's own resource name.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -50,8 +50,11 @@ class PrivateBucket:
     lock: aws.s3.BucketObjectLockConfiguration | None = None
 
 
-def tls_only_policy(bucket_arn: pulumi.Input[str]) -> dict[str, Any]:
-    """Deny every request to the bucket and its objects without TLS, or below TLS 1.2."""
+def tls_only_policy(
+    bucket_arn: pulumi.Input[str], extra: Sequence[iam.Statement] = ()
+) -> dict[str, Any]:
+    """Deny every request to the bucket and its objects without TLS, or below TLS 1.2; then
+    `extra` (the grants a writing AWS service needs)."""
     resources = [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")]
     deny = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": resources}
     return iam.document(
@@ -65,6 +68,7 @@ def tls_only_policy(bucket_arn: pulumi.Input[str]) -> dict[str, Any]:
             **deny,
             "Condition": {"NumericLessThan": {"s3:TlsVersion": MIN_TLS_VERSION}},
         },
+        *extra,
     )
 
 
@@ -73,20 +77,24 @@ def private_bucket(
     *,
     parent: pulumi.Resource,
     purpose: str,
-    kms_key_arn: pulumi.Input[str],
+    kms_key_arn: pulumi.Input[str] | None,
     lifecycle_rules: Sequence[dict[str, Any]],
     protect: bool | None,
     force_destroy: bool = False,
     versioned: bool = False,
     object_lock: ObjectLock | None = None,
     provider: pulumi.ProviderResource | None = None,
+    writers: Callable[[pulumi.Output[str]], Sequence[iam.Statement]] | None = None,
 ) -> PrivateBucket:
     """A private, SSE-KMS, TLS-only bucket named `name` with its settings, under `parent`.
 
     `protect` guards the bucket itself; None leaves it to the parent, like any other child
     (for buckets whose contents are rebuilt or expire anyway). `object_lock` needs
     `versioned=True`: S3 keeps lock retention per object version. `provider` places the bucket
-    and its settings in another region (a replica).
+    and its settings in another region (a replica). `kms_key_arn=None` means
+    SSE-S3, only for a bucket an AWS service writes that cannot use a customer key (load
+    balancer access logs); the policy pack refuses it for any other bucket. `writers` maps
+    the bucket ARN to the policy statements that let an AWS service deliver into it.
     """
     if object_lock is not None and not versioned:
         raise ValueError(f"bucket {name}: object_lock requires versioned=True")
@@ -153,13 +161,15 @@ def private_bucket(
                 # One data key per bucket instead of a KMS call per object.
                 "bucket_key_enabled": True,
             }
+            if kms_key_arn is not None
+            else {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}
         ],
         opts=opts("encryption"),
     )
     policy = aws.s3.BucketPolicy(
         f"{name}-policy",
         bucket=bucket.id,
-        policy=iam.to_json(tls_only_policy(bucket.arn)),
+        policy=iam.to_json(tls_only_policy(bucket.arn, writers(bucket.arn) if writers else ())),
         # S3 rejects a policy put while the public access block is being changed.
         opts=opts("policy", [public_access]),
     )

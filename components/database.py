@@ -24,13 +24,13 @@ default).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from components import context, iam, kms
+from components import context, iam, kms, providers
 
 ENGINE = "postgres"
 PARAMETER_FAMILY = "postgres16"
@@ -95,8 +95,8 @@ class DatabaseArgs:
     database_name: str = "app"
     slow_statement_ms: int = 1000
     backup_replica_region: str | None = None
-    # Tags for the replica region's provider, which does not inherit the stack's default tags.
-    default_tags: Mapping[str, str] = field(default_factory=dict)
+    # The stack's provider settings, repeated by the replica region's explicit provider.
+    stack_provider: providers.StackProvider | None = None
     # Pulumi protect for the KMS keys and log groups (the instance follows deletion_protection).
     protect: bool = True
     # When set, only this role may delete or disable the database's keys (kms.py says why).
@@ -301,11 +301,9 @@ class Database(pulumi.ComponentResource):
         assert region is not None
         # The replication is created in the destination region; an explicit provider says
         # so in the resource graph (and carries the stack's tags, which it does not inherit).
-        provider = aws.Provider(
-            f"{name}-replica-region",
-            region=region,
-            default_tags={"tags": dict(args.default_tags)},
-            opts=pulumi.ResourceOptions(parent=self),
+        assert args.stack_provider is not None, "backup_replica_region needs stack_provider"
+        provider = providers.regional_provider(
+            f"{name}-replica-region", region, args.stack_provider, parent=self
         )
         replica_key = kms.encryption_key(
             f"{name}-replica-key",

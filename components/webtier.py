@@ -122,6 +122,8 @@ class WebTierArgs:
     # Pre-initialised instances kept aside for scale-out (pulumi-aws `warm_pool` of the group:
     # pool_state, min_size, ...); None means no warm pool.
     warm_pool: Mapping[str, Any] | None = None
+    # Where the ALB writes its access logs: (bucket name, prefix); None: no access logs.
+    access_logs: tuple[pulumi.Input[str], str] | None = None
 
 
 class WebTier(pulumi.ComponentResource):
@@ -227,6 +229,11 @@ class WebTier(pulumi.ComponentResource):
             enable_deletion_protection=args.deletion_protection,
             desync_mitigation_mode="defensive",
             idle_timeout=60,
+            access_logs=(
+                {"bucket": args.access_logs[0], "prefix": args.access_logs[1], "enabled": True}
+                if args.access_logs
+                else None
+            ),
             opts=child,
         )
         target_group = aws.lb.TargetGroup(

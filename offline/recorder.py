@@ -229,12 +229,20 @@ def _ssm_parameter(cloud: FakeCloud, args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _elb_service_account(cloud: FakeCloud, args: dict[str, Any]) -> dict[str, Any]:
+    # A made-up but well-formed 12-digit account per region (AWS's are per region too).
+    region = args.get("region") or cloud.region
+    account = str(int(hashlib.sha256(region.encode()).hexdigest(), 16))[:12]
+    return {"id": account, "arn": f"arn:aws:iam::{account}:root", "region": region}
+
+
 _INVOKES: dict[str, Callable[[FakeCloud, dict[str, Any]], dict[str, Any]]] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": _azs,
     "aws:index/getCallerIdentity:getCallerIdentity": _identity,
     "aws:index/getRegion:getRegion": _region,
     "aws:index/getPartition:getPartition": _partition,
     "aws:ssm/getParameter:getParameter": _ssm_parameter,
+    "aws:elb/getServiceAccount:getServiceAccount": _elb_service_account,
 }
 
 

@@ -46,6 +46,8 @@ SPEC: dict[str, tuple[str, Any, Any, bool, bool]] = {
     "vault-bucket": ("backups", "config", False, True, True),
     # Only where groundwork:backups.replicaRegion (or database.backupReplicaRegion) is set.
     "vault-replica-bucket": ("backups", "config", False, True, True),
+    "audit-bucket": ("audit-trail", "config", False, True, True),
+    "access-logs-bucket": ("access-logs", "config", "not-config", False, False),
     "backup-job-source": ("artifacts", None, True, True, False),
     "pipeline-artifacts": ("artifacts", "config", "not-config", False, False),
     "pipeline-source": ("pipeline-source", "config", "not-config", True, False),
@@ -91,7 +93,12 @@ def _setting_problems(
         found["public-access"].input(f) is True for f in PAB_FLAGS
     ):
         problems.append(f"{found['public-access'].urn}: not all four public-access blocks on")
-    if "encryption" in found:
+    if "encryption" in found and bucket.input("tags", "groundwork:purpose") == "access-logs":
+        # ALB access-log delivery supports SSE-S3 only (components/edge.py).
+        rules = found["encryption"].input("rules", default=[])
+        if rules != [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]:
+            problems.append(f"{found['encryption'].urn}: access logs must be SSE-S3 ({rules})")
+    elif "encryption" in found:
         sse = found["encryption"]
         rule = (sse.input("rules", default=[{}]) or [{}])[0]
         default = rule.get("applyServerSideEncryptionByDefault", {})
@@ -270,6 +277,12 @@ BROKEN: dict[str, Breaker] = {
     ),
     "lock-without-versioning": without("vault-bucket-versioning"),
     "sse-s3": with_inputs("vault-bucket-encryption", _sse_s3),
+    "access-logs-kms": with_inputs(
+        "access-logs-bucket-encryption",
+        lambda i: i["rules"][0]["applyServerSideEncryptionByDefault"].update(
+            sseAlgorithm="aws:kms"
+        ),
+    ),
     "acls": with_inputs(
         "analytics-events-ownership", lambda i: i["rule"].update(objectOwnership="ObjectWriter")
     ),

@@ -18,7 +18,17 @@ ROLE = "aws:iam/role:Role"
 # Trusted without a condition: Lambda documents no condition keys for execution roles, EC2
 # instance profiles are handed out by iam:PassRole in this account, and S3's live-replication
 # role is named only in this account's own bucket replication configuration (iam:PassRole).
-PLAIN = {"lambda.amazonaws.com", "ec2.amazonaws.com", "s3.amazonaws.com"}
+# CloudTrail's confused-deputy guidance covers resource policies only (bucket, key: both scoped
+# with aws:SourceArn in components/audit.py), not the CloudWatch Logs delivery role, whose
+# documented trust is plain
+# (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cross-service-confused-deputy-prevention.html,
+# .../send-cloudtrail-events-to-cloudwatch-logs.html); it too is only handed out by iam:PassRole.
+PLAIN = {
+    "lambda.amazonaws.com",
+    "ec2.amazonaws.com",
+    "s3.amazonaws.com",
+    "cloudtrail.amazonaws.com",
+}
 # Firehose passes the account id as the external id instead of aws:SourceAccount.
 EXTERNAL_ID = {"firehose.amazonaws.com"}
 

@@ -438,6 +438,27 @@ CATALOG: tuple[PolicySpec, ...] = (
         ),
     ),
     PolicySpec(
+        name="s3-bucket-customer-key",
+        description="Buckets encrypt with a customer managed key, except a load balancer's "
+        "access-log bucket, which uses SSE-S3.",
+        kind=STACK,
+        check=s3.bucket_customer_key,
+        level=MANDATORY,
+        remediation="Add a BucketServerSideEncryptionConfiguration rule with sseAlgorithm "
+        "'aws:kms' and kmsMasterKeyId set to a key of the stack; tag a bucket "
+        "groundwork:purpose=access-logs only if a load balancer delivers its access logs to it "
+        "(SSE-S3 there: ALB log delivery supports nothing else).",
+        security_hub=("S3.17",),
+        config_rules=("s3-default-encryption-kms",),
+        unknowns="unknown rules or algorithm is " + DEFER + "; an unknown key id counts as set",
+        reads=(
+            "bucket: tags['groundwork:purpose'], bucket, id",
+            "encryption: bucket, rules[].applyServerSideEncryptionByDefault.sseAlgorithm, "
+            ".kmsMasterKeyId",
+            "load balancer: accessLogs.bucket (and its property dependency), accessLogs.enabled",
+        ),
+    ),
+    PolicySpec(
         name="s3-backup-tls-only",
         description="Backup bucket policies deny requests that do not use TLS.",
         kind=STACK,

@@ -67,9 +67,29 @@ def purpose(bucket: Resource) -> Any:
     return tags.get(PURPOSE_TAG, MISSING) if isinstance(tags, Mapping) else MISSING
 
 
+# Bucket roles (tag groundwork:purpose) the pack treats specially. Locked roles must be
+# object-locked storage (the s3-backup-* rules); the audit trail is locked but no backup vault.
+BACKUPS = "backups"
+AUDIT_TRAIL = "audit-trail"
+LOCKED_ROLES = (BACKUPS, AUDIT_TRAIL)
+# The one role that may go without a customer key: ALB log delivery supports SSE-S3 only
+# (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html).
+ACCESS_LOGS = "access-logs"
+LOAD_BALANCERS = frozenset(
+    {"aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"}
+)
+
+
 def is_backup_bucket(bucket: Resource) -> bool:
-    """Object lock on, or tagged as backup storage."""
-    return as_bool(get(bucket.props, "objectLockEnabled")) is True or purpose(bucket) == "backups"
+    """Locked storage: object lock on, or tagged with a locked role (backups, audit trail)."""
+    return as_bool(get(bucket.props, "objectLockEnabled")) is True or purpose(bucket) in (
+        LOCKED_ROLES
+    )
+
+
+def is_backup_vault(bucket: Resource) -> bool:
+    """Locked storage that holds backups: every locked bucket but the audit trail's."""
+    return is_backup_bucket(bucket) and purpose(bucket) != AUDIT_TRAIL
 
 
 def is_analytics_bucket(bucket: Resource) -> bool:
@@ -461,4 +481,76 @@ def analytics_retention(
                         b.urn,
                     )
                 )
+    return findings
+
+
+def _lb_log_targets(bucket: Resource, resources: Sequence[Resource]) -> list[Resource]:
+    """Load balancers of the stack whose access logs go to `bucket`."""
+    names = {
+        v
+        for v in (get(bucket.props, "bucket"), get(bucket.props, "id"))
+        if isinstance(v, str) and not is_unknown(v)
+    }
+    return [
+        lb
+        for lb in resources
+        if lb.type in LOAD_BALANCERS
+        and as_bool(get(lb.props, "accessLogs", "enabled")) is not False
+        and (
+            bucket.urn in lb.depends_via("accessLogs")
+            or get(lb.props, "accessLogs", "bucket") in names
+        )
+    ]
+
+
+def _aws_managed(key: Any) -> bool:
+    return isinstance(key, str) and ("alias/aws/" in key)
+
+
+def bucket_customer_key(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
+    """Every bucket encrypts with a customer key, except a load balancer's access-log bucket,
+    which must use SSE-S3. Locked buckets are judged by s3-backup-kms-encryption."""
+    findings: list[Finding] = []
+    for b in (r for r in resources if r.type in BUCKETS and not is_backup_bucket(r)):
+        rules, present = _sse_rules(b, resources)
+        access_logs = purpose(b) == ACCESS_LOGS
+        if access_logs and not _lb_log_targets(b, resources):
+            findings.append(
+                violation(
+                    "tagged access-logs, but no load balancer of this stack delivers access logs "
+                    "to it; only a load balancer's access-log bucket may go without a customer key",
+                    b.urn,
+                )
+            )
+            access_logs = False
+        if any(is_unknown(x) for x in rules):
+            findings.append(undecided("rules", b.urn))
+            continue
+        defaults = [get(x, "applyServerSideEncryptionByDefault") for x in rules]
+        algos = [get(d, "sseAlgorithm") for d in defaults]
+        keys = [get(d, "kmsMasterKeyId") for d in defaults]
+        if any(is_unknown(a) for a in algos):
+            findings.append(undecided("applyServerSideEncryptionByDefault.sseAlgorithm", b.urn))
+        elif access_logs:
+            if any(a in KMS_ALGORITHMS for a in algos):
+                findings.append(
+                    violation(
+                        "an ALB access-log bucket must use SSE-S3 (AES256); log delivery fails "
+                        "with SSE-KMS",
+                        b.urn,
+                    )
+                )
+        elif not present or not any(
+            a in KMS_ALGORITHMS and k is not MISSING and k != "" and not _aws_managed(k)
+            for a, k in zip(algos, keys, strict=True)
+        ):
+            findings.append(
+                violation(
+                    f"default encryption is {algos or 'not configured'}; use SSE-KMS with a "
+                    "customer managed key (kmsMasterKeyId, not alias/aws/s3)",
+                    b.urn,
+                )
+            )
     return findings

@@ -7,6 +7,7 @@ stack policy's undecided diagnostic carries no URN, so the engine files it under
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -112,6 +113,77 @@ NOT_ACTION = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "NotAction": ["iam:*"], "Resource": ["*"]}],
 }
+
+
+def _plain_bucket(purpose: str = "analytics", **sse_o: object) -> list[RecordedResource]:
+    bk = b.bucket("data", purpose=purpose, lock=False)
+    return [bk, b.sse(bk, **sse_o)]
+
+
+SSE_S3 = [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
+
+
+def _access_logs(sse_rules: object = SSE_S3, written: bool = True) -> list[RecordedResource]:
+    bk = b.bucket("alb-logs", purpose="access-logs", lock=False)
+    out = [bk, b.sse(bk, rules=sse_rules)]
+    if written:
+        lb = b.alb(accessLogs={"bucket": UNKNOWN, "prefix": "alb", "enabled": True})
+        out.append(dataclasses.replace(lb, property_dependencies={"accessLogs": (bk.urn,)}))
+    return out
+
+
+BUCKET_ROLE_CASES = [
+    Case("s3-bucket-customer-key", "kms", lambda: _plain_bucket(), "pass"),
+    Case("s3-bucket-customer-key", "access-logs-sse-s3", lambda: _access_logs(), "pass"),
+    Case("s3-bucket-customer-key", "sse-s3", lambda: _plain_bucket(rules=SSE_S3), "violation"),
+    Case(
+        "s3-bucket-customer-key",
+        "aws-managed-alias",
+        lambda: _plain_bucket(
+            rules=[
+                {
+                    "applyServerSideEncryptionByDefault": {
+                        "sseAlgorithm": "aws:kms",
+                        "kmsMasterKeyId": "alias/aws/s3",
+                    }
+                }
+            ]
+        ),
+        "violation",
+    ),
+    Case(
+        "s3-bucket-customer-key",
+        "access-logs-tag-without-lb",
+        lambda: _access_logs(written=False),
+        "violation",
+    ),
+    Case(
+        "s3-bucket-customer-key",
+        "access-logs-kms",
+        lambda: _access_logs(sse_rules=b.sse(b.bucket()).inputs["rules"]),
+        "violation",
+    ),
+    Case(
+        "s3-bucket-customer-key",
+        "unknown",
+        lambda: _plain_bucket(rules=UNKNOWN),
+        "undecided",
+        target=-1,
+    ),
+    # The audit trail's bucket is locked storage: without Object Lock it fails like a vault.
+    Case(
+        "s3-backup-object-lock",
+        "audit-trail-unlocked",
+        lambda: b.backup_set(b.bucket("trail", purpose="audit-trail", lock=False), lock=True),
+        "violation",
+    ),
+    Case(
+        "s3-backup-object-lock",
+        "audit-trail-locked",
+        lambda: b.backup_set(b.bucket("trail", purpose="audit-trail")),
+        "pass",
+    ),
+]
 
 CASES: list[Case] = [
     # hosting
@@ -1262,6 +1334,8 @@ CASES: list[Case] = [
         "pass",
         target=-1,
     ),
+    # ---- bucket roles: access logs without a customer key, the audit trail locked --------
+    *BUCKET_ROLE_CASES,
 ]
 
 
