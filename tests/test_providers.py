@@ -112,25 +112,29 @@ def test_prod_replica_provider_inherits_every_aws_setting(
     config = {**stack_config("prod"), **AWS_CONFIG}
     rec = prod_with_aws_settings
     assert provider_problems(rec, config, "eu-central-1") == []
-    (provider,) = rec.of_type(PROVIDER)
-    for key in ("profile", "allowedAccountIds", "forbiddenAccountIds", "assumeRoles"):
-        broken = _without(rec, provider.urn, key)
-        assert provider_problems(broken, config, "eu-central-1"), f"dropping {key} is caught"
-    exposed = replace_inputs(rec, provider.urn, lambda i: None)  # plain(): secret wrapper gone
-    assert provider_problems(exposed, config, "eu-central-1"), "a plaintext secret is caught"
+    # The database's and the backup vault's replica-region providers: each one is checked.
+    providers = rec.of_type(PROVIDER)
+    assert len(providers) == 2, [p.urn for p in providers]
+    for provider in providers:
+        for key in ("profile", "allowedAccountIds", "forbiddenAccountIds", "assumeRoles"):
+            broken = _without(rec, provider.urn, key)
+            assert provider_problems(broken, config, "eu-central-1"), f"{provider.urn}: {key}"
+        exposed = replace_inputs(rec, provider.urn, lambda i: None)  # plain(): no secret wrapper
+        assert provider_problems(exposed, config, "eu-central-1"), f"{provider.urn}: plaintext"
     assert provider_problems(rec, config, "eu-west-1"), "another region is told apart"
 
 
 def test_the_default_provider_settings_reach_every_explicit_provider(
     prod_with_aws_settings: Recording,
 ) -> None:
-    """Every resource in the replica region uses the inheriting provider."""
-    (provider,) = prod_with_aws_settings.of_type(PROVIDER)
-    users = [r for r in prod_with_aws_settings if r.provider.startswith(provider.urn)]
+    """Every resource in the replica region uses an inheriting provider."""
+    providers = [p.urn for p in prod_with_aws_settings.of_type(PROVIDER)]
+    users = [r for r in prod_with_aws_settings if any(r.provider.startswith(u) for u in providers)]
     assert {r.type for r in users} >= {
         "aws:kms/key:Key",
         "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
-    }, provider.urn
+        "aws:s3/bucket:Bucket",
+    }, providers
 
 
 @pytest.mark.parametrize(

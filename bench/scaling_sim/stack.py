@@ -9,7 +9,8 @@ program deploys is read here, from the same settings object the program gets:
 - phase `growth` only (what `blueprint` deploys then): `scaling.requests_per_target`,
   `scaling.latency_p95_ms` with its alarm's `latency_datapoints_to_alarm` of
   `latency_evaluation_periods`, the step policy's +1 / +2 steps (`components.scaling`),
-  `scaling.predictive` with `scheduling_buffer_seconds`, and `scaling.warm_pool`.
+  `scaling.predictive` with `scheduling_buffer_seconds`. (A warm pool is refused by settings
+  while the pipeline deploys with CodeDeploy, so no stack has one to simulate.)
 
 `stack_notes` says what the stack sets that the simulation leaves out, and why.
 """
@@ -99,12 +100,6 @@ def stack_notes(settings: Any) -> list[str]:
         notes.append(
             f"groundwork:scaling ({', '.join(ignored)}) is not deployed before phase growth; "
             "only the CPU policy is simulated"
-        )
-    elif scaling.warm_pool:
-        notes.append(
-            f"groundwork:scaling.warmPool ({scaling.warm_pool_state}, min "
-            f"{scaling.warm_pool_min_size}) is not modelled: every launch takes the full "
-            "launch delay, which is pessimistic for the instances the pool holds"
         )
     return notes
 
