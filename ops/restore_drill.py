@@ -81,7 +81,6 @@ class DrillConfig:
     stall_seconds: float = runctl.DEFAULT_STALL_SECONDS
     upload_tolerance: timedelta = vault.DEFAULT_UPLOAD_TOLERANCE
     clock: Callable[[], datetime] = field(default=utcnow, repr=False)
-    free_bytes: Callable[[Path], int] = field(default=runctl.free_bytes, repr=False)
 
 
 @dataclass(frozen=True)
@@ -435,7 +434,7 @@ def _preflight(run: _Run, ref: vault.BackupRef, head: dict) -> None:
     where = Path(config.work_dir or tempfile.gettempdir())
     if not where.is_dir():
         raise OpsError(f"--work-dir {where} does not exist or is not a directory")
-    free, need = config.free_bytes(where), int(size * WORK_DIR_FACTOR)
+    free, need = runctl.free_bytes(where), int(size * WORK_DIR_FACTOR)
     if free < need:
         raise OpsError(
             f"work directory {where} has {free} bytes free, the download needs {need} "
