@@ -250,11 +250,14 @@ class StallingProxy:
     stopped server or a dead network path does (TCP stays up, nothing moves). `stalled` is
     set when that happens, so a test waits for the event rather than for time."""
 
-    def __init__(self, upstream: tuple[str, int], limit: int) -> None:
+    def __init__(self, upstream: tuple[str, int], limit: int, *, cut_once: bool = False) -> None:
+        """cut_once: instead of stalling, close the first connection that passes the limit
+        (a dropped network path); later connections pass untouched."""
         import socket
         import threading
 
-        self.upstream, self.limit = upstream, limit
+        self.upstream, self.limit, self.cut_once = upstream, limit, cut_once
+        self.cut = threading.Event()
         self.stalled = threading.Event()
         self._closing = threading.Event()
         self._sockets: list[socket.socket] = []
@@ -286,7 +289,13 @@ class StallingProxy:
             if not data:
                 return
             carried[0] += len(data)
-            if carried[0] > self.limit:
+            if self.cut_once and carried[0] > self.limit and not self.cut.is_set():
+                self.cut.set()
+                for sock in (src, dst):
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(2)
+                return
+            if not self.cut_once and carried[0] > self.limit:
                 self.stalled.set()
                 self._closing.wait()  # hold everything open, forward nothing
                 return
