@@ -266,3 +266,35 @@ def test_kms_key_matching():
     assert vault.kms_key_matches("ffff0000-12ab-34cd-56ef-1234567890ab", arn) is False
     assert vault.kms_key_matches(arn, None) is False
     assert vault.kms_key_matches("alias/backup-vault", arn) is None
+
+
+def test_replication_status_of_the_newest_backup():
+    """HeadObject's ReplicationStatus, as S3 reports it on the source object."""
+    ref = vault.BackupRef("b", "postgres/app/20261126T104000Z.dump", NOW, 10, "v1", NOW)
+    young, old = NOW + timedelta(minutes=10), NOW + timedelta(hours=3)
+    cases = [
+        ({"ReplicationStatus": "COMPLETED"}, old, True),
+        ({"ReplicationStatus": "PENDING"}, young, True),
+        ({"ReplicationStatus": "PENDING"}, old, False),
+        ({"ReplicationStatus": "FAILED"}, young, False),
+        ({}, young, False),
+    ]
+    for head, now, ok in cases:
+        check = verify_backups.check_replication(ref, head, now)
+        assert check.ok is ok, f"{head} at {now}: {check}"
+
+
+def test_expect_replication_fails_a_vault_without_it(
+    moto: Moto, make_vault, reference_dump, capsys
+):
+    """moto replicates nothing, so the newest object has no ReplicationStatus: with
+    --expect-replication that is the one failure."""
+    vault_ = make_vault()
+    put_backup(moto, vault_, f"postgres/app/{stamp(datetime.now(UTC))}.dump", reference_dump)
+    instance = rds_instance(moto)
+    code, results, out = verify(moto, capsys, instance, vault_.bucket, "--expect-replication")
+    failed = {name for name, status in results.items() if status == "FAIL"}
+    assert code == 1 and failed == {"backup.replication"}, out
+    assert "absent (no replication rule applied)" in out, out
+    code, results, out = verify(moto, capsys, instance, vault_.bucket)
+    assert code == 0 and "backup.replication" not in results, out
