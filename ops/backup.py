@@ -4,15 +4,21 @@ Runs inside the backup job (CodeBuild in the VPC, started by EventBridge Schedul
 `python -m ops.backup`; every option also has an environment variable so the buildspec can
 pass configuration as plain environment. Steps:
 
-1. read the login from the RDS-managed master-user secret (JSON `username`/`password`);
-2. `pg_dump --format=custom` over TLS, streamed to a private temp file while hashing;
-3. upload to `postgres/<db>/<UTC timestamp>.dump` with SSE-KMS under the given key, the
-   SHA-256 as S3 checksum (S3 rejects a body that does not match) and as metadata `sha256`,
-   and If-None-Match so an existing key is never replaced;
-4. read the stored version back: size, checksum, encryption, and a retain-until date in the
-   future from the vault's default object lock (a vault without one fails the run).
+1. check the vault's default object lock (before dumping: no unlocked backup is ever made);
+2. log in: an IAM database authentication token for `--iam-auth-user` (the read-only
+   backup role; the job never holds the master secret), else the RDS-managed secret;
+3. `pg_dump --format=custom` over TLS into a private temp directory, under the no-progress
+   watchdog (`--stall-timeout-seconds`);
+4. prove the dump before it counts: `pg_restore --list` reads its header and table of
+   contents, which must name the database (zero tables is valid);
+5. only then hash it and upload to `postgres/<db>/<UTC timestamp>.dump` with SSE-KMS under
+   the given key, the SHA-256 as S3 checksum (S3 rejects a body that does not match) and as
+   metadata `sha256`, and If-None-Match so an existing key is never replaced;
+6. read the stored version back: size, checksum, encryption, and a retain-until date in the
+   future from the vault's default object lock.
 
-Prints one line (`OK ...` or `FAIL ...`) and exits 0 or 1.
+Prints one line (`OK ...` or `FAIL ...`) and exits 0 or 1, also on SIGTERM/SIGINT (pg_dump
+stopped, the local dump removed).
 """
 
 from __future__ import annotations
@@ -348,6 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except OSError as err:
         print(f"FAIL backup of {db}: {err.strerror or err} ({err.filename or 'no file'})")
+        return 1
+    except Exception as err:  # the job's contract is one line, even for the unforeseen
+        print(f"FAIL backup of {db}: unexpected {type(err).__name__}: {err}")
         return 1
     print(result.line())
     return 0

@@ -193,6 +193,8 @@ def run_drill(config: DrillConfig) -> DrillReport:
                     report.add(current[0], False, str(err))
                 except OSError as err:
                     report.add(current[0], False, f"{err.strerror or err} ({err.filename})")
+                except Exception as err:  # one FAIL line, even for the unforeseen
+                    report.add(current[0], False, f"unexpected {type(err).__name__}: {err}")
         except runctl.Interrupted as err:  # a signal held back during the cleanup
             report.add("interrupted", False, f"{err} during cleanup")
     report.seconds = time.monotonic() - started

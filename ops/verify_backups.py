@@ -568,6 +568,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OpsError as err:
         print(f"FAIL verify_backups: {err}")
         return 1
+    except Exception as err:  # one FAIL line, even for the unforeseen
+        print(f"FAIL verify_backups: unexpected {type(err).__name__}: {err}")
+        return 1
     for check in checks:
         print(check.line())
     failed = [c.name for c in checks if not c.ok]

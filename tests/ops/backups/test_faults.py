@@ -702,3 +702,32 @@ def test_cut_download_resumes_by_byte_range(
         assert_nothing_left(work, postgres, databases)
     finally:
         proxy.close()
+
+
+def test_disk_full_during_the_dump_fails_and_uploads_nothing(
+    moto: Moto, postgres: PgServer, source: Source, make_vault, work, tmp_path, monkeypatch, capsys
+):
+    """pg_dump stops with its own ENOSPC error after writing part of the file."""
+    bin_dir = fake_bin(
+        tmp_path, postgres.bin_dir,
+        pg_dump=(
+            'case "$*" in *--version*) exec "$REAL" "$@";; esac\n'
+            'out=$(printf "%s\\n" "$@" | sed -n "s/^--file=//p")\n'
+            'head -c 4096 /dev/zero > "$out"\n'
+            "echo 'pg_dump: error: could not write to output file: No space left on device' >&2\n"
+            "exit 1"
+        ),
+    )  # fmt: skip
+    from backup_testkit import backup_env
+
+    vault_ = make_vault()
+    env = backup_env(source, postgres, vault_, moto) | {
+        "PG_BIN_DIR": bin_dir, "BACKUP_WORK_DIR": str(work),
+    }  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code = backup.main([])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    single_fail(out, "FAIL backup of app: pg_dump exited 1", "No space left on device")
+    assert vault_state(moto, vault_) == [] and list(work.iterdir()) == []
