@@ -102,7 +102,7 @@ def _credentials(config: BackupConfig, endpoint: pg.Endpoint) -> pg.DbCredential
 def rds_auth_token(config: BackupConfig, endpoint: pg.Endpoint) -> str:
     """A 15-minute IAM database authentication token, signed locally with the job's role
     credentials (needs rds-db:connect on the user); libpq sends it as the password.
-    https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.Connecting.Python.html
+    https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.Connecting.html
     """
     rds = awsenv.client("rds", config.region, config.endpoint_url)
     return rds.generate_db_auth_token(
