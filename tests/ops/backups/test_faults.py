@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from backup_testkit import (
+    PG_BIN_DIR,
     Moto,
     PgServer,
     Source,
@@ -27,6 +28,7 @@ from backup_testkit import (
     backup_config,
     fake_bin,
     put_backup,
+    rds_instance,
     stamp,
     table_contents,
     vault_state,
@@ -67,8 +69,6 @@ def drill_argv(
 
 
 def verify_argv(moto: Moto, instance: str, bucket: str, work: Path, *extra: str) -> list[str]:
-    from test_verify_backups import PG_BIN_DIR
-
     return [
         "--db-instance-id", instance, "--bucket", bucket, "--db-name", "app",
         "--min-lock-days", "30", "--endpoint-url", moto.endpoint,
@@ -140,8 +140,6 @@ def test_future_dated_key_is_skipped_and_the_newest_valid_backup_restored(
 
 
 def verify_backups_instance(moto: Moto) -> str:
-    from test_verify_backups import rds_instance
-
     return rds_instance(moto)
 
 

