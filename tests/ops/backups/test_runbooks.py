@@ -21,7 +21,7 @@ from typing import Any
 import botocore.session
 import jmespath
 import pytest
-from backup_testkit import Moto, PgServer, Source, backup_config
+from backup_testkit import Moto, PgServer, Source, backup_config, rds_instance
 from botocore import xform_name
 
 from ops import backup, restore_drill, vault, verify_backups
@@ -188,7 +188,8 @@ def stack(moto: Moto, postgres: PgServer, source: Source, make_vault, tmp_path_f
         from backup_testkit import set_aws_test_env
 
         set_aws_test_env(monkeypatch, tmp_path_factory.mktemp("aws"))
-        restore_vault, fresh_vault = make_vault(), make_vault()
+        # prod's values, which the runbooks use: 35 days of RDS retention and of lock
+        restore_vault, fresh_vault = make_vault(days=35), make_vault(days=35)
         when = datetime.strptime(DOC_KEY.split("/")[-1], "%Y%m%dT%H%M%SZ.dump").replace(tzinfo=UTC)
         example = backup.run_backup(
             backup_config(source, postgres, restore_vault, moto, clock=lambda: when)
@@ -205,7 +206,7 @@ def stack(moto: Moto, postgres: PgServer, source: Source, make_vault, tmp_path_f
         }],
     )  # fmt: skip
     values = {
-        "<databaseIdentifier>": source.db_instance_id,
+        "<databaseIdentifier>": rds_instance(moto, BackupRetentionPeriod=35),
         "<databaseName>": source.db_name,
         "<scratch identifier>": "app-db-scratch",
         "<scratch address>": postgres.host,
