@@ -30,7 +30,6 @@ from ops.awsenv import OpsError
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 # Modes that may fall back to clear text: only for a server on this machine.
 WEAK_SSLMODES = ("disable", "allow", "prefer")
-DUMP_MAGIC = b"PGDMP"
 CHUNK = 1024 * 1024
 # The scratch/target database names the tools create or drop: plain lower-case identifiers,
 # so they never need quoting tricks and cannot smuggle SQL.

@@ -168,7 +168,6 @@ class _Run:
     endpoint: pg.Endpoint
     env: dict[str, str]
     scratch: str
-    step: str = "setup"
 
 
 def run_drill(config: DrillConfig) -> DrillReport:
