@@ -729,3 +729,27 @@ def test_disk_full_during_the_dump_fails_and_uploads_nothing(
     assert code == 1, out
     single_fail(out, "FAIL backup of app: pg_dump exited 1", "No space left on device")
     assert vault_state(moto, vault_) == [] and list(work.iterdir()) == []
+
+
+def test_sigterm_during_verify_download_reports_and_removes_it(
+    moto: Moto, good_vault, work, tmp_path
+):
+    """S3 stops sending mid-download (the proxy holds the connection): SIGTERM then ends
+    verify_backups with one FAIL line and no partial download left."""
+    vault_, _key = good_vault
+    instance = verify_backups_instance(moto)
+    host, port = moto.endpoint.removeprefix("http://").split(":")
+    proxy = StallingProxy((host, int(port)), limit=30_000)
+    try:
+        argv = verify_argv(moto, instance, vault_.bucket, work)
+        argv[argv.index("--endpoint-url") + 1] = f"http://127.0.0.1:{proxy.port}"
+        process = run_tool("ops.verify_backups", argv)
+        assert proxy.stalled.wait(120), "the download never reached the stall"
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 1, (out, err)
+        single_fail(out, "FAIL verify_backups: interrupted by SIGTERM", "removed the download")
+        assert "Traceback" not in err, err
+        assert list(work.iterdir()) == [], "partial download left behind"
+    finally:
+        proxy.close()

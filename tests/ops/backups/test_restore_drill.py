@@ -161,6 +161,7 @@ def _app_fingerprint(postgres: PgServer) -> str:
         ("truncate", True, "archive-data", "could not read from input file"),
         ("corrupt", True, "archive-data", "pg_restore could not read the archive's data"),
         ("header", True, "toc", "pg_restore --list failed"),
+        ("empty", True, "toc", "pg_restore --list failed"),
     ],
 )
 def test_damaged_backup_fails_clearly_and_touches_nothing(
@@ -182,6 +183,8 @@ def test_damaged_backup_fails_clearly_and_touches_nothing(
     elif damage == "corrupt":
         middle = len(data) // 2
         data[middle : middle + 16] = bytes(b ^ 0xFF for b in data[middle : middle + 16])
+    elif damage == "empty":
+        data = bytearray()
     else:
         data = data[:200]
     digest = hashlib.sha256(bytes(data if honest_checksum else reference_dump)).hexdigest()
