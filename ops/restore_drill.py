@@ -431,6 +431,13 @@ def _preflight(run: _Run, ref: vault.BackupRef, head: dict) -> None:
             f"refusing: database {run.scratch} already exists on {label}; choose another "
             "--scratch-db"
         )
+    dumped_from = (head.get("Metadata") or {}).get("server-version")
+    if dumped_from and pg.major(version) < pg.major(dumped_from):
+        run.report.warn(
+            "preflight",
+            f"{label} runs PostgreSQL {version}, the backup was dumped from {dumped_from} "
+            "(object metadata server-version): objects using newer features may not restore",
+        )
     size = ref.size or 0
     where = Path(config.work_dir or tempfile.gettempdir())
     if not where.is_dir():

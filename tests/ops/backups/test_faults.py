@@ -753,3 +753,22 @@ def test_sigterm_during_verify_download_reports_and_removes_it(
         assert list(work.iterdir()) == [], "partial download left behind"
     finally:
         proxy.close()
+
+
+def test_older_target_server_than_the_dump_is_warned_about(
+    moto: Moto, postgres: PgServer, source: Source, make_vault, reference_dump, work, capsys
+):
+    vault_ = make_vault()
+    key = f"postgres/app/{stamp(datetime.now(UTC))}.dump"
+    moto.client("s3").put_object(
+        Bucket=vault_.bucket, Key=key, Body=reference_dump, ChecksumAlgorithm="SHA256",
+        Metadata={"sha256": hashlib.sha256(reference_dump).hexdigest(),
+                  "server-version": "99.2"},
+    )  # fmt: skip
+    databases = postgres.databases()
+    code = restore_drill.main(drill_argv(moto, postgres, source, vault_.bucket, work))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    warn = [line for line in out.splitlines() if line.startswith("WARN")]
+    assert len(warn) == 1 and "dumped from 99.2" in warn[0], out
+    assert_nothing_left(work, postgres, databases)
