@@ -4,32 +4,35 @@ Runs inside the backup job (CodeBuild in the VPC, started by EventBridge Schedul
 `python -m ops.backup`; every option also has an environment variable so the buildspec can
 pass configuration as plain environment. Steps:
 
-1. read the login from the RDS-managed master-user secret (JSON `username`/`password`);
-2. `pg_dump --format=custom` over TLS, streamed to a private temp file while hashing;
-3. upload to `postgres/<db>/<UTC timestamp>.dump` with SSE-KMS under the given key, the
-   SHA-256 as S3 checksum (S3 rejects a body that does not match) and as metadata `sha256`,
-   and If-None-Match so an existing key is never replaced;
-4. read the stored version back: size, checksum, encryption, and a retain-until date in the
-   future from the vault's default object lock (a vault without one fails the run).
+1. check the vault's default object lock (before dumping: no unlocked backup is ever made);
+2. log in: an IAM database authentication token for `--iam-auth-user` (the read-only
+   backup role; the job never holds the master secret), else the RDS-managed secret;
+3. `pg_dump --format=custom` over TLS into a private temp directory, under the no-progress
+   watchdog (`--stall-timeout-seconds`);
+4. prove the dump before it counts: `pg_restore --list` reads its header and table of
+   contents, which must name the database (zero tables is valid);
+5. only then hash it and upload to `postgres/<db>/<UTC timestamp>.dump` with SSE-KMS under
+   the given key, the SHA-256 as S3 checksum (S3 rejects a body that does not match) and as
+   metadata `sha256`, and If-None-Match so an existing key is never replaced;
+6. read the stored version back: size, checksum, encryption, and a retain-until date in the
+   future from the vault's default object lock.
 
-Prints one line (`OK ...` or `FAIL ...`) and exits 0 or 1.
+Prints one line (`OK ...` or `FAIL ...`) and exits 0 or 1, also on SIGTERM/SIGINT (pg_dump
+stopped, the local dump removed).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from ops import awsenv, pg, vault
+from ops import awsenv, pg, runctl, vault
 from ops.awsenv import OpsError
 
 
@@ -39,12 +42,12 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class BackupConfig:
-    secret_arn: str
+    secret_arn: str | None
     host: str
     db_name: str
     bucket: str
     kms_key_id: str
-    port: int | str = 5432
+    port: int | str | None = None
     region: str | None = None
     endpoint_url: str | None = None
     sslmode: str | None = None
@@ -53,7 +56,12 @@ class BackupConfig:
     work_dir: str | None = None
     multipart_threshold: int = vault.MULTIPART_THRESHOLD
     part_size: int = vault.PART_SIZE
+    iam_auth_user: str | None = None
+    stall_seconds: float = runctl.DEFAULT_STALL_SECONDS
     clock: Callable[[], datetime] = field(default=utcnow, repr=False)
+    auth_token: Callable[[BackupConfig, pg.Endpoint], str] = field(
+        default=lambda config, endpoint: rds_auth_token(config, endpoint), repr=False
+    )
 
 
 @dataclass(frozen=True)
@@ -77,67 +85,107 @@ class BackupResult:
         )
 
 
+def _credentials(config: BackupConfig, endpoint: pg.Endpoint) -> pg.DbCredentials:
+    """The login: an IAM authentication token for --iam-auth-user, else the secret's."""
+    if config.iam_auth_user and config.secret_arn:
+        raise OpsError("give either --iam-auth-user or --secret-arn, not both")
+    if config.iam_auth_user:
+        if endpoint.sslmode in pg.WEAK_SSLMODES and not pg.is_local_host(endpoint.host):
+            raise OpsError("IAM database authentication needs TLS (sslmode require or stronger)")
+        return pg.DbCredentials(config.iam_auth_user, config.auth_token(config, endpoint))
+    if not config.secret_arn:
+        raise OpsError("a login is required: --iam-auth-user (DB_IAM_USER) or --secret-arn")
+    secrets = awsenv.client("secretsmanager", config.region, config.endpoint_url)
+    return pg.read_credentials(secrets, config.secret_arn)
+
+
+def rds_auth_token(config: BackupConfig, endpoint: pg.Endpoint) -> str:
+    """A 15-minute IAM database authentication token, signed locally with the job's role
+    credentials (needs rds-db:connect on the user); libpq sends it as the password.
+    https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.Connecting.html
+    """
+    rds = awsenv.client("rds", config.region, config.endpoint_url)
+    return rds.generate_db_auth_token(
+        DBHostname=endpoint.host,
+        Port=endpoint.port,
+        DBUsername=config.iam_auth_user,
+        Region=awsenv.resolve_region(config.region),
+    )
+
+
+def check_vault_lock(s3: Any, bucket: str) -> vault.LockRule:
+    """Before dumping: a vault without a default lock would receive an unlocked backup."""
+    enabled, rule = vault.default_lock(s3, bucket)
+    if not enabled or rule is None:
+        raise OpsError(
+            f"vault {bucket} has no default object-lock retention, so a backup would not be "
+            "immutable; nothing was dumped"
+        )
+    return rule
+
+
 def run_backup(config: BackupConfig, log: Callable[[str], None] = lambda _: None) -> BackupResult:
-    """Dump, upload and verify one backup; raises OpsError with a one-line reason."""
+    """Check, dump, validate, hash, upload and verify one backup; raises OpsError."""
     started = time.monotonic()
     db = vault.check_source_db(config.db_name)
     if not config.bucket:
         raise OpsError("--bucket (BACKUP_BUCKET) is required")
     if not config.kms_key_id:
         raise OpsError("--kms-key-id (BACKUP_KMS_KEY_ID) is required")
-    if not config.secret_arn:
-        raise OpsError("--secret-arn (DB_SECRET_ARN) is required")
     endpoint = pg.make_endpoint(config.host, config.port, config.sslmode, config.ca_bundle)
     tools = pg.PgTools(config.pg_bin_dir)
     pg_dump_version = tools.version("pg_dump")
-
-    secrets = awsenv.client("secretsmanager", config.region, config.endpoint_url)
     s3 = awsenv.client("s3", config.region, config.endpoint_url)
-    creds = pg.read_credentials(secrets, config.secret_arn)
+    check_vault_lock(s3, config.bucket)
+    creds = _credentials(config, endpoint)
 
     dumped_at = config.clock().replace(microsecond=0)
     key = vault.backup_key(db, dumped_at)
-    workdir = Path(tempfile.mkdtemp(prefix="ops-backup-", dir=config.work_dir))
+    workdir = runctl.private_dir("ops-backup-", config.work_dir)
     try:
-        log(
-            f"dumping {db} from {endpoint.label} "
-            f"(sslmode {endpoint.sslmode}, pg_dump {pg_dump_version})"
-        )
-        with pg.libpq_env(endpoint, creds, db, app="groundwork-backup") as env:
-            dump = pg.dump_database(tools, env, workdir / "backup.dump")
-        # A dump pg_restore cannot read must not become the newest "backup".
-        toc = pg.list_toc(tools, dump.path)
-        log(f"uploading {dump.size} bytes to s3://{config.bucket}/{key}")
+        log(f"dumping {db} from {endpoint.label} (sslmode {endpoint.sslmode}, "
+            f"pg_dump {pg_dump_version}, login {creds.username})")  # fmt: skip
+        env = pg.libpq_env(endpoint, creds, db, app="groundwork-backup")
+        path = workdir / "backup.dump"
+        size = pg.dump_database(tools, env, path, config.stall_seconds)
+        # Proven readable, and of the right database, before it gets a checksum: a dump
+        # pg_restore cannot read must never become the newest "backup".
+        toc = pg.list_toc(tools, path, config.stall_seconds)
+        if problem := toc.problem(db):
+            raise OpsError(f"pg_dump output is not a usable backup: {problem}")
+        sha256 = pg.sha256_file(path)
+        log(f"uploading {size} bytes to s3://{config.bucket}/{key}")
         metadata = {
-            "sha256": dump.sha256_hex,
+            "sha256": sha256.hex(),
             "database": db,
             "dumped-at": dumped_at.strftime(vault.TIMESTAMP_FORMAT),
             "pg-dump-version": pg_dump_version,
+            "server-version": toc.header.get("Dumped from database version", "?"),
             "format": "custom",
             "toc-entries": str(len(toc.entries)),
             "tables": str(toc.tables),
         }
         upload = vault.upload_file(
             s3,
-            dump.path,
+            path,
             config.bucket,
             key,
-            sha256=dump.sha256,
+            sha256=sha256,
             kms_key_id=config.kms_key_id,
             metadata=metadata,
             multipart_threshold=config.multipart_threshold,
             part_size=config.part_size,
         )
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        runctl.remove_dir(workdir)
 
-    mode, until = verify_stored(s3, config, key, upload, dump.size, dump.sha256_hex)
+    mode, until = verify_stored(s3, config, key, upload, size, sha256.hex())
     return BackupResult(
         config.bucket,
         key,
         upload.version_id,
-        dump.size,
-        dump.sha256_hex,
+        size,
+        sha256.hex(),
         upload.parts,
         mode,
         until,
@@ -222,10 +270,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="RDS-managed master-user secret (JSON username/password) [DB_SECRET_ARN]",
     )
     parser.add_argument(
-        "--host", default=env("DB_HOST"), help="database endpoint address [DB_HOST]"
+        "--iam-auth-user",
+        default=env("DB_IAM_USER"),
+        help="log in as this database user with an IAM authentication token (rds-db:connect) "
+        "instead of a secret; needs TLS [DB_IAM_USER]",
     )
     parser.add_argument(
-        "--port", default=env("DB_PORT", "5432"), help="database port [DB_PORT, 5432]"
+        "--host",
+        default=env("DB_HOST"),
+        help="database endpoint address, or host:port as the stack output gives it [DB_HOST]",
+    )
+    parser.add_argument("--port", default=env("DB_PORT"), help="database port [DB_PORT, 5432]")
+    parser.add_argument(
+        "--stall-timeout-seconds",
+        type=float,
+        default=None,
+        help="stop pg_dump after this long without progress "
+        f"[BACKUP_STALL_SECONDS, {runctl.DEFAULT_STALL_SECONDS:g}]",
     )
     parser.add_argument("--db-name", default=env("DB_NAME"), help="database to dump [DB_NAME]")
     parser.add_argument(
@@ -280,48 +341,75 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     db = args.db_name or "?"
     try:
-        threshold_mb = (
-            args.multipart_threshold_mb
-            if args.multipart_threshold_mb is not None
-            else _env_int("BACKUP_MULTIPART_THRESHOLD_MB", vault.MULTIPART_THRESHOLD // 2**20)
+        with runctl.signals_as_errors():
+            result = run_backup(_config(args), _logger(args.verbose))
+    except runctl.Interrupted as err:
+        print(
+            f"FAIL backup of {db}: {err}; stopped pg_dump and removed the local dump "
+            "(an upload in progress was aborted, a finished one stays)"
         )
-        if threshold_mb < 5:
-            raise OpsError(f"multipart threshold must be >= 5 MB (got {threshold_mb})")
-        missing = [
-            flag
-            for flag, value in (
-                ("--secret-arn/DB_SECRET_ARN", args.secret_arn),
-                ("--host/DB_HOST", args.host),
-                ("--db-name/DB_NAME", args.db_name),
-                ("--bucket/BACKUP_BUCKET", args.bucket),
-                ("--kms-key-id/BACKUP_KMS_KEY_ID", args.kms_key_id),
-            )
-            if not value
-        ]
-        if missing:
-            raise OpsError(f"missing required setting(s): {', '.join(missing)}")
-        config = BackupConfig(
-            secret_arn=args.secret_arn,
-            host=args.host,
-            port=args.port,
-            db_name=args.db_name,
-            bucket=args.bucket,
-            kms_key_id=args.kms_key_id,
-            region=args.region,
-            endpoint_url=args.endpoint_url,
-            sslmode=args.sslmode,
-            ca_bundle=args.ca_bundle,
-            pg_bin_dir=args.pg_bin_dir,
-            work_dir=args.work_dir,
-            multipart_threshold=threshold_mb * 2**20,
-        )
-        log = (lambda text: print(text, file=sys.stderr)) if args.verbose else (lambda _: None)
-        result = run_backup(config, log)
+        return 1
     except OpsError as err:
         print(f"FAIL backup of {db}: {err}")
         return 1
+    except OSError as err:
+        print(f"FAIL backup of {db}: {err.strerror or err} ({err.filename or 'no file'})")
+        return 1
+    except Exception as err:  # the job's contract is one line, even for the unforeseen
+        print(f"FAIL backup of {db}: unexpected {type(err).__name__}: {err}")
+        return 1
     print(result.line())
     return 0
+
+
+def _logger(verbose: bool) -> Callable[[str], None]:
+    return (lambda text: print(text, file=sys.stderr)) if verbose else (lambda _: None)
+
+
+def _config(args: argparse.Namespace) -> BackupConfig:
+    threshold_mb = (
+        args.multipart_threshold_mb
+        if args.multipart_threshold_mb is not None
+        else _env_int("BACKUP_MULTIPART_THRESHOLD_MB", vault.MULTIPART_THRESHOLD // 2**20)
+    )
+    if threshold_mb < 5:
+        raise OpsError(f"multipart threshold must be >= 5 MB (got {threshold_mb})")
+    stall = args.stall_timeout_seconds
+    if stall is None:
+        stall = _env_int("BACKUP_STALL_SECONDS", int(runctl.DEFAULT_STALL_SECONDS))
+    if stall <= 0:
+        raise OpsError(f"stall timeout must be > 0 seconds (got {stall})")
+    missing = [
+        flag
+        for flag, value in (
+            ("--secret-arn/DB_SECRET_ARN or --iam-auth-user/DB_IAM_USER",
+             args.secret_arn or args.iam_auth_user),
+            ("--host/DB_HOST", args.host),
+            ("--db-name/DB_NAME", args.db_name),
+            ("--bucket/BACKUP_BUCKET", args.bucket),
+            ("--kms-key-id/BACKUP_KMS_KEY_ID", args.kms_key_id),
+        )
+        if not value
+    ]  # fmt: skip
+    if missing:
+        raise OpsError(f"missing required setting(s): {', '.join(missing)}")
+    return BackupConfig(
+        secret_arn=args.secret_arn,
+        iam_auth_user=args.iam_auth_user,
+        host=args.host,
+        port=args.port,
+        db_name=args.db_name,
+        bucket=args.bucket,
+        kms_key_id=args.kms_key_id,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+        sslmode=args.sslmode,
+        ca_bundle=args.ca_bundle,
+        pg_bin_dir=args.pg_bin_dir,
+        work_dir=args.work_dir,
+        multipart_threshold=threshold_mb * 2**20,
+        stall_seconds=float(stall),
+    )
 
 
 if __name__ == "__main__":

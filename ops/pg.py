@@ -2,34 +2,34 @@
 pg_restore (table of contents, row counts read from an archive, restore) and psql.
 
 Everything connection-related reaches the client programs through libpq environment
-variables and a private 0600 password file, never through the command line, so no password
-shows up in `ps`, in CodeBuild's command echo or in an error message.
+variables of the child alone (the password in PGPASSWORD, which libpq reads), never through
+the command line or a file, so no password shows up in `ps`, in CodeBuild's command echo, in
+an error message or on disk. Every child runs under `ops.runctl` (watchdog, always stopped).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import ipaddress
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ops import runctl
 from ops.awsenv import OpsError
 
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 # Modes that may fall back to clear text: only for a server on this machine.
 WEAK_SSLMODES = ("disable", "allow", "prefer")
-DUMP_MAGIC = b"PGDMP"
 CHUNK = 1024 * 1024
 # The scratch/target database names the tools create or drop: plain lower-case identifiers,
 # so they never need quoting tricks and cannot smuggle SQL.
@@ -108,6 +108,21 @@ class Endpoint:
         return f"{self.host}:{self.port}"
 
 
+_HOST_PORT = re.compile(r"^(?P<host>[^:\[\]/]+):(?P<port>\d+)$")
+
+
+def split_host_port(host: str, port: int | str | None, option: str) -> tuple[str, int | str | None]:
+    """Accept `host:port` as the stack output `databaseEndpoint` gives it (RDS's `endpoint`
+    attribute), alongside a separate port; the two must agree when both are given."""
+    match = _HOST_PORT.match(host)
+    if not match:
+        return host, port
+    given = int(match.group("port"))
+    if port not in (None, "") and str(port) != str(given):
+        raise OpsError(f"{option} {host} names port {given}, but the port option says {port}")
+    return match.group("host"), given
+
+
 def make_endpoint(
     host: str | None,
     port: int | str | None,
@@ -123,6 +138,7 @@ def make_endpoint(
     """
     if not host:
         raise OpsError(f"{option} is required (the database server's host name)")
+    host, port = split_host_port(host, port, option)
     try:
         port_number = int(port if port is not None else 5432)
     except ValueError:
@@ -144,45 +160,30 @@ def make_endpoint(
     return Endpoint(host, port_number, mode, ca_bundle)
 
 
-def _passfile_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(":", "\\:")
-
-
-@contextlib.contextmanager
 def libpq_env(
     endpoint: Endpoint, creds: DbCredentials, dbname: str, *, app: str = "groundwork-ops"
-) -> Iterator[dict[str, str]]:
-    """Environment for a libpq client: connection via PG* variables, password via a private
-    0600 passfile that is removed afterwards.
+) -> dict[str, str]:
+    """Environment for a libpq client: the connection via PG* variables, the password in
+    PGPASSWORD of the child's environment only (never written to disk, never on a command
+    line).
 
     Inherited PG* variables are dropped so an operator's PGPASSWORD, PGSERVICE or PGSSLMODE
     cannot silently change where or how the tools connect.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    workdir = tempfile.mkdtemp(prefix="ops-pg-")  # mkdtemp makes it 0700
-    passfile = os.path.join(workdir, "pgpass")
-    try:
-        fd = os.open(passfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(
-                f"{_passfile_escape(endpoint.host)}:{endpoint.port}:*:"
-                f"{_passfile_escape(creds.username)}:{_passfile_escape(creds.password)}\n"
-            )
-        env.update(
-            PGHOST=endpoint.host,
-            PGPORT=str(endpoint.port),
-            PGDATABASE=dbname,
-            PGUSER=creds.username,
-            PGPASSFILE=passfile,
-            PGSSLMODE=endpoint.sslmode,
-            PGCONNECT_TIMEOUT="20",
-            PGAPPNAME=app,
-        )
-        if endpoint.sslrootcert:
-            env["PGSSLROOTCERT"] = endpoint.sslrootcert
-        yield env
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    env.update(
+        PGHOST=endpoint.host,
+        PGPORT=str(endpoint.port),
+        PGDATABASE=dbname,
+        PGUSER=creds.username,
+        PGPASSWORD=creds.password,
+        PGSSLMODE=endpoint.sslmode,
+        PGCONNECT_TIMEOUT="20",
+        PGAPPNAME=app,
+    )
+    if endpoint.sslrootcert:
+        env["PGSSLROOTCERT"] = endpoint.sslrootcert
+    return env
 
 
 @dataclass(frozen=True)
@@ -216,53 +217,63 @@ class PgTools:
         return match.group(1)
 
 
-def summarize(stderr: str, limit: int = 400) -> str:
-    """One line from a client program's stderr: its error lines, else its last lines."""
+def summarize(stderr: str, limit: int = 500) -> str:
+    """One line from a client program's stderr: its error lines with their detail and hint
+    lines (a version mismatch names both versions in `detail:`), else its last lines."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if "error" in line.lower() or "fatal" in line.lower()]
-    text = " | ".join(errors or lines[-3:]) or "(no output)"
+    marks = ("error", "fatal", "detail:", "hint:", "panic")
+    errors = [line for line in lines if any(mark in line.lower() for mark in marks)]
+    text = " | ".join(errors or lines[-3:])
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-@dataclass(frozen=True)
-class DumpFile:
-    path: Path
-    size: int
-    sha256: bytes  # raw digest
+def failure(program: str, done: runctl.Finished, stall_seconds: float) -> str:
+    """Why a client program failed, in one line: a stall, a crash (signal) or its errors."""
+    if done.stalled:
+        return (
+            f"{program} made no progress for {stall_seconds:g}s (database or network stalled); "
+            "stopped it"
+        )
+    said = summarize(done.stderr)
+    if done.returncode < 0:
+        name = signal.Signals(-done.returncode).name
+        return f"{program} crashed (killed by {name})" + (f": {said}" if said else "")
+    return f"{program} exited {done.returncode}: {said or '(no message on stderr)'}"
 
-    @property
-    def sha256_hex(self) -> str:
-        return self.sha256.hex()
+
+def major(version: str) -> int:
+    """The major version of `16.6`, `9.6.24` (9), `18beta1`."""
+    match = re.match(r"(\d+)", version)
+    if not match:
+        raise OpsError(f"cannot read a PostgreSQL version from {version!r}")
+    return int(match.group(1))
 
 
-def dump_database(tools: PgTools, env: Mapping[str, str], out_path: Path) -> DumpFile:
-    """Run `pg_dump -Fc` for env's PGDATABASE, streaming its output into out_path while
-    hashing it, so the checksum is of exactly the bytes that will be uploaded."""
+def dump_database(
+    tools: PgTools, env: Mapping[str, str], out_path: Path, stall_seconds: float
+) -> int:
+    """Run `pg_dump -Fc` for env's PGDATABASE into out_path (written by pg_dump itself, so
+    the archive carries data offsets); returns its size. The watchdog ends a stalled dump."""
     command = [
         tools.path("pg_dump"),
         "--format=custom",
         "--no-password",
         # Wait at most five minutes for a table lock rather than hang the job.
         "--lock-wait-timeout=300000",
+        f"--file={out_path}",
     ]
+    done = runctl.run(command, env=env, stall_seconds=stall_seconds, watch=out_path)
+    if done.returncode != 0:
+        raise OpsError(failure("pg_dump", done, stall_seconds))
+    return out_path.stat().st_size
+
+
+def sha256_file(path: Path) -> bytes:
     digest = hashlib.sha256()
-    size = 0
-    with tempfile.TemporaryFile() as errors, open(out_path, "wb") as out:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, env=dict(env))
-        assert process.stdout is not None
-        while chunk := process.stdout.read(CHUNK):
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
             digest.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
-        returncode = process.wait()
-        errors.seek(0)
-        stderr = errors.read().decode("utf-8", "replace")
-    if returncode != 0:
-        raise OpsError(f"pg_dump exited {returncode}: {summarize(stderr)}")
-    with open(out_path, "rb") as check:
-        if check.read(len(DUMP_MAGIC)) != DUMP_MAGIC:
-            raise OpsError("pg_dump output is not a custom-format archive (no PGDMP header)")
-    return DumpFile(out_path, size, digest.digest())
+    return digest.digest()
 
 
 @dataclass(frozen=True)
@@ -276,7 +287,10 @@ class TocEntry:
 
     @property
     def is_table(self) -> bool:
-        return self.text.startswith("TABLE ") and not self.is_table_data
+        # `TABLE ATTACH` (a partition attached to its parent) is not a table of its own.
+        return self.text.startswith("TABLE ") and not self.text.startswith(
+            ("TABLE DATA ", "TABLE ATTACH ")
+        )
 
 
 @dataclass(frozen=True)
@@ -298,50 +312,57 @@ class Toc:
     def table_data(self) -> int:
         return sum(1 for e in self.entries if e.is_table_data)
 
+    def problem(self, expected_db: str) -> str | None:
+        """Why this is not a custom-format archive of expected_db, or None."""
+        fmt, dbname = self.header.get("Format"), self.dbname
+        if fmt != "CUSTOM" or dbname != expected_db:
+            return f"archive is format {fmt} of database {dbname}; expected CUSTOM of {expected_db}"
+        return None
+
 
 _TOC_ENTRY = re.compile(r"^(\d+); \d+ \d+ (.+)$")
 _TOC_HEADER = re.compile(r"^;\s+([A-Za-z][A-Za-z_ ]*?):\s*(.*)$")
 
 
-def list_toc(tools: PgTools, dump_path: Path) -> Toc:
-    """Read the archive's table of contents; a damaged header fails here."""
-    result = subprocess.run(
+def list_toc(tools: PgTools, dump_path: Path, stall_seconds: float = 60.0) -> Toc:
+    """Read the archive's header and table of contents; a damaged header fails here. An
+    archive of an empty database has a header and no entries, and is valid."""
+    lines: list[str] = []
+    done = runctl.run(
         [tools.path("pg_restore"), "--list", str(dump_path)],
-        capture_output=True,
-        text=True,
-        check=False,
+        stall_seconds=stall_seconds,
+        on_stdout=lambda out: lines.extend(out.read().decode("utf-8", "replace").splitlines()),
     )
-    if result.returncode != 0:
-        raise OpsError(f"pg_restore --list failed: {summarize(result.stderr)}")
+    if done.returncode != 0:
+        raise OpsError(f"pg_restore --list failed: {failure('pg_restore', done, stall_seconds)}")
     header: dict[str, str] = {}
     entries: list[TocEntry] = []
-    for line in result.stdout.splitlines():
+    for line in lines:
         if entry := _TOC_ENTRY.match(line):
             entries.append(TocEntry(int(entry.group(1)), entry.group(2)))
         elif head := _TOC_HEADER.match(line):
             header[head.group(1)] = head.group(2).strip()
-    if not entries:
-        raise OpsError("pg_restore --list found no entries in the archive")
+    if "dbname" not in header or "Format" not in header:
+        raise OpsError("pg_restore --list printed no archive header (not a pg_dump archive?)")
     return Toc(header, entries)
 
 
-def archive_row_counts(tools: PgTools, dump_path: Path) -> dict[str, int]:
+def archive_row_counts(
+    tools: PgTools, dump_path: Path, stall_seconds: float = runctl.DEFAULT_STALL_SECONDS
+) -> dict[str, int]:
     """Row count per table as stored in the archive, read by decoding every data block.
 
     pg_restore writes each table's data as a COPY block (one line per row; line breaks
     inside values are escaped), so counting lines is an exact row count, and decoding every
-    block also proves the whole archive decompresses. Keys are the qualified names as SQL.
+    block also proves the whole archive is there and decompresses. Keys are the qualified
+    names as SQL.
     """
     counts: dict[str, int] = {}
-    with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(
-            [tools.path("pg_restore"), "--data-only", "--file=-", str(dump_path)],
-            stdout=subprocess.PIPE,
-            stderr=errors,
-        )
-        assert process.stdout is not None
+    state: dict[str, str | None] = {"current": None}
+
+    def consume(stream: Any) -> None:
         current: str | None = None
-        for raw in process.stdout:
+        for raw in stream:
             line = raw.rstrip(b"\n")
             if current is not None:
                 if line == b"\\.":
@@ -353,29 +374,42 @@ def archive_row_counts(tools: PgTools, dump_path: Path) -> dict[str, int]:
                 if match:
                     current = match.group(1)
                     counts.setdefault(current, 0)
-        returncode = process.wait()
-        errors.seek(0)
-        stderr = errors.read().decode("utf-8", "replace")
-    if returncode != 0:
-        raise OpsError(f"pg_restore could not read the archive's data: {summarize(stderr)}")
-    if current is not None:
-        raise OpsError(f"archive data ends inside the COPY block of {current}")
+        state["current"] = current
+
+    done = runctl.run(
+        [tools.path("pg_restore"), "--data-only", "--file=-", str(dump_path)],
+        stall_seconds=stall_seconds,
+        on_stdout=consume,
+    )
+    if done.returncode != 0:
+        raise OpsError(
+            "pg_restore could not read the archive's data: "
+            + failure("pg_restore", done, stall_seconds)
+        )
+    if state["current"] is not None:
+        raise OpsError(f"archive data ends inside the COPY block of {state['current']}")
     return counts
 
 
-def run_psql(tools: PgTools, env: Mapping[str, str], sql: str, dbname: str) -> list[str]:
+def run_psql(
+    tools: PgTools,
+    env: Mapping[str, str],
+    sql: str,
+    dbname: str,
+    stall_seconds: float = runctl.PSQL_STALL_SECONDS,
+) -> list[str]:
     """Run SQL (stopping at the first error) in dbname; returns unaligned result lines."""
-    result = subprocess.run(
+    out: list[str] = []
+    done = runctl.run(
         [tools.path("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "--no-password"],
-        input=sql,
-        capture_output=True,
-        text=True,
         env={**env, "PGDATABASE": dbname},
-        check=False,
+        stall_seconds=stall_seconds,
+        stdin_text=sql,
+        on_stdout=lambda stream: out.extend(stream.read().decode("utf-8", "replace").splitlines()),
     )
-    if result.returncode != 0:
-        raise OpsError(f"psql in database {dbname} failed: {summarize(result.stderr)}")
-    return [line for line in result.stdout.splitlines() if line != ""]
+    if done.returncode != 0:
+        raise OpsError(f"psql in database {dbname} failed: {failure('psql', done, stall_seconds)}")
+    return [line for line in out if line != ""]
 
 
 def check_db_name(name: str, option: str) -> str:
@@ -395,31 +429,39 @@ def database_exists(tools: PgTools, env: Mapping[str, str], name: str, maintenan
     return rows == ["1"]
 
 
-def restore_archive(tools: PgTools, env: Mapping[str, str], dump_path: Path, dbname: str) -> None:
-    """Restore into an existing, empty database in one transaction (all or nothing).
+def restore_archive(
+    tools: PgTools,
+    env: Mapping[str, str],
+    dump_path: Path,
+    dbname: str,
+    *,
+    jobs: int = 1,
+    stall_seconds: float = runctl.DEFAULT_STALL_SECONDS,
+) -> None:
+    """Restore into an existing, empty database. One job: a single transaction (all or
+    nothing). Several jobs (`pg_restore --jobs` cannot be combined with
+    `--single-transaction`): the caller drops the database on any failure instead.
 
     Ownership and grants are left out: the roles of the source server need not exist on the
     drill's target, and the drill proves the data, not the role setup.
     """
     check_db_name(dbname, "restore database")
-    result = subprocess.run(
-        [
-            tools.path("pg_restore"),
-            "--no-owner",
-            "--no-privileges",
-            "--exit-on-error",
-            "--single-transaction",
-            "--no-password",
-            f"--dbname={dbname}",
-            str(dump_path),
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(env),
-        check=False,
-    )
-    if result.returncode != 0:
-        raise OpsError(f"pg_restore into {dbname} failed: {summarize(result.stderr)}")
+    mode = ["--single-transaction"] if jobs == 1 else [f"--jobs={jobs}"]
+    command = [
+        tools.path("pg_restore"),
+        "--no-owner",
+        "--no-privileges",
+        "--exit-on-error",
+        *mode,
+        "--no-password",
+        f"--dbname={dbname}",
+        str(dump_path),
+    ]
+    done = runctl.run(command, env=env, stall_seconds=stall_seconds)
+    if done.returncode != 0:
+        raise OpsError(
+            f"pg_restore into {dbname} failed: {failure('pg_restore', done, stall_seconds)}"
+        )
 
 
 def table_row_counts(
@@ -430,7 +472,7 @@ def table_row_counts(
     if not tables:
         return {}
     sql = "".join(f"SELECT count(*) FROM ONLY {table};\n" for table in tables)
-    rows = run_psql(tools, env, sql, dbname)
+    rows = run_psql(tools, env, sql, dbname, runctl.DEFAULT_STALL_SECONDS)
     if len(rows) != len(tables):
         raise OpsError(f"expected {len(tables)} counts from {dbname}, got {len(rows)}")
     return {table: int(row) for table, row in zip(tables, rows, strict=True)}

@@ -1,19 +1,29 @@
 """Restore drill: prove a logical backup in the vault restores, and time it.
 
-`python -m ops.restore_drill` takes the newest backup of a database (or a given key and
+`python -m ops.restore_drill` takes the newest valid backup of a database (or a given key and
 version), and in this order, stopping at the first failure:
 
-1. downloads it, hashing as it goes, and compares with the object's `sha256` metadata;
-2. reads its table of contents (`pg_restore --list`);
-3. decodes every data block of the archive and counts each table's rows in it;
-4. creates a fresh scratch database on the target server (refusing one that exists);
-5. restores into it in a single transaction (`pg_restore --single-transaction --exit-on-error`);
-6. counts each table's rows in the restored database and compares with the archive's counts;
-7. drops the scratch database (unless `--keep`).
+1. locate: the newest backup by S3's LastModified; keys whose timestamp disagrees with it
+   (a job clock that ran fast or slow) are skipped with a WARN line;
+2. preflight, before any download: pg_restore is new enough for the object's pg_dump
+   version, the target accepts the login, the login has CREATEDB, the scratch name is free,
+   the work directory has room for the object, and (for RDS, `--target-db-instance-id`)
+   the target's FreeStorageSpace has room for the restored data;
+3. downloads it (resuming a cut transfer by byte range), hashing as it goes, and compares
+   with the object's `sha256` metadata;
+4. reads its table of contents (`pg_restore --list`): a custom-format archive of the
+   expected database;
+5. decodes every data block of the archive and counts each table's rows in it;
+6. creates a fresh scratch database on the target server (refusing one that exists);
+7. restores into it: one transaction, or `--jobs N` in parallel (then atomic by dropping the
+   scratch database on any failure);
+8. counts each table's rows in the restored database and compares with the archive's counts;
+9. drops the scratch database (unless `--keep`).
 
-Steps 1-3 need no database, so a truncated or corrupted backup fails before anything is
-created on the server; the drill only ever creates and drops its own scratch database.
-Prints one line per step (PASS/FAIL and why), then a summary line; exits 0 or 1.
+SIGTERM/SIGINT stop the running child, drop the scratch database this run made and remove the
+download; a child that makes no progress for `--stall-timeout-seconds` is stopped. Prints
+one PASS/WARN line per step, then one summary line (`OK ...` or the single `FAIL ...`);
+exits 0 or 1.
 """
 
 from __future__ import annotations
@@ -21,7 +31,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -30,7 +39,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ops import awsenv, pg, vault
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ops import awsenv, pg, runctl, vault
 from ops.awsenv import OpsError
 
 
@@ -38,12 +49,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Room the download needs in the work directory: the object, plus a margin.
+WORK_DIR_FACTOR = 1.1
+# Room the restore needs on the target, as a multiple of the (compressed) object: table
+# data typically expands 3-5x from a compressed custom-format dump, plus indexes.
+TARGET_SPACE_FACTOR = 5.0
+
+
 @dataclass(frozen=True)
 class DrillConfig:
     bucket: str
     db_name: str  # the source database: backups live under postgres/<db_name>/
-    host: str  # the target server the scratch database is created on
-    port: int | str = 5432
+    host: str  # the target server the scratch database is created on (host or host:port)
+    port: int | str | None = None
     secret_arn: str | None = None  # target login from a secret (username/password JSON)...
     user: str | None = None  # ...or a user, with the password in env var password_env
     password_env: str | None = None
@@ -52,12 +70,16 @@ class DrillConfig:
     version_id: str | None = None
     scratch_db: str | None = None
     keep: bool = False
+    jobs: int = 1
     sslmode: str | None = None
     ca_bundle: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
     pg_bin_dir: str | None = None
     work_dir: str | None = None
+    target_db_instance_id: str | None = None
+    stall_seconds: float = runctl.DEFAULT_STALL_SECONDS
+    upload_tolerance: timedelta = vault.DEFAULT_UPLOAD_TOLERANCE
     clock: Callable[[], datetime] = field(default=utcnow, repr=False)
 
 
@@ -66,9 +88,11 @@ class Step:
     name: str
     ok: bool
     detail: str
+    warn: bool = False
 
     def line(self) -> str:
-        return f"{'PASS' if self.ok else 'FAIL'} {self.name:<14} {self.detail}"
+        status = "WARN" if self.warn else ("PASS" if self.ok else "FAIL")
+        return f"{status} {self.name:<14} {self.detail}"
 
 
 @dataclass
@@ -89,6 +113,9 @@ class DrillReport:
         self.steps.append(Step(name, ok, detail))
         return ok
 
+    def warn(self, name: str, detail: str) -> None:
+        self.steps.append(Step(name, True, detail, warn=True))
+
     def summary(self) -> str:
         timing = ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items())
         if self.ok:
@@ -100,12 +127,13 @@ class DrillReport:
         return f"FAIL restore drill of {self.backup} at {failed.name}: {failed.detail}"
 
     def lines(self) -> list[str]:
-        return [step.line() for step in self.steps] + [self.summary()]
-
-
-def age_text(age: timedelta) -> str:
-    minutes = int(age.total_seconds() // 60)
-    return f"{minutes} min" if abs(minutes) < 120 else f"{minutes / 60:.1f} h"
+        """PASS/WARN lines, then the summary: a failure is reported once, in the summary
+        (a later failure, e.g. of the cleanup, is appended to it)."""
+        failed = [step for step in self.steps if not step.ok]
+        summary = self.summary()
+        if len(failed) > 1:
+            summary += "; then " + "; ".join(f"{s.name}: {s.detail}" for s in failed[1:])
+        return [step.line() for step in self.steps if step.ok] + [summary]
 
 
 def default_scratch_name(now: datetime) -> str:
@@ -129,25 +157,96 @@ def _target_credentials(
     return pg.DbCredentials(config.user, password)
 
 
+@dataclass
+class _Run:
+    """What one drill has in hand as it goes (for the steps and for the cleanup)."""
+
+    config: DrillConfig
+    report: DrillReport
+    stack: contextlib.ExitStack
+    tools: pg.PgTools
+    endpoint: pg.Endpoint
+    env: dict[str, str]
+    scratch: str
+
+
 def run_drill(config: DrillConfig) -> DrillReport:
-    """Run the drill; every outcome, including errors, ends up as steps in the report."""
+    """Run the drill; every outcome, including errors and signals, ends up in the report."""
     report = DrillReport()
     started = time.monotonic()
-    # Unwinds in reverse: drop the scratch database, then remove the passfile and download.
-    with contextlib.ExitStack() as stack:
+    current = ["setup"]
+    with runctl.signals_as_errors():
         try:
-            _drill(config, report, stack)
-        except OpsError as err:
-            report.add("error", False, str(err))
+            # Unwinds in reverse: drop the scratch database, then remove the download.
+            with contextlib.ExitStack() as stack:
+                try:
+                    _drill(config, report, stack, current)
+                except runctl.Interrupted as err:
+                    report.add(
+                        "interrupted",
+                        False,
+                        f"{err} during {current[0]}; stopped its child program, cleaned up "
+                        "what this run made (see the cleanup lines)",
+                    )
+                except OpsError as err:
+                    report.add(current[0], False, str(err))
+                except OSError as err:
+                    report.add(current[0], False, f"{err.strerror or err} ({err.filename})")
+                except Exception as err:  # one FAIL line, even for the unforeseen
+                    report.add(current[0], False, f"unexpected {type(err).__name__}: {err}")
+        except runctl.Interrupted as err:  # a signal held back during the cleanup
+            report.add("interrupted", False, f"{err} during cleanup")
     report.seconds = time.monotonic() - started
     return report
 
 
-def _drill(config: DrillConfig, report: DrillReport, stack: contextlib.ExitStack) -> None:
+def _drill(
+    config: DrillConfig, report: DrillReport, stack: contextlib.ExitStack, current: list[str]
+) -> None:
+    run = _setup(config, report, stack)
+    ref, head = _locate(run, current)
+    current[0] = "preflight"
+    _preflight(run, ref, head)
+    current[0] = "checksum"
+    workdir = runctl.private_dir("ops-drill-", config.work_dir)
+    stack.callback(_remove_workdir, report, workdir)
+    dump_path = workdir / "backup.dump"
+    if not _download(run, ref, dump_path):
+        return
+    current[0] = "toc"
+    expected = _read_archive(run, dump_path, current)
+    if expected is None:
+        return
+    current[0] = "scratch-db"
+    _create_scratch(run)
+    current[0] = "restore"
+    mark = time.monotonic()
+    pg.restore_archive(
+        run.tools, run.env, dump_path, run.scratch,
+        jobs=config.jobs, stall_seconds=config.stall_seconds,
+    )  # fmt: skip
+    report.timings["restore"] = time.monotonic() - mark
+    how = "in one transaction" if config.jobs == 1 else f"with {config.jobs} jobs"
+    report.add("restore", True, f"restored into {run.scratch} {how} in "
+               f"{report.timings['restore']:.1f}s")  # fmt: skip
+    current[0] = "row-counts"
+    actual = pg.table_row_counts(run.tools, run.env, run.scratch, list(expected))
+    wrong = count_differences(expected, actual)
+    if wrong:
+        report.add("row-counts", False, f"{len(wrong)} table(s) differ: {'; '.join(wrong)}")
+        return
+    report.tables = len(expected)
+    report.rows = sum(actual.values())
+    report.add("row-counts", True, f"{len(expected)}/{len(expected)} tables match the archive")
+
+
+def _setup(config: DrillConfig, report: DrillReport, stack: contextlib.ExitStack) -> _Run:
     tools = pg.PgTools(config.pg_bin_dir)
-    db = vault.check_source_db(config.db_name)
+    vault.check_source_db(config.db_name)
     if config.version_id and not config.key:
         raise OpsError("--version-id needs --key (the version of which backup?)")
+    if config.jobs < 1:
+        raise OpsError(f"--jobs must be >= 1 (got {config.jobs})")
     endpoint = pg.make_endpoint(
         config.host, config.port, config.sslmode, config.ca_bundle, option="--target-host"
     )
@@ -158,53 +257,65 @@ def _drill(config: DrillConfig, report: DrillReport, stack: contextlib.ExitStack
     creds = _target_credentials(
         config, lambda: awsenv.client("secretsmanager", config.region, config.endpoint_url)
     )
-    s3 = awsenv.client("s3", config.region, config.endpoint_url)
+    env = pg.libpq_env(endpoint, creds, config.maintenance_db, app="groundwork-restore-drill")
+    return _Run(config, report, stack, tools, endpoint, env, scratch)
 
-    ref = vault.resolve_backup(s3, config.bucket, db, config.key, config.version_id)
+
+def _locate(run: _Run, current: list[str]) -> tuple[vault.BackupRef, dict]:
+    current[0] = "locate"
+    config, report = run.config, run.report
+    s3 = awsenv.client("s3", config.region, config.endpoint_url)
+    db = config.db_name
+    if config.key is None:
+        listing = vault.list_backups(s3, config.bucket, db, config.upload_tolerance)
+        for _ref, reason in listing.defects:
+            report.warn("locate", f"skipped {reason}")
+    ref, head = vault.resolve_backup(
+        s3, config.bucket, db, config.key, config.version_id, config.upload_tolerance
+    )
+    if config.key is not None and (reason := vault.key_time_defect(ref, config.upload_tolerance)):
+        report.warn("locate", f"restoring it as asked, but {reason}")
     report.backup = ref.label if config.version_id else f"s3://{ref.bucket}/{ref.key}"
-    age = config.clock() - ref.dumped_at
+    stored = ref.last_modified or ref.dumped_at
     report.add(
         "locate",
         True,
-        f"{ref.label}, dumped {ref.dumped_at:%Y-%m-%dT%H:%M:%SZ} "
-        f"({age_text(age)} ago), {ref.size} bytes",
+        f"{ref.label}, dumped {ref.dumped_at:%Y-%m-%dT%H:%M:%SZ}, stored "
+        f"{stored:%Y-%m-%dT%H:%M:%SZ} ({vault.format_age(config.clock() - stored)} ago), "
+        f"{ref.size} bytes",
     )
+    return ref, head
 
-    # 1. checksum, before anything else looks at the bytes
-    workdir = Path(tempfile.mkdtemp(prefix="ops-drill-", dir=config.work_dir))
-    stack.callback(shutil.rmtree, workdir, ignore_errors=True)
-    dump_path = workdir / "backup.dump"
+
+def _download(run: _Run, ref: vault.BackupRef, dump_path: Path) -> bool:
+    config, report = run.config, run.report
+    s3 = awsenv.client("s3", config.region, config.endpoint_url)
     mark = time.monotonic()
-    with open(dump_path, "wb") as sink:
-        download = vault.stream_object(s3, ref.bucket, ref.key, ref.version_id, sink)
+    download = vault.stream_object(s3, ref.bucket, ref.key, ref.version_id, dump_path)
     report.timings["download"] = time.monotonic() - mark
     if not download.metadata_sha256:
-        report.add("checksum", False, f"{ref.key} has no sha256 metadata to verify against")
-        return
+        return report.add("checksum", False, f"{ref.key} has no sha256 metadata to verify against")
     if download.sha256_hex != download.metadata_sha256:
-        report.add(
+        return report.add(
             "checksum",
             False,
             f"sha256 mismatch: object is {download.sha256_hex} ({download.size} bytes), "
             f"metadata says {download.metadata_sha256}; the backup is damaged",
         )
-        return
-    report.add("checksum", True, f"sha256 {download.sha256_hex} matches ({download.size} bytes)")
+    resumed = f", resumed {download.resumed}x by byte range" if download.resumed else ""
+    return report.add(
+        "checksum", True, f"sha256 {download.sha256_hex} matches ({download.size} bytes{resumed})"
+    )
 
-    # 2. table of contents
-    try:
-        toc = pg.list_toc(tools, dump_path)
-    except OpsError as err:
-        report.add("toc", False, str(err))
-        return
-    if toc.header.get("Format") != "CUSTOM" or toc.dbname != db:
-        report.add(
-            "toc",
-            False,
-            f"archive is format {toc.header.get('Format')} of database {toc.dbname}; "
-            f"expected CUSTOM of {db}",
-        )
-        return
+
+def _read_archive(run: _Run, dump_path: Path, current: list[str]) -> dict[str, int] | None:
+    """The archive's table of contents and its own row counts (which also proves every data
+    block is there and decompresses); None after a FAIL step."""
+    config, report, tools = run.config, run.report, run.tools
+    toc = pg.list_toc(tools, dump_path, config.stall_seconds)
+    if problem := toc.problem(config.db_name):
+        report.add("toc", False, problem)
+        return None
     report.add(
         "toc",
         True,
@@ -212,61 +323,41 @@ def _drill(config: DrillConfig, report: DrillReport, stack: contextlib.ExitStack
         f"(dumped from {toc.header.get('Dumped from database version', '?')} by pg_dump "
         f"{toc.header.get('Dumped by pg_dump version', '?')})",
     )
-
-    # 3. the archive's own row counts (also proves every data block decompresses)
-    try:
-        expected = pg.archive_row_counts(tools, dump_path)
-    except OpsError as err:
-        report.add("archive-data", False, str(err))
-        return
+    current[0] = "archive-data"
+    expected = pg.archive_row_counts(tools, dump_path, config.stall_seconds)
     if len(expected) != toc.table_data:
         report.add(
             "archive-data",
             False,
             f"{toc.table_data} TABLE DATA entries but {len(expected)} data blocks decoded",
         )
-        return
+        return None
     report.add(
         "archive-data",
         True,
         f"{len(expected)} tables, {sum(expected.values())} rows decoded from the archive",
     )
+    return expected
 
-    # 4. a fresh scratch database, never an existing one
-    env = stack.enter_context(
-        pg.libpq_env(endpoint, creds, config.maintenance_db, app="groundwork-restore-drill")
-    )
-    if pg.database_exists(tools, env, scratch, config.maintenance_db):
-        report.add(
-            "scratch-db", False, f"refusing: database {scratch} already exists on {endpoint.label}"
+
+def _create_scratch(run: _Run) -> None:
+    """A fresh scratch database, never an existing one; the drop is registered in the same
+    uninterruptible step, so the drill drops exactly what it made."""
+    config = run.config
+    if pg.database_exists(run.tools, run.env, run.scratch, config.maintenance_db):
+        raise OpsError(
+            f"refusing: database {run.scratch} already exists on {run.endpoint.label}; "
+            "choose another --scratch-db"
         )
-        return
-    pg.run_psql(
-        tools, env, f'CREATE DATABASE "{scratch}" TEMPLATE template0;', config.maintenance_db
-    )
-    # Registered only once CREATE DATABASE succeeded: the drill drops nothing it did not make.
-    stack.callback(_cleanup, report, tools, env, config, scratch)
-    report.add("scratch-db", True, f"created {scratch} on {endpoint.label}")
-
-    # 5. restore
-    mark = time.monotonic()
-    try:
-        pg.restore_archive(tools, env, dump_path, scratch)
-    except OpsError as err:
-        report.add("restore", False, str(err))
-        return
-    report.timings["restore"] = time.monotonic() - mark
-    report.add("restore", True, f"restored into {scratch} in {report.timings['restore']:.1f}s")
-
-    # 6. compare row counts
-    actual = pg.table_row_counts(tools, env, scratch, list(expected))
-    wrong = count_differences(expected, actual)
-    if wrong:
-        report.add("row-counts", False, f"{len(wrong)} table(s) differ: {'; '.join(wrong)}")
-        return
-    report.tables = len(expected)
-    report.rows = sum(actual.values())
-    report.add("row-counts", True, f"{len(expected)}/{len(expected)} tables match the archive")
+    with runctl.shielded():
+        pg.run_psql(
+            run.tools,
+            run.env,
+            f'CREATE DATABASE "{run.scratch}" TEMPLATE template0;',
+            config.maintenance_db,
+        )
+        run.stack.callback(_cleanup, run)
+    run.report.add("scratch-db", True, f"created {run.scratch} on {run.endpoint.label}")
 
 
 def count_differences(expected: dict[str, int], actual: dict[str, int]) -> list[str]:
@@ -278,20 +369,133 @@ def count_differences(expected: dict[str, int], actual: dict[str, int]) -> list[
     ]
 
 
-def _cleanup(
-    report: DrillReport, tools: pg.PgTools, env: dict[str, str], config: DrillConfig, scratch: str
-) -> None:
-    """Drop the scratch database this run created (and only that), unless --keep."""
-    if config.keep:
+def _cleanup(run: _Run) -> None:
+    """Drop the scratch database this run created (and only that), unless --keep on success
+    (a failed or interrupted restore is never kept: a half-restored database is no backup)."""
+    config, report, scratch = run.config, run.report, run.scratch
+    if config.keep and report.ok:
         report.add("cleanup", True, f"kept {scratch} (--keep); drop it when done")
         return
-    try:
-        pg.run_psql(
-            tools, env, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE);', config.maintenance_db
+    with runctl.shielded():
+        try:
+            pg.run_psql(
+                run.tools,
+                run.env,
+                f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE);',
+                config.maintenance_db,
+            )
+            report.add("cleanup", True, f"dropped {scratch}")
+        except OpsError as err:
+            report.add("cleanup", False, f"could not drop {scratch}: {err}")
+
+
+def _remove_workdir(report: DrillReport, workdir: Path) -> None:
+    runctl.remove_dir(workdir)
+    if workdir.exists():
+        report.add("cleanup", False, f"could not remove the download in {workdir}")
+    elif not report.ok:
+        report.add("cleanup", True, "removed the downloaded backup")
+
+
+def _preflight(run: _Run, ref: vault.BackupRef, head: dict) -> None:
+    """Everything that can be known before the download, each failure naming what to fix."""
+    config, label = run.config, run.endpoint.label
+    made_by = (head.get("Metadata") or {}).get("pg-dump-version")
+    local = run.tools.version("pg_restore")
+    if made_by and pg.major(local) < pg.major(made_by):
+        raise OpsError(
+            f"pg_restore {local} is older than pg_dump {made_by}, which made {ref.key} "
+            f"(object metadata pg-dump-version); install pg_restore {pg.major(made_by)} or "
+            "newer, or pass --pg-bin-dir"
         )
-        report.add("cleanup", True, f"dropped {scratch}")
+    sql = (
+        "SELECT current_user, (rolcreatedb OR rolsuper), current_setting('server_version'), "
+        f"(SELECT count(*) FROM pg_database WHERE datname = '{run.scratch}') "
+        "FROM pg_roles WHERE rolname = current_user;"
+    )
+    try:
+        rows = pg.run_psql(run.tools, run.env, sql, config.maintenance_db)
     except OpsError as err:
-        report.add("cleanup", False, f"could not drop {scratch}: {err}")
+        raise OpsError(
+            f"the target {label} does not accept the login ({err}); check --target-host, "
+            "--target-port, the login (--target-secret-arn or --target-user) and --maintenance-db"
+        ) from None
+    user, createdb, version, taken = rows[0].split("|")
+    if createdb != "t":
+        raise OpsError(
+            f"login {user} on {label} lacks CREATEDB: ALTER ROLE {user} CREATEDB, or use the "
+            "instance's master user"
+        )
+    if taken != "0":
+        raise OpsError(
+            f"refusing: database {run.scratch} already exists on {label}; choose another "
+            "--scratch-db"
+        )
+    dumped_from = (head.get("Metadata") or {}).get("server-version")
+    if dumped_from and pg.major(version) < pg.major(dumped_from):
+        run.report.warn(
+            "preflight",
+            f"{label} runs PostgreSQL {version}, the backup was dumped from {dumped_from} "
+            "(object metadata server-version): objects using newer features may not restore",
+        )
+    size = ref.size or 0
+    where = Path(config.work_dir or tempfile.gettempdir())
+    if not where.is_dir():
+        raise OpsError(f"--work-dir {where} does not exist or is not a directory")
+    free, need = runctl.free_bytes(where), int(size * WORK_DIR_FACTOR)
+    if free < need:
+        raise OpsError(
+            f"work directory {where} has {free} bytes free, the download needs {need} "
+            f"({WORK_DIR_FACTOR:g} x {size}); free space there or pass --work-dir"
+        )
+    room = _target_room(run, size)
+    run.report.add(
+        "preflight",
+        True,
+        f"{user} may CREATEDB on {label} (PostgreSQL {version}), {run.scratch} is free, "
+        f"pg_restore {local} reads pg_dump {made_by or '?'}, work dir {free} bytes free, {room}",
+    )
+
+
+def _target_room(run: _Run, size: int) -> str:
+    """The target's free storage from RDS's FreeStorageSpace metric (the newest datapoint of
+    the last hour); PostgreSQL itself has no query for free disk space.
+    https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-metrics.html
+    """
+    config = run.config
+    if not config.target_db_instance_id:
+        return "target free space not checked (pass --target-db-instance-id for RDS)"
+    need = int(size * TARGET_SPACE_FACTOR)
+    now = config.clock()
+    cloudwatch = awsenv.client("cloudwatch", config.region, config.endpoint_url)
+    try:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/RDS",
+            MetricName="FreeStorageSpace",
+            Dimensions=[{"Name": "DBInstanceIdentifier", "Value": config.target_db_instance_id}],
+            StartTime=now - timedelta(hours=1),
+            EndTime=now,
+            Period=300,
+            Statistics=["Minimum"],
+        ).get("Datapoints", [])
+    except (ClientError, BotoCoreError) as err:
+        raise OpsError(
+            f"cannot read FreeStorageSpace of {config.target_db_instance_id}: "
+            f"{vault.aws_error(err)}"
+        ) from None
+    if not points:
+        raise OpsError(
+            f"no FreeStorageSpace datapoint for {config.target_db_instance_id} in the last hour; "
+            "check --target-db-instance-id"
+        )
+    free = int(max(points, key=lambda p: p["Timestamp"])["Minimum"])
+    if free < need:
+        raise OpsError(
+            f"target {config.target_db_instance_id} has {free} bytes free (FreeStorageSpace), the "
+            f"restore may need {need} ({TARGET_SPACE_FACTOR:g} x the {size}-byte backup); grow "
+            "its storage or restore elsewhere"
+        )
+    return f"target {free} bytes free (needs ~{need})"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -299,67 +503,89 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ops.restore_drill",
         description=(
-            "Restore the newest (or a given) logical backup from the vault into a fresh scratch "
-            "database, verify checksum, table of contents and per-table row counts against the "
-            "archive, report the time taken and drop the scratch database (unless --keep). "
-            "Exit 0 when every step passes, 1 otherwise."
+            "Restore the newest valid (or a given) logical backup from the vault into a fresh "
+            "scratch database after a preflight of the target, verify checksum, table of "
+            "contents and per-table row counts against the archive, report the time taken and "
+            "drop the scratch database (unless --keep). Exit 0 when every step passes, 1 "
+            "otherwise."
         ),
     )
-    parser.add_argument(
+    add = parser.add_argument
+    add(
         "--bucket",
         default=env("BACKUP_BUCKET"),
         required=env("BACKUP_BUCKET") is None,
         help="backup vault bucket [BACKUP_BUCKET]",
     )
-    parser.add_argument(
+    add(
         "--db-name",
         default=env("DB_NAME"),
         required=env("DB_NAME") is None,
         help="source database whose backups to use (postgres/<db>/) [DB_NAME]",
     )
-    parser.add_argument("--key", help="a specific backup key (default: the newest)")
-    parser.add_argument("--version-id", help="a specific version of --key")
-    parser.add_argument(
-        "--target-host", required=True, help="server to create the scratch database on"
+    add("--key", help="a specific backup key (default: the newest valid one)")
+    add("--version-id", help="a specific version of --key")
+    add(
+        "--target-host",
+        required=True,
+        help="server to create the scratch database on: host, or host:port as the stack "
+        "output databaseEndpoint gives it",
     )
-    parser.add_argument("--target-port", default="5432", help="its port (5432)")
-    parser.add_argument(
-        "--target-secret-arn", help="secret with the target login (JSON username/password)"
-    )
-    parser.add_argument("--target-user", help="target login user (instead of a secret)")
-    parser.add_argument(
+    add("--target-port", default=None, help="its port (5432, or the one in --target-host)")
+    add("--target-secret-arn", help="secret with the target login (JSON username/password)")
+    add("--target-user", help="target login user (instead of a secret)")
+    add(
         "--target-password-env",
         metavar="VAR",
         help="name of the environment variable holding --target-user's password",
     )
-    parser.add_argument(
+    add(
+        "--target-db-instance-id",
+        help="the target's RDS instance id: its FreeStorageSpace is checked before download",
+    )
+    add(
         "--maintenance-db",
         default="postgres",
         help="database to connect to for CREATE/DROP DATABASE (postgres)",
     )
-    parser.add_argument(
-        "--scratch-db", help="scratch database name (default restore_drill_<UTC time>)"
+    add("--scratch-db", help="scratch database name (default restore_drill_<UTC time>)")
+    add("--keep", action="store_true", help="keep the scratch database after a successful restore")
+    add(
+        "--jobs",
+        type=int,
+        default=1,
+        help="parallel pg_restore jobs (1: one transaction; more: faster, the scratch "
+        "database is dropped on any failure)",
     )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the scratch database for inspection"
-    )
-    parser.add_argument(
-        "--ca-bundle", help="CA bundle to verify the target server (sslmode verify-full)"
-    )
-    parser.add_argument(
+    add("--ca-bundle", help="CA bundle to verify the target server (sslmode verify-full)")
+    add(
         "--sslmode",
         choices=pg.SSLMODES,
         help="override sslmode; disable/allow/prefer only for a local server",
     )
-    parser.add_argument("--region", help="AWS region [AWS_REGION, AWS_DEFAULT_REGION]")
-    parser.add_argument("--endpoint-url", help="AWS endpoint override [AWS_ENDPOINT_URL]")
-    parser.add_argument(
+    add("--region", help="AWS region [AWS_REGION, AWS_DEFAULT_REGION]")
+    add("--endpoint-url", help="AWS endpoint override [AWS_ENDPOINT_URL]")
+    add(
         "--pg-bin-dir",
         default=env("PG_BIN_DIR"),
         help="directory with pg_restore and psql (default: PATH) [PG_BIN_DIR]",
     )
-    parser.add_argument("--work-dir", help="where the backup is downloaded (default: TMPDIR)")
-    return parser
+    add("--work-dir", help="where the backup is downloaded (default: TMPDIR)")
+    add(
+        "--stall-timeout-seconds",
+        type=float,
+        default=runctl.DEFAULT_STALL_SECONDS,
+        help="stop a client program after this long without progress "
+        f"({runctl.DEFAULT_STALL_SECONDS:g}; longer than the biggest index build)",
+    )
+    add(
+        "--upload-tolerance-minutes",
+        type=float,
+        default=vault.DEFAULT_UPLOAD_TOLERANCE.total_seconds() / 60,
+        help="how far a key's time may trail S3's LastModified (the job's timeout plus a "
+        f"margin; {vault.DEFAULT_UPLOAD_TOLERANCE.total_seconds() / 60:g})",
+    )
+    return parser  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -377,15 +603,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         version_id=args.version_id,
         scratch_db=args.scratch_db,
         keep=args.keep,
+        jobs=args.jobs,
         sslmode=args.sslmode,
         ca_bundle=args.ca_bundle,
         region=args.region,
         endpoint_url=args.endpoint_url,
         pg_bin_dir=args.pg_bin_dir,
         work_dir=args.work_dir,
+        target_db_instance_id=args.target_db_instance_id,
+        stall_seconds=args.stall_timeout_seconds,
+        upload_tolerance=timedelta(minutes=args.upload_tolerance_minutes),
     )
     report = run_drill(config)
-    print("\n".join(report.lines()))
+    print("\n".join(report.lines()), flush=True)
     return 0 if report.ok else 1
 
 

@@ -12,13 +12,24 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
+from urllib3.exceptions import ProtocolError
 
 from ops.awsenv import OpsError
 
@@ -71,6 +82,14 @@ def parse_backup_key(key: str) -> tuple[str, datetime] | None:
     return match.group("db"), when
 
 
+# The key's timestamp comes from the job's clock, LastModified from S3's: only the latter
+# decides which backup is newest. A key may trail its LastModified by the time the dump and
+# upload took, at most the job's timeout (`groundwork:backups.jobTimeoutMinutes`, 60 by
+# default), plus a margin; it may lead it only by ordinary clock skew.
+DEFAULT_UPLOAD_TOLERANCE = timedelta(minutes=90)
+CLOCK_SKEW_TOLERANCE = timedelta(minutes=5)
+
+
 @dataclass(frozen=True)
 class BackupRef:
     bucket: str
@@ -78,6 +97,7 @@ class BackupRef:
     dumped_at: datetime
     size: int | None = None
     version_id: str | None = None
+    last_modified: datetime | None = None
 
     @property
     def label(self) -> str:
@@ -85,10 +105,57 @@ class BackupRef:
         return f"s3://{self.bucket}/{self.key}{version}"
 
 
-def newest_backup(s3: Any, bucket: str, db: str) -> BackupRef | None:
-    """The backup with the latest timestamp in its key (current versions only: a deleted
-    backup does not count as a backup)."""
-    newest: BackupRef | None = None
+def format_age(age: timedelta) -> str:
+    """`12m05s`, `3.5h`; a negative age (a time in the future) says so instead of `-1m30s`."""
+    seconds = int(age.total_seconds())
+    if seconds < 0:
+        return f"{format_age(timedelta(seconds=-seconds))} in the future"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds / 3600:.1f}h"
+
+
+def key_time_defect(ref: BackupRef, tolerance: timedelta) -> str | None:
+    """Why the key's timestamp cannot be trusted against the object's LastModified, or None.
+
+    A key dated after its upload finished, or long before it, was written by a clock that was
+    wrong; trusting it would let a stale backup pass as the newest one forever.
+    """
+    if ref.last_modified is None:
+        return None
+    lead = ref.dumped_at - ref.last_modified
+    if lead > CLOCK_SKEW_TOLERANCE:
+        return (
+            f"{ref.key}: key time {ref.dumped_at:%Y-%m-%dT%H:%M:%SZ} is {format_age(lead)} after "
+            f"S3 stored it ({ref.last_modified:%Y-%m-%dT%H:%M:%SZ}): the job's clock was ahead"
+        )
+    if -lead > tolerance:
+        return (
+            f"{ref.key}: key time {ref.dumped_at:%Y-%m-%dT%H:%M:%SZ} is {format_age(-lead)} "
+            f"before S3 stored it ({ref.last_modified:%Y-%m-%dT%H:%M:%SZ}), more than the "
+            f"upload tolerance {format_age(tolerance)}: the job's clock was behind"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The backups of one database, oldest first by S3's LastModified, and the rejected."""
+
+    valid: list[BackupRef]
+    defects: list[tuple[BackupRef, str]]
+
+    @property
+    def newest(self) -> BackupRef | None:
+        return self.valid[-1] if self.valid else None
+
+
+def list_backups(
+    s3: Any, bucket: str, db: str, tolerance: timedelta = DEFAULT_UPLOAD_TOLERANCE
+) -> Listing:
+    """Current versions under postgres/<db>/ (a deleted backup does not count), split into
+    trustworthy backups ordered by LastModified and those with a defective key time."""
+    refs: list[BackupRef] = []
     try:
         pages = s3.get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=backup_prefix(db)
@@ -98,21 +165,46 @@ def newest_backup(s3: Any, bucket: str, db: str) -> BackupRef | None:
                 parsed = parse_backup_key(item["Key"])
                 if parsed is None or parsed[0] != db:
                     continue
-                if newest is None or parsed[1] > newest.dumped_at:
-                    newest = BackupRef(bucket, item["Key"], parsed[1], item.get("Size"))
+                refs.append(
+                    BackupRef(
+                        bucket, item["Key"], parsed[1], item.get("Size"),
+                        last_modified=item.get("LastModified"),
+                    )
+                )  # fmt: skip
     except (ClientError, BotoCoreError) as err:
         raise OpsError(f"cannot list s3://{bucket}/{backup_prefix(db)}: {aws_error(err)}") from None
-    return newest
+    refs.sort(key=lambda ref: (ref.last_modified or ref.dumped_at, ref.key))
+    valid, defects = [], []
+    for ref in refs:
+        reason = key_time_defect(ref, tolerance)
+        if reason is None:
+            valid.append(ref)
+        else:
+            defects.append((ref, reason))
+    return Listing(valid, defects)
+
+
+def newest_backup(
+    s3: Any, bucket: str, db: str, tolerance: timedelta = DEFAULT_UPLOAD_TOLERANCE
+) -> BackupRef | None:
+    """The backup S3 stored last, among those whose key time is trustworthy."""
+    return list_backups(s3, bucket, db, tolerance).newest
 
 
 def resolve_backup(
-    s3: Any, bucket: str, db: str, key: str | None = None, version_id: str | None = None
-) -> BackupRef:
-    """The given key (and version), else the newest backup of db; fails if there is none."""
+    s3: Any,
+    bucket: str,
+    db: str,
+    key: str | None = None,
+    version_id: str | None = None,
+    tolerance: timedelta = DEFAULT_UPLOAD_TOLERANCE,
+) -> tuple[BackupRef, dict[str, Any]]:
+    """The given key (and version), else the newest valid backup of db, with its HeadObject
+    response; fails if there is none."""
     if key is None:
-        ref = newest_backup(s3, bucket, db)
+        ref = newest_backup(s3, bucket, db, tolerance)
         if ref is None:
-            raise OpsError(f"no backups under s3://{bucket}/{backup_prefix(db)}")
+            raise OpsError(f"no usable backups under s3://{bucket}/{backup_prefix(db)}")
         key = ref.key
     parsed = parse_backup_key(key)
     if parsed is None:
@@ -122,7 +214,11 @@ def resolve_backup(
     if parsed[0] != db:
         raise OpsError(f"{key} is a backup of database {parsed[0]}, not {db}")
     head = head_object(s3, bucket, key, version_id)
-    return BackupRef(bucket, key, parsed[1], head.get("ContentLength"), head.get("VersionId"))
+    ref = BackupRef(
+        bucket, key, parsed[1], head.get("ContentLength"), head.get("VersionId"),
+        head.get("LastModified"),
+    )  # fmt: skip
+    return ref, head
 
 
 def head_object(s3: Any, bucket: str, key: str, version_id: str | None = None) -> dict[str, Any]:
@@ -132,7 +228,8 @@ def head_object(s3: Any, bucket: str, key: str, version_id: str | None = None) -
     try:
         return s3.head_object(**args)
     except (ClientError, BotoCoreError) as err:
-        raise OpsError(f"cannot read s3://{bucket}/{key}: {aws_error(err)}") from None
+        version = f" version {version_id}" if version_id else ""
+        raise OpsError(f"cannot read s3://{bucket}/{key}{version}: {aws_error(err)}") from None
 
 
 def sha256_b64(raw_digest: bytes) -> str:
@@ -151,34 +248,88 @@ class Download:
     metadata_sha256: str | None
     s3_checksum: str | None
     version_id: str | None
+    resumed: int = 0  # how many times a cut transfer was resumed by byte range
+
+
+# A cut connection mid-body: resume from the byte we have instead of starting over.
+_RESUMABLE = (
+    ReadTimeoutError,
+    ResponseStreamingError,
+    IncompleteReadError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    ProtocolError,
+    ConnectionError,
+)
+DOWNLOAD_RETRIES = 5
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def stream_object(
-    s3: Any, bucket: str, key: str, version_id: str | None, sink: BinaryIO | None = None
+    s3: Any,
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    sink: Path | None = None,
+    *,
+    retries: int = DOWNLOAD_RETRIES,
+    log: Callable[[str], None] = lambda _: None,
 ) -> Download:
-    """Read the whole object, hashing it (and writing it to sink when given)."""
-    args: dict[str, Any] = {"Bucket": bucket, "Key": key, "ChecksumMode": "ENABLED"}
-    if version_id:
-        args["VersionId"] = version_id
-    digest = hashlib.sha256()
-    size = 0
+    """Read the whole object, hashing it (and writing it to the file sink when given).
+
+    A transfer cut mid-way resumes with `Range: bytes=<have>-`, pinned to the same version
+    and ETag (If-Match), up to `retries` times; the SHA-256 covers the joined bytes.
+    """
+    where = f"s3://{bucket}/{key}" + (f" version {version_id}" if version_id else "")
+    digest, size, resumed = hashlib.sha256(), 0, 0
+    first: dict[str, Any] | None = None
+    fd = os.open(sink, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600) if sink else None
     try:
-        response = s3.get_object(**args)
-        body = response["Body"]
-        while chunk := body.read(READ_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            if sink is not None:
-                sink.write(chunk)
+        while True:
+            args: dict[str, Any] = {"Bucket": bucket, "Key": key}
+            if version_id or first:
+                args["VersionId"] = version_id or first.get("VersionId")  # type: ignore[union-attr]
+            if first is None:
+                args["ChecksumMode"] = "ENABLED"
+            else:
+                args["Range"] = f"bytes={size}-"
+                args["IfMatch"] = first["ETag"]
+            try:
+                response = s3.get_object(**args)
+                first = first or response
+                body = response["Body"]
+                while chunk := body.read(READ_CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    if fd is not None:
+                        _write_all(fd, chunk)
+                break
+            except _RESUMABLE as err:
+                if first is None or resumed >= retries:
+                    raise OpsError(f"cannot read {where}: {err}") from None
+                resumed += 1
+                log(f"transfer of {where} cut at byte {size} ({err}); resuming from there")
+    except OSError as err:
+        raise OpsError(f"cannot write {sink}: {err.strerror or err}") from None
     except (ClientError, BotoCoreError) as err:
         # botocore raises FlexibleChecksumError here if S3's own checksum does not match.
-        raise OpsError(f"cannot read s3://{bucket}/{key}: {aws_error(err)}") from None
+        raise OpsError(f"cannot read {where}: {aws_error(err)}") from None
+    finally:
+        if fd is not None:
+            os.close(fd)
+    assert first is not None
     return Download(
         digest.hexdigest(),
         size,
-        response.get("Metadata", {}).get("sha256"),
-        response.get("ChecksumSHA256"),
-        response.get("VersionId"),
+        first.get("Metadata", {}).get("sha256"),
+        first.get("ChecksumSHA256"),
+        first.get("VersionId"),
+        resumed,
     )
 
 

@@ -1,15 +1,20 @@
 """Check a live deployment's data protection: `python -m ops.verify_backups`.
 
-One line per check, PASS or FAIL with the reason, then a summary; exit 0 only when every
-check passes. The checks:
+One line per check, PASS or FAIL with the reason, then a summary (`OK ...` or `NOT OK ...`,
+so each failure is one FAIL line); exit 0 only when every check passes. The checks:
 
 - rds.retention, rds.deletion-protection, rds.latest-restorable-time (point-in-time
   recovery is current), rds.backup-replication (only with --expect-replica-region);
 - vault.object-lock (enabled, COMPLIANCE unless --allow-governance, days >= --min-lock-days),
   vault.versioning, vault.public-access-block (all four), vault.encryption (SSE-KMS);
-- backup.newest (younger than --max-backup-age-hours), backup.retention (its version's
-  retain-until date is in the future), backup.checksum (the object is streamed and its
-  SHA-256 recomputed and compared with the `sha256` metadata written by the backup job).
+- backup.key-time (every key's timestamp agrees with S3's LastModified: a job clock that
+  ran fast cannot make a stale backup look new), backup.newest (the newest valid backup by
+  LastModified is younger than --max-backup-age-hours), backup.retention (its version's
+  retain-until date is in the future), backup.size (no drop beyond SIZE_DROP_THRESHOLD
+  against recent backups), backup.replication (only with --expect-replication),
+  backup.checksum (the object is downloaded and its SHA-256 compared with the `sha256`
+  metadata) and backup.archive (header and table of contents name the database, every data
+  block decodes: a complete archive, proven without a restore).
 
 The rules are pure functions over the API responses (`check_*`); `run_checks` fetches them.
 """
@@ -17,16 +22,28 @@ The rules are pure functions over the API responses (`check_*`); `run_checks` fe
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import awsenv, vault
+from ops import awsenv, pg, runctl, vault
 from ops.awsenv import OpsError
+
+# backup.size: the newest backup fails when it is smaller than the median of the
+# SIZE_HISTORY backups before it by more than SIZE_DROP_THRESHOLD (a half: a dump of an
+# emptied or wrong database; ordinary growth and deletes stay well inside it).
+SIZE_DROP_THRESHOLD = 0.5
+SIZE_HISTORY = 7
+# backup.replication: S3 replicates most objects within 15 minutes; PENDING for longer
+# than this is reported.
+REPLICATION_GRACE = timedelta(hours=1)
 
 PUBLIC_ACCESS_FLAGS = (
     "BlockPublicAcls",
@@ -54,6 +71,8 @@ class Expectations:
     allow_governance: bool = False
     max_backup_age: timedelta = timedelta(hours=26)
     replica_region: str | None = None
+    upload_tolerance: timedelta = vault.DEFAULT_UPLOAD_TOLERANCE
+    expect_replication: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,14 +82,14 @@ class Target:
     db_name: str
     region: str | None = None
     endpoint_url: str | None = None
+    work_dir: str | None = None
+    pg_bin_dir: str | None = None
+    stall_seconds: float = runctl.DEFAULT_STALL_SECONDS
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)
 
 
 def _age(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if abs(seconds) < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds / 3600:.1f}h"
+    return vault.format_age(delta)
 
 
 def check_rds(instance: dict[str, Any], expect: Expectations, now: datetime) -> list[Check]:
@@ -185,17 +204,103 @@ def check_encryption(bucket: str, rules: list[dict[str, Any]]) -> Check:
 
 
 def check_newest(
-    bucket: str, db: str, ref: vault.BackupRef | None, expect: Expectations, now: datetime
+    bucket: str, db: str, listing: vault.Listing, expect: Expectations, now: datetime
 ) -> Check:
+    """The newest trustworthy backup, aged by S3's LastModified (a clock the job cannot
+    forge), must be younger than the limit."""
+    ref = listing.newest
     if ref is None:
-        return Check(
-            "backup.newest", False, f"no backup under s3://{bucket}/{vault.backup_prefix(db)}"
+        skipped = (
+            f" ({len(listing.defects)} skipped, see backup.key-time)" if listing.defects else ""
         )
-    age = now - ref.dumped_at
+        return Check(
+            "backup.newest",
+            False,
+            f"no usable backup under s3://{bucket}/{vault.backup_prefix(db)}{skipped}",
+        )
+    age = now - (ref.last_modified or ref.dumped_at)
     return Check(
         "backup.newest",
-        age <= expect.max_backup_age,
-        f"{ref.key}: dumped {_age(age)} ago (limit {_age(expect.max_backup_age)})",
+        timedelta(0) - vault.CLOCK_SKEW_TOLERANCE <= age <= expect.max_backup_age,
+        f"{ref.key}: stored {vault.format_age(age)} ago (limit "
+        f"{vault.format_age(expect.max_backup_age)})",
+    )
+
+
+def check_key_times(listing: vault.Listing, expect: Expectations) -> Check:
+    """Every key's timestamp agrees with its LastModified; a defect is reported (it cannot
+    be deleted under COMPLIANCE, but it no longer counts as a backup)."""
+    total = len(listing.valid) + len(listing.defects)
+    if listing.defects:
+        shown = "; ".join(reason for _ref, reason in listing.defects[:3])
+        more = f" (and {len(listing.defects) - 3} more)" if len(listing.defects) > 3 else ""
+        return Check(
+            "backup.key-time",
+            False,
+            f"{len(listing.defects)} of {total} backup keys are dated wrongly and are ignored: "
+            f"{shown}{more}",
+        )
+    return Check(
+        "backup.key-time",
+        True,
+        f"all {total} keys agree with S3's LastModified (upload tolerance "
+        f"{vault.format_age(expect.upload_tolerance)})",
+    )
+
+
+def check_size(newest: vault.BackupRef, previous: list[vault.BackupRef]) -> Check:
+    """A sudden drop in size (a dump of an emptied or wrong database) is reported."""
+    sizes = sorted(ref.size or 0 for ref in previous[-SIZE_HISTORY:])
+    if not sizes:
+        return Check("backup.size", True, f"{newest.key}: {newest.size} bytes (no history yet)")
+    median = sizes[len(sizes) // 2]
+    floor = int(median * (1 - SIZE_DROP_THRESHOLD))
+    ok = (newest.size or 0) >= floor
+    return Check(
+        "backup.size",
+        ok,
+        f"{newest.key}: {newest.size} bytes, median of the {len(sizes)} before it {median}"
+        + ("" if ok else f" (dropped more than {SIZE_DROP_THRESHOLD:.0%}: data lost?)"),
+    )
+
+
+def check_replication(ref: vault.BackupRef, head: dict[str, Any], now: datetime) -> Check:
+    """HeadObject's ReplicationStatus of the newest backup: COMPLETED, or PENDING while young.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-status.html
+    """
+    status = head.get("ReplicationStatus")
+    age = now - (ref.last_modified or ref.dumped_at)
+    if status in ("COMPLETED", "COMPLETE"):
+        return Check("backup.replication", True, f"{ref.key}: replicated ({status})")
+    if status == "PENDING" and age <= REPLICATION_GRACE:
+        return Check(
+            "backup.replication",
+            True,
+            f"{ref.key}: replication PENDING, {vault.format_age(age)} old",
+        )
+    return Check(
+        "backup.replication",
+        False,
+        f"{ref.key}: replication status {status or 'absent (no replication rule applied)'}, "
+        f"stored {vault.format_age(age)} ago",
+    )
+
+
+def check_archive(ref: vault.BackupRef, toc: pg.Toc, counts: dict[str, int], db: str) -> Check:
+    """The object is a complete custom-format archive of db: its header and table of
+    contents name db, and every data block decodes (no restore needed)."""
+    if problem := toc.problem(db):
+        return Check("backup.archive", False, f"{ref.key}: {problem}")
+    if len(counts) != toc.table_data:
+        return Check(
+            "backup.archive",
+            False,
+            f"{ref.key}: {toc.table_data} TABLE DATA entries but {len(counts)} data blocks",
+        )
+    return Check(
+        "backup.archive",
+        True,
+        f"{ref.key}: archive of {db}, {toc.tables} tables, {sum(counts.values())} rows decoded",
     )
 
 
@@ -238,6 +343,8 @@ def _guard(name: str, fetch: Callable[[], list[Check]]) -> list[Check]:
     """Turn an API failure into a FAIL line for that check instead of aborting the report."""
     try:
         return fetch()
+    except runctl.Interrupted:
+        raise
     except OpsError as err:
         return [Check(name, False, str(err))]
     except (ClientError, BotoCoreError) as err:
@@ -285,19 +392,7 @@ def run_checks(target: Target, expect: Expectations) -> list[Check]:
         return [check_encryption(bucket, rules)]
 
     def backup_checks() -> list[Check]:
-        ref = vault.newest_backup(s3, bucket, target.db_name)
-        result = [check_newest(bucket, target.db_name, ref, expect, now)]
-        if ref is None:
-            return result
-        head = vault.head_object(s3, bucket, ref.key)
-        version = head.get("VersionId")
-        ref = vault.BackupRef(bucket, ref.key, ref.dumped_at, ref.size, version)
-        result.append(check_backup_retention(ref, vault.retention_from_head(head), now))
-        result += _guard(
-            "backup.checksum",
-            lambda: [check_checksum(ref, vault.stream_object(s3, bucket, ref.key, version))],
-        )
-        return result
+        return _backup_checks(target, expect, s3, now)
 
     checks += _guard("rds", rds_checks)
     checks += _guard("vault.object-lock", lock_checks)
@@ -309,6 +404,59 @@ def run_checks(target: Target, expect: Expectations) -> list[Check]:
     checks += _guard("vault.encryption", encryption)
     checks += _guard("backup", backup_checks)
     return checks
+
+
+def _backup_checks(target: Target, expect: Expectations, s3: Any, now: datetime) -> list[Check]:
+    bucket, db = target.bucket, target.db_name
+    listing = vault.list_backups(s3, bucket, db, expect.upload_tolerance)
+    result = [
+        check_key_times(listing, expect),
+        check_newest(bucket, db, listing, expect, now),
+    ]
+    if listing.newest is None:
+        return result
+    ref = listing.newest
+    head = vault.head_object(s3, bucket, ref.key)
+    ref = vault.BackupRef(
+        bucket, ref.key, ref.dumped_at, ref.size, head.get("VersionId"), ref.last_modified
+    )
+    result.append(check_backup_retention(ref, vault.retention_from_head(head), now))
+    result.append(check_size(ref, listing.valid[:-1]))
+    if expect.expect_replication:
+        result.append(check_replication(ref, head, now))
+    result += _guard("backup.checksum", lambda: _content_checks(target, s3, ref))
+    return result
+
+
+def _content_checks(target: Target, s3: Any, ref: vault.BackupRef) -> list[Check]:
+    """Download the newest backup into a private temp directory, compare its SHA-256 with
+    the metadata, then read its header and table of contents and decode every data block."""
+    size = ref.size or 0
+    where = Path(target.work_dir or tempfile.gettempdir())
+    if where.is_dir() and runctl.free_bytes(where) < size * 1.1:
+        raise OpsError(
+            f"work directory {where} has {runctl.free_bytes(where)} bytes free, the download "
+            f"of {ref.key} needs {int(size * 1.1)}; free space or pass --work-dir"
+        )
+    workdir = runctl.private_dir("ops-verify-", target.work_dir)
+    try:
+        path = workdir / "backup.dump"
+        download = vault.stream_object(s3, ref.bucket, ref.key, ref.version_id, path)
+        checks = [check_checksum(ref, download)]
+        if not checks[0].ok:
+            return checks
+        tools = pg.PgTools(target.pg_bin_dir)
+        try:
+            toc = pg.list_toc(tools, path, target.stall_seconds)
+            counts = (
+                {} if toc.problem(target.db_name)
+                else pg.archive_row_counts(tools, path, target.stall_seconds)
+            )  # fmt: skip
+        except OpsError as err:
+            return [*checks, Check("backup.archive", False, f"{ref.key}: {err}")]
+        return [*checks, check_archive(ref, toc, counts, target.db_name)]
+    finally:
+        runctl.remove_dir(workdir)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -357,6 +505,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="require automated-backup replication to this region "
         "(groundwork:database.backupReplicaRegion)",
     )
+    parser.add_argument(
+        "--expect-replication",
+        action="store_true",
+        help="require the newest backup's S3 replication status to be COMPLETED "
+        "(groundwork:backups.replicaRegion set)",
+    )
+    parser.add_argument(
+        "--upload-tolerance-minutes",
+        type=float,
+        default=vault.DEFAULT_UPLOAD_TOLERANCE.total_seconds() / 60,
+        help="how far a key's time may trail S3's LastModified: the job's timeout "
+        f"(groundwork:backups.jobTimeoutMinutes) plus a margin "
+        f"({vault.DEFAULT_UPLOAD_TOLERANCE.total_seconds() / 60:g})",
+    )
+    parser.add_argument("--work-dir", help="where the newest backup is downloaded (TMPDIR)")
+    parser.add_argument(
+        "--pg-bin-dir",
+        default=os.environ.get("PG_BIN_DIR"),
+        help="directory with pg_restore (default: PATH) [PG_BIN_DIR]",
+    )
+    parser.add_argument(
+        "--stall-timeout-seconds",
+        type=float,
+        default=runctl.DEFAULT_STALL_SECONDS,
+        help=f"stop pg_restore after this long without progress ({runctl.DEFAULT_STALL_SECONDS:g})",
+    )
     parser.add_argument("--region", help="AWS region [AWS_REGION, AWS_DEFAULT_REGION]")
     parser.add_argument("--endpoint-url", help="AWS endpoint override [AWS_ENDPOINT_URL]")
     return parser
@@ -371,19 +545,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         allow_governance=args.allow_governance,
         max_backup_age=timedelta(hours=args.max_backup_age_hours),
         replica_region=args.expect_replica_region,
+        upload_tolerance=timedelta(minutes=args.upload_tolerance_minutes),
+        expect_replication=args.expect_replication,
     )
-    target = Target(args.db_instance_id, args.bucket, args.db_name, args.region, args.endpoint_url)
+    target = Target(
+        args.db_instance_id,
+        args.bucket,
+        args.db_name,
+        args.region,
+        args.endpoint_url,
+        work_dir=args.work_dir,
+        pg_bin_dir=args.pg_bin_dir,
+        stall_seconds=args.stall_timeout_seconds,
+    )
     try:
-        vault.check_source_db(target.db_name)
-        checks = run_checks(target, expect)
+        with runctl.signals_as_errors():
+            vault.check_source_db(target.db_name)
+            checks = run_checks(target, expect)
+    except runctl.Interrupted as err:
+        print(f"FAIL verify_backups: {err}; stopped pg_restore and removed the download")
+        return 1
     except OpsError as err:
         print(f"FAIL verify_backups: {err}")
+        return 1
+    except Exception as err:  # one FAIL line, even for the unforeseen
+        print(f"FAIL verify_backups: unexpected {type(err).__name__}: {err}")
         return 1
     for check in checks:
         print(check.line())
     failed = [c.name for c in checks if not c.ok]
     if failed:
-        print(f"FAIL {len(failed)} of {len(checks)} checks failed: {', '.join(failed)}")
+        # Each failure already has its FAIL line; the summary does not repeat the word.
+        print(f"NOT OK: {len(failed)} of {len(checks)} checks failed: {', '.join(failed)}")
         return 1
     print(f"OK all {len(checks)} checks passed")
     return 0

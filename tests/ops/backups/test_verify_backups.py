@@ -8,13 +8,22 @@ replication are checked through the pure rules with API-shaped data instead.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from backup_testkit import Moto, PgServer, Source, Vault, backup_env, put_backup, stamp
+from backup_testkit import (
+    PG_BIN_DIR,
+    Moto,
+    PgServer,
+    Source,
+    Vault,
+    backup_env,
+    put_backup,
+    rds_instance,
+    stamp,
+)
 
 from ops import backup, vault, verify_backups
 
@@ -26,9 +35,12 @@ ALL_CHECKS = {
     "vault.versioning",
     "vault.public-access-block",
     "vault.encryption",
+    "backup.key-time",
     "backup.newest",
     "backup.retention",
+    "backup.size",
     "backup.checksum",
+    "backup.archive",
 }
 
 
@@ -37,6 +49,7 @@ def verify(
 ) -> tuple[int, dict[str, str], str]:
     """Run the CLI; returns exit code, {check: PASS/FAIL} and the printed report."""
     argv = [
+        "--pg-bin-dir", PG_BIN_DIR,
         "--db-instance-id", instance,
         "--bucket", bucket,
         "--db-name", "app",
@@ -53,21 +66,6 @@ def verify(
         status, name = line.split()[:2]
         results[name] = status
     return code, results, out
-
-
-def rds_instance(moto: Moto, **attributes) -> str:
-    name = f"db-{uuid.uuid4().hex[:8]}"
-    settings = {"BackupRetentionPeriod": 14, "DeletionProtection": True} | attributes
-    moto.client("rds").create_db_instance(
-        DBInstanceIdentifier=name,
-        Engine="postgres",
-        DBInstanceClass="db.t4g.micro",
-        AllocatedStorage=20,
-        MasterUsername="admin",
-        MasterUserPassword="not-used-1234",
-        **settings,
-    )
-    return name
 
 
 def test_healthy_deployment_passes(
@@ -110,7 +108,15 @@ FAULTS = {
         {"vault.object-lock"},
     ),
     "lock days short": (Fault(vault={"days": 3}), {"vault.object-lock"}),
-    "stale backup": (Fault(backup_age=timedelta(days=3)), {"backup.newest"}),
+    # moto stamps LastModified "now": a key three days older was dated by a slow clock.
+    "key dated long before its upload": (
+        Fault(backup_age=timedelta(days=3)),
+        {"backup.key-time", "backup.newest"},
+    ),
+    "key dated in the future": (
+        Fault(backup_age=-timedelta(days=31)),
+        {"backup.key-time", "backup.newest"},
+    ),
     "checksum mismatch": (Fault(corrupt=True), {"backup.checksum"}),
     "no backup at all": (Fault(no_backup=True), {"backup.newest"}),
     "versioning off": (
@@ -146,7 +152,8 @@ def test_each_seeded_fault_fails_and_is_named(
     failed = {name for name, status in results.items() if status == "FAIL"}
     assert code == 1, f"{fault_name}: verify_backups passed:\n{out}"
     assert failed == expected_failures, f"{fault_name}: failed {sorted(failed)}:\n{out}"
-    assert out.strip().splitlines()[-1].startswith("FAIL "), out
+    assert out.strip().splitlines()[-1].startswith("NOT OK: "), out
+    assert sum(line.startswith("FAIL") for line in out.splitlines()) == len(failed), out
 
 
 def test_governance_is_accepted_when_allowed(moto: Moto, make_vault, reference_dump, capsys):
@@ -161,7 +168,9 @@ def test_newest_backup_is_the_one_checked(moto: Moto, make_vault, reference_dump
     """An older intact backup does not hide a damaged newest one; other keys are ignored."""
     vault_ = make_vault()
     now = datetime.now(UTC)
-    put_backup(moto, vault_, f"postgres/app/{stamp(now - timedelta(hours=2))}.dump", reference_dump)
+    put_backup(
+        moto, vault_, f"postgres/app/{stamp(now - timedelta(minutes=30))}.dump", reference_dump
+    )
     newest = f"postgres/app/{stamp(now - timedelta(minutes=5))}.dump"
     put_backup(
         moto, vault_, newest, reference_dump[:-100], hashlib.sha256(reference_dump).hexdigest()
@@ -244,3 +253,35 @@ def test_kms_key_matching():
     assert vault.kms_key_matches("ffff0000-12ab-34cd-56ef-1234567890ab", arn) is False
     assert vault.kms_key_matches(arn, None) is False
     assert vault.kms_key_matches("alias/backup-vault", arn) is None
+
+
+def test_replication_status_of_the_newest_backup():
+    """HeadObject's ReplicationStatus, as S3 reports it on the source object."""
+    ref = vault.BackupRef("b", "postgres/app/20261126T104000Z.dump", NOW, 10, "v1", NOW)
+    young, old = NOW + timedelta(minutes=10), NOW + timedelta(hours=3)
+    cases = [
+        ({"ReplicationStatus": "COMPLETED"}, old, True),
+        ({"ReplicationStatus": "PENDING"}, young, True),
+        ({"ReplicationStatus": "PENDING"}, old, False),
+        ({"ReplicationStatus": "FAILED"}, young, False),
+        ({}, young, False),
+    ]
+    for head, now, ok in cases:
+        check = verify_backups.check_replication(ref, head, now)
+        assert check.ok is ok, f"{head} at {now}: {check}"
+
+
+def test_expect_replication_fails_a_vault_without_it(
+    moto: Moto, make_vault, reference_dump, capsys
+):
+    """moto replicates nothing, so the newest object has no ReplicationStatus: with
+    --expect-replication that is the one failure."""
+    vault_ = make_vault()
+    put_backup(moto, vault_, f"postgres/app/{stamp(datetime.now(UTC))}.dump", reference_dump)
+    instance = rds_instance(moto)
+    code, results, out = verify(moto, capsys, instance, vault_.bucket, "--expect-replication")
+    failed = {name for name, status in results.items() if status == "FAIL"}
+    assert code == 1 and failed == {"backup.replication"}, out
+    assert "absent (no replication rule applied)" in out, out
+    code, results, out = verify(moto, capsys, instance, vault_.bucket)
+    assert code == 0 and "backup.replication" not in results, out
