@@ -130,8 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets = awsenv.client("secretsmanager", args.region, args.endpoint_url)
         creds = pg.read_credentials(secrets, args.secret_arn)
         tools = pg.PgTools(args.pg_bin_dir)
-        with pg.libpq_env(endpoint, creds, args.db_name, app="groundwork-backup-role") as env:
-            ensure_role(tools, env, args.role_name, args.db_name)
+        # The password reaches psql through its environment only (ops.pg.libpq_env).
+        env = pg.libpq_env(endpoint, creds, args.db_name, app="groundwork-backup-role")
+        ensure_role(tools, env, args.role_name, args.db_name)
     except OpsError as err:
         print(f"FAIL backup role {role}: {err}")
         return 1
