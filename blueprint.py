@@ -279,6 +279,7 @@ def build(s: Settings) -> Platform:
             backup_replica_region=d.backup_replica_region,
             default_tags=s.default_tags,
             protect=s.protect,
+            alerts_topic_arn=alerts.topic_arn,
         ),
     )
     backup_vault = BackupVault(

@@ -247,6 +247,14 @@ class Alarms(_Group):
         alias="alb5xxPerMinute",
         description="Alarm when more 5xx responses (app + load balancer) than this per minute.",
     )
+    target_5xx_per_minute: int = Field(
+        5,
+        ge=0,
+        le=1_000_000,
+        alias="target5xxPerMinute",
+        description="Alarm (and roll a deployment back) when the app itself returns more 5xx "
+        "responses than this per minute.",
+    )
     target_response_time_seconds: float = Field(
         1.0, gt=0, le=60, description="Alarm when p95 target response time exceeds this (s)."
     )

@@ -380,7 +380,7 @@ class DeployPipeline(pulumi.ComponentResource):
         lifecycle: dict[str, Any] = {
             "id": "expire-old-releases",
             "status": "Enabled",
-            "filter": {},
+            "filter": {"prefix": ""},
             "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
         }
         if versioned:

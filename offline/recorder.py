@@ -124,6 +124,9 @@ class FakeCloud(pulumi.runtime.Mocks):
                 bucketDomainName=f"{bucket}.s3.amazonaws.com",
                 bucketRegionalDomainName=f"{bucket}.s3.{self.region}.amazonaws.com",
             )
+        if args.typ == "random:index/randomId:RandomId":
+            digest = _short_hash(args.typ, args.name)
+            state.update(hex=digest, dec=str(int(digest, 16)), b64Url=digest, b64Std=digest)
         if args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
             state["latestVersion"] = 1
         if args.typ == "aws:cognito/identityPool:IdentityPool":
