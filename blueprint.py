@@ -173,13 +173,13 @@ def build(s: Settings) -> Platform:
     # ---- real user monitoring (pmf+), before the web tier: its app config carries it ------
     rum: RealUserMonitoring | None = None
     if s.at_least("pmf"):
-        assert s.rum.domain is not None  # settings require it from pmf on
+        assert s.app_domain is not None  # settings require it from pmf on
         rum = RealUserMonitoring(
             "rum",
             RealUserMonitoringArgs(
                 region=s.region,
                 app_monitor_name=prefix,
-                domain=s.rum.domain,
+                domain=s.app_domain,
                 session_sample_rate=s.rum.session_sample_rate,
                 allow_cookies=s.rum.allow_cookies,
                 logs_key_arn=encryption.logs_key_arn,
@@ -229,6 +229,8 @@ def build(s: Settings) -> Platform:
             instance_tags=s.default_tags,
             user_data=user_data,
             certificate_arn=h.certificate_arn,
+            domain_name=h.domain_name,
+            hosted_zone_id=h.hosted_zone_id,
             deletion_protection=h.deletion_protection,
             root_volume_gb=h.root_volume_gb,
             health_check_grace_seconds=h.health_check_grace_seconds,
@@ -396,7 +398,7 @@ def build(s: Settings) -> Platform:
                 target_group_arn_suffix=web.target_group_arn_suffix,
                 asg_name=web.asg_name,
                 alerts_topic_arn=alerts.topic_arn,
-                site_url=pf.canary_url or web.url,
+                site_url=pf.canary_url or s.site_url or web.url,
                 health_check_path=h.health_check_path,
                 logs_key_arn=encryption.logs_key_arn,
                 canary_name=canary_name(s.project, s.stack),

@@ -20,6 +20,7 @@ import math
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -42,6 +43,12 @@ PHASES: tuple[str, ...] = ("early", "pmf", "growth")
 _REGION_RE = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$"
 _INSTANCE_TYPE_RE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
 _EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_DOMAIN_RE = r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$"
+# Domains reserved for documentation and testing (RFC 2606, RFC 6761): mail to them never
+# arrives and certificates for them are never issued, so they count as "not set yet".
+RESERVED_DOMAINS: tuple[str, ...] = (
+    "example.com", "example.net", "example.org", "example", "test", "invalid", "localhost",
+)  # fmt: skip
 
 
 class _Group(BaseModel):
@@ -91,6 +98,19 @@ class Hosting(_Group):
         None,
         pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$",
         description="ACM certificate ARN; when set the ALB serves HTTPS and redirects HTTP.",
+    )
+    domain_name: str | None = Field(
+        None,
+        pattern=_DOMAIN_RE,
+        description="The app's domain (e.g. app.example.com): the stack issues an ACM "
+        "certificate for it (DNS validation), points an alias record at the load balancer and "
+        "serves HTTPS; needs hostedZoneId.",
+    )
+    hosted_zone_id: str | None = Field(
+        None,
+        pattern=r"^Z[A-Z0-9]{1,31}$",
+        description="Route 53 public hosted zone that holds domainName (its validation and "
+        "alias records go there).",
     )
     cpu_target: float = Field(
         50, ge=10, le=90, description="Target average CPU percent for target tracking."
@@ -308,7 +328,8 @@ class Rum(_Group):
     domain: str | None = Field(
         None,
         pattern=r"^(\*\.)?([a-z0-9-]+\.)+[a-z]{2,}$",
-        description="The web app's domain; required from phase `pmf`.",
+        description="The web app's domain; defaults to hosting.domainName; required from "
+        "phase `pmf`.",
     )
     session_sample_rate: float = Field(
         0.1, ge=0, le=1, description="Share of sessions recorded (0..1)."
@@ -426,8 +447,9 @@ class Performance(_Group):
     canary_url: str | None = Field(
         None,
         pattern=r"^https?://[A-Za-z0-9.-]+(:\d+)?$",
-        description="Base URL the canary checks (scheme and host, no path); defaults to the load "
-        "balancer's URL; required when hosting.certificateArn is set.",
+        description="Base URL the canary checks (scheme and host, no path); defaults to "
+        "https://<hosting.domainName>, else the load balancer's URL; required when "
+        "hosting.certificateArn is set without hosting.domainName.",
     )
     canary_artifact_days: int = Field(
         14, ge=1, le=455, description="Days canary run artifacts (S3) and run data are kept."
@@ -494,6 +516,21 @@ class Settings(BaseModel):
     def at_least(self, phase: str) -> bool:
         """True when the stack's phase is `phase` or later."""
         return PHASES.index(self.phase) >= PHASES.index(phase)
+
+    @property
+    def https(self) -> bool:
+        """The load balancer serves HTTPS (own certificate, or one issued for domainName)."""
+        return bool(self.hosting.certificate_arn or self.hosting.domain_name)
+
+    @property
+    def app_domain(self) -> str | None:
+        """The domain people reach the app on: rum.domain, else hosting.domainName."""
+        return self.rum.domain or self.hosting.domain_name
+
+    @property
+    def site_url(self) -> str | None:
+        """https://<hosting.domainName> when the stack owns a domain; None otherwise."""
+        return f"https://{self.hosting.domain_name}" if self.hosting.domain_name else None
 
 
 class SettingsError(ValueError):
@@ -737,8 +774,22 @@ def _cross_checks(s: dict[str, Any]) -> Iterable[tuple[str, str]]:
                 f"(got {al.db_free_storage_gb:g} >= {d.allocated_storage_gb})",
             )
     phase = s.get("phase")
-    if (r := s.get("rum")) is not None and phase in ("pmf", "growth") and not r.domain:
-        yield f"{ns}:rum.domain", f"is required from phase 'pmf' on (phase is {phase!r})"
+    if h and bool(h.domain_name) != bool(h.hosted_zone_id):
+        missing, given = (
+            ("hostedZoneId", "domainName") if h.domain_name else ("domainName", "hostedZoneId")
+        )
+        yield (
+            f"{ns}:hosting.{missing}",
+            f"is required with hosting.{given} (the certificate's validation record and the "
+            "alias record go into that zone) (got nothing)",
+        )
+    domain = h.domain_name if h else None
+    if (r := s.get("rum")) is not None and phase in ("pmf", "growth") and not (r.domain or domain):
+        yield (
+            f"{ns}:rum.domain",
+            f"is required from phase 'pmf' on, unless hosting.domainName is set (phase is "
+            f"{phase!r})",
+        )
     if r is not None and r.log_retention_days not in LOG_RETENTION_DAYS:
         allowed = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
         yield (
@@ -758,14 +809,99 @@ def _cross_checks(s: dict[str, Any]) -> Iterable[tuple[str, str]]:
                 f"must be <= hosting.maxSize (got {sc.warm_pool_min_size} > {h.max_size})",
             )
     pf = s.get("performance")
-    if phase == "growth" and pf is not None and h and h.certificate_arn and not pf.canary_url:
+    if (
+        phase == "growth"
+        and pf is not None
+        and h
+        and h.certificate_arn
+        and not h.domain_name
+        and not pf.canary_url
+    ):
         # With a certificate the ALB serves HTTPS for your domain, not for its own DNS name: a
         # canary pointed at the ALB would fail TLS verification on every run.
         yield (
             f"{ns}:performance.canaryUrl",
-            "is required when hosting.certificateArn is set (the canary must check the domain "
-            "the certificate is for, e.g. https://app.example.com) (got nothing)",
+            "is required when hosting.certificateArn is set without hosting.domainName (the "
+            "canary must check the domain the certificate is for, e.g. "
+            "https://app.example.com) (got nothing)",
         )
+
+
+# ---- values a dry run accepts and a real update refuses -----------------------------------
+#
+# A shipped template (Pulumi.prod.yaml) holds marked placeholders; `pulumi preview` of it must
+# work (with warnings) and `pulumi up` must refuse until an operator sets real values. Each
+# entry below is one such rule: the full key, when it applies, and how to fix it. Adding a
+# rule is adding one entry.
+
+# The placeholder hosted zone the shipped prod file carries (a real zone id never says this).
+PLACEHOLDER_ZONE_ID = "ZREPLACEWITHYOURZONEID"
+
+
+def is_reserved_domain(domain: str) -> bool:
+    """True for documentation/test domains and their subdomains (RFC 2606, RFC 6761)."""
+    name = domain.lower().rstrip(".")
+    return any(name == r or name.endswith(f".{r}") for r in RESERVED_DOMAINS)
+
+
+def real_recipients(s: Settings) -> list[str]:
+    """Alert addresses that can receive mail (not on a reserved domain)."""
+    return [e for e in s.alerts.emails if not is_reserved_domain(e.rsplit("@", 1)[-1])]
+
+
+def _no_real_domain(s: Settings) -> bool:
+    return not s.hosting.domain_name or is_reserved_domain(s.hosting.domain_name)
+
+
+@dataclass(frozen=True)
+class UpdateRule:
+    """A value a real update must not deploy: `key` (full), when it `applies`, and `why`."""
+
+    key: str
+    applies: Callable[[Settings], bool]
+    why: str
+
+
+_EMAIL_HINT = (
+    "pulumi config set --secret --path 'groundwork:alerts.emails[0]' oncall@yourcompany.com"
+)
+UPDATE_RULES: tuple[UpdateRule, ...] = (
+    UpdateRule(
+        f"{NAMESPACE}:alerts.emails",
+        lambda s: s.protect and not real_recipients(s),
+        "has no recipient outside reserved domains (example.com, .test, ...): alarms, "
+        f"approvals and failure notices would reach no one; set one with `{_EMAIL_HINT}`",
+    ),
+    UpdateRule(
+        f"{NAMESPACE}:hosting.domainName",
+        lambda s: s.protect and not s.hosting.certificate_arn and _no_real_domain(s),
+        "is not a domain you own (nothing, or a reserved placeholder): a protected stack "
+        "serves HTTPS only; set your domain and its hosted zone with `pulumi config set "
+        "--path groundwork:hosting.domainName app.yourcompany.com` (or set "
+        "groundwork:hosting.certificateArn)",
+    ),
+    UpdateRule(
+        f"{NAMESPACE}:hosting.hostedZoneId",
+        lambda s: s.hosting.hosted_zone_id == PLACEHOLDER_ZONE_ID,
+        "is the shipped placeholder; set the Route 53 hosted zone of your domain with "
+        "`pulumi config set --path groundwork:hosting.hostedZoneId Z0123456789ABCDEFGHIJ`",
+    ),
+)
+
+
+def unsafe_for_update(s: Settings) -> list[tuple[str, str]]:
+    """(full key, why) of every value a real update must not deploy."""
+    return [(rule.key, rule.why) for rule in UPDATE_RULES if rule.applies(s)]
+
+
+def update_refusal(stack: str, findings: list[tuple[str, str]]) -> str:
+    """One message naming every key to set before `pulumi up` (dry runs only warn)."""
+    lines = "\n".join(f"  - {key} {why}" for key, why in findings)
+    keys = ", ".join(key for key, _ in findings)
+    return (
+        f"stack {stack!r} is not ready for a real update; set {keys} first "
+        f"(`pulumi preview` shows the same as warnings):\n{lines}"
+    )
 
 
 def _parse_bool(value: str) -> bool | None:
@@ -854,10 +990,17 @@ def load() -> Settings:
 
     values = _runtime_config()
     try:
-        return parse(values, project=pulumi.get_project(), stack=pulumi.get_stack())
+        s = parse(values, project=pulumi.get_project(), stack=pulumi.get_stack())
     except SettingsError as exc:
         # RunError prints just the message: no traceback for a config mistake.
         raise pulumi.RunError(str(exc)) from None
+    findings = unsafe_for_update(s)
+    if findings and pulumi.runtime.is_dry_run():
+        for key, why in findings:
+            pulumi.log.warn(f"{key} {why} (`pulumi up` refuses this)")
+    elif findings:
+        raise pulumi.RunError(update_refusal(s.stack, findings))
+    return s
 
 
 def _runtime_config() -> dict[str, str]:

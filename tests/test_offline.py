@@ -12,7 +12,7 @@ import yaml
 from offline import stackfile, tree
 from offline.model import SECRET_SIG, SIG_KEY, UNKNOWN, Recording, plain
 from offline.recorder import record
-from tests.conftest import ROOT, stack_config
+from tests.conftest import OVERLAYS, ROOT, stack_config
 
 
 def test_urns_follow_the_engine(prod: Recording) -> None:
@@ -31,16 +31,19 @@ def test_urns_are_unique(prod: Recording) -> None:
     assert len(urns) == len(set(urns))
 
 
-def test_full_mode_knows_outputs(prod: Recording) -> None:
+def test_full_mode_knows_outputs(prod: Recording, dev: Recording) -> None:
     assert prod.outputs["region"] == "eu-west-1"
-    assert prod.outputs["url"].startswith("http://")
+    assert prod.outputs["url"] == "https://app.northwind-saas.com"
+    assert dev.outputs["url"].startswith("http://")
     assert UNKNOWN not in json.dumps(prod.one("aws:autoscaling/group:Group").inputs)
 
 
 def test_preview_mode_leaves_computed_values_unknown(prod_preview: Recording) -> None:
     asg = prod_preview.one("aws:autoscaling/group:Group")
     assert asg.inputs["vpcZoneIdentifiers"] == [UNKNOWN] * 3, asg.urn
-    assert prod_preview.outputs["url"] == UNKNOWN
+    assert prod_preview.outputs["albDnsName"] == UNKNOWN
+    # The url is the configured domain: known before anything exists.
+    assert prod_preview.outputs["url"] == "https://app.northwind-saas.com"
     # Values known before apply stay known.
     assert asg.inputs["healthCheckType"] == "ELB"
     assert prod_preview.outputs["region"] == "eu-west-1"
@@ -83,7 +86,7 @@ def test_stack_file_errors_are_clear(tmp_path) -> None:
 def test_tree_is_stable_and_grouped(prod: Recording) -> None:
     text = tree.render(prod)
     # Registration order varies with scheduling; the printed tree must not.
-    assert text == tree.render(record("prod", project_dir=ROOT))
+    assert text == tree.render(record("prod", project_dir=ROOT, overlay=OVERLAYS["prod"]))
     lines = text.splitlines()
     network = lines.index("  + groundwork:network:Network  network")
     assert lines[network + 1].startswith("    - aws:"), "children follow their component"

@@ -147,7 +147,11 @@ BAD_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("bad-email", {"groundwork:alerts": {"emails": ["oncall"]}}, ["groundwork:alerts.emails[0]"]),
     (
         "rum-domain-missing",
-        {"groundwork:phase": "pmf", "groundwork:rum": {"domain": None}},
+        {
+            "groundwork:phase": "pmf",
+            "groundwork:rum": {"domain": None},
+            "groundwork:hosting": {"domainName": None, "hostedZoneId": None},
+        },
         ["groundwork:rum.domain is required"],
     ),
     (
