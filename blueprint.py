@@ -35,9 +35,11 @@ from components.pipeline import DeployPipeline, DeployPipelineArgs, physical_pre
 from components.rum import RealUserMonitoring, RealUserMonitoringArgs
 from components.scaling import PerformanceScaling, PerformanceScalingArgs
 from components.webtier import WebTier, WebTierArgs
+from ops.bundle import build_bundle
 from settings import Settings
 
 OPS_DIR = Path(__file__).resolve().parent / "ops"
+APP_DIR = Path(__file__).resolve().parent / "app"
 
 
 @dataclass
@@ -370,6 +372,9 @@ def build(s: Settings) -> Platform:
             build_compute_type=p.build_compute_type,
             artifact_retention_days=p.artifact_retention_days,
             protect=s.protect,
+            # The first run deploys the reference app (the bundle `ops.release` builds);
+            # with the github source it deploys the head of `branch` instead.
+            initial_release=build_bundle(APP_DIR).data if p.source == "s3" else None,
         ),
     )
 

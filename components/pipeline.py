@@ -35,6 +35,8 @@ the topic's policy lets EventBridge publish.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,6 +62,11 @@ BUNDLE_ARTIFACT = "Bundle"
 ARTIFACT_PREFIX_LENGTH = 20
 TEST_REPORT_PREFIX = "test-reports"
 CODEDEPLOY_EVENT_STATES = ("FAILURE",)
+# Inputs of the initial release object that carry its content: ignored after the first put,
+# so a release the user uploads is never overwritten by `pulumi up`.
+INITIAL_RELEASE_IGNORED: tuple[str, ...] = (
+    "contentBase64", "content", "source", "sourceHash", "etag", "metadata", "contentType",
+)  # fmt: skip
 
 # Actions that support no resource-level permissions (or, for the CodeDeploy agent's command
 # channel, no resource type at all): AWS authorises them only with Resource "*". All are
@@ -134,6 +141,10 @@ class DeployPipelineArgs:
     build_compute_type: str = "BUILD_GENERAL1_SMALL"
     artifact_retention_days: int = 365
     protect: bool = True
+    # S3 source: the reference release (the bundle `ops.release` builds), published as the
+    # source object once, so the pipeline's first run deploys it with no hand step. Never
+    # re-uploaded: a later `pulumi up` leaves whatever release the user uploaded since.
+    initial_release: bytes | None = None
 
     def __post_init__(self) -> None:
         if not _PREFIX_RE.match(self.resource_prefix):
@@ -295,6 +306,11 @@ class DeployPipeline(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[deploy_policy]),
         )
 
+        first_release = (
+            self._publish_initial_release(source)
+            if source is not None and args.initial_release is not None
+            else None
+        )
         pipeline_role = self._role("pipeline-role", "codepipeline.amazonaws.com")
         pipeline_policy = aws.iam.RolePolicy(
             f"{name}-pipeline-policy",
@@ -327,6 +343,8 @@ class DeployPipeline(pulumi.ComponentResource):
                     deployment_group,
                     pipeline_policy,
                     build_policy,
+                    # The run that creating the pipeline starts finds the first release.
+                    *([first_release] if first_release is not None else []),
                 ],
             ),
         )
@@ -398,6 +416,28 @@ class DeployPipeline(pulumi.ComponentResource):
             versioned=versioned,
             lifecycle_rules=[lifecycle],
         ).bucket
+
+    def _publish_initial_release(self, source: aws.s3.Bucket) -> aws.s3.BucketObjectv2:
+        """The reference release as the source object, uploaded once (see `initial_release`).
+
+        Every input that carries content is in `ignore_changes`: a newer app in this
+        repository, or a release the user uploaded since, never makes `pulumi up` put the
+        object again. Only a deleted object (gone from state after `pulumi refresh`) is put
+        back, so the pipeline always has a release to start from.
+        """
+        data = self._args.initial_release
+        assert data is not None
+        digest = hashlib.sha256(data).hexdigest()
+        return aws.s3.BucketObjectv2(
+            f"{self._name}-initial-release",
+            bucket=source.id,
+            key=self._args.source_key,
+            content_base64=base64.b64encode(data).decode(),
+            content_type="application/zip",
+            # CodePipeline shows this as the execution's revision summary (as ops.release does).
+            metadata={"codepipeline-artifact-revision-summary": f"app bundle {digest[:12]}"},
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(INITIAL_RELEASE_IGNORED)),
+        )
 
     # ---- roles ------------------------------------------------------------------------------
 
