@@ -169,14 +169,18 @@ def alarm_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
             role="unhealthyHosts",
             suffix="unhealthy-hosts",
             description=(
-                f"More than {t.unhealthy_hosts} targets failing the health check in {m} of {n} "
-                "minutes. No data (no targets): not breaching; asg-below-min covers that."
+                f"More than {t.unhealthy_hosts} targets failing the health check for "
+                f"{t.asg_below_min_minutes} minutes (longer than launching and bootstrapping an "
+                "instance, which the group replaces on its own). No data (no targets): not "
+                "breaching; asg-below-min covers that."
             ),
             comparison="GreaterThanThreshold",
             threshold=t.unhealthy_hosts,
             treat_missing_data="notBreaching",
-            evaluation_periods=n,
-            datapoints_to_alarm=m,
+            # A new instance is unhealthy until its bootstrap serves (day one, every scale-out):
+            # only a target that stays unhealthy longer than that is news.
+            evaluation_periods=t.asg_below_min_minutes,
+            datapoints_to_alarm=t.asg_below_min_minutes,
             namespace="AWS/ApplicationELB",
             metric_name="UnHealthyHostCount",
             statistic="Maximum",

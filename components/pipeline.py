@@ -62,6 +62,8 @@ BUNDLE_ARTIFACT = "Bundle"
 ARTIFACT_PREFIX_LENGTH = 20
 TEST_REPORT_PREFIX = "test-reports"
 CODEDEPLOY_EVENT_STATES = ("FAILURE",)
+# The seed copy of the reference release (components/bootstrap.py installs it at boot).
+SEED_PREFIX = "seed"
 # Inputs of the initial release object that carry its content: ignored after the first put,
 # so a release the user uploads is never overwritten by `pulumi up`.
 INITIAL_RELEASE_IGNORED: tuple[str, ...] = (
@@ -108,6 +110,11 @@ def physical_prefix(project: str, stack: str) -> str:
     return text[:60].rstrip("-")
 
 
+def seed_key(source_key: str) -> str:
+    """Where the seed copy of the reference release lies in the source bucket."""
+    return f"{SEED_PREFIX}/{source_key}"
+
+
 def artifact_prefix(pipeline_name: str) -> str:
     """The folder of the artifact bucket that holds this pipeline's artifacts."""
     return pipeline_name[:ARTIFACT_PREFIX_LENGTH]
@@ -145,6 +152,10 @@ class DeployPipelineArgs:
     # source object once, so the pipeline's first run deploys it with no hand step. Never
     # re-uploaded: a later `pulumi up` leaves whatever release the user uploaded since.
     initial_release: bytes | None = None
+    # S3 source with an initial release: the SSM parameter (a fixed name the instance
+    # bootstrap also knows) that tells new instances where a copy of the reference release
+    # lies, so they serve it until CodeDeploy installs a deployed one (docs/day-one.md).
+    seed_parameter_name: str | None = None
 
     def __post_init__(self) -> None:
         if not _PREFIX_RE.match(self.resource_prefix):
@@ -311,6 +322,13 @@ class DeployPipeline(pulumi.ComponentResource):
             if source is not None and args.initial_release is not None
             else None
         )
+        seed = (
+            self._publish_seed(source)
+            if source is not None
+            and args.initial_release is not None
+            and args.seed_parameter_name is not None
+            else None
+        )
         pipeline_role = self._role("pipeline-role", "codepipeline.amazonaws.com")
         pipeline_policy = aws.iam.RolePolicy(
             f"{name}-pipeline-policy",
@@ -352,7 +370,7 @@ class DeployPipeline(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-agent-policy",
             role=args.instance_role_name,
-            policy=iam.to_json(self._agent_policy(artifacts, key)),
+            policy=iam.to_json(self._agent_policy(artifacts, key, seed)),
             opts=self._child,
         )
         if source is not None:
@@ -438,6 +456,31 @@ class DeployPipeline(pulumi.ComponentResource):
             metadata={"codepipeline-artifact-revision-summary": f"app bundle {digest[:12]}"},
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(INITIAL_RELEASE_IGNORED)),
         )
+
+    def _publish_seed(self, source: aws.s3.Bucket) -> tuple[aws.s3.Bucket, aws.ssm.Parameter]:
+        """A copy of the reference release beside the source object (a key no upload and no
+        pipeline trigger uses), and the parameter that tells the instance bootstrap where it
+        is. Kept in step with the repository's app: it only ever seeds new instances."""
+        args = self._args
+        assert args.initial_release is not None and args.seed_parameter_name is not None
+        seed_object = aws.s3.BucketObjectv2(
+            f"{self._name}-seed-release",
+            bucket=source.id,
+            key=seed_key(args.source_key),
+            content_base64=base64.b64encode(args.initial_release).decode(),
+            content_type="application/zip",
+            opts=self._child,
+        )
+        parameter = aws.ssm.Parameter(
+            f"{self._name}-seed-location",
+            name=args.seed_parameter_name,
+            type="String",
+            description="Where new web instances find the release they serve before CodeDeploy "
+            "installs a deployed one",
+            value=pulumi.Output.json_dumps({"bucket": source.bucket, "key": seed_object.key}),
+            opts=self._child,
+        )
+        return source, parameter
 
     # ---- roles ------------------------------------------------------------------------------
 
@@ -607,11 +650,29 @@ class DeployPipeline(pulumi.ComponentResource):
             ]
         return iam.document(*statements)
 
-    def _agent_policy(self, artifacts: aws.s3.Bucket, key: aws.kms.Key) -> dict[str, Any]:
-        """The CodeDeploy agent on each instance: fetch this pipeline's bundles, nothing else."""
+    def _agent_policy(
+        self,
+        artifacts: aws.s3.Bucket,
+        key: aws.kms.Key,
+        seed: tuple[aws.s3.Bucket, aws.ssm.Parameter] | None = None,
+    ) -> dict[str, Any]:
+        """The CodeDeploy agent on each instance: fetch this pipeline's bundles (and the seed
+        release and where it lies), nothing else."""
         prefix = f"/{artifact_prefix(self._names['pipeline'])}/*"
         s3_service = f"s3.{self._args.region}.{context.dns_suffix_of(self._args.region)}"
+        seed_statements = []
+        if seed is not None:
+            source, parameter = seed
+            seed_statements = [
+                iam.statement(
+                    ["s3:GetObject"],
+                    [self._s3_arn(source.bucket, f"/{seed_key(self._args.source_key)}")],
+                    sid="ReadSeedRelease",
+                ),
+                iam.statement(["ssm:GetParameter"], [parameter.arn], sid="FindSeedRelease"),
+            ]
         return iam.document(
+            *seed_statements,
             iam.statement(
                 ["s3:GetObject", "s3:GetObjectVersion"],
                 [self._s3_arn(artifacts.bucket, prefix)],

@@ -466,7 +466,11 @@ def first_release_problems(rec: Recording) -> list[str]:
 def test_s3_source_starts_from_the_reference_release_once(stack: str, request: Any) -> None:
     rec = request.getfixturevalue(stack)
     assert first_release_problems(rec) == []
-    (obj,) = rec.children_of("groundwork:delivery:DeployPipeline", OBJECT)
+    obj = next(
+        o
+        for o in rec.children_of("groundwork:delivery:DeployPipeline", OBJECT)
+        if o.name == "pipeline-initial-release"
+    )
     overwriting = replaced(rec, obj.urn, lambda r: dataclasses.replace(r, ignore_changes=()))
     assert any("would overwrite" in p for p in first_release_problems(overwriting))
     assert set(pipeline_component.INITIAL_RELEASE_IGNORED) >= {"contentBase64", "metadata"}
@@ -557,3 +561,73 @@ def test_lifecycle_filters_are_explicit(stack: str, request: Any) -> None:
     lc = rec.of_type(LIFECYCLE)[0]
     rules = [{**rule, "filter": {}} for rule in lc.input("rules")]
     assert lifecycle_problems(replaced(rec, lc.urn, lambda r: with_props(r, rules=rules)))
+
+
+# ---- 9. no replacement loop before the first release: instances serve the seed -------------
+
+
+PARAMETER = "aws:ssm/parameter:Parameter"
+
+
+def seed_problems(rec: Recording) -> list[str]:
+    """The S3-source stack's instances serve the reference release from boot: the bootstrap
+    reads the parameter the pipeline writes, the instance role may read both, and the seed is
+    the bundle the pipeline starts from, at a key that starts no pipeline run."""
+    lt = rec.one(LT)
+    script = base64.b64decode(lt.input("userData")).decode()
+    params = rec.children_of("groundwork:delivery:DeployPipeline", PARAMETER)
+    if len(params) != 1:
+        return [f"{rec.stack_urn}: {len(params)} seed parameters"]
+    name = params[0].input("name")
+    problems = []
+    if f"SEED_PARAMETER={name}" not in script or "scripts/$hook.sh" not in script:
+        problems.append(f"{lt.urn}: the bootstrap does not serve the seed named by {name}")
+    seed = next(
+        (
+            o
+            for o in rec.children_of("groundwork:delivery:DeployPipeline", OBJECT)
+            if o.name == "pipeline-seed-release"
+        ),
+        None,
+    )
+    if (
+        seed is None
+        or base64.b64decode(seed.input("contentBase64")) != build_bundle(ROOT / "app").data
+    ):
+        problems.append(f"{rec.stack_urn}: the seed is not the reference release")
+        return problems
+    source_key = rec.one(PIPELINE).input("stages")[0]["actions"][0]["configuration"]["S3ObjectKey"]
+    if seed.input("key") == source_key:
+        problems.append(f"{seed.urn}: at the source key, it would start (and undo) a release")
+    agent = next(
+        p for p in rec.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith("agent-policy")
+    )
+    granted = {
+        (a, r)
+        for stmt in statements(value(agent, "policy"))
+        for a in as_list(stmt["Action"])
+        for r in as_list(stmt["Resource"])
+    }
+    if ("ssm:GetParameter", value(params[0], "arn")) not in granted:
+        problems.append(f"{agent.urn}: instances may not read {name}")
+    if not any(a == "s3:GetObject" and r.endswith(f"/{seed.input('key')}") for a, r in granted):
+        problems.append(f"{agent.urn}: instances may not read the seed {seed.input('key')}")
+    return problems
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_instances_serve_the_reference_release_until_the_first_deployment(
+    stack: str, request: Any
+) -> None:
+    rec = request.getfixturevalue(stack)
+    assert seed_problems(rec) == []
+    lt = rec.one(LT)
+    script = base64.b64decode(lt.input("userData")).decode()
+    unseeded = script.replace("SEED_PARAMETER=", "NO_SEED=")
+    broken = replaced(
+        rec, lt.urn, lambda r: with_props(r, userData=base64.b64encode(unseeded.encode()).decode())
+    )
+    assert any("does not serve the seed" in p for p in seed_problems(broken))
+    # The bootstrap installs the seed before it starts the CodeDeploy agent, which then
+    # replaces it with the last deployed release before the instance takes traffic.
+    assert script.index("groundwork-seed") < script.index("systemctl restart codedeploy-agent")
