@@ -631,3 +631,19 @@ def test_instances_serve_the_reference_release_until_the_first_deployment(
     # The bootstrap installs the seed before it starts the CodeDeploy agent, which then
     # replaces it with the last deployed release before the instance takes traffic.
     assert script.index("groundwork-seed") < script.index("systemctl restart codedeploy-agent")
+
+
+def test_the_timeline_names_every_key_to_set_and_every_alarm(prod: Recording) -> None:
+    import settings
+
+    text = (ROOT / "docs" / "day-one.md").read_text()
+    missing = [rule.key for rule in settings.UPDATE_RULES if rule.key.split(":")[1] not in text]
+    baseline = prod.children_of("groundwork:observability:BaselineAlarms", ALARM)
+    suffixes = {a.input("name").removeprefix("groundwork-prod-") for a in baseline}
+    roles = {"unhealthy-hosts": "unhealthyHosts", "asg-below-min": "asgBelowMin"}
+    unexplained = [
+        s
+        for s in sorted(suffixes)
+        if s not in text and roles.get(s, "") not in text and not s.startswith(("db-", "backup"))
+    ]
+    assert not missing and not unexplained, (missing, unexplained)
