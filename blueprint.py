@@ -202,6 +202,7 @@ def build(s: Settings) -> Platform:
     # ---- scalable hosting ------------------------------------------------------------------
     # Known before either exists: the pipeline writes it, the instance bootstrap reads it.
     seed_parameter = f"/{s.project}/{s.stack}/release/seed"
+    reference_release = build_bundle(APP_DIR).data
     user_data = pulumi.Output.all(
         pulumi.Output.from_input(app_config),
         logging.agent_config_parameter_name,
@@ -215,7 +216,7 @@ def build(s: Settings) -> Platform:
                 cloudwatch_agent_config_digest=values[2],
                 install_codedeploy_agent=True,
                 # Serve the reference release until CodeDeploy installs a deployed one.
-                seed_parameter=seed_parameter if s.pipeline.source == "s3" else None,
+                seed_parameter=seed_parameter,
             )
         )
     )
@@ -378,8 +379,10 @@ def build(s: Settings) -> Platform:
             protect=s.protect,
             # The first run deploys the reference app (the bundle `ops.release` builds);
             # with the github source it deploys the head of `branch` instead.
-            initial_release=build_bundle(APP_DIR).data if p.source == "s3" else None,
-            seed_parameter_name=seed_parameter if p.source == "s3" else None,
+            initial_release=reference_release if p.source == "s3" else None,
+            # New instances serve the reference release until the first deployment.
+            seed_release=reference_release,
+            seed_parameter_name=seed_parameter,
         ),
     )
 

@@ -152,9 +152,10 @@ class DeployPipelineArgs:
     # source object once, so the pipeline's first run deploys it with no hand step. Never
     # re-uploaded: a later `pulumi up` leaves whatever release the user uploaded since.
     initial_release: bytes | None = None
-    # S3 source with an initial release: the SSM parameter (a fixed name the instance
-    # bootstrap also knows) that tells new instances where a copy of the reference release
-    # lies, so they serve it until CodeDeploy installs a deployed one (docs/day-one.md).
+    # The release new instances serve until CodeDeploy installs a deployed one (any source;
+    # the reference release), and the SSM parameter (a fixed name the instance bootstrap also
+    # knows) that says where its copy lies (docs/day-one.md). Both or neither.
+    seed_release: bytes | None = None
     seed_parameter_name: str | None = None
 
     def __post_init__(self) -> None:
@@ -323,10 +324,8 @@ class DeployPipeline(pulumi.ComponentResource):
             else None
         )
         seed = (
-            self._publish_seed(source)
-            if source is not None
-            and args.initial_release is not None
-            and args.seed_parameter_name is not None
+            self._publish_seed(source if source is not None else artifacts)
+            if args.seed_release is not None and args.seed_parameter_name is not None
             else None
         )
         pipeline_role = self._role("pipeline-role", "codepipeline.amazonaws.com")
@@ -457,17 +456,18 @@ class DeployPipeline(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(INITIAL_RELEASE_IGNORED)),
         )
 
-    def _publish_seed(self, source: aws.s3.Bucket) -> tuple[aws.s3.Bucket, aws.ssm.Parameter]:
-        """A copy of the reference release beside the source object (a key no upload and no
-        pipeline trigger uses), and the parameter that tells the instance bootstrap where it
-        is. Kept in step with the repository's app: it only ever seeds new instances."""
+    def _publish_seed(self, bucket: aws.s3.Bucket) -> tuple[aws.s3.Bucket, aws.ssm.Parameter]:
+        """A copy of the seed release in `bucket` (the source bucket, at a key no upload and no
+        pipeline trigger uses; else the artifact bucket, under this pipeline's folder, which
+        the agent may already read), and the parameter that tells the instance bootstrap where
+        it is. Kept in step with the repository's app: it only ever seeds new instances."""
         args = self._args
-        assert args.initial_release is not None and args.seed_parameter_name is not None
+        assert args.seed_release is not None and args.seed_parameter_name is not None
         seed_object = aws.s3.BucketObjectv2(
             f"{self._name}-seed-release",
-            bucket=source.id,
-            key=seed_key(args.source_key),
-            content_base64=base64.b64encode(args.initial_release).decode(),
+            bucket=bucket.id,
+            key=self._seed_key(),
+            content_base64=base64.b64encode(args.seed_release).decode(),
             content_type="application/zip",
             opts=self._child,
         )
@@ -477,10 +477,15 @@ class DeployPipeline(pulumi.ComponentResource):
             type="String",
             description="Where new web instances find the release they serve before CodeDeploy "
             "installs a deployed one",
-            value=pulumi.Output.json_dumps({"bucket": source.bucket, "key": seed_object.key}),
+            value=pulumi.Output.json_dumps({"bucket": bucket.bucket, "key": seed_object.key}),
             opts=self._child,
         )
-        return source, parameter
+        return bucket, parameter
+
+    def _seed_key(self) -> str:
+        if self._args.source == "s3":
+            return seed_key(self._args.source_key)
+        return f"{artifact_prefix(self._names['pipeline'])}/{SEED_PREFIX}/app.zip"
 
     # ---- roles ------------------------------------------------------------------------------
 
@@ -662,11 +667,11 @@ class DeployPipeline(pulumi.ComponentResource):
         s3_service = f"s3.{self._args.region}.{context.dns_suffix_of(self._args.region)}"
         seed_statements = []
         if seed is not None:
-            source, parameter = seed
+            bucket, parameter = seed
             seed_statements = [
                 iam.statement(
                     ["s3:GetObject"],
-                    [self._s3_arn(source.bucket, f"/{seed_key(self._args.source_key)}")],
+                    [self._s3_arn(bucket.bucket, f"/{self._seed_key()}")],
                     sid="ReadSeedRelease",
                 ),
                 iam.statement(["ssm:GetParameter"], [parameter.arn], sid="FindSeedRelease"),
