@@ -6,8 +6,12 @@ VENV   := venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STACK  ?= dev
-# Extra flags for the offline preview, e.g. PREVIEW_ARGS="--json out/preview.json" (CI).
+# `make preview` is a dry run, as `pulumi preview` is: the shipped prod template previews with
+# a warning per placeholder. DRY_RUN=false records a real update instead (a template with
+# placeholders refuses it). Extra flags, e.g. PREVIEW_ARGS="--json out/preview.json" (CI), or
+# PREVIEW_ARGS="--overlay tests/stacks/prod.operator.yaml" for the operator-completed prod.
 PREVIEW_ARGS ?=
+DRY_RUN ?= true
 REQS   := requirements.txt requirements-dev.txt policies/requirements.txt
 
 .PHONY: test preview preview-watch lint schema bench clean
@@ -25,7 +29,7 @@ test: $(STAMP)
 	$(PY) -m pytest -n auto --dist loadfile --durations=10
 
 preview: $(STAMP)
-	$(PY) -m offline preview --stack $(STACK) $(PREVIEW_ARGS)
+	$(PY) -m offline preview --stack $(STACK) $(if $(filter true,$(DRY_RUN)),--preview,) $(PREVIEW_ARGS)
 
 # The edit loop: a warm process re-runs the preview on every change and prints what changed.
 preview-watch: $(STAMP)

@@ -39,9 +39,11 @@ from components.pipeline import DeployPipeline, DeployPipelineArgs, physical_pre
 from components.rum import RealUserMonitoring, RealUserMonitoringArgs
 from components.scaling import PerformanceScaling, PerformanceScalingArgs
 from components.webtier import OidcAuth, WebTier, WebTierArgs
+from ops.bundle import build_bundle
 from settings import Settings
 
 OPS_DIR = Path(__file__).resolve().parent / "ops"
+APP_DIR = Path(__file__).resolve().parent / "app"
 
 
 @dataclass
@@ -274,13 +276,13 @@ def build(s: Settings) -> Platform:
     # ---- real user monitoring (pmf+), before the web tier: its app config carries it ------
     rum: RealUserMonitoring | None = None
     if s.at_least("pmf"):
-        assert s.rum.domain is not None  # settings require it from pmf on
+        assert s.app_domain is not None  # settings require it from pmf on
         rum = RealUserMonitoring(
             "rum",
             RealUserMonitoringArgs(
                 region=s.region,
                 app_monitor_name=prefix,
-                domain=s.rum.domain,
+                domain=s.app_domain,
                 session_sample_rate=s.rum.session_sample_rate,
                 allow_cookies=s.rum.allow_cookies,
                 logs_key_arn=encryption.logs_key_arn,
@@ -299,6 +301,10 @@ def build(s: Settings) -> Platform:
         }
 
     # ---- scalable hosting ------------------------------------------------------------------
+    # Known before either exists: the pipeline writes it, the instance bootstrap reads it.
+    seed_parameter = f"/{s.project}/{s.stack}/release/seed"
+    reference_release = build_bundle(APP_DIR).data
+
     def user_data_with(config: dict[str, Any]) -> pulumi.Output[str]:
         return pulumi.Output.all(
             pulumi.Output.from_input(config),
@@ -312,6 +318,8 @@ def build(s: Settings) -> Platform:
                     cloudwatch_agent_parameter=values[1],
                     cloudwatch_agent_config_digest=values[2],
                     install_codedeploy_agent=True,
+                    # Serve the reference release until CodeDeploy installs a deployed one.
+                    seed_parameter=seed_parameter,
                 )
             )
         )
@@ -359,6 +367,8 @@ def build(s: Settings) -> Platform:
                 if oidc is not None
                 else None
             ),
+            domain_name=h.domain_name,
+            hosted_zone_id=h.hosted_zone_id,
             deletion_protection=h.deletion_protection,
             root_volume_gb=h.root_volume_gb,
             health_check_grace_seconds=h.health_check_grace_seconds,
@@ -424,6 +434,7 @@ def build(s: Settings) -> Platform:
             stack_provider=stack_provider(s),
             protect=s.protect,
             break_glass_role_arn=b.break_glass_role_arn,
+            alerts_topic_arn=alerts.topic_arn,
         ),
     )
     backup_vault = BackupVault(
@@ -547,6 +558,12 @@ def build(s: Settings) -> Platform:
             build_compute_type=p.build_compute_type,
             artifact_retention_days=p.artifact_retention_days,
             protect=s.protect,
+            # The first run deploys the reference app (the bundle `ops.release` builds);
+            # with the github source it deploys the head of `branch` instead.
+            initial_release=reference_release if p.source == "s3" else None,
+            # New instances serve the reference release until the first deployment.
+            seed_release=reference_release,
+            seed_parameter_name=seed_parameter,
         ),
     )
 
@@ -575,7 +592,7 @@ def build(s: Settings) -> Platform:
                 target_group_arn_suffix=web.target_group_arn_suffix,
                 asg_name=web.asg_name,
                 alerts_topic_arn=alerts.topic_arn,
-                site_url=pf.canary_url or web.url,
+                site_url=pf.canary_url or s.site_url or web.url,
                 health_check_path=h.health_check_path,
                 logs_key_arn=encryption.logs_key_arn,
                 canary_name=canary_name(s.project, s.stack),

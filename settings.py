@@ -20,6 +20,7 @@ import math
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -52,6 +53,12 @@ _EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _ROLE_ARN_RE = r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]+$"
 # AWS's documentation example account: a value in it is a placeholder the operator replaces.
 PLACEHOLDER_ACCOUNT = "111122223333"
+_DOMAIN_RE = r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$"
+# Domains reserved for documentation and testing (RFC 2606, RFC 6761): mail to them never
+# arrives and certificates for them are never issued, so they count as "not set yet".
+RESERVED_DOMAINS: tuple[str, ...] = (
+    "example.com", "example.net", "example.org", "example", "test", "invalid", "localhost",
+)  # fmt: skip
 
 
 class _Group(BaseModel):
@@ -101,6 +108,19 @@ class Hosting(_Group):
         None,
         pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$",
         description="ACM certificate ARN; when set the ALB serves HTTPS and redirects HTTP.",
+    )
+    domain_name: str | None = Field(
+        None,
+        pattern=_DOMAIN_RE,
+        description="The app's domain (e.g. app.example.com): the stack issues an ACM "
+        "certificate for it (DNS validation), points an alias record at the load balancer and "
+        "serves HTTPS; needs hostedZoneId.",
+    )
+    hosted_zone_id: str | None = Field(
+        None,
+        pattern=r"^Z[A-Z0-9]{1,31}$",
+        description="Route 53 public hosted zone that holds domainName (its validation and "
+        "alias records go there).",
     )
     cpu_target: float = Field(
         50, ge=10, le=90, description="Target average CPU percent for target tracking."
@@ -303,6 +323,14 @@ class Alarms(_Group):
         alias="alb5xxPerMinute",
         description="Alarm when more 5xx responses (app + load balancer) than this per minute.",
     )
+    target_5xx_per_minute: int = Field(
+        5,
+        ge=0,
+        le=1_000_000,
+        alias="target5xxPerMinute",
+        description="Alarm (and roll a deployment back) when the app itself returns more 5xx "
+        "responses than this per minute.",
+    )
     target_response_time_seconds: float = Field(
         1.0, gt=0, le=60, description="Alarm when p95 target response time exceeds this (s)."
     )
@@ -356,7 +384,8 @@ class Rum(_Group):
     domain: str | None = Field(
         None,
         pattern=r"^(\*\.)?([a-z0-9-]+\.)+[a-z]{2,}$",
-        description="The web app's domain; required from phase `pmf`.",
+        description="The web app's domain; defaults to hosting.domainName; required from "
+        "phase `pmf`.",
     )
     session_sample_rate: float = Field(
         0.1, ge=0, le=1, description="Share of sessions recorded (0..1)."
@@ -476,8 +505,9 @@ class Performance(_Group):
     canary_url: str | None = Field(
         None,
         pattern=r"^https?://[A-Za-z0-9.-]+(:\d+)?$",
-        description="Base URL the canary checks (scheme and host, no path); defaults to the load "
-        "balancer's URL; required when hosting.certificateArn is set.",
+        description="Base URL the canary checks (scheme and host, no path); defaults to "
+        "https://<hosting.domainName>, else the load balancer's URL; required when "
+        "hosting.certificateArn is set without hosting.domainName.",
     )
     canary_artifact_days: int = Field(
         14, ge=1, le=455, description="Days canary run artifacts (S3) and run data are kept."
@@ -513,7 +543,7 @@ class Auth(_Group):
         None,
         description="ALB OIDC authentication on the HTTPS listener: {issuer, "
         "authorizationEndpoint, tokenEndpoint, userInfoEndpoint, clientId, clientSecret "
-        "(secret), scope, sessionTimeoutSeconds}; needs hosting.certificateArn.",
+        "(secret), scope, sessionTimeoutSeconds}; needs hosting.domainName or certificateArn.",
     )
 
 
@@ -680,6 +710,21 @@ class Settings(BaseModel):
     def at_least(self, phase: str) -> bool:
         """True when the stack's phase is `phase` or later."""
         return PHASES.index(self.phase) >= PHASES.index(phase)
+
+    @property
+    def https(self) -> bool:
+        """The load balancer serves HTTPS (own certificate, or one issued for domainName)."""
+        return bool(self.hosting.certificate_arn or self.hosting.domain_name)
+
+    @property
+    def app_domain(self) -> str | None:
+        """The domain people reach the app on: rum.domain, else hosting.domainName."""
+        return self.rum.domain or self.hosting.domain_name
+
+    @property
+    def site_url(self) -> str | None:
+        """https://<hosting.domainName> when the stack owns a domain; None otherwise."""
+        return f"https://{self.hosting.domain_name}" if self.hosting.domain_name else None
 
 
 class SettingsError(ValueError):
@@ -944,8 +989,22 @@ def _cross_checks(s: dict[str, Any]) -> Iterable[tuple[str, str]]:
                 f"(got {al.db_free_storage_gb:g} >= {d.allocated_storage_gb})",
             )
     phase = s.get("phase")
-    if (r := s.get("rum")) is not None and phase in ("pmf", "growth") and not r.domain:
-        yield f"{ns}:rum.domain", f"is required from phase 'pmf' on (phase is {phase!r})"
+    if h and bool(h.domain_name) != bool(h.hosted_zone_id):
+        missing, given = (
+            ("hostedZoneId", "domainName") if h.domain_name else ("domainName", "hostedZoneId")
+        )
+        yield (
+            f"{ns}:hosting.{missing}",
+            f"is required with hosting.{given} (the certificate's validation record and the "
+            "alias record go into that zone) (got nothing)",
+        )
+    domain = h.domain_name if h else None
+    if (r := s.get("rum")) is not None and phase in ("pmf", "growth") and not (r.domain or domain):
+        yield (
+            f"{ns}:rum.domain",
+            f"is required from phase 'pmf' on, unless hosting.domainName is set (phase is "
+            f"{phase!r})",
+        )
     if r is not None and r.log_retention_days not in LOG_RETENTION_DAYS:
         allowed = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
         yield (
@@ -964,13 +1023,14 @@ def _cross_checks(s: dict[str, Any]) -> Iterable[tuple[str, str]]:
                 f"{ns}:scaling.warmPoolMinSize",
                 f"must be <= hosting.maxSize (got {sc.warm_pool_min_size} > {h.max_size})",
             )
-    if (au := s.get("auth")) is not None and au.oidc is not None and h and not h.certificate_arn:
+    https = h is not None and bool(h.certificate_arn or h.domain_name)
+    if (au := s.get("auth")) is not None and au.oidc is not None and h and not https:
         # "authenticate-oidc" is an action of HTTPS listeners only:
         # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-authenticate-users.html
         yield (
             f"{ns}:auth.oidc",
-            "needs hosting.certificateArn: the load balancer authenticates users only on its "
-            "HTTPS listener (got no certificate)",
+            "needs hosting.domainName or hosting.certificateArn: the load balancer "
+            "authenticates users only on its HTTPS listener (got neither)",
         )
     if sc is not None and sc.warm_pool and s.get("pipeline") is not None:
         # The pipeline always deploys with CodeDeploy (components/pipeline.py).
@@ -985,13 +1045,21 @@ def _cross_checks(s: dict[str, Any]) -> Iterable[tuple[str, str]]:
         for key, msg in _check_audit(au):
             yield f"{ns}:audit.{key}", msg
     pf = s.get("performance")
-    if phase == "growth" and pf is not None and h and h.certificate_arn and not pf.canary_url:
+    if (
+        phase == "growth"
+        and pf is not None
+        and h
+        and h.certificate_arn
+        and not h.domain_name
+        and not pf.canary_url
+    ):
         # With a certificate the ALB serves HTTPS for your domain, not for its own DNS name: a
         # canary pointed at the ALB would fail TLS verification on every run.
         yield (
             f"{ns}:performance.canaryUrl",
-            "is required when hosting.certificateArn is set (the canary must check the domain "
-            "the certificate is for, e.g. https://app.example.com) (got nothing)",
+            "is required when hosting.certificateArn is set without hosting.domainName (the "
+            "canary must check the domain the certificate is for, e.g. "
+            "https://app.example.com) (got nothing)",
         )
 
 
@@ -1033,6 +1101,96 @@ def _check_cost(c: Cost, tags: Mapping[str, str]) -> Iterable[tuple[str, str]]:
     for kind, values in sorted(c.thresholds.items()):
         if len(set(values)) != len(values):
             yield f"{key}.thresholds.{kind}", f"must not repeat a percentage (got {values})"
+
+
+# ---- values a dry run accepts and a real update refuses -----------------------------------
+#
+# A shipped template (Pulumi.prod.yaml) holds marked placeholders; `pulumi preview` of it must
+# work (with warnings) and `pulumi up` must refuse until an operator sets real values. Each
+# entry below is one such rule: the full key, when it applies, and how to fix it. Adding a
+# rule is adding one entry.
+
+# The placeholder hosted zone the shipped prod file carries (a real zone id never says this).
+PLACEHOLDER_ZONE_ID = "ZREPLACEWITHYOURZONEID"
+
+
+def is_reserved_domain(domain: str) -> bool:
+    """True for documentation/test domains and their subdomains (RFC 2606, RFC 6761)."""
+    name = domain.lower().rstrip(".")
+    return any(name == r or name.endswith(f".{r}") for r in RESERVED_DOMAINS)
+
+
+def real_recipients(s: Settings) -> list[str]:
+    """Alert addresses that can receive mail (not on a reserved domain)."""
+    return [e for e in s.alerts.emails if not is_reserved_domain(e.rsplit("@", 1)[-1])]
+
+
+def _placeholder_break_glass(s: Settings) -> bool:
+    arn = s.backups.break_glass_role_arn
+    return bool(arn) and arn.split(":")[4] == PLACEHOLDER_ACCOUNT
+
+
+def _no_real_domain(s: Settings) -> bool:
+    return not s.hosting.domain_name or is_reserved_domain(s.hosting.domain_name)
+
+
+@dataclass(frozen=True)
+class UpdateRule:
+    """A value a real update must not deploy: `key` (full), when it `applies`, and `why`."""
+
+    key: str
+    applies: Callable[[Settings], bool]
+    why: str
+
+
+_EMAIL_HINT = (
+    "pulumi config set --secret --path 'groundwork:alerts.emails[0]' oncall@yourcompany.com"
+)
+UPDATE_RULES: tuple[UpdateRule, ...] = (
+    UpdateRule(
+        f"{NAMESPACE}:alerts.emails",
+        lambda s: s.protect and not real_recipients(s),
+        "has no recipient outside reserved domains (example.com, .test, ...): alarms, "
+        f"approvals and failure notices would reach no one; set one with `{_EMAIL_HINT}`",
+    ),
+    UpdateRule(
+        f"{NAMESPACE}:hosting.domainName",
+        lambda s: s.protect and not s.hosting.certificate_arn and _no_real_domain(s),
+        "is not a domain you own (nothing, or a reserved placeholder): a protected stack "
+        "serves HTTPS only; set your domain and its hosted zone with `pulumi config set "
+        "--path groundwork:hosting.domainName app.yourcompany.com` (or set "
+        "groundwork:hosting.certificateArn)",
+    ),
+    UpdateRule(
+        f"{NAMESPACE}:hosting.hostedZoneId",
+        lambda s: s.hosting.hosted_zone_id == PLACEHOLDER_ZONE_ID,
+        "is the shipped placeholder; set the Route 53 hosted zone of your domain with "
+        "`pulumi config set --path groundwork:hosting.hostedZoneId Z0123456789ABCDEFGHIJ`",
+    ),
+    UpdateRule(
+        f"{NAMESPACE}:backups.breakGlassRoleArn",
+        _placeholder_break_glass,
+        f"is a placeholder (account {PLACEHOLDER_ACCOUNT} is AWS's documentation example): "
+        "set the ARN of your break-glass IAM role, the only role that may delete or disable "
+        "the backup keys, with `pulumi config set --path groundwork:backups.breakGlassRoleArn "
+        "arn:aws:iam::<account>:role/<name>`",
+    ),
+)
+
+
+def unsafe_for_update(s: Settings) -> list[tuple[str, str]]:
+    """(full key, why) of every value a real update must not deploy."""
+    return [(rule.key, rule.why) for rule in UPDATE_RULES if rule.applies(s)]
+
+
+def update_refusal(stack: str, findings: list[tuple[str, str]]) -> str:
+    """One message naming every key to set before `pulumi up` (dry runs only warn)."""
+    lines = "\n".join(f"  - {key} {why}" for key, why in findings)
+    keys = ", ".join(key for key, _ in findings)
+    return (
+        f"stack {stack!r} is not ready for a real update; set {keys} first "
+        f"(`pulumi preview` shows the same as warnings):\n{lines}"
+    )
 
 
 def _parse_bool(value: str) -> bool | None:
@@ -1205,19 +1363,6 @@ def _with_derived_defaults(parsed: dict[str, Any]) -> dict[str, Any]:
     return parsed
 
 
-def placeholder_problems(s: Settings) -> list[str]:
-    """Values shipped as marked placeholders that an operator must replace before a real
-    update (the shipped prod file carries them so a preview works out of the box)."""
-    arn = s.backups.break_glass_role_arn
-    if arn and arn.split(":")[4] == PLACEHOLDER_ACCOUNT:
-        return [
-            f"{NAMESPACE}:backups.breakGlassRoleArn is a placeholder (got {arn!r}, account "
-            f"{PLACEHOLDER_ACCOUNT} is AWS's documentation example); set the ARN of your "
-            "break-glass IAM role, the only role that may delete or disable the backup keys"
-        ]
-    return []
-
-
 def load() -> Settings:
     """Read the running stack's config; a bad config stops the program with a plain message."""
     import pulumi  # imported here so the pure parts load without the SDK's runtime state
@@ -1229,41 +1374,19 @@ def load() -> Settings:
         *(k for k in values if runtime_config.is_config_secret(k)),
     ]
     try:
-        loaded = parse(
+        s = parse(
             values, project=pulumi.get_project(), stack=pulumi.get_stack(), secret_keys=secret_keys
         )
     except SettingsError as exc:
         # RunError prints just the message: no traceback for a config mistake.
         raise pulumi.RunError(str(exc)) from None
-    gate_placeholders(
-        loaded,
-        dry_run=pulumi.runtime.is_dry_run(),
-        deploying=_deploying(),
-        warn=pulumi.log.warn,
-    )
-    return loaded
-
-
-def gate_placeholders(
-    s: Settings, *, dry_run: bool, deploying: bool, warn: Callable[[str], None]
-) -> None:
-    """A preview may show the plan with placeholders (warned); a real update must not ship
-    them. An evaluation under mocks (the offline preview, tests) deploys nothing."""
-    problems = placeholder_problems(s)
-    if problems and deploying and not dry_run:
-        import pulumi
-
-        raise pulumi.RunError(str(SettingsError(s.stack, problems)))
-    for problem in problems:
-        warn(f"{problem} (a real update refuses this)")
-
-
-def _deploying() -> bool:
-    """False when the program runs under Pulumi's mocks (nothing reaches a cloud)."""
-    from pulumi.runtime import mocks
-    from pulumi.runtime import settings as runtime_settings
-
-    return not isinstance(runtime_settings.get_monitor(), mocks.MockMonitor)
+    findings = unsafe_for_update(s)
+    if findings and pulumi.runtime.is_dry_run():
+        for key, why in findings:
+            pulumi.log.warn(f"{key} {why} (`pulumi up` refuses this)")
+    elif findings:
+        raise pulumi.RunError(update_refusal(s.stack, findings))
+    return s
 
 
 def _runtime_config() -> dict[str, str]:

@@ -71,6 +71,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         report_path = Path(tmp) / "report.json"
         preview = [sys.executable, "-m", "offline", "preview", "--stack", args.stack]
+        # prod as an operator completes it (tests/stacks), recorded as an update: the shipped
+        # template refuses an update until its placeholders are replaced.
+        overlay = ROOT / "tests" / "stacks" / f"{args.stack}.operator.yaml"
+        preview += ["--overlay", str(overlay)] if overlay.is_file() else []
         preview += ["--json", str(report_path)]
         if args.stack_file:
             preview += ["--stack-file", args.stack_file]

@@ -1,13 +1,16 @@
 """BaselineAlarms: the phase-1 alarms every stack needs, all acting through the alerts topic.
 
-What they watch: ALB 5xx responses, unhealthy targets, slow responses; an autoscaling group
+What they watch: ALB 5xx responses, the targets' own 5xx responses, unhealthy targets, slow
+responses; an autoscaling group
 below its minimum; the database's CPU, free storage, freeable memory and connections (when a
 database is given); the app's error-log rate. (The logical backup job raises its own
 failed-run and missed-run alarms: components/backup_job.py.) Each alarm notifies on ALARM and
 on OK, and says what missing data means:
 
-- metrics AWS publishes every minute while the resource exists (autoscaling group metrics,
-  RDS metrics): silence means the resource or its monitoring is gone -> `breaching`;
+- autoscaling group metrics, published every minute once the group exists: silence means the
+  group or its monitoring is gone -> `breaching`;
+- RDS metrics: a new or restarting instance leaves gaps -> `missing` (no page on day one; the
+  RDS event subscription reports a deleted or failed instance);
 - metrics that exist only when something happens (5xx counts, response times, log-derived
   error counts, unhealthy-host counts with no targets): silence means nothing
   happened -> `notBreaching`.
@@ -27,8 +30,17 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-# Roles whose alarms a deployment watches to roll back (CodeDeploy automatic rollback).
-ROLLBACK_ROLES: tuple[str, ...] = ("alb5xx", "unhealthyHosts", "errorLogRate")
+# Roles whose alarms a deployment watches to roll back (CodeDeploy automatic rollback): only
+# alarms a release itself causes. The targets' own 5xx count (not the load balancer's, which
+# also counts "no healthy target" 503s), the app's error-log rate and its latency. Each is
+# silent (not breaching) while no release serves and while capacity is short. Never the
+# unhealthy-hosts or capacity alarms: before the first release every target is unhealthy, and
+# CodeDeploy refuses to start a deployment while one of its alarms is in ALARM
+# (ALARM_ACTIVE), so a first release could never land; and a capacity shortfall is not
+# something rolling back a release repairs.
+ROLLBACK_ROLES: tuple[str, ...] = ("target5xx", "errorLogRate", "targetResponseTime")
+# Roles that must never be rollback alarms, for the reasons above (tests hold the line).
+NEVER_ROLLBACK_ROLES: frozenset[str] = frozenset({"alb5xx", "unhealthyHosts", "asgBelowMin"})
 
 GIB = 1024**3
 MIB = 1024**2
@@ -39,6 +51,7 @@ class Thresholds:
     """`groundwork:alarms` (settings.Alarms) as the component sees it; no defaults here."""
 
     alb_5xx_per_minute: int
+    target_5xx_per_minute: int
     target_response_time_seconds: float
     unhealthy_hosts: int
     asg_below_min_minutes: int
@@ -135,17 +148,39 @@ def alarm_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
             ),
         ),
         AlarmSpec(
+            role="target5xx",
+            suffix="target-5xx",
+            description=(
+                f"More than {t.target_5xx_per_minute} 5xx responses per minute from the app "
+                f"itself (targets, not the load balancer) in {m} of {n} minutes. No requests "
+                "or no release yet: not breaching. Rolls a deployment back."
+            ),
+            comparison="GreaterThanThreshold",
+            threshold=t.target_5xx_per_minute,
+            treat_missing_data="notBreaching",
+            evaluation_periods=n,
+            datapoints_to_alarm=m,
+            namespace="AWS/ApplicationELB",
+            metric_name="HTTPCode_Target_5XX_Count",
+            statistic="Sum",
+            dimensions={"TargetGroup": args.target_group_arn_suffix, **alb},
+        ),
+        AlarmSpec(
             role="unhealthyHosts",
             suffix="unhealthy-hosts",
             description=(
-                f"More than {t.unhealthy_hosts} targets failing the health check in {m} of {n} "
-                "minutes. No data (no targets): not breaching; asg-below-min covers that."
+                f"More than {t.unhealthy_hosts} targets failing the health check for "
+                f"{t.asg_below_min_minutes} minutes (longer than launching and bootstrapping an "
+                "instance, which the group replaces on its own). No data (no targets): not "
+                "breaching; asg-below-min covers that."
             ),
             comparison="GreaterThanThreshold",
             threshold=t.unhealthy_hosts,
             treat_missing_data="notBreaching",
-            evaluation_periods=n,
-            datapoints_to_alarm=m,
+            # A new instance is unhealthy until its bootstrap serves (day one, every scale-out):
+            # only a target that stays unhealthy longer than that is news.
+            evaluation_periods=t.asg_below_min_minutes,
+            datapoints_to_alarm=t.asg_below_min_minutes,
             namespace="AWS/ApplicationELB",
             metric_name="UnHealthyHostCount",
             statistic="Maximum",
@@ -190,7 +225,10 @@ def alarm_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
     ]
     if args.database_identifier is not None:
         db = {"DBInstanceIdentifier": args.database_identifier}
-        silent = "No data: breaching, RDS publishes it every minute while the instance is up."
+        # Not `breaching`: a new instance's first minutes (and every restart) leave gaps that
+        # would page on day one. A deleted or failed instance is reported by the RDS event
+        # subscription to the alerts topic (components/database.py), so silence can stay silent.
+        silent = "No data (a new or restarting instance): not evaluated; RDS events cover it."
         for role, suffix, metric, stat, comparison, threshold, text in (
             ("dbCpu", "db-cpu", "CPUUtilization", "Average", "GreaterThanThreshold",
              t.db_cpu_percent, f"Database CPU above {t.db_cpu_percent:g}%"),
@@ -211,7 +249,7 @@ def alarm_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
                     description=f"{text} in {m} of {n} minutes. {silent}",
                     comparison=comparison,
                     threshold=threshold,
-                    treat_missing_data="breaching",
+                    treat_missing_data="missing",
                     evaluation_periods=n,
                     datapoints_to_alarm=m,
                     namespace="AWS/RDS",

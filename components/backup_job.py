@@ -582,10 +582,15 @@ class BackupJob(pulumi.ComponentResource):
             evaluation_periods=1,
             threshold=1,
             comparison_operator="LessThanThreshold",
-            # No data means no run: a missed backup is as bad as a failed one.
-            treat_missing_data="breaching",
+            # No data means no successful run in the window. `breaching` would page from
+            # the moment the alarm exists until the first scheduled run (up to a day on day
+            # one). `missing` puts silence in INSUFFICIENT_DATA instead: a new alarm already
+            # starts there (no state change, no notice), and once a backup has succeeded the
+            # move OK -> INSUFFICIENT_DATA notifies through insufficient_data_actions.
+            treat_missing_data="missing",
             alarm_actions=[args.alerts_topic_arn],
             ok_actions=[args.alerts_topic_arn],
+            insufficient_data_actions=[args.alerts_topic_arn],
             opts=child,
         )
         return failure_alarm, missed_alarm

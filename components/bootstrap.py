@@ -41,6 +41,9 @@ class Bootstrap:
     # A digest of the agent config the parameter holds: rendered into the script so that a
     # config change changes the launch template and the group rolls its instances.
     cloudwatch_agent_config_digest: str | None = None
+    # SSM parameter naming the reference release ({"bucket", "key"}) the instance serves
+    # until CodeDeploy installs a deployed one (docs/day-one.md); None: serve nothing.
+    seed_parameter: str | None = None
 
 
 def codedeploy_install_url(region: str) -> str:
@@ -125,6 +128,8 @@ def render(spec: Bootstrap) -> str:
             f"-m ec2 -s -c ssm:{shlex.quote(spec.cloudwatch_agent_parameter)}",
             "",
         ]
+    if spec.seed_parameter:
+        lines += _seed_lines(spec.seed_parameter)
     if spec.install_codedeploy_agent:
         url = shlex.quote(codedeploy_install_url(spec.region))
         lines += [
@@ -150,3 +155,56 @@ def render(spec: Bootstrap) -> str:
         ]
     lines.append('echo "groundwork bootstrap finished"')
     return "\n".join(lines) + "\n"
+
+
+# How long the first boot waits for the pipeline to publish the seed (it is created in the same
+# `pulumi up`, after the group): 60 tries, 10 s apart.
+SEED_WAIT_TRIES = 60
+# What the seed installs: the files CodeDeploy would (app/buildspec.yml's artifact list,
+# without vendor/, which only CodeBuild builds; the app runs without it, analytics off).
+SEED_PATHS = ("appspec.yml", "scripts", "webapp")
+SEED_HOOKS = ("prepare", "install", "start", "validate")
+SEED_SCRIPT = "/usr/local/sbin/groundwork-seed"
+
+
+def _seed_lines(parameter: str) -> list[str]:
+    """Serve the reference release at boot, the way CodeDeploy would install it, so an
+    instance is healthy (and serving a real app) before the first deployment has run. The
+    CodeDeploy agent, started after this, replaces it with the last deployed release before
+    the instance takes traffic (the deployment group's launch hook). Its own script, so a
+    failure there never stops the bootstrap (the agent still gets installed)."""
+    paths = " ".join(f"/tmp/groundwork-seed/{p}" for p in SEED_PATHS)
+    hooks = " ".join(SEED_HOOKS)
+    field = "python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])'"
+    return [
+        "# Day one: serve the reference release the pipeline starts from, until CodeDeploy",
+        "# installs a deployed one (docs/day-one.md). No seed, no harm: the instance then",
+        "# waits for the deployment group's launch hook as before.",
+        f"cat > {SEED_SCRIPT} <<'GROUNDWORK_SEED'",
+        "#!/bin/bash",
+        "set -euo pipefail",
+        'REGION="$1"',
+        f"SEED_PARAMETER={shlex.quote(parameter)}",
+        'SEED=""',
+        f"for attempt in $(seq 1 {SEED_WAIT_TRIES}); do",
+        '  if SEED=$(aws ssm get-parameter --region "$REGION" --name "$SEED_PARAMETER" '
+        "--query Parameter.Value --output text 2>/dev/null); then break; fi",
+        '  SEED=""',
+        "  sleep 10",
+        "done",
+        '[ -n "$SEED" ] || { echo "seed: $SEED_PARAMETER not found" >&2; exit 1; }',
+        f'BUCKET=$({field} bucket <<<"$SEED")',
+        f'KEY=$({field} key <<<"$SEED")',
+        "rm -rf /tmp/groundwork-seed /tmp/groundwork-seed.zip",
+        'aws s3api get-object --region "$REGION" --bucket "$BUCKET" --key "$KEY" '
+        "/tmp/groundwork-seed.zip >/dev/null",
+        "python3 -m zipfile -e /tmp/groundwork-seed.zip /tmp/groundwork-seed",
+        "install -d -m 0755 /opt/groundwork-app",
+        f"cp -R {paths} /opt/groundwork-app/",
+        "find /opt/groundwork-app -type d -exec chmod 0755 {} +",
+        "find /opt/groundwork-app -type f -exec chmod 0644 {} +",
+        f'for hook in {hooks}; do bash "/opt/groundwork-app/scripts/$hook.sh"; done',
+        "GROUNDWORK_SEED",
+        f'bash {SEED_SCRIPT} "$REGION" || echo "seed: the reference release is not served" >&2',
+        "",
+    ]

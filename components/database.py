@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from components import context, iam, kms, providers
 
@@ -37,6 +38,14 @@ PARAMETER_FAMILY = "postgres16"
 PORT = 5432
 MASTER_USERNAME = "postgres"
 LOG_EXPORTS: tuple[str, ...] = ("postgresql", "upgrade")
+# RDS event categories of a DB instance that reach the alerts topic: outages, failovers,
+# storage running out, failed or slow backups, maintenance, deletion. Not `creation`,
+# `configuration change` or `notification` (routine, would page on day one).
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.Messages.html
+EVENT_CATEGORIES: tuple[str, ...] = (
+    "availability", "backup", "deletion", "failover", "failure", "low storage",
+    "maintenance", "recovery", "restoration",
+)  # fmt: skip
 # RSA 2048 CA valid until 2061; clients verify the server against AWS's published bundle.
 CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
 MONITORING_INTERVAL_SECONDS = 60
@@ -101,6 +110,8 @@ class DatabaseArgs:
     protect: bool = True
     # When set, only this role may delete or disable the database's keys (kms.py says why).
     break_glass_role_arn: str | None = None
+    # Alerts.topic_arn: RDS events of the instance (failover, storage, backups) go there.
+    alerts_topic_arn: pulumi.Input[str] | None = None
 
 
 class Database(pulumi.ComponentResource):
@@ -218,6 +229,15 @@ class Database(pulumi.ComponentResource):
             for log in LOG_EXPORTS
         ]
 
+        # Unique per database (a delete-then-recreate must not collide with the last final
+        # snapshot) yet stable across updates: a random suffix kept in state, renewed only
+        # when the identifier changes.
+        snapshot_suffix = random.RandomId(
+            f"{name}-final-snapshot-suffix",
+            byte_length=4,
+            keepers={"identifier": args.identifier},
+            opts=child,
+        )
         instance = aws.rds.Instance(
             f"{name}-instance",
             identifier=args.identifier,
@@ -250,7 +270,11 @@ class Database(pulumi.ComponentResource):
             delete_automated_backups=False,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=not args.final_snapshot,
-            final_snapshot_identifier=f"{args.identifier}-final" if args.final_snapshot else None,
+            final_snapshot_identifier=(
+                pulumi.Output.concat(args.identifier, "-final-", snapshot_suffix.hex)
+                if args.final_snapshot
+                else None
+            ),
             performance_insights_enabled=True,
             performance_insights_kms_key_id=key.arn,
             performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS,
@@ -268,6 +292,16 @@ class Database(pulumi.ComponentResource):
 
         if args.backup_replica_region:
             self._replicate_backups(name, args, instance, partition, account)
+        if args.alerts_topic_arn is not None:
+            aws.rds.EventSubscription(
+                f"{name}-events",
+                sns_topic=args.alerts_topic_arn,
+                source_type="db-instance",
+                source_ids=[instance.identifier],
+                event_categories=list(EVENT_CATEGORIES),
+                enabled=True,
+                opts=child,
+            )
 
         self.identifier = instance.identifier
         self.address = instance.address

@@ -266,11 +266,35 @@ class Network(pulumi.ComponentResource):
             f"{name}-flow-logs-policy",
             role=role.id,
             policy=iam.to_json(
+                # The actions AWS documents for the flow-logs role; DescribeLogGroups lists
+                # groups, so it takes the account's log-group wildcard, the rest this group.
+                # https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
                 iam.document(
                     iam.statement(
-                        ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                        [
+                            "logs:CreateLogGroup",
+                            "logs:CreateLogStream",
+                            "logs:PutLogEvents",
+                            "logs:DescribeLogStreams",
+                        ],
                         [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
-                    )
+                        sid="WriteFlowLogs",
+                    ),
+                    iam.statement(
+                        ["logs:DescribeLogGroups"],
+                        [
+                            pulumi.Output.concat(
+                                "arn:",
+                                context.partition_of(args.region),
+                                ":logs:",
+                                args.region,
+                                ":",
+                                context.account_id(self),
+                                ":log-group:*",
+                            )
+                        ],
+                        sid="FindFlowLogGroup",
+                    ),
                 )
             ),
             opts=pulumi.ResourceOptions(parent=self),

@@ -290,7 +290,7 @@ class PerformanceMonitoring(pulumi.ComponentResource):
                 {
                     "id": "abort-incomplete-uploads",
                     "status": "Enabled",
-                    "filter": {},
+                    "filter": {"prefix": ""},
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
                 },
             ],

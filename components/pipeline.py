@@ -35,6 +35,8 @@ the topic's policy lets EventBridge publish.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,6 +62,13 @@ BUNDLE_ARTIFACT = "Bundle"
 ARTIFACT_PREFIX_LENGTH = 20
 TEST_REPORT_PREFIX = "test-reports"
 CODEDEPLOY_EVENT_STATES = ("FAILURE",)
+# The seed copy of the reference release (components/bootstrap.py installs it at boot).
+SEED_PREFIX = "seed"
+# Inputs of the initial release object that carry its content: ignored after the first put,
+# so a release the user uploads is never overwritten by `pulumi up`.
+INITIAL_RELEASE_IGNORED: tuple[str, ...] = (
+    "contentBase64", "content", "source", "sourceHash", "etag", "metadata", "contentType",
+)  # fmt: skip
 
 # Actions that support no resource-level permissions (or, for the CodeDeploy agent's command
 # channel, no resource type at all): AWS authorises them only with Resource "*". All are
@@ -101,6 +110,11 @@ def physical_prefix(project: str, stack: str) -> str:
     return text[:60].rstrip("-")
 
 
+def seed_key(source_key: str) -> str:
+    """Where the seed copy of the reference release lies in the source bucket."""
+    return f"{SEED_PREFIX}/{source_key}"
+
+
 def artifact_prefix(pipeline_name: str) -> str:
     """The folder of the artifact bucket that holds this pipeline's artifacts."""
     return pipeline_name[:ARTIFACT_PREFIX_LENGTH]
@@ -134,6 +148,15 @@ class DeployPipelineArgs:
     build_compute_type: str = "BUILD_GENERAL1_SMALL"
     artifact_retention_days: int = 365
     protect: bool = True
+    # S3 source: the reference release (the bundle `ops.release` builds), published as the
+    # source object once, so the pipeline's first run deploys it with no hand step. Never
+    # re-uploaded: a later `pulumi up` leaves whatever release the user uploaded since.
+    initial_release: bytes | None = None
+    # The release new instances serve until CodeDeploy installs a deployed one (any source;
+    # the reference release), and the SSM parameter (a fixed name the instance bootstrap also
+    # knows) that says where its copy lies (docs/day-one.md). Both or neither.
+    seed_release: bytes | None = None
+    seed_parameter_name: str | None = None
 
     def __post_init__(self) -> None:
         if not _PREFIX_RE.match(self.resource_prefix):
@@ -295,6 +318,16 @@ class DeployPipeline(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[deploy_policy]),
         )
 
+        first_release = (
+            self._publish_initial_release(source)
+            if source is not None and args.initial_release is not None
+            else None
+        )
+        seed = (
+            self._publish_seed(source if source is not None else artifacts)
+            if args.seed_release is not None and args.seed_parameter_name is not None
+            else None
+        )
         pipeline_role = self._role("pipeline-role", "codepipeline.amazonaws.com")
         pipeline_policy = aws.iam.RolePolicy(
             f"{name}-pipeline-policy",
@@ -327,6 +360,8 @@ class DeployPipeline(pulumi.ComponentResource):
                     deployment_group,
                     pipeline_policy,
                     build_policy,
+                    # The run that creating the pipeline starts finds the first release.
+                    *([first_release] if first_release is not None else []),
                 ],
             ),
         )
@@ -334,7 +369,7 @@ class DeployPipeline(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-agent-policy",
             role=args.instance_role_name,
-            policy=iam.to_json(self._agent_policy(artifacts, key)),
+            policy=iam.to_json(self._agent_policy(artifacts, key, seed)),
             opts=self._child,
         )
         if source is not None:
@@ -380,7 +415,7 @@ class DeployPipeline(pulumi.ComponentResource):
         lifecycle: dict[str, Any] = {
             "id": "expire-old-releases",
             "status": "Enabled",
-            "filter": {},
+            "filter": {"prefix": ""},
             "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
         }
         if versioned:
@@ -398,6 +433,59 @@ class DeployPipeline(pulumi.ComponentResource):
             versioned=versioned,
             lifecycle_rules=[lifecycle],
         ).bucket
+
+    def _publish_initial_release(self, source: aws.s3.Bucket) -> aws.s3.BucketObjectv2:
+        """The reference release as the source object, uploaded once (see `initial_release`).
+
+        Every input that carries content is in `ignore_changes`: a newer app in this
+        repository, or a release the user uploaded since, never makes `pulumi up` put the
+        object again. Only a deleted object (gone from state after `pulumi refresh`) is put
+        back, so the pipeline always has a release to start from.
+        """
+        data = self._args.initial_release
+        assert data is not None
+        digest = hashlib.sha256(data).hexdigest()
+        return aws.s3.BucketObjectv2(
+            f"{self._name}-initial-release",
+            bucket=source.id,
+            key=self._args.source_key,
+            content_base64=base64.b64encode(data).decode(),
+            content_type="application/zip",
+            # CodePipeline shows this as the execution's revision summary (as ops.release does).
+            metadata={"codepipeline-artifact-revision-summary": f"app bundle {digest[:12]}"},
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(INITIAL_RELEASE_IGNORED)),
+        )
+
+    def _publish_seed(self, bucket: aws.s3.Bucket) -> tuple[aws.s3.Bucket, aws.ssm.Parameter]:
+        """A copy of the seed release in `bucket` (the source bucket, at a key no upload and no
+        pipeline trigger uses; else the artifact bucket, under this pipeline's folder, which
+        the agent may already read), and the parameter that tells the instance bootstrap where
+        it is. Kept in step with the repository's app: it only ever seeds new instances."""
+        args = self._args
+        assert args.seed_release is not None and args.seed_parameter_name is not None
+        seed_object = aws.s3.BucketObjectv2(
+            f"{self._name}-seed-release",
+            bucket=bucket.id,
+            key=self._seed_key(),
+            content_base64=base64.b64encode(args.seed_release).decode(),
+            content_type="application/zip",
+            opts=self._child,
+        )
+        parameter = aws.ssm.Parameter(
+            f"{self._name}-seed-location",
+            name=args.seed_parameter_name,
+            type="String",
+            description="Where new web instances find the release they serve before CodeDeploy "
+            "installs a deployed one",
+            value=pulumi.Output.json_dumps({"bucket": bucket.bucket, "key": seed_object.key}),
+            opts=self._child,
+        )
+        return bucket, parameter
+
+    def _seed_key(self) -> str:
+        if self._args.source == "s3":
+            return seed_key(self._args.source_key)
+        return f"{artifact_prefix(self._names['pipeline'])}/{SEED_PREFIX}/app.zip"
 
     # ---- roles ------------------------------------------------------------------------------
 
@@ -567,11 +655,29 @@ class DeployPipeline(pulumi.ComponentResource):
             ]
         return iam.document(*statements)
 
-    def _agent_policy(self, artifacts: aws.s3.Bucket, key: aws.kms.Key) -> dict[str, Any]:
-        """The CodeDeploy agent on each instance: fetch this pipeline's bundles, nothing else."""
+    def _agent_policy(
+        self,
+        artifacts: aws.s3.Bucket,
+        key: aws.kms.Key,
+        seed: tuple[aws.s3.Bucket, aws.ssm.Parameter] | None = None,
+    ) -> dict[str, Any]:
+        """The CodeDeploy agent on each instance: fetch this pipeline's bundles (and the seed
+        release and where it lies), nothing else."""
         prefix = f"/{artifact_prefix(self._names['pipeline'])}/*"
         s3_service = f"s3.{self._args.region}.{context.dns_suffix_of(self._args.region)}"
+        seed_statements = []
+        if seed is not None:
+            bucket, parameter = seed
+            seed_statements = [
+                iam.statement(
+                    ["s3:GetObject"],
+                    [self._s3_arn(bucket.bucket, f"/{self._seed_key()}")],
+                    sid="ReadSeedRelease",
+                ),
+                iam.statement(["ssm:GetParameter"], [parameter.arn], sid="FindSeedRelease"),
+            ]
         return iam.document(
+            *seed_statements,
             iam.statement(
                 ["s3:GetObject", "s3:GetObjectVersion"],
                 [self._s3_arn(artifacts.bucket, prefix)],

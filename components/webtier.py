@@ -48,6 +48,11 @@ def ami_parameter(instance_type: str) -> str:
     return AL2023_PARAMETER.format(arch=architecture_of(instance_type))
 
 
+def image_id(instance_type: str) -> str:
+    """The launch template's image id: the AL2023 parameter, resolved by EC2 at launch."""
+    return f"resolve:ssm:{ami_parameter(instance_type)}"
+
+
 @dataclass(frozen=True)
 class OidcAuth:
     """The identity provider the HTTPS listener authenticates users with (authenticate-oidc)."""
@@ -111,6 +116,10 @@ class WebTierArgs:
     certificate_arn: str | None = None
     # ALB OIDC authentication on the HTTPS listener; None: no authentication at the edge.
     oidc: OidcAuth | None = None
+    # With a domain, the tier issues its own certificate (DNS validation in the hosted zone)
+    # and points an alias record at the load balancer; `url` becomes https://<domain_name>.
+    domain_name: str | None = None
+    hosted_zone_id: str | None = None
     deletion_protection: bool = True
     root_volume_gb: int = 20
     health_check_grace_seconds: int = 300
@@ -148,7 +157,7 @@ class WebTier(pulumi.ComponentResource):
     ) -> None:
         super().__init__("groundwork:hosting:WebTier", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        https = args.certificate_arn is not None
+        https = args.certificate_arn is not None or args.domain_name is not None
 
         alb_sg = aws.ec2.SecurityGroup(
             f"{name}-alb-sg",
@@ -256,6 +265,11 @@ class WebTier(pulumi.ComponentResource):
             },
             opts=child,
         )
+        certificate_arn: pulumi.Input[str] | None = args.certificate_arn
+        if args.domain_name is not None:
+            issued = self._domain(name, args, alb)
+            # A certificate the operator brings wins; the tier issues one only without it.
+            certificate_arn = args.certificate_arn or issued
         if https:
             aws.lb.Listener(
                 f"{name}-http",
@@ -276,7 +290,7 @@ class WebTier(pulumi.ComponentResource):
                 port=443,
                 protocol="HTTPS",
                 ssl_policy=TLS_POLICY,
-                certificate_arn=args.certificate_arn,
+                certificate_arn=certificate_arn,
                 default_actions=https_default_actions(target_group.arn, args.oidc),
                 opts=child,
             )
@@ -311,13 +325,14 @@ class WebTier(pulumi.ComponentResource):
             )
         profile = aws.iam.InstanceProfile(f"{name}-instance-profile", role=role.name, opts=child)
 
-        ami = aws.ssm.get_parameter_output(
-            name=ami_parameter(args.instance_type), opts=pulumi.InvokeOutputOptions(parent=self)
-        )
         tags = dict(args.instance_tags)
         launch_template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
-            image_id=ami.value,
+            # Resolved by EC2 at each launch, not by Pulumi at deploy time: a new AL2023 AMI
+            # reaches instances as they are replaced, and never turns a `pulumi up` into an
+            # unplanned fleet-wide refresh.
+            # https://docs.aws.amazon.com/autoscaling/ec2/userguide/using-systems-manager-parameters.html
+            image_id=image_id(args.instance_type),
             instance_type=args.instance_type,
             iam_instance_profile={"arn": profile.arn},
             network_interfaces=[
@@ -409,7 +424,11 @@ class WebTier(pulumi.ComponentResource):
         self.instance_security_group_id = instance_sg.id
         self.instance_role_name = role.name
         self.instance_role_arn = role.arn
-        self.url = alb.dns_name.apply(lambda dns: f"{'https' if https else 'http'}://{dns}")
+        self.url = (
+            pulumi.Output.from_input(f"https://{args.domain_name}")
+            if args.domain_name is not None
+            else alb.dns_name.apply(lambda dns: f"{'https' if https else 'http'}://{dns}")
+        )
         self.register_outputs(
             {
                 "url": self.url,
@@ -418,3 +437,48 @@ class WebTier(pulumi.ComponentResource):
                 "targetGroupArn": self.target_group_arn,
             }
         )
+
+    def _domain(
+        self, name: str, args: WebTierArgs, alb: aws.lb.LoadBalancer
+    ) -> pulumi.Output[str] | None:
+        """An alias record to the ALB and, unless the operator brought a certificate, an ACM
+        certificate for the domain (DNS-validated in its zone); returns its ARN once issued."""
+        assert args.domain_name is not None and args.hosted_zone_id is not None
+        child = pulumi.ResourceOptions(parent=self)
+        aws.route53.Record(
+            f"{name}-alias",
+            zone_id=args.hosted_zone_id,
+            name=args.domain_name,
+            type="A",
+            aliases=[
+                {"name": alb.dns_name, "zone_id": alb.zone_id, "evaluate_target_health": True}
+            ],
+            opts=child,
+        )
+        if args.certificate_arn is not None:
+            return None
+        certificate = aws.acm.Certificate(
+            f"{name}-certificate",
+            domain_name=args.domain_name,
+            validation_method="DNS",
+            opts=child,
+        )
+        option = certificate.domain_validation_options.apply(lambda options: options[0])
+        validation_record = aws.route53.Record(
+            f"{name}-certificate-validation-record",
+            zone_id=args.hosted_zone_id,
+            name=option.resource_record_name,
+            type=option.resource_record_type,
+            records=[option.resource_record_value],
+            ttl=300,
+            # ACM reuses the same record for a renewal or a re-issued certificate.
+            allow_overwrite=True,
+            opts=child,
+        )
+        validation = aws.acm.CertificateValidation(
+            f"{name}-certificate-validation",
+            certificate_arn=certificate.arn,
+            validation_record_fqdns=[validation_record.fqdn],
+            opts=child,
+        )
+        return validation.certificate_arn

@@ -1,6 +1,7 @@
 """`python -m offline`: the offline preview of a stack, without the Pulumi CLI or AWS.
 
-    python -m offline preview --stack dev [--preview] [--json report.json] [--no-policies]
+    python -m offline preview --stack dev [--preview] [--overlay FILE] [--json report.json]
+                              [--no-policies]
     python -m offline preview --stack dev --watch     # stay running, print what changed
 
 Records the real program for `Pulumi.<stack>.yaml` under mocks, prints the resource tree, then
@@ -40,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("preview", help="record the program for a stack and print its tree")
     p.add_argument("--stack", default="dev", help="stack name (reads Pulumi.<stack>.yaml)")
     p.add_argument("--stack-file", type=Path, help="a stack file other than Pulumi.<stack>.yaml")
+    p.add_argument(
+        "--overlay",
+        type=Path,
+        metavar="FILE",
+        help="a file of the stack file's shape deep-merged over it (e.g. operator-set values)",
+    )
     p.add_argument("--project-dir", type=Path, default=Path("."), help="the Pulumi project")
     p.add_argument(
         "--preview",
@@ -125,6 +132,7 @@ def _report(
             for r in sorted(recording.resources, key=lambda r: r.urn)
         ],
         "outputs": recording.outputs,
+        "warnings": recording.warnings,
         "policies": verdicts.to_report(result) if result else None,
         "cost": costs.to_report(est) if est is not None else None,
     }
@@ -141,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         return _watch(args)
     project_dir = args.project_dir.resolve()
     try:
-        config = stackfile.load(args.stack, project_dir, args.stack_file)
+        config = stackfile.load(args.stack, project_dir, args.stack_file, args.overlay)
         policy_path = args.policy_config or PACK_DIR / "config" / f"{args.stack}.json"
         policy_config = None if args.no_policies else load_policy_config(policy_path)
     except (stackfile.StackFileError, PolicyConfigError, OSError) as exc:
@@ -165,11 +173,14 @@ def main(argv: list[str] | None = None) -> int:
                 stack_file=args.stack_file,
                 preview=args.preview,
                 on_register=stream.submit if stream is not None else None,
+                overlay=args.overlay,
             )
         except ProgramError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(tree.render(recording))
+        for message in recording.warnings:
+            print(f"warning: {message}")
         est = _estimate(recording, config.values.get("aws:region", ""))
         if stream is not None:
             try:

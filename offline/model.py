@@ -72,6 +72,8 @@ class Recording:
     resources: list[RecordedResource]
     outputs: dict[str, Any]
     stack_urn: str
+    # What the program logged at warning level (pulumi.log.warn), in order.
+    warnings: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[RecordedResource]:
         return iter(self.resources)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import runpy
 import sys
@@ -141,6 +142,22 @@ class FakeCloud(pulumi.runtime.Mocks):
                 bucketDomainName=f"{bucket}.s3.amazonaws.com",
                 bucketRegionalDomainName=f"{bucket}.s3.{self.region}.amazonaws.com",
             )
+        if args.typ == "aws:acm/certificate:Certificate":
+            domain = inputs.get("domainName", name)
+            state["domainValidationOptions"] = [
+                {
+                    "domainName": domain,
+                    "resourceRecordName": f"_{_short_hash(domain)}.{domain}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": f"_{_short_hash(domain, 'v')}.acm-validations.aws.",
+                }
+            ]
+            state["arn"] = f"arn:aws:acm:{self.region}:{self.account_id}:certificate/{rid}"
+        if args.typ == "aws:route53/record:Record":
+            state["fqdn"] = str(inputs.get("name", name)).rstrip(".")
+        if args.typ == "random:index/randomId:RandomId":
+            digest = _short_hash(args.typ, args.name)
+            state.update(hex=digest, dec=str(int(digest, 16)), b64Url=digest, b64Std=digest)
         if args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
             state["latestVersion"] = 1
         if args.typ == "aws:cognito/identityPool:IdentityPool":
@@ -338,6 +355,26 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
+class _WarningLog(logging.Handler):
+    """Collects what the program logs at warning level and above (the engine's Log calls)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _program_logger() -> tuple[logging.Logger, _WarningLog]:
+    logger = logging.getLogger(f"offline.program.{id(object())}")
+    logger.propagate = False
+    handler = _WarningLog()
+    logger.handlers = [handler]
+    logger.setLevel(logging.INFO)
+    return logger, handler
+
+
 def _reset_runtime() -> None:
     runtime_settings.ROOT.set(None)
     set_all_config({}, [])
@@ -351,6 +388,7 @@ def record(
     preview: bool = False,
     account_id: str = MOCK_ACCOUNT_ID,
     on_register: Callable[[RecordedResource], None] | None = None,
+    overlay: Path | str | None = None,
 ) -> Recording:
     """Run `project_dir/__main__.py` for `stack` and return every registration it made.
 
@@ -358,7 +396,12 @@ def record(
     one shows whether any account ID in the inputs was written down instead of looked up.
     """
     project_dir = Path(project_dir).resolve()
-    config = stackfile.load(stack, project_dir, Path(stack_file) if stack_file else None)
+    config = stackfile.load(
+        stack,
+        project_dir,
+        Path(stack_file) if stack_file else None,
+        Path(overlay) if overlay else None,
+    )
     region = config.values.get("aws:region", "")
     cloud = FakeCloud(region=region, preview=preview, account_id=account_id)
     monitor = RecordingMonitor(cloud, config.project, stack, on_register)
@@ -367,7 +410,10 @@ def record(
     # A placeholder root keeps set_mocks from registering a stack of its own; run_in_stack
     # then registers the real one, so exports arrive as the stack's outputs.
     runtime_settings.ROOT.set(object())  # type: ignore[arg-type]
-    pulumi.runtime.set_mocks(cloud, config.project, stack, preview, monitor=monitor)
+    logger, warnings = _program_logger()
+    pulumi.runtime.set_mocks(
+        cloud, config.project, stack, preview, logger=logger, monitor=monitor
+    )
     runtime_settings.ROOT.set(None)
     set_all_config(dict(config.values), list(config.secret_keys))
 
@@ -393,4 +439,5 @@ def record(
         resources=list(monitor.records),
         outputs=dict(monitor.stack_outputs),
         stack_urn=monitor.stack_urn,
+        warnings=list(warnings.messages),
     )

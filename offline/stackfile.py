@@ -7,6 +7,7 @@ their keys are reported as secret, so the program sees a secret of the right sha
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,11 +64,23 @@ def _replace_secure(value: Any) -> Any:
     return value
 
 
-def load(stack: str, project_dir: Path, path: Path | None = None) -> StackConfig:
-    """Load `Pulumi.<stack>.yaml` (or `path`) from `project_dir`."""
-    path = path or project_dir / f"Pulumi.{stack}.yaml"
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge `overrides` into a copy of `base`; a value of None deletes the key."""
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The `config:` mapping of a stack file (or of an overlay in the same shape)."""
     if not path.is_file():
-        raise StackFileError(f"no stack file {path} (stack {stack!r})")
+        raise StackFileError(f"no stack file {path}")
     try:
         doc = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -75,6 +88,20 @@ def load(stack: str, project_dir: Path, path: Path | None = None) -> StackConfig
     config = doc.get("config") or {}
     if not isinstance(config, dict):
         raise StackFileError(f"{path}: 'config' must be a mapping")
+    return config
+
+
+def load(
+    stack: str, project_dir: Path, path: Path | None = None, overlay: Path | None = None
+) -> StackConfig:
+    """Load `Pulumi.<stack>.yaml` (or `path`) from `project_dir`, with `overlay` (a file of
+    the same shape, e.g. the values an operator sets) deep-merged over it."""
+    path = path or project_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise StackFileError(f"no stack file {path} (stack {stack!r})")
+    config = read_config(path)
+    if overlay is not None:
+        config = merge(config, read_config(overlay))
     project = project_name(project_dir)
     values: dict[str, str] = {}
     secret: list[str] = []

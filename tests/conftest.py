@@ -7,7 +7,6 @@ recordings made one after another in this process are independent of each other.
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from offline import stackfile
 from offline.model import Recording
 from offline.recorder import record
 from tests.recordings import shared_record
@@ -26,43 +26,30 @@ ROOT = Path(__file__).resolve().parent.parent
 AWS_TEST_REGION = "eu-west-1"
 
 
-def stack_config(stack: str) -> dict[str, Any]:
-    """The `config:` mapping of the shipped `Pulumi.<stack>.yaml`."""
+# The values an operator sets before the first `pulumi up` of prod (the shipped file is a
+# template with placeholders a real update refuses). Every recording of prod as an update
+# merges it over Pulumi.prod.yaml; tests/test_day_one.py records the shipped file alone.
+OVERLAYS: dict[str, Path] = {"prod": ROOT / "tests" / "stacks" / "prod.operator.yaml"}
+
+
+def shipped_stack_config(stack: str) -> dict[str, Any]:
+    """The `config:` mapping of the shipped `Pulumi.<stack>.yaml`, as it is in the repository."""
     return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
-def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Deep-merge `overrides` into a copy of `base`; a value of None deletes the key."""
-    out = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+def stack_config(stack: str) -> dict[str, Any]:
+    """The config the `dev`/`prod` fixtures record: the shipped file plus its overlay."""
+    config = shipped_stack_config(stack)
+    overlay = OVERLAYS.get(stack)
+    return stackfile.merge(config, stackfile.read_config(overlay)) if overlay else config
 
 
-# What an operator fills in before the first real update: the shipped files carry marked
-# placeholders there, which a preview warns about and a real update refuses (settings.py).
-OPERATOR_COMPLETED: dict[str, dict[str, Any]] = {
-    "prod": {
-        "groundwork:backups": {
-            "breakGlassRoleArn": "arn:aws:iam::444455556666:role/backup-break-glass"
-        }
-    },
-}
-
-
-def operator_config(stack: str) -> dict[str, Any]:
-    """The shipped stack config with the operator's values filled in."""
-    return merge(stack_config(stack), OPERATOR_COMPLETED.get(stack, {}))
+merge = stackfile.merge
 
 
 def write_stack_file(directory: Path, stack: str, overrides: dict[str, Any]) -> Path:
     path = directory / f"Pulumi.{stack}.variant.yaml"
-    path.write_text(yaml.safe_dump({"config": merge(operator_config(stack), overrides)}))
+    path.write_text(yaml.safe_dump({"config": merge(stack_config(stack), overrides)}))
     return path
 
 
@@ -79,7 +66,8 @@ def dev(recording_cache: Path) -> Recording:
 
 @pytest.fixture(scope="session")
 def operator_prod_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Pulumi.prod.yaml with the operator's values over its placeholders (OPERATOR_COMPLETED)."""
+    """Pulumi.prod.yaml with its overlay (tests/stacks/prod.operator.yaml) merged in, as one
+    file: recordings are shared across workers by the file's content."""
     return write_stack_file(tmp_path_factory.mktemp("prod"), "prod", {})
 
 

@@ -30,7 +30,9 @@ ALARMS = "groundwork:observability:BaselineAlarms"
 ALERTS = "groundwork:observability:Alerts"
 TOPIC = "aws:sns/topic:Topic"
 MISSING_DATA = {"breaching", "notBreaching", "ignore", "missing"}
-BASE_ROLES = {"alb5xx", "unhealthyHosts", "targetResponseTime", "asgBelowMin", "errorLogRate"}
+BASE_ROLES = {
+    "alb5xx", "target5xx", "unhealthyHosts", "targetResponseTime", "asgBelowMin", "errorLogRate"
+}  # fmt: skip
 DB_ROLES = {"dbCpu", "dbFreeStorage", "dbFreeableMemory", "dbConnections"}
 
 # Which recorded resource (type, output) a CloudWatch dimension names.
@@ -238,7 +240,7 @@ def test_database_thresholds_are_in_the_metric_units() -> None:
     assert specs["dbFreeableMemory"].threshold == t.db_freeable_memory_mb * 1024**2
     assert specs["dbCpu"].comparison == "GreaterThanThreshold"
     assert specs["dbFreeStorage"].comparison == "LessThanThreshold"
-    assert all(specs[r].treat_missing_data == "breaching" for r in DB_ROLES)
+    assert all(specs[r].treat_missing_data == "missing" for r in DB_ROLES)
     without = alarms_component.alarm_specs(dataclasses.replace(args, database_identifier=None))
     assert not DB_ROLES & {s.role for s in without}, "database alarms without a database"
 
@@ -249,9 +251,10 @@ def test_missing_data_follows_the_documented_rule() -> None:
         "topic", "app/a/1", "targetgroup/t/1", "asg", 2, "ns", "ErrorLogEvents", t, "p",
         database_identifier="db",
     )  # fmt: skip
-    continuous = {"asgBelowMin", *DB_ROLES}
     for spec in alarms_component.alarm_specs(args):
-        expected = "breaching" if spec.role in continuous else "notBreaching"
+        expected = {"asgBelowMin": "breaching"}.get(
+            spec.role, "missing" if spec.role in DB_ROLES else "notBreaching"
+        )
         assert spec.treat_missing_data == expected, spec.role
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from components import alerts as alerts_component
 from offline.model import Recording
 from offline.recorder import MOCK_ACCOUNT_ID
 from tests.conftest import stack_config
@@ -16,12 +17,9 @@ from tests.obs_helpers import child, children, replaced, statements, value, with
 
 ALERTS = "groundwork:observability:Alerts"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
-PUBLISHERS = {
-    "cloudwatch.amazonaws.com",
-    "events.amazonaws.com",
-    "budgets.amazonaws.com",
-    "costalerts.amazonaws.com",
-}
+# Every publisher the component declares (tests/test_day_one.py checks the required ones are
+# among them and that the key policy lets each one in too).
+PUBLISHERS = {p.service for p in alerts_component.PUBLISHERS}
 
 
 def alerts_problems(rec: Recording, emails: list[str]) -> list[str]:

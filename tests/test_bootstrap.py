@@ -129,3 +129,34 @@ def _app_script_value(name: str) -> str:
 def test_bootstrap_prepares_the_user_and_python_the_app_runs_with():
     assert _app_script_value("APP_USER") == bootstrap.APP_USER
     assert Path(_app_script_value("PYTHON")).name == bootstrap.APP_PYTHON_PACKAGE
+
+
+SEED = "/groundwork/prod/release/seed"
+
+
+def _seed_script(text: str) -> str:
+    """The seed script the user data writes (between its heredoc markers)."""
+    start = text.index("<<'GROUNDWORK_SEED'\n") + len("<<'GROUNDWORK_SEED'\n")
+    return text[start : text.index("\nGROUNDWORK_SEED\n")]
+
+
+def test_seed_is_served_before_the_codedeploy_agent_starts_and_never_stops_the_bootstrap():
+    spec = bootstrap.Bootstrap(
+        region="eu-west-1",
+        app_config={"region": "eu-west-1", "appPort": 8080},
+        install_codedeploy_agent=True,
+        seed_parameter=SEED,
+    )
+    text = bootstrap.render(spec)
+    assert bash_n(text).returncode == 0
+    script = _seed_script(text)
+    assert bash_n(script).returncode == 0 and script.startswith("#!/bin/bash\nset -euo pipefail")
+    assert f"SEED_PARAMETER={SEED}" in script
+    # CodeDeploy's hooks, in CodeDeploy's order, on the files CodeDeploy would install.
+    assert "for hook in prepare install start validate" in script
+    assert all(f"/tmp/groundwork-seed/{p}" in script for p in bootstrap.SEED_PATHS)
+    # Its own process: a failed seed is reported and the bootstrap carries on to the agent.
+    run = f'bash {bootstrap.SEED_SCRIPT} "$REGION" || echo'
+    assert run in text and text.index(run) < text.index("systemctl restart codedeploy-agent")
+    # Without a parameter, no seed (the broken copy of the check above).
+    assert "GROUNDWORK_SEED" not in render("eu-west-1")

@@ -98,8 +98,8 @@ def test_alb_drops_invalid_headers_and_is_protected_in_prod(
     assert dev.one(ALB).input("enableDeletionProtection") is False, "dev opts out"
 
 
-def test_plain_http_without_certificate(prod: Recording) -> None:
-    listeners = prod.of_type(LISTENER)
+def test_plain_http_without_certificate(dev: Recording) -> None:
+    listeners = dev.of_type(LISTENER)
     assert [(listener.input("port"), listener.input("protocol")) for listener in listeners] == [
         (80, "HTTP")
     ]
@@ -138,10 +138,11 @@ def test_architecture_of_instance_type(instance_type: str, arch: str) -> None:
 
 
 def test_ami_comes_from_the_matching_ssm_parameter(prod: Recording, dev: Recording) -> None:
-    # prod runs m7g (Graviton), dev t4g: both resolve the arm64 parameter via SSM (mocked).
+    # prod runs m7g (Graviton), dev t4g: both name the arm64 parameter, resolved at launch.
     for rec in (prod, dev):
         image = rec.one(LT).input("imageId")
-        assert image.startswith("ami-"), f"{rec.one(LT).urn} imageId={image!r}"
+        expected = f"resolve:ssm:{ami_parameter('m7g.large')}"
+        assert image == expected, f"{rec.one(LT).urn} imageId={image!r}"
 
 
 def test_children_parented_to_components(prod: Recording, dev: Recording) -> None:

@@ -95,6 +95,17 @@ def test_flow_log_role_is_confined_to_its_log_group(prod: Recording) -> None:
     import json
 
     doc = json.loads(policy.input("policy"))
-    (stmt,) = doc["Statement"]
-    assert all(res.startswith("arn:aws:logs:") for res in stmt["Resource"]), policy.urn
-    assert "*" not in stmt["Action"]
+    by_sid = {stmt["Sid"]: stmt for stmt in doc["Statement"]}
+    assert set(by_sid) == {"WriteFlowLogs", "FindFlowLogGroup"}, policy.urn
+    for stmt in by_sid.values():
+        assert all(res.startswith("arn:aws:logs:") for res in stmt["Resource"]), policy.urn
+        assert "*" not in stmt["Action"]
+    # Only the listing action reaches beyond the flow-log group.
+    assert by_sid["FindFlowLogGroup"]["Action"] == ["logs:DescribeLogGroups"], policy.urn
+    # The actions AWS documents for the flow-logs role, all of them.
+    documented = {
+        "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+        "logs:DescribeLogGroups", "logs:DescribeLogStreams",
+    }  # fmt: skip
+    granted = {a for stmt in by_sid.values() for a in stmt["Action"]}
+    assert granted == documented, (policy.urn, documented ^ granted)

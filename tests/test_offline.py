@@ -32,16 +32,19 @@ def test_urns_are_unique(prod: Recording) -> None:
     assert len(urns) == len(set(urns))
 
 
-def test_full_mode_knows_outputs(prod: Recording) -> None:
+def test_full_mode_knows_outputs(prod: Recording, dev: Recording) -> None:
     assert prod.outputs["region"] == "eu-west-1"
-    assert prod.outputs["url"].startswith("http://")
+    assert prod.outputs["url"] == "https://app.northwind-saas.com"
+    assert dev.outputs["url"].startswith("http://")
     assert UNKNOWN not in json.dumps(prod.one("aws:autoscaling/group:Group").inputs)
 
 
 def test_preview_mode_leaves_computed_values_unknown(prod_preview: Recording) -> None:
     asg = prod_preview.one("aws:autoscaling/group:Group")
     assert asg.inputs["vpcZoneIdentifiers"] == [UNKNOWN] * 3, asg.urn
-    assert prod_preview.outputs["url"] == UNKNOWN
+    assert prod_preview.outputs["albDnsName"] == UNKNOWN
+    # The url is the configured domain: known before anything exists.
+    assert prod_preview.outputs["url"] == "https://app.northwind-saas.com"
     # Values known before apply stay known.
     assert asg.inputs["healthCheckType"] == "ELB"
     assert prod_preview.outputs["region"] == "eu-west-1"

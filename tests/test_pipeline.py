@@ -618,6 +618,10 @@ def expected_grants(rec: Recording, *, key: str, approval: bool) -> dict[str, di
         )
         allow("pipeline-pipeline-policy", bucket_reads, [n["source"]])
         allow("pipeline-start-policy", ["codepipeline:StartPipelineExecution"], [n["pipeline"]])
+        # New instances read the seed copy of the reference release and where it lies.
+        allow("pipeline-agent-policy", ["s3:GetObject"], [f"{n['source']}/seed/{key}"])
+        parameter = child(rec, "aws:ssm/parameter:Parameter", "pipeline-seed-location")
+        allow("pipeline-agent-policy", ["ssm:GetParameter"], [parameter.outputs["arn"]])
     if approval:
         allow("pipeline-pipeline-policy", ["sns:Publish"], [n["topic"]])
         allow(
@@ -671,7 +675,8 @@ def expected_grants(rec: Recording, *, key: str, approval: bool) -> dict[str, di
         )
 
     prefix = n["pipeline_name"][:20]
-    allow("pipeline-agent-policy", ["s3:GetObject", "s3:GetObjectVersion"], [f"{art}/{prefix}/*"])
+    allow("pipeline-agent-policy", ["s3:GetObject"], [f"{art}/{prefix}/*"])
+    allow("pipeline-agent-policy", ["s3:GetObjectVersion"], [f"{art}/{prefix}/*"])
     allow("pipeline-agent-policy", ["kms:Decrypt"], [n["key"]])
     allow(
         "pipeline-agent-policy",

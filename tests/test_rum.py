@@ -13,6 +13,7 @@ from offline.model import Recording
 from settings import SettingsError, parse
 from tests import performance_checks as pc
 from tests.checks import replace_inputs
+from tests.conftest import stack_config
 
 CUSTOM = {
     "groundwork:rum": {"sessionSampleRate": 0.05, "allowCookies": True, "logRetentionDays": 90}
@@ -94,7 +95,12 @@ def test_monitor_samples_and_sets_cookies_as_configured(pmf: Recording, custom: 
     assert pc.monitor_settings_problems(pmf, 0.05, True)
     assert pc.monitor_settings_problems(custom, 0.1, False)
     monitor = pmf.one(pc.APP_MONITOR)
-    assert monitor.input("domain") == "app.example.com", monitor.urn
+    # prod sets no rum.domain: the monitor takes groundwork:hosting.domainName.
+    domain = stack_config("prod")["groundwork:hosting"]["domainName"]
+    assert "groundwork:rum" not in stack_config("prod") or "domain" not in stack_config("prod")[
+        "groundwork:rum"
+    ]
+    assert monitor.input("domain") == domain, monitor.urn
     assert monitor.input("appMonitorConfiguration", "enableXray") is False, monitor.urn
 
 

@@ -11,7 +11,7 @@ import pytest
 
 import settings
 from offline.recorder import ProgramError
-from tests.conftest import ROOT, stack_config, write_stack_file
+from tests.conftest import ROOT, shipped_stack_config, stack_config, write_stack_file
 
 
 def flat(config: dict[str, Any]) -> dict[str, str]:
@@ -144,10 +144,29 @@ BAD_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         ["groundwork:hostng is not a known key"],
     ),
     ("object-expected", {"groundwork:database": "big"}, ["groundwork:database must be an object"]),
+    (
+        "domain-without-zone",
+        {"groundwork:hosting": {"hostedZoneId": None}},
+        ["groundwork:hosting.hostedZoneId is required with hosting.domainName"],
+    ),
+    (
+        "zone-without-domain",
+        {"groundwork:hosting": {"domainName": None}},
+        ["groundwork:hosting.domainName is required with hosting.hostedZoneId"],
+    ),
+    (
+        "domain-with-scheme",
+        {"groundwork:hosting": {"domainName": "https://app.northwind-saas.com"}},
+        ["groundwork:hosting.domainName"],
+    ),
     ("bad-email", {"groundwork:alerts": {"emails": ["oncall"]}}, ["groundwork:alerts.emails[0]"]),
     (
         "rum-domain-missing",
-        {"groundwork:phase": "pmf", "groundwork:rum": {"domain": None}},
+        {
+            "groundwork:phase": "pmf",
+            "groundwork:rum": {"domain": None},
+            "groundwork:hosting": {"domainName": None, "hostedZoneId": None},
+        },
         ["groundwork:rum.domain is required"],
     ),
     (
@@ -206,3 +225,25 @@ def test_cli_reports_bad_config_without_traceback(tmp_path) -> None:
     assert "groundwork:hosting.minSize must be <= maxSize (got 50 > 12)" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert result.stdout == "", "nothing may be previewed for an invalid config"
+
+
+def test_update_rules_are_data_and_name_full_keys() -> None:
+    """Other concerns add a rule by adding one `UpdateRule` entry; each names its full key."""
+    assert all(rule.key.startswith("groundwork:") for rule in settings.UPDATE_RULES)
+    shipped = settings.parse(flat(shipped_stack_config("prod")), project="groundwork", stack="prod")
+    completed = settings.parse(flat(stack_config("prod")), project="groundwork", stack="prod")
+    assert [k for k, _ in settings.unsafe_for_update(shipped)] == [
+        "groundwork:alerts.emails",
+        "groundwork:hosting.domainName",
+        "groundwork:hosting.hostedZoneId",
+    ]
+    assert settings.unsafe_for_update(completed) == []
+    extra = settings.UpdateRule("groundwork:x.y", lambda s: s.protect, "is a test")
+    original = settings.UPDATE_RULES
+    try:
+        settings.UPDATE_RULES = (*original, extra)
+        assert ("groundwork:x.y", "is a test") in settings.unsafe_for_update(completed)
+    finally:
+        settings.UPDATE_RULES = original
+    message = settings.update_refusal("prod", settings.unsafe_for_update(shipped))
+    assert message.count("\n  - ") == 3 and "groundwork:hosting.hostedZoneId" in message

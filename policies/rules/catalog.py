@@ -233,6 +233,25 @@ CATALOG: tuple[PolicySpec, ...] = (
             "listener: defaultActions[].type, .redirect.protocol",
         ),
     ),
+    PolicySpec(
+        name="alb-public-https-only",
+        description="Internet-facing load balancers serve nothing over plain HTTP: every HTTP "
+        "listener and listener rule only redirects to HTTPS.",
+        kind=STACK,
+        check=h.alb_public_http,
+        level=MANDATORY,
+        remediation="Serve HTTPS (groundwork:hosting.domainName or certificateArn) and make the "
+        "port-80 listener's only action a redirect to HTTPS.",
+        security_hub=("ELB.1",),
+        config_rules=("alb-http-to-https-redirection-check",),
+        unknowns="an unknown internal flag, defaultActions or rule actions list is " + DEFER,
+        reads=(
+            "load balancer: internal",
+            "listener: loadBalancerArn (property dependency or value = LB arn)",
+            "listener: protocol, certificateArn, defaultActions[].type, .redirect.protocol",
+            "listener rule: listenerArn (property dependency), actions",
+        ),
+    ),
     # ---- database ------------------------------------------------------------------------
     PolicySpec(
         name="rds-backup-retention",
@@ -572,6 +591,22 @@ CATALOG: tuple[PolicySpec, ...] = (
         config_rules=("cloudwatch-alarm-action-check", "cloudwatch-alarm-action-enabled-check"),
         unknowns="unknown actionsEnabled is " + DEFER + "; an unknown action list counts as set",
         reads=("actionsEnabled", "alarmActions"),
+    ),
+    PolicySpec(
+        name="alerts-topic-subscribed",
+        description="Every SNS topic that alarms or manual approvals notify has at least one "
+        "subscription.",
+        kind=STACK,
+        check=obs.alerts_topic_subscribed,
+        level=MANDATORY,
+        remediation="Subscribe someone to the alerts topic (groundwork:alerts.emails).",
+        unknowns="references through property dependencies are followed, so unknown ARNs at "
+        "preview still decide",
+        reads=(
+            "alarm: alarmActions, okActions (property dependency or value = topic arn)",
+            "pipeline: stages[].actions[] of category Approval, configuration.NotificationArn",
+            "subscription: topic (property dependency or value = topic arn)",
+        ),
     ),
     PolicySpec(
         name="resources-alarmed",

@@ -262,3 +262,69 @@ def alb_https_redirect(
                     )
                 )
     return findings
+
+
+LISTENER_RULES = frozenset(
+    {"aws:lb/listenerRule:ListenerRule", "aws:alb/listenerRule:ListenerRule"}
+)
+
+
+def _redirects_to_https(actions: Any) -> bool:
+    listed = as_list(actions)
+    return bool(listed) and all(
+        get(a, "type") == "redirect" and get(a, "redirect", "protocol") == "HTTPS" for a in listed
+    )
+
+
+def _serves_http(listener: Resource) -> bool:
+    proto = get(listener.props, "protocol")
+    return proto == "HTTP" or (
+        proto is MISSING and get(listener.props, "certificateArn") is MISSING
+    )
+
+
+def alb_public_http(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
+    """Internet-facing load balancers serve nothing over plain HTTP: every HTTP listener (and
+    every rule on one) only redirects to HTTPS, whether or not an HTTPS listener exists."""
+    lbs = [r for r in resources if r.type in LOAD_BALANCERS]
+    findings: list[Finding] = []
+    http_listeners: dict[str, Resource] = {}
+    for li in (r for r in resources if r.type in LISTENERS):
+        lb = _listener_lb(li, lbs)
+        if lb is None or not _serves_http(li):
+            continue
+        internal = get(lb.props, "internal")
+        if is_unknown(internal):
+            findings.append(undecided("internal", lb.urn))
+            continue
+        if as_bool(internal) is True:
+            continue
+        http_listeners[li.urn] = li
+        actions = get(li.props, "defaultActions")
+        if is_unknown(actions):
+            findings.append(undecided("defaultActions", li.urn))
+        elif not _redirects_to_https(actions):
+            findings.append(
+                violation(
+                    f"internet-facing {lb.name} serves plain HTTP on {li.name}: make its default "
+                    "action a redirect to HTTPS (type 'redirect', redirect.protocol 'HTTPS')",
+                    li.urn,
+                )
+            )
+    for rule in (r for r in resources if r.type in LISTENER_RULES):
+        if not set(rule.depends_via("listenerArn")) & set(http_listeners):
+            continue
+        actions = get(rule.props, "actions")
+        if is_unknown(actions):
+            findings.append(undecided("actions", rule.urn))
+        elif not _redirects_to_https(actions):
+            findings.append(
+                violation(
+                    f"listener rule {rule.name} serves plain HTTP on an internet-facing load "
+                    "balancer's HTTP listener; only redirects to HTTPS belong there",
+                    rule.urn,
+                )
+            )
+    return findings

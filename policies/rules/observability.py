@@ -179,3 +179,62 @@ def resources_alarmed(
                 )
             )
     return findings
+
+
+TOPIC = "aws:sns/topic:Topic"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+PIPELINES = frozenset({"aws:codepipeline/pipeline:Pipeline"})
+
+
+def _refers_to(r: Resource, key: str, value: Any, topic: Resource) -> bool:
+    """`r` names `topic` in `value` (read from input `key`): by dependency or by ARN."""
+    arn = get(topic.props, "arn")
+    if isinstance(arn, str) and not is_unknown(arn) and arn in as_list(value):
+        return True
+    return topic.urn in r.depends_via(key) and (is_unknown(value) or _has_unknown(value))
+
+
+def _has_unknown(value: Any) -> bool:
+    return any(is_unknown(v) for v in as_list(value))
+
+
+def _approval_topics(pipeline: Resource) -> list[Any]:
+    """NotificationArn of every manual approval action of a pipeline."""
+    stages = get(pipeline.props, "stages")
+    return [
+        get(action, "configuration", "NotificationArn")
+        for stage in as_list(stages)
+        for action in as_list(get(stage, "actions"))
+        if get(action, "category") == "Approval"
+    ]
+
+
+def alerts_topic_subscribed(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
+    """Every topic an alarm or a manual approval notifies has at least one subscription."""
+    topics = [r for r in resources if r.type == TOPIC]
+    alerting: dict[str, Resource] = {}
+    for r in resources:
+        if r.type in ALARMS:
+            for key in ("alarmActions", "okActions"):
+                value = get(r.props, key)
+                alerting |= {t.urn: t for t in topics if _refers_to(r, key, value, t)}
+        if r.type in PIPELINES:
+            for arn in _approval_topics(r):
+                alerting |= {t.urn: t for t in topics if _refers_to(r, "stages", arn, t)}
+    findings: list[Finding] = []
+    subscriptions = [r for r in resources if r.type == SUBSCRIPTION]
+    for topic in alerting.values():
+        subscribed = [
+            s for s in subscriptions if _refers_to(s, "topic", get(s.props, "topic"), topic)
+        ]
+        if not subscribed:
+            findings.append(
+                violation(
+                    f"{topic.name} receives alarms or approval requests but has no subscription: "
+                    "nobody would hear them (subscribe at least one address)",
+                    topic.urn,
+                )
+            )
+    return findings

@@ -51,6 +51,75 @@ def with_alb_listeners(http: dict | None = None, https: bool = True) -> list[Rec
 FORWARD = {"defaultActions": [{"type": "forward", "targetGroupArn": UNKNOWN}]}
 
 
+def _http_rule(action: dict, internal: bool = False) -> list[RecordedResource]:
+    """An internet-facing (or internal) ALB whose HTTP listener redirects, plus a rule on it."""
+    lb = b.alb(internal=internal)
+    http = b.listener(lb, "web-http", "HTTP")
+    rule = b.res(
+        "aws:lb/listenerRule:ListenerRule",
+        "web-http-rule",
+        {"listenerArn": UNKNOWN, "priority": 10, "actions": [action]},
+        deps={"listenerArn": (http.urn,)},
+    )
+    return [lb, http, rule]
+
+
+ALERTS_TOPIC = "aws:sns/topic:Topic"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+
+
+def _alerts(
+    *, subscribed: bool = True, known: bool = True, approval: bool = False, alarmed: bool = True
+) -> list[RecordedResource]:
+    """An alerts topic, what notifies it (an alarm or a manual approval), its subscription."""
+    arn = b.TOPIC_ARN if known else UNKNOWN
+    topic = b.res(ALERTS_TOPIC, "alerts", {"kmsMasterKeyId": UNKNOWN}, outputs={"arn": arn})
+    out = [topic]
+    if alarmed:
+        out.append(
+            b.res(
+                "aws:cloudwatch/metricAlarm:MetricAlarm",
+                "web-5xx",
+                {"alarmActions": [arn], "okActions": [arn], "actionsEnabled": True},
+                deps={"alarmActions": (topic.urn,), "okActions": (topic.urn,)},
+            )
+        )
+    if approval:
+        approve = b.stage("Approve", ("approve", "Approval"))
+        approve["actions"][0]["configuration"] = {"NotificationArn": arn}
+        out.append(
+            b.res(
+                "aws:codepipeline/pipeline:Pipeline",
+                "delivery",
+                {"stages": [b.stage("Source", ("source", "Source")), approve]},
+                deps={"stages": (topic.urn,)},
+            )
+        )
+    if subscribed:
+        out.append(
+            b.res(
+                SUBSCRIPTION,
+                "alerts-email-0",
+                {"topic": arn, "protocol": "email", "endpoint": "oncall@northwind-saas.com"},
+                deps={"topic": (topic.urn,)},
+            )
+        )
+    return out
+
+
+def _subscribed_elsewhere() -> list[RecordedResource]:
+    """The subscription names another topic: the alerts topic still reaches no one."""
+    resources = _alerts(subscribed=False)
+    other = b.res(ALERTS_TOPIC, "other", {}, outputs={"arn": b.TOPIC_ARN + "-other"})
+    sub = b.res(
+        SUBSCRIPTION,
+        "other-email-0",
+        {"topic": b.TOPIC_ARN + "-other", "protocol": "email", "endpoint": "x@northwind-saas.com"},
+        deps={"topic": (other.urn,)},
+    )
+    return [*resources, other, sub]
+
+
 def _alarmed(kind: str, **alarm_overrides: object) -> list[RecordedResource]:
     target = {"alb": b.alb, "asg": b.asg, "rds": b.rds}[kind]()
     return [target, b.alarm(f"{target.name}-alarm", target, **alarm_overrides)]
@@ -378,6 +447,81 @@ CASES: list[Case] = [
         lambda: with_alb_listeners({"defaultActions": UNKNOWN}),
         "undecided",
         target=-1,
+    ),
+    # alb-public-https-only: no plain HTTP on the internet, HTTPS listener or not
+    Case("alb-public-https-only", "redirects", lambda: with_alb_listeners(), "pass", target=2),
+    Case(
+        "alb-public-https-only",
+        "http-only-forwards",
+        lambda: with_alb_listeners(FORWARD, https=False),
+        "violation",
+        target=1,
+    ),
+    Case(
+        "alb-public-https-only",
+        "internal-may-forward",
+        lambda: [lb := b.alb(internal=True), b.listener(lb, "web-http", "HTTP", **FORWARD)],
+        "pass",
+        target=1,
+    ),
+    Case(
+        "alb-public-https-only",
+        "rule-forwards-on-http",
+        lambda: _http_rule({"type": "forward", "targetGroupArn": UNKNOWN}),
+        "violation",
+        target=2,
+    ),
+    Case(
+        "alb-public-https-only",
+        "rule-redirects",
+        lambda: _http_rule({"type": "redirect", "redirect": {"protocol": "HTTPS"}}),
+        "pass",
+        target=2,
+    ),
+    Case(
+        "alb-public-https-only",
+        "unknown-actions",
+        lambda: with_alb_listeners({"defaultActions": UNKNOWN}, https=False),
+        "undecided",
+        target=-1,
+    ),
+    # alerts-topic-subscribed: someone hears the alarms and approval requests
+    Case("alerts-topic-subscribed", "subscribed", lambda: _alerts(), "pass"),
+    Case(
+        "alerts-topic-subscribed",
+        "no-subscription",
+        lambda: _alerts(subscribed=False),
+        "violation",
+    ),
+    Case(
+        "alerts-topic-subscribed",
+        "subscribed-elsewhere",
+        _subscribed_elsewhere,
+        "violation",
+    ),
+    Case(
+        "alerts-topic-subscribed",
+        "approval-only-unsubscribed",
+        lambda: _alerts(subscribed=False, approval=True, alarmed=False),
+        "violation",
+    ),
+    Case(
+        "alerts-topic-subscribed",
+        "unused-topic-unsubscribed",
+        lambda: _alerts(subscribed=False, alarmed=False),
+        "pass",
+    ),
+    Case(
+        "alerts-topic-subscribed",
+        "unknown-arns-followed-by-dependency",
+        lambda: _alerts(known=False),
+        "pass",
+    ),
+    Case(
+        "alerts-topic-subscribed",
+        "unknown-arns-unsubscribed",
+        lambda: _alerts(known=False, subscribed=False),
+        "violation",
     ),
     # database
     Case("rds-backup-retention", "fourteen", one(b.rds), "pass"),
