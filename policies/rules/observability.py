@@ -146,7 +146,7 @@ def _dimension_values(alarm: Resource) -> set[str]:
 
 
 def _identities(r: Resource) -> set[str]:
-    keys = ("arnSuffix", "name", "id", "identifier")
+    keys = ("arnSuffix", "name", "id", "identifier", "clusterIdentifier")
     return {v for k in keys if isinstance(v := get(r.props, k), str) and not is_unknown(v) and v}
 
 

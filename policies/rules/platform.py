@@ -11,6 +11,23 @@ from .props import Finding, Resource, get, is_unknown, tags_of, violation
 ASG = "aws:autoscaling/group:Group"
 SCALING_POLICY = "aws:autoscaling/policy:Policy"
 RDS_INSTANCE = "aws:rds/instance:Instance"
+# Types whose deletion loses data (or, for an Aurora instance, takes the database down).
+STATEFUL_TYPES = frozenset(
+    {
+        RDS_INSTANCE,
+        "aws:rds/cluster:Cluster",
+        "aws:rds/clusterInstance:ClusterInstance",
+        "aws:rds/globalCluster:GlobalCluster",
+        "aws:dynamodb/table:Table",
+        "aws:dynamodb/globalTable:GlobalTable",
+        "aws:efs/fileSystem:FileSystem",
+        "aws:backup/vault:Vault",
+        "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault",
+        "aws:ebs/volume:Volume",
+        "aws:kms/key:Key",
+        "aws:cloudwatch/logGroup:LogGroup",
+    }
+)
 BUCKETS = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
 KMS_KEY = "aws:kms/key:Key"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -43,7 +60,7 @@ def asg_scaling_policy(
 
 
 def _is_stateful(r: Resource) -> bool:
-    if r.type in (RDS_INSTANCE, KMS_KEY, LOG_GROUP):
+    if r.type in STATEFUL_TYPES:
         return True
     if r.type in BUCKETS:
         tags = tags_of(r.props)

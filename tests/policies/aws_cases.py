@@ -1,0 +1,71 @@
+"""Adversarial inputs made with the real pulumi_aws constructors (compliant unless overridden).
+
+Each builder creates resources inside `constructed()` (tests/policies/constructed.py), so the
+property maps are exactly what the SDK sends the engine. Keyword overrides use the SDK's own
+snake_case argument names: `aurora(storage_encrypted=False)`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+PROTECT = pulumi.ResourceOptions(protect=True)
+TAGS = {"groundwork:component": "test"}
+KEY_ARN = "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+TOPIC_ARN = "arn:aws:sns:eu-west-1:111111111111:groundwork-alerts"
+
+
+def _args(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    out = {**base, **overrides}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def aurora(name: str = "aurora", opts: pulumi.ResourceOptions | None = PROTECT, **o: Any):
+    return aws.rds.Cluster(
+        name,
+        **_args(
+            {
+                "engine": "aurora-postgresql",
+                "engine_version": "16.4",
+                "master_username": "app",
+                "manage_master_user_password": True,
+                "backup_retention_period": 14,
+                "deletion_protection": True,
+                "skip_final_snapshot": False,
+                "final_snapshot_identifier": f"{name}-final",
+                "storage_encrypted": True,
+                "kms_key_id": KEY_ARN,
+                "copy_tags_to_snapshot": True,
+                "delete_automated_backups": False,
+                "tags": TAGS,
+            },
+            o,
+        ),
+        opts=opts,
+    )
+
+
+def aurora_instance(
+    cluster: aws.rds.Cluster,
+    name: str = "aurora-1",
+    opts: pulumi.ResourceOptions | None = PROTECT,
+    **o: Any,
+):
+    return aws.rds.ClusterInstance(
+        name,
+        **_args(
+            {
+                "cluster_identifier": cluster.id,
+                "engine": cluster.engine,
+                "instance_class": "db.r6g.large",
+                "publicly_accessible": False,
+                "performance_insights_enabled": True,
+                "tags": TAGS,
+            },
+            o,
+        ),
+        opts=opts,
+    )

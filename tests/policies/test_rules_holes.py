@@ -1,0 +1,223 @@
+"""Adversarial cases for issue 12's holes and false positives, through the real Analyzer.
+
+Every input is built with the real pulumi_aws constructors (aws_cases.py) and recorded the way
+a preview records it; the verdict comes from the pack over gRPC with policies/config/prod.json.
+Each case names the resource (by logical name) the verdict is about; "" is the root stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aws_cases as a
+import pulumi_aws as aws
+import pytest
+from conftest import run, undecided, violations
+from constructed import constructed
+from policy_builders import STACK_URN
+
+from offline.model import RecordedResource
+
+
+@dataclass(frozen=True)
+class Case:
+    policy: str
+    id: str
+    build: Callable[[], object]
+    expect: str  # "pass", "violation" or "undecided"
+    target: str  # logical name of the resource judged; "" for the root stack
+    preview: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.policy}:{self.id}"
+
+
+def _aurora_pair(**cluster: object) -> Callable[[], object]:
+    def build() -> None:
+        a.aurora_instance(a.aurora(**cluster))
+
+    return build
+
+
+def _aurora_member(**instance: object) -> Callable[[], object]:
+    def build() -> None:
+        a.aurora_instance(a.aurora(), **instance)
+
+    return build
+
+
+CASES: list[Case] = [
+    # 1. Aurora clusters and their instances get the database rules.
+    Case("rds-storage-encrypted", "aurora-compliant", _aurora_pair(), "pass", "aurora"),
+    Case(
+        "rds-storage-encrypted",
+        "aurora-unencrypted",
+        _aurora_pair(storage_encrypted=False),
+        "violation",
+        "aurora",
+    ),
+    Case(
+        "rds-storage-encrypted",
+        "aurora-serverless-v1-default",
+        _aurora_pair(storage_encrypted=None, engine_mode="serverless"),
+        "pass",
+        "aurora",
+    ),
+    Case(
+        "rds-backup-retention",
+        "aurora-default-one-day",
+        _aurora_pair(backup_retention_period=None),
+        "violation",
+        "aurora",
+    ),
+    Case(
+        "rds-deletion-protection",
+        "aurora-unprotected",
+        _aurora_pair(deletion_protection=False),
+        "violation",
+        "aurora",
+    ),
+    Case(
+        "rds-final-snapshot",
+        "aurora-skips-snapshot",
+        _aurora_pair(skip_final_snapshot=True),
+        "violation",
+        "aurora",
+    ),
+    Case(
+        "rds-copy-tags-to-snapshot",
+        "aurora-no-copy",
+        _aurora_pair(copy_tags_to_snapshot=None),
+        "violation",
+        "aurora",
+    ),
+    Case(
+        "rds-keep-automated-backups",
+        "aurora-default-deletes",
+        _aurora_pair(delete_automated_backups=None),
+        "violation",
+        "aurora",
+    ),
+    Case("rds-not-public", "aurora-instance-private", _aurora_member(), "pass", "aurora-1"),
+    Case(
+        "rds-not-public",
+        "aurora-instance-public",
+        _aurora_member(publicly_accessible=True),
+        "violation",
+        "aurora-1",
+    ),
+    Case(
+        "rds-not-public",
+        "multi-az-cluster-public",
+        _aurora_pair(publicly_accessible=True),
+        "violation",
+        "aurora",
+    ),
+    Case(
+        "rds-performance-insights",
+        "aurora-instance-off",
+        _aurora_member(performance_insights_enabled=None),
+        "violation",
+        "aurora-1",
+    ),
+    Case(
+        "resources-alarmed",
+        "aurora-unwatched",
+        _aurora_pair(),
+        "violation",
+        "aurora",
+    ),
+    Case(
+        "resources-alarmed",
+        "aurora-watched",
+        lambda: aws.cloudwatch.MetricAlarm(
+            "aurora-cpu",
+            comparison_operator="GreaterThanThreshold",
+            evaluation_periods=3,
+            metric_name="CPUUtilization",
+            namespace="AWS/RDS",
+            period=60,
+            statistic="Average",
+            threshold=80,
+            alarm_actions=[a.TOPIC_ARN],
+            dimensions={"DBClusterIdentifier": a.aurora().cluster_identifier},
+        ),
+        "pass",
+        "aurora",
+    ),
+    Case(
+        "stateful-resources-protected",
+        "aurora-protected",
+        _aurora_pair(),
+        "pass",
+        "aurora",
+    ),
+    Case(
+        "stateful-resources-protected",
+        "aurora-unprotected",
+        _aurora_pair(opts=None),
+        "violation",
+        "aurora",
+    ),
+    # 11. Other stateful types.
+    Case(
+        "stateful-resources-protected",
+        "dynamodb-unprotected",
+        lambda: aws.dynamodb.Table(
+            "sessions", hash_key="id", attributes=[{"name": "id", "type": "S"}],
+            billing_mode="PAY_PER_REQUEST",
+        ),
+        "violation",
+        "sessions",
+    ),
+    Case(
+        "stateful-resources-protected",
+        "efs-unprotected",
+        lambda: aws.efs.FileSystem("shared", encrypted=True),
+        "violation",
+        "shared",
+    ),
+    Case(
+        "stateful-resources-protected",
+        "backup-vault-unprotected",
+        lambda: aws.backup.Vault("vault", kms_key_arn=a.KEY_ARN),
+        "violation",
+        "vault",
+    ),
+    Case(
+        "stateful-resources-protected",
+        "backup-vault-protected",
+        lambda: aws.backup.Vault("vault", kms_key_arn=a.KEY_ARN, opts=a.PROTECT),
+        "pass",
+        "vault",
+    ),
+]
+
+
+def _target(resources: list[RecordedResource], name: str) -> str:
+    if not name:
+        return STACK_URN
+    found = [r.urn for r in resources if r.name == name]
+    assert found, f"case builds no resource named {name!r}: {[r.name for r in resources]}"
+    return found[0]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_hole_case(pack, case: Case) -> None:
+    resources = constructed(case.build, preview=case.preview)
+    urn = _target(resources, case.target)
+    result = run(pack, resources)
+    found, pending = violations(result, case.policy, urn), undecided(result, case.policy, urn)
+    if case.expect == "pass":
+        assert not found and not pending, (
+            f"{case.policy} flagged {urn}: {[v.message for v in found + pending]}"
+        )
+    elif case.expect == "violation":
+        assert found, (
+            f"{case.policy} did not flag {urn}; got "
+            f"{[(v.policy, v.urn, v.message) for v in result.violations]}"
+        )
+        assert all(v.level == "mandatory" for v in found), f"{case.policy} on {urn}: mandatory"
+    else:
+        assert pending and not found, f"{case.policy} on {urn}: expected only undecided: {found}"
