@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pulumi
+from policy_builders import PROJECT, STACK
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
-from policy_builders import PROJECT, STACK
 
 from offline.model import RecordedResource
 from offline.recorder import FakeCloud, RecordingMonitor
@@ -28,9 +28,7 @@ def _reset() -> None:
     set_all_config({}, [])
 
 
-def constructed(
-    build: Callable[[], object], *, preview: bool = True
-) -> list[RecordedResource]:
+def constructed(build: Callable[[], object], *, preview: bool = True) -> list[RecordedResource]:
     """Every custom resource `build` registers, in registration order."""
     cloud = FakeCloud(region=REGION, preview=preview)
     monitor = RecordingMonitor(cloud, PROJECT, STACK)

@@ -165,7 +165,9 @@ CASES: list[Case] = [
         "stateful-resources-protected",
         "dynamodb-unprotected",
         lambda: aws.dynamodb.Table(
-            "sessions", hash_key="id", attributes=[{"name": "id", "type": "S"}],
+            "sessions",
+            hash_key="id",
+            attributes=[{"name": "id", "type": "S"}],
             billing_mode="PAY_PER_REQUEST",
         ),
         "violation",
