@@ -760,7 +760,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         name="iam-no-wildcard-admin",
         description="IAM policies do not allow every action on every resource.",
         kind=RESOURCE,
-        types=frozenset({*sec.IAM_DOCUMENT_TYPES, sec.IAM_ROLE}),
+        types=frozenset({*sec.IAM_DOCUMENT_TYPES, *sec.IAM_ATTACHMENT_TYPES, sec.IAM_ROLE}),
         check=sec.iam_no_wildcard_admin,
         level=MANDATORY,
         remediation='List the actions and resources the principal needs instead of "*" (and avoid '
@@ -770,7 +770,8 @@ CATALOG: tuple[PolicySpec, ...] = (
         unknowns="an unknown document (e.g. built from ARNs) is " + DEFER,
         reads=(
             "policy (JSON string or object): Statement[].Effect, Action, NotAction, Resource",
-            "role: inlinePolicies[].policy",
+            "role: inlinePolicies[].policy, managedPolicyArns",
+            "attachments: policyArn, policyArns (AdministratorAccess*, IAMFullAccess)",
         ),
     ),
     PolicySpec(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +33,36 @@ IAM_DOCUMENT_TYPES = frozenset(
     }
 )
 IAM_ROLE = "aws:iam/role:Role"
+# Resources that attach managed policies by ARN: one `policyArn`, or a `policyArns` list.
+IAM_ATTACHMENT_TYPES = frozenset(
+    {
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+        "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+        "aws:iam/policyAttachment:PolicyAttachment",
+        "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+        "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive",
+        "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive",
+    }
+)
+# AWS managed policies that are admin, or let the holder make itself admin (IAM write on
+# everything), in any partition (aws, aws-cn, aws-us-gov, ...).
+ADMIN_MANAGED_POLICY = re.compile(
+    r"^arn:[a-z-]+:iam::aws:policy/(AdministratorAccess(-[A-Za-z]+)?|IAMFullAccess)$",
+    re.IGNORECASE,
+)
+# IAM actions that let a principal grant itself any permission (privilege escalation).
+ESCALATION_ACTIONS = (
+    "iam:attachrolepolicy",
+    "iam:attachuserpolicy",
+    "iam:attachgrouppolicy",
+    "iam:putrolepolicy",
+    "iam:putuserpolicy",
+    "iam:putgrouppolicy",
+    "iam:createpolicyversion",
+    "iam:updateassumerolepolicy",
+    "iam:addusertogroup",
+)
 IDENTITY_POOL = "aws:cognito/identityPool:IdentityPool"
 RUM_MONITOR = "aws:rum/appMonitor:AppMonitor"
 ATHENA_WORKGROUP = "aws:athena/workgroup:Workgroup"
@@ -57,15 +89,97 @@ def _documents(r: Resource) -> list[tuple[str, Any]]:
         return [
             (f"inlinePolicies[{i}].policy", get(p, "policy")) for i, p in enumerate(as_list(inline))
         ]
+    if r.type in IAM_ATTACHMENT_TYPES:
+        return []
     return [("policy", get(r.props, "policy"))]
 
 
-def _is_star(values: list[Any]) -> bool:
-    return any(v == "*" for v in values)
+def _managed_arns(r: Resource) -> list[tuple[str, Any]]:
+    if r.type == IAM_ROLE:
+        return [
+            (f"managedPolicyArns[{i}]", v)
+            for i, v in enumerate(str_values(get(r.props, "managedPolicyArns")))
+        ]
+    if r.type in IAM_ATTACHMENT_TYPES:
+        single = get(r.props, "policyArn")
+        many = str_values(get(r.props, "policyArns"))
+        return ([("policyArn", single)] if single is not MISSING else []) + [
+            (f"policyArns[{i}]", v) for i, v in enumerate(many)
+        ]
+    return []
+
+
+def _all_actions(actions: list[Any]) -> bool:
+    return any(isinstance(a, str) and a.strip() in ("*", "*:*") for a in actions)
+
+
+def _escalates(actions: list[Any]) -> bool:
+    """An action pattern that matches an IAM write that grants permissions (e.g. `iam:*`)."""
+    patterns = [a.lower() for a in actions if isinstance(a, str) and not is_unknown(a)]
+    return any(fnmatch.fnmatchcase(x, p) for p in patterns for x in ESCALATION_ACTIONS)
+
+
+def _all_resources(resources: list[Any]) -> bool:
+    """`*`, or an ARN pattern with a wildcard service and wildcards after it (`arn:aws:*:*:*:*`)."""
+    for value in resources:
+        if not isinstance(value, str) or is_unknown(value):
+            continue
+        if value.strip() == "*":
+            return True
+        parts = value.split(":")
+        if parts[0] != "arn" or len(parts) < 2:
+            continue
+        rest = parts[2:] if parts[1].startswith("aws") else parts[1:]
+        if rest and all(set(p) <= {"*", "?"} for p in rest) and "*" in "".join(rest):
+            return True
+    return False
+
+
+def _statement_findings(label: str, s: Any) -> list[Finding]:
+    if is_unknown(s) or is_unknown(get(s, "Effect")):
+        return [undecided(label)]
+    if get(s, "Effect") != "Allow":
+        return []
+    actions = str_values(get(s, "Action"))
+    not_action = get(s, "NotAction") is not MISSING and get(s, "Action") is MISSING
+    resources = str_values(get(s, "Resource"))
+    not_resource = get(s, "NotResource") is not MISSING and get(s, "Resource") is MISSING
+    everywhere = not_resource or _all_resources(resources)
+    if (_all_actions(actions) or not_action) and everywhere:
+        what = "NotAction" if not_action else '"Action": "*"'
+        where = "NotResource" if not_resource else 'every resource ("*")'
+        return [
+            violation(
+                f"{label} allows {what} on {where} (full admin); grant only the actions and "
+                "resources needed"
+            )
+        ]
+    if _escalates(actions) and everywhere:
+        return [
+            violation(
+                f"{label} allows IAM policy writes ({', '.join(map(str, actions))}) on every "
+                "resource: the principal can make itself admin"
+            )
+        ]
+    if (_all_actions(actions) or not_action or _escalates(actions)) and (
+        is_unknown(get(s, "Resource")) or any(is_unknown(x) for x in resources)
+    ):
+        return [undecided(f"{label}.Resource")]
+    return []
 
 
 def iam_no_wildcard_admin(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
     findings: list[Finding] = []
+    for label, arn in _managed_arns(r):
+        if is_unknown(arn):
+            continue  # a customer managed policy of this stack: its document is checked itself
+        if isinstance(arn, str) and ADMIN_MANAGED_POLICY.match(arn.strip()):
+            findings.append(
+                violation(
+                    f"{label} attaches {arn}: full admin or IAM write on everything (privilege "
+                    "escalation); attach a policy scoped to what the principal needs"
+                )
+            )
     for label, doc in _documents(r):
         if doc is MISSING:
             continue
@@ -74,28 +188,7 @@ def iam_no_wildcard_admin(r: Resource, cfg: Mapping[str, Any], st: StackSettings
             findings.append(undecided(label))
             continue
         for i, s in enumerate(stmts):
-            if is_unknown(s) or get(s, "Effect") != "Allow":
-                if is_unknown(s) or is_unknown(get(s, "Effect")):
-                    findings.append(undecided(f"{label}.Statement[{i}]"))
-                continue
-            actions = str_values(get(s, "Action"))
-            resources = str_values(get(s, "Resource"))
-            not_action = get(s, "NotAction")
-            all_actions = _is_star(actions) or (
-                not_action is not MISSING and get(s, "Action") is MISSING
-            )
-            if all_actions and _is_star(resources):
-                what = "NotAction" if not _is_star(actions) else '"Action": "*"'
-                findings.append(
-                    violation(
-                        f'{label}.Statement[{i}] allows {what} on "Resource": "*" (full admin); '
-                        "grant only the actions and resources needed"
-                    )
-                )
-            elif all_actions and (
-                is_unknown(get(s, "Resource")) or any(is_unknown(x) for x in resources)
-            ):
-                findings.append(undecided(f"{label}.Statement[{i}].Resource"))
+            findings.extend(_statement_findings(f"{label}.Statement[{i}]", s))
     return findings
 
 

@@ -7,6 +7,7 @@ snake_case argument names: `aurora(storage_encrypted=False)`.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pulumi
@@ -16,6 +17,26 @@ PROTECT = pulumi.ResourceOptions(protect=True)
 TAGS = {"groundwork:component": "test"}
 KEY_ARN = "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 TOPIC_ARN = "arn:aws:sns:eu-west-1:111111111111:groundwork-alerts"
+
+
+EC2_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+def iam_policy(*statements: dict[str, Any], name: str = "app-policy") -> aws.iam.Policy:
+    return aws.iam.Policy(
+        name, policy=json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+    )
 
 
 def _args(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

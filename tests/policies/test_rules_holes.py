@@ -194,6 +194,118 @@ CASES: list[Case] = [
         "pass",
         "vault",
     ),
+    # 2. Admin without "Action": "*" on "Resource": "*".
+    *[
+        Case(
+            "iam-no-wildcard-admin",
+            f"{kind.__name__}-{arn.rsplit('/', 1)[1]}-{arn.split(':')[1]}",
+            (lambda kind=kind, arn=arn, key=key: kind("attach", policy_arn=arn, **{key: "app"})),
+            "violation",
+            "attach",
+        )
+        for kind, key in (
+            (aws.iam.RolePolicyAttachment, "role"),
+            (aws.iam.UserPolicyAttachment, "user"),
+            (aws.iam.GroupPolicyAttachment, "group"),
+        )
+        for arn in (
+            "arn:aws:iam::aws:policy/AdministratorAccess",
+            "arn:aws-cn:iam::aws:policy/IAMFullAccess",
+        )
+    ],
+    Case(
+        "iam-no-wildcard-admin",
+        "attach-read-only",
+        lambda: aws.iam.RolePolicyAttachment(
+            "attach", role="app", policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess"
+        ),
+        "pass",
+        "attach",
+    ),
+    Case(
+        "iam-no-wildcard-admin",
+        "policy-attachment-admin",
+        lambda: aws.iam.PolicyAttachment(
+            "attach",
+            roles=["app"],
+            policy_arn="arn:aws-us-gov:iam::aws:policy/AdministratorAccess",
+        ),
+        "violation",
+        "attach",
+    ),
+    Case(
+        "iam-no-wildcard-admin",
+        "exclusive-attachments-admin",
+        lambda: aws.iam.RolePolicyAttachmentsExclusive(
+            "attach",
+            role_name="app",
+            policy_arns=["arn:aws:iam::aws:policy/AdministratorAccess"],
+        ),
+        "violation",
+        "attach",
+    ),
+    Case(
+        "iam-no-wildcard-admin",
+        "role-managed-policy-arns",
+        lambda: aws.iam.Role(
+            "app",
+            assume_role_policy=a.EC2_TRUST,
+            managed_policy_arns=["arn:aws:iam::aws:policy/AdministratorAccess"],
+        ),
+        "violation",
+        "app",
+    ),
+    Case(
+        "iam-no-wildcard-admin",
+        "star-on-not-resource",
+        lambda: a.iam_policy({"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:s3:::x"}),
+        "violation",
+        "app-policy",
+    ),
+    Case(
+        "iam-no-wildcard-admin",
+        "star-on-wildcard-arn",
+        lambda: a.iam_policy({"Effect": "Allow", "Action": ["*"], "Resource": "arn:aws:*:*:*:*"}),
+        "violation",
+        "app-policy",
+    ),
+    Case(
+        "iam-no-wildcard-admin",
+        "star-on-arn-star",
+        lambda: a.iam_policy({"Effect": "Allow", "Action": "*", "Resource": "arn:*"}),
+        "violation",
+        "app-policy",
+    ),
+    Case(
+        "iam-no-wildcard-admin",
+        "iam-star-escalates",
+        lambda: a.iam_policy({"Effect": "Allow", "Action": "iam:*", "Resource": "*"}),
+        "violation",
+        "app-policy",
+    ),
+    Case(
+        "iam-no-wildcard-admin",
+        "attach-role-policy-escalates",
+        lambda: a.iam_policy({"Effect": "Allow", "Action": ["IAM:Attach*"], "Resource": ["*"]}),
+        "violation",
+        "app-policy",
+    ),
+    Case(
+        "iam-no-wildcard-admin",
+        "star-on-one-bucket",
+        lambda: a.iam_policy(
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::bucket/*"}
+        ),
+        "pass",
+        "app-policy",
+    ),
+    Case(
+        "iam-no-wildcard-admin",
+        "iam-read-everything",
+        lambda: a.iam_policy({"Effect": "Allow", "Action": "iam:Get*", "Resource": "*"}),
+        "pass",
+        "app-policy",
+    ),
 ]
 
 
