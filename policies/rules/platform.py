@@ -6,7 +6,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .base import StackSettings
-from .props import Finding, Resource, get, is_unknown, tags_of, violation
+from .props import (
+    MISSING,
+    Finding,
+    Resource,
+    as_bool,
+    as_list,
+    get,
+    is_unknown,
+    tags_of,
+    violation,
+)
 
 ASG = "aws:autoscaling/group:Group"
 SCALING_POLICY = "aws:autoscaling/policy:Policy"
@@ -37,6 +47,11 @@ PHASES = ("early", "pmf", "growth")
 STATEFUL_PURPOSES = ("backups", "analytics")
 
 
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+# Policies that act only when an alarm invokes them (the provider's default is SimpleScaling).
+ALARM_DRIVEN = ("SimpleScaling", "StepScaling")
+
+
 def _policy_targets(policy: Resource, asg: Resource) -> bool:
     if asg.urn in policy.depends_via("autoscalingGroupName"):
         return True
@@ -45,18 +60,51 @@ def _policy_targets(policy: Resource, asg: Resource) -> bool:
     return isinstance(name, str) and not is_unknown(name) and name in ids
 
 
+def _triggered(policy: Resource, alarms: Sequence[Resource]) -> bool:
+    """Some alarm with actions enabled lists this policy among its alarm actions."""
+    arn = get(policy.props, "arn")
+    for alarm in alarms:
+        if as_bool(get(alarm.props, "actionsEnabled")) is False:
+            continue
+        actions = as_list(get(alarm.props, "alarmActions"))
+        if policy.urn in alarm.depends_via("alarmActions") or (
+            isinstance(arn, str) and not is_unknown(arn) and arn in actions
+        ):
+            return True
+    return False
+
+
+def _scales(policy: Resource, alarms: Sequence[Resource]) -> bool:
+    """The policy can change the group's capacity: enabled, and (step/simple) wired to an
+    alarm, (predictive) not in forecast-only mode."""
+    if as_bool(get(policy.props, "enabled")) is False:
+        return False
+    kind = get(policy.props, "policyType")
+    if kind is MISSING or kind in ALARM_DRIVEN:
+        return _triggered(policy, alarms)
+    if kind == "PredictiveScaling":
+        mode = get(policy.props, "predictiveScalingConfiguration", "mode")
+        return mode == "ForecastAndScale" or is_unknown(mode)
+    return True
+
+
 def asg_scaling_policy(
     resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
 ) -> list[Finding]:
     policies = [r for r in resources if r.type == SCALING_POLICY]
-    return [
-        violation(
-            f"autoscaling group {asg.name} has no scaling policy (aws:autoscaling/policy:Policy)",
-            asg.urn,
+    alarms = [r for r in resources if r.type == METRIC_ALARM]
+    findings: list[Finding] = []
+    for asg in (r for r in resources if r.type == ASG):
+        mine = [p for p in policies if _policy_targets(p, asg)]
+        if any(_scales(p, alarms) for p in mine):
+            continue
+        why = (
+            "its policies are disabled, forecast-only or not triggered by any alarm"
+            if mine
+            else "no scaling policy (aws:autoscaling/policy:Policy)"
         )
-        for asg in resources
-        if asg.type == ASG and not any(_policy_targets(p, asg) for p in policies)
-    ]
+        findings.append(violation(f"autoscaling group {asg.name} cannot scale: {why}", asg.urn))
+    return findings
 
 
 def _is_stateful(r: Resource) -> bool:
@@ -95,7 +143,8 @@ def _has_target_tracking(resources: Sequence[Resource], metric: str) -> bool:
             "predefinedMetricSpecification",
             "predefinedMetricType",
         )
-        if kind == "TargetTrackingScaling" and spec == metric:
+        enabled = as_bool(get(p.props, "enabled")) is not False
+        if kind == "TargetTrackingScaling" and spec == metric and enabled:
             return True
     return False
 

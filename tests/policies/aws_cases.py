@@ -90,3 +90,74 @@ def aurora_instance(
         ),
         opts=opts,
     )
+
+
+def asg(name: str = "web-asg", subnets: list[Any] | None = None, **o: Any) -> aws.autoscaling.Group:
+    return aws.autoscaling.Group(
+        name,
+        **_args(
+            {
+                "min_size": 3,
+                "max_size": 6,
+                "health_check_type": "ELB",
+                "vpc_zone_identifiers": subnets or ["subnet-a", "subnet-b", "subnet-c"],
+                "launch_template": {"id": "lt-0123456789abcdef0", "version": "$Latest"},
+                "tags": [
+                    {"key": k, "value": v, "propagate_at_launch": True}
+                    for k, v in (("Project", "g"), ("Environment", "prod"), ("Owner", "p"))
+                ],
+            },
+            o,
+        ),
+    )
+
+
+def target_tracking(
+    group: aws.autoscaling.Group, name: str = "requests", **o: Any
+) -> aws.autoscaling.Policy:
+    return aws.autoscaling.Policy(
+        name,
+        **_args(
+            {
+                "autoscaling_group_name": group.name,
+                "policy_type": "TargetTrackingScaling",
+                "target_tracking_configuration": {
+                    "target_value": 500,
+                    "predefined_metric_specification": {
+                        "predefined_metric_type": "ALBRequestCountPerTarget",
+                        "resource_label": "app/web/x/targetgroup/web/y",
+                    },
+                },
+            },
+            o,
+        ),
+    )
+
+
+def step_policy(group: aws.autoscaling.Group, name: str = "latency") -> aws.autoscaling.Policy:
+    return aws.autoscaling.Policy(
+        name,
+        autoscaling_group_name=group.name,
+        policy_type="StepScaling",
+        adjustment_type="ChangeInCapacity",
+        step_adjustments=[{"scaling_adjustment": 1, "metric_interval_lower_bound": "0"}],
+    )
+
+
+def alarm(name: str, actions: list[Any], **o: Any) -> aws.cloudwatch.MetricAlarm:
+    return aws.cloudwatch.MetricAlarm(
+        name,
+        **_args(
+            {
+                "comparison_operator": "GreaterThanThreshold",
+                "evaluation_periods": 3,
+                "metric_name": "TargetResponseTime",
+                "namespace": "AWS/ApplicationELB",
+                "period": 60,
+                "statistic": "Average",
+                "threshold": 0.5,
+                "alarm_actions": actions,
+            },
+            o,
+        ),
+    )

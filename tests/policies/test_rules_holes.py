@@ -306,6 +306,84 @@ CASES: list[Case] = [
         "pass",
         "app-policy",
     ),
+    # 7. Disabled rather than removed.
+    Case(
+        "asg-scaling-policy",
+        "target-tracking",
+        lambda: a.target_tracking(a.asg()),
+        "pass",
+        "web-asg",
+    ),
+    Case(
+        "asg-scaling-policy",
+        "target-tracking-disabled",
+        lambda: a.target_tracking(a.asg(), enabled=False),
+        "violation",
+        "web-asg",
+    ),
+    Case(
+        "asg-scaling-policy",
+        "step-policy-no-alarm",
+        lambda: a.step_policy(a.asg()),
+        "violation",
+        "web-asg",
+    ),
+    Case(
+        "asg-scaling-policy",
+        "step-policy-alarm-disabled",
+        lambda: a.alarm("slow", [a.step_policy(a.asg()).arn], actions_enabled=False),
+        "violation",
+        "web-asg",
+    ),
+    Case(
+        "asg-scaling-policy",
+        "step-policy-triggered",
+        lambda: a.alarm("slow", [a.step_policy(a.asg()).arn]),
+        "pass",
+        "web-asg",
+    ),
+    Case(
+        "asg-scaling-policy",
+        "predictive-forecast-only",
+        lambda: aws.autoscaling.Policy(
+            "predictive",
+            autoscaling_group_name=a.asg().name,
+            policy_type="PredictiveScaling",
+            predictive_scaling_configuration={
+                "metric_specification": {
+                    "target_value": 500,
+                    "predefined_metric_pair_specification": {
+                        "predefined_metric_type": "ALBRequestCount",
+                        "resource_label": "app/web/x/targetgroup/web/y",
+                    },
+                },
+            },
+        ),
+        "violation",
+        "web-asg",
+    ),
+    Case(
+        "phase-capabilities",
+        "growth-request-policy-disabled",
+        lambda: (
+            a.target_tracking(a.asg(), enabled=False),
+            aws.cloudwatch.Dashboard("performance", dashboard_name="p", dashboard_body="{}"),
+            aws.rum.AppMonitor("rum", domain="app.example.com"),
+        ),
+        "violation",
+        "",
+    ),
+    Case(
+        "phase-capabilities",
+        "growth-request-policy-enabled",
+        lambda: (
+            a.target_tracking(a.asg()),
+            aws.cloudwatch.Dashboard("performance", dashboard_name="p", dashboard_body="{}"),
+            aws.rum.AppMonitor("rum", domain="app.example.com"),
+        ),
+        "pass",
+        "",
+    ),
 ]
 
 
