@@ -14,6 +14,7 @@ from .props import (
     as_bool,
     as_list,
     get,
+    is_aws_managed_key,
     is_unknown,
     undecided,
     violation,
@@ -128,9 +129,13 @@ def artifacts_encrypted(r: Resource, cfg: Mapping[str, Any], st: StackSettings) 
         for i, art in enumerate(as_list(get(r.props, "secondaryArtifacts"))):
             if as_bool(get(art, "encryptionDisabled")) is True:
                 findings.append(violation(f"secondaryArtifacts[{i}].encryptionDisabled is true"))
-        if need_key and get(r.props, "encryptionKey") is MISSING:
+        key = get(r.props, "encryptionKey")
+        if need_key and (key is MISSING or key == "" or is_aws_managed_key(key)):
+            shown = "not set" if key is MISSING else f"{key!r} (an AWS managed key)"
             findings.append(
-                violation("encryptionKey is not set; encrypt build output with the stack's KMS key")
+                violation(
+                    f"encryptionKey is {shown}; encrypt build output with the stack's KMS key"
+                )
             )
         return findings
     stores = get(r.props, "artifactStores")
@@ -138,8 +143,12 @@ def artifacts_encrypted(r: Resource, cfg: Mapping[str, Any], st: StackSettings) 
         return [undecided("artifactStores")]
     for i, store in enumerate(as_list(stores)):
         key = get(store, "encryptionKey", "id")
-        if key is MISSING and need_key:
+        if need_key and (key is MISSING or key == ""):
             findings.append(violation(f"artifactStores[{i}] has no encryptionKey (KMS)"))
+        elif need_key and is_aws_managed_key(key):
+            findings.append(
+                violation(f"artifactStores[{i}].encryptionKey.id {key!r} is an AWS managed key")
+            )
     return findings
 
 

@@ -9,6 +9,7 @@ accepted as well.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from .props import (
     as_list,
     as_number,
     get,
+    is_aws_managed_key,
     is_unknown,
     statements,
     str_values,
@@ -256,6 +258,11 @@ def _sse_rules(b: Resource, resources: Sequence[Resource]) -> tuple[list[Any], b
     return rules, bool(found) or inline is not MISSING
 
 
+def _customer_key(rule: Any) -> bool:
+    key = get(rule, "applyServerSideEncryptionByDefault", "kmsMasterKeyId")
+    return key is not MISSING and key != "" and not is_aws_managed_key(key)
+
+
 def backup_kms_encryption(
     resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
 ) -> list[Finding]:
@@ -282,9 +289,7 @@ def backup_kms_encryption(
             findings.append(
                 violation(f"default encryption is {algos!r}; use SSE-KMS (aws:kms)", b.urn)
             )
-        elif need_key and all(
-            get(x, "applyServerSideEncryptionByDefault", "kmsMasterKeyId") is MISSING for x in kms
-        ):
+        elif need_key and not any(_customer_key(x) for x in kms):
             findings.append(
                 violation(
                     "SSE-KMS uses the AWS managed key; set kmsMasterKeyId to the stack's key", b.urn
@@ -293,7 +298,58 @@ def backup_kms_encryption(
     return findings
 
 
-def _denies_insecure_transport(stmt: Mapping[str, Any]) -> bool | None:
+def _condition_values(cond: Mapping[str, Any], key: str) -> list[Any]:
+    """Values of condition `key` under Bool/BoolIfExists (condition keys are case-insensitive:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition.html)."""
+    out: list[Any] = []
+    for op in ("Bool", "BoolIfExists"):
+        block = cond.get(op)
+        if not isinstance(block, Mapping):
+            continue
+        for k, v in block.items():
+            if isinstance(k, str) and k.lower() == key.lower():
+                out.extend(str_values(v))
+    return out
+
+
+def _everyone(stmt: Mapping[str, Any]) -> bool:
+    """The statement applies to every principal: `"*"` or `{"AWS": "*"}`, and no NotPrincipal."""
+    if get(stmt, "NotPrincipal") is not MISSING:
+        return False
+    principal = get(stmt, "Principal")
+    if isinstance(principal, Mapping):
+        if set(principal) != {"AWS"}:
+            return False  # a service or federated principal is not everyone
+        principal = principal["AWS"]
+    return "*" in [p for p in str_values(principal) if not is_unknown(p)]
+
+
+def _covers(patterns: list[Any], arn: str) -> bool:
+    return any(
+        isinstance(p, str) and (is_unknown(p) or fnmatch.fnmatchcase(arn, p)) for p in patterns
+    )
+
+
+def _covers_bucket(stmt: Mapping[str, Any], bucket_arn: Any) -> bool | None:
+    """The Resource covers the bucket and every object in it (None: cannot tell yet)."""
+    if get(stmt, "NotResource") is not MISSING:
+        return False
+    resources = str_values(get(stmt, "Resource"))
+    if not resources:
+        return False
+    if any(is_unknown(r) for r in resources):
+        return True  # built from the bucket's ARN (the usual shape): a reference to it
+    if not isinstance(bucket_arn, str) or is_unknown(bucket_arn):
+        # Name unknown at preview: at least a bucket-level and an all-objects pattern on S3.
+        on_s3 = [r for r in resources if isinstance(r, str) and (r == "*" or ":s3:::" in r)]
+        return (
+            any(r == "*" or "/" not in r for r in on_s3)
+            and any(r == "*" or r.endswith("/*") for r in on_s3)
+        ) or None
+    return _covers(resources, bucket_arn) and _covers(resources, bucket_arn + "/*")
+
+
+def _denies_insecure_transport(stmt: Mapping[str, Any], bucket_arn: Any) -> bool | None:
     """True/False for a known statement; None when the parts that matter are unknown."""
     effect = get(stmt, "Effect")
     cond = get(stmt, "Condition")
@@ -301,22 +357,27 @@ def _denies_insecure_transport(stmt: Mapping[str, Any]) -> bool | None:
         return None
     if effect != "Deny" or not isinstance(cond, Mapping):
         return False
-    secure: Any = MISSING
-    for op in ("Bool", "BoolIfExists"):
-        block = cond.get(op)
-        if isinstance(block, Mapping) and "aws:SecureTransport" in block:
-            secure = block["aws:SecureTransport"]
-    values = [str(v).lower() for v in str_values(secure) if not is_unknown(v)]
+    values = [str(v).lower() for v in _condition_values(cond, "aws:SecureTransport")]
     if "false" not in values:
         return False
-    actions = [a for a in str_values(get(stmt, "Action")) if not is_unknown(a)]
-    if actions and not any(a in ("*", "s3:*") for a in actions):
+    if get(stmt, "NotAction") is not MISSING:
         return False
-    principal = get(stmt, "Principal")
-    if isinstance(principal, Mapping):
-        principal = principal.get("AWS", MISSING)
-    principals = [p for p in str_values(principal) if not is_unknown(p)]
-    return not principals or "*" in principals
+    actions = [str(a).lower() for a in str_values(get(stmt, "Action")) if not is_unknown(a)]
+    if not any(a in ("*", "s3:*") for a in actions):
+        return False
+    if not _everyone(stmt):
+        return False
+    return _covers_bucket(stmt, bucket_arn)
+
+
+def _bucket_arn(b: Resource) -> Any:
+    arn = get(b.props, "arn")
+    if isinstance(arn, str) and not is_unknown(arn):
+        return arn
+    name = get(b.props, "bucket")
+    if isinstance(name, str) and not is_unknown(name):
+        return f"arn:aws:s3:::{name}"
+    return MISSING
 
 
 def backup_tls_only(
@@ -340,7 +401,8 @@ def backup_tls_only(
                 verdicts.append(None)
                 continue
             verdicts.extend(
-                _denies_insecure_transport(s) if isinstance(s, Mapping) else None for s in stmts
+                _denies_insecure_transport(s, _bucket_arn(b)) if isinstance(s, Mapping) else None
+                for s in stmts
             )
         if True in verdicts:
             continue

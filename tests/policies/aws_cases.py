@@ -161,3 +161,137 @@ def alarm(name: str, actions: list[Any], **o: Any) -> aws.cloudwatch.MetricAlarm
             o,
         ),
     )
+
+
+def tls_deny(**o: Any) -> dict[str, Any]:
+    """The statement that makes a bucket TLS-only (override parts to weaken it)."""
+    return {
+        **{
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::backups", "arn:aws:s3:::backups/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+        **o,
+    }
+
+
+def backup_bucket(
+    statement: dict[str, Any] | None = None,
+    key: Any = KEY_ARN,
+    name: str = "backups",
+    purpose: str = "backups",
+    lock: bool = True,
+) -> aws.s3.Bucket:
+    """A bucket with every companion the backup rules ask for."""
+    b = aws.s3.Bucket(
+        name,
+        bucket=name,
+        object_lock_enabled=lock or None,
+        tags={**TAGS, "groundwork:purpose": purpose},
+        opts=PROTECT,
+    )
+    if lock:
+        aws.s3.BucketObjectLockConfiguration(
+            f"{name}-lock",
+            bucket=b.bucket,
+            rule={"default_retention": {"mode": "COMPLIANCE", "days": 30}},
+        )
+    aws.s3.BucketVersioning(
+        f"{name}-versioning", bucket=b.bucket, versioning_configuration={"status": "Enabled"}
+    )
+    aws.s3.BucketPublicAccessBlock(
+        f"{name}-pab",
+        bucket=b.bucket,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+    )
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-sse",
+        bucket=b.bucket,
+        rules=[
+            {
+                "apply_server_side_encryption_by_default": {
+                    "sse_algorithm": "aws:kms",
+                    "kms_master_key_id": key,
+                },
+                "bucket_key_enabled": True,
+            }
+        ],
+    )
+    doc = {"Version": "2012-10-17", "Statement": [statement or tls_deny()]}
+    aws.s3.BucketPolicy(f"{name}-policy", bucket=b.bucket, policy=json.dumps(doc))
+    return b
+
+
+def codebuild(name: str = "tests", **o: Any) -> aws.codebuild.Project:
+    return aws.codebuild.Project(
+        name,
+        **_args(
+            {
+                "service_role": "arn:aws:iam::111111111111:role/build",
+                "encryption_key": KEY_ARN,
+                "artifacts": {"type": "CODEPIPELINE"},
+                "source": {"type": "CODEPIPELINE", "buildspec": "buildspec.yml"},
+                "environment": {
+                    "compute_type": "BUILD_GENERAL1_SMALL",
+                    "image": "aws/codebuild/standard:7.0",
+                    "type": "LINUX_CONTAINER",
+                },
+                "logs_config": {
+                    "cloudwatch_logs": {"status": "ENABLED", "group_name": "/groundwork/build"}
+                },
+                "tags": TAGS,
+            },
+            o,
+        ),
+    )
+
+
+def action(name: str, category: str, run_order: int | None = None, **o: Any) -> dict[str, Any]:
+    provider = {
+        "Source": "S3",
+        "Build": "CodeBuild",
+        "Test": "CodeBuild",
+        "Approval": "Manual",
+        "Deploy": "CodeDeploy",
+    }[category]
+    out: dict[str, Any] = {
+        "name": name,
+        "category": category,
+        "owner": "AWS",
+        "provider": provider,
+        "version": "1",
+        **o,
+    }
+    if category == "Source":
+        out["output_artifacts"] = ["source"]
+    if run_order is not None:
+        out["run_order"] = run_order
+    return out
+
+
+def pipeline(*stages: tuple[str, list[dict[str, Any]]], **o: Any) -> aws.codepipeline.Pipeline:
+    return aws.codepipeline.Pipeline(
+        "delivery",
+        **_args(
+            {
+                "role_arn": "arn:aws:iam::111111111111:role/pipeline",
+                "pipeline_type": "V2",
+                "artifact_stores": [
+                    {
+                        "location": "artifacts",
+                        "type": "S3",
+                        "encryption_key": {"id": KEY_ARN, "type": "KMS"},
+                    }
+                ],
+                "stages": [{"name": n, "actions": acts} for n, acts in stages],
+                "tags": TAGS,
+            },
+            o,
+        ),
+    )

@@ -384,6 +384,136 @@ CASES: list[Case] = [
         "pass",
         "",
     ),
+    # 5. TLS-only bucket policy.
+    Case("s3-backup-tls-only", "deny-everyone", a.backup_bucket, "pass", "backups", False),
+    Case(
+        "s3-backup-tls-only",
+        "lower-case-key",
+        lambda: a.backup_bucket(a.tls_deny(Condition={"Bool": {"aws:securetransport": "false"}})),
+        "pass",
+        "backups",
+        False,
+    ),
+    Case(
+        "s3-backup-tls-only",
+        "deny-star-resource",
+        lambda: a.backup_bucket(a.tls_deny(Resource="*", Principal={"AWS": "*"}, Action="*")),
+        "pass",
+        "backups",
+        False,
+    ),
+    Case(
+        "s3-backup-tls-only",
+        "one-service-principal",
+        lambda: a.backup_bucket(a.tls_deny(Principal={"Service": "logging.s3.amazonaws.com"})),
+        "violation",
+        "backups",
+        False,
+    ),
+    Case(
+        "s3-backup-tls-only",
+        "not-principal",
+        lambda: a.backup_bucket(
+            {**a.tls_deny(), "Principal": None, "NotPrincipal": {"AWS": "arn:aws:iam::1:root"}}
+        ),
+        "violation",
+        "backups",
+        False,
+    ),
+    Case(
+        "s3-backup-tls-only",
+        "objects-only",
+        lambda: a.backup_bucket(a.tls_deny(Resource="arn:aws:s3:::backups/*")),
+        "violation",
+        "backups",
+        False,
+    ),
+    Case(
+        "s3-backup-tls-only",
+        "another-bucket",
+        lambda: a.backup_bucket(
+            a.tls_deny(Resource=["arn:aws:s3:::other", "arn:aws:s3:::other/*"])
+        ),
+        "violation",
+        "backups",
+        False,
+    ),
+    Case(
+        "s3-backup-tls-only",
+        "one-prefix",
+        lambda: a.backup_bucket(
+            a.tls_deny(Resource=["arn:aws:s3:::backups", "arn:aws:s3:::backups/logs/*"])
+        ),
+        "violation",
+        "backups",
+        False,
+    ),
+    Case(
+        "s3-backup-tls-only",
+        "get-object-only",
+        lambda: a.backup_bucket(a.tls_deny(Action="s3:GetObject")),
+        "violation",
+        "backups",
+        False,
+    ),
+    Case(
+        "s3-backup-tls-only",
+        "true-not-false",
+        lambda: a.backup_bucket(a.tls_deny(Condition={"Bool": {"aws:SecureTransport": "true"}})),
+        "violation",
+        "backups",
+        False,
+    ),
+    # 6. An AWS managed key is not a customer key.
+    Case(
+        "s3-backup-kms-encryption",
+        "aws-managed-alias",
+        lambda: a.backup_bucket(key="alias/aws/s3"),
+        "violation",
+        "backups",
+        False,
+    ),
+    Case(
+        "s3-backup-kms-encryption",
+        "aws-managed-alias-arn",
+        lambda: a.backup_bucket(key="arn:aws:kms:eu-west-1:111111111111:alias/aws/s3"),
+        "violation",
+        "backups",
+        False,
+    ),
+    Case(
+        "s3-backup-kms-encryption",
+        "customer-alias",
+        lambda: a.backup_bucket(key="alias/groundwork-backups"),
+        "pass",
+        "backups",
+        False,
+    ),
+    Case(
+        "build-artifacts-encrypted",
+        "codebuild-aws-managed",
+        lambda: a.codebuild(encryption_key="alias/aws/s3"),
+        "violation",
+        "tests",
+    ),
+    Case("build-artifacts-encrypted", "codebuild-customer", a.codebuild, "pass", "tests"),
+    Case(
+        "build-artifacts-encrypted",
+        "pipeline-aws-managed",
+        lambda: a.pipeline(
+            ("Source", [a.action("s", "Source")]),
+            ("Test", [a.action("t", "Test")]),
+            artifact_stores=[
+                {
+                    "location": "artifacts",
+                    "type": "S3",
+                    "encryption_key": {"id": "alias/aws/s3", "type": "KMS"},
+                }
+            ],
+        ),
+        "violation",
+        "delivery",
+    ),
 ]
 
 

@@ -59,10 +59,12 @@ def test_tls_condition_with_bool_if_exists_and_boolean_false() -> None:
         "Effect": "Deny",
         "Principal": "*",
         "Action": "*",
+        "Resource": "*",
         "Condition": {"BoolIfExists": {"aws:SecureTransport": False}},
     }
-    assert storage._denies_insecure_transport(stmt) is True
-    assert storage._denies_insecure_transport({**stmt, "Action": "s3:GetObject"}) is False
+    arn = "arn:aws:s3:::b"
+    assert storage._denies_insecure_transport(stmt, arn) is True
+    assert storage._denies_insecure_transport({**stmt, "Action": "s3:GetObject"}, arn) is False
 
 
 def test_stack_settings_from_config() -> None:
