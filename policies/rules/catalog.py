@@ -393,6 +393,26 @@ CATALOG: tuple[PolicySpec, ...] = (
         reads=("public access block: bucket, " + ", ".join(s3.PAB_FLAGS),),
     ),
     PolicySpec(
+        name="s3-bucket-public-access-block",
+        description="Every bucket blocks all four kinds of public access, and no public access "
+        "block turns one off.",
+        kind=STACK,
+        check=s3.bucket_public_access_block,
+        level=MANDATORY,
+        remediation="Add a BucketPublicAccessBlock with all four flags true for each bucket (or "
+        "an AccountPublicAccessBlock with all four true).",
+        security_hub=("S3.1", "S3.8"),
+        config_rules=(
+            "s3-account-level-public-access-blocks-periodic",
+            "s3-bucket-level-public-access-prohibited",
+        ),
+        unknowns="an unknown flag is " + DEFER,
+        reads=(
+            "public access block: bucket, " + ", ".join(s3.PAB_FLAGS),
+            "account public access block: " + ", ".join(s3.PAB_FLAGS),
+        ),
+    ),
+    PolicySpec(
         name="s3-backup-kms-encryption",
         description="Backup buckets encrypt objects with SSE-KMS by default.",
         kind=STACK,

@@ -45,6 +45,7 @@ VERSIONING = frozenset(
     }
 )
 PUBLIC_ACCESS_BLOCK = frozenset({"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"})
+ACCOUNT_PUBLIC_ACCESS_BLOCK = "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"
 ENCRYPTION = frozenset(
     {
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
@@ -243,6 +244,41 @@ def backup_public_access_block(
                 findings.append(
                     violation(f"public access block {pab.name}: {flag} is not true", b.urn)
                 )
+    return findings
+
+
+def _flags_off(block: Resource, urn: str) -> list[Finding]:
+    findings: list[Finding] = []
+    for flag in PAB_FLAGS:
+        value = get(block.props, flag)
+        if is_unknown(value):
+            findings.append(undecided(f"{block.name}.{flag}", urn))
+        elif as_bool(value) is not True:
+            findings.append(violation(f"public access block {block.name}: {flag} is not true", urn))
+    return findings
+
+
+def bucket_public_access_block(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
+    """Every bucket blocks public access (its own block, or the account's with all four flags
+    on), and no public access block in the stack turns a flag off (Security Hub S3.1, S3.8)."""
+    findings: list[Finding] = []
+    accounts = [r for r in resources if r.type == ACCOUNT_PUBLIC_ACCESS_BLOCK]
+    for block in accounts:
+        findings.extend(_flags_off(block, block.urn))
+    for block in (r for r in resources if r.type in PUBLIC_ACCESS_BLOCK):
+        findings.extend(_flags_off(block, block.urn))
+    account_blocks = any(not _flags_off(block, block.urn) for block in accounts)
+    for b in (r for r in resources if r.type in BUCKETS):
+        if not account_blocks and not companions(b, resources, PUBLIC_ACCESS_BLOCK):
+            findings.append(
+                violation(
+                    "bucket has no BucketPublicAccessBlock (and no account-level block with all "
+                    "four flags on)",
+                    b.urn,
+                )
+            )
     return findings
 
 

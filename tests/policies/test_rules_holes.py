@@ -514,6 +514,75 @@ CASES: list[Case] = [
         "violation",
         "delivery",
     ),
+    # 9. Public access block on every bucket.
+    Case(
+        "s3-bucket-public-access-block",
+        "analytics-bucket-without",
+        lambda: aws.s3.Bucket("events", tags={"groundwork:purpose": "analytics"}),
+        "violation",
+        "events",
+    ),
+    Case(
+        "s3-bucket-public-access-block",
+        "plain-bucket-blocked",
+        lambda: aws.s3.BucketPublicAccessBlock(
+            "site-pab",
+            bucket=aws.s3.Bucket("site").bucket,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+        ),
+        "pass",
+        "site",
+    ),
+    Case(
+        "s3-bucket-public-access-block",
+        "standalone-block-acls-off",
+        lambda: aws.s3.BucketPublicAccessBlock(
+            "site-pab",
+            bucket="someone-elses-bucket",
+            block_public_acls=False,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+        ),
+        "violation",
+        "site-pab",
+    ),
+    Case(
+        "s3-bucket-public-access-block",
+        "standalone-block-defaults-off",
+        lambda: aws.s3.BucketPublicAccessBlock("site-pab", bucket="someone-elses-bucket"),
+        "violation",
+        "site-pab",
+    ),
+    Case(
+        "s3-bucket-public-access-block",
+        "account-level-block",
+        lambda: (
+            aws.s3.Bucket("site"),
+            aws.s3.AccountPublicAccessBlock(
+                "account",
+                block_public_acls=True,
+                block_public_policy=True,
+                ignore_public_acls=True,
+                restrict_public_buckets=True,
+            ),
+        ),
+        "pass",
+        "site",
+    ),
+    Case(
+        "s3-bucket-public-access-block",
+        "account-level-block-partial",
+        lambda: (
+            aws.s3.Bucket("site"),
+            aws.s3.AccountPublicAccessBlock("account", block_public_acls=True),
+        ),
+        "violation",
+        "site",
+    ),
 ]
 
 

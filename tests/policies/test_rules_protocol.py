@@ -546,6 +546,20 @@ CASES: list[Case] = [
         "undecided",
         target=-1,
     ),
+    Case("s3-bucket-public-access-block", "all-four", lambda: b.backup_set(), "pass"),
+    Case(
+        "s3-bucket-public-access-block",
+        "analytics-missing",
+        lambda: [b.bucket("events", "analytics", lock=False)],
+        "violation",
+    ),
+    Case(
+        "s3-bucket-public-access-block",
+        "unknown",
+        lambda: (lambda bk: [bk, b.pab(bk, blockPublicPolicy=UNKNOWN)])(b.bucket()),
+        "undecided",
+        target=-1,
+    ),
     Case("s3-backup-kms-encryption", "kms", lambda: b.backup_set(), "pass"),
     Case(
         "s3-backup-kms-encryption",
