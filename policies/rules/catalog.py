@@ -591,9 +591,10 @@ CATALOG: tuple[PolicySpec, ...] = (
     ),
     PolicySpec(
         name="codebuild-no-plaintext-secrets",
-        description="CodeBuild environment variables do not carry secrets in plain text.",
+        description="Build, pipeline action and Lambda environment variables do not carry "
+        "secrets in plain text.",
         kind=RESOURCE,
-        types=frozenset({cd.CODEBUILD}),
+        types=frozenset({cd.CODEBUILD, cd.PIPELINE, cd.LAMBDA}),
         check=cd.no_plaintext_secrets,
         level=MANDATORY,
         config={
@@ -608,7 +609,11 @@ CATALOG: tuple[PolicySpec, ...] = (
         security_hub=("CodeBuild.2",),
         config_rules=("codebuild-project-envvar-awscred-check",),
         unknowns="an unknown value is not inspected; an unknown variable list is " + DEFER,
-        reads=("environment.environmentVariables[].name, .value, .type",),
+        reads=(
+            "codebuild: environment.environmentVariables[].name, .value, .type",
+            "pipeline: stages[].actions[].configuration.EnvironmentVariables (JSON)",
+            "lambda: environment.variables",
+        ),
     ),
     PolicySpec(
         name="codebuild-logging",

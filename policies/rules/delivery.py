@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,13 +23,61 @@ from .props import (
 
 CODEBUILD = "aws:codebuild/project:Project"
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
+LAMBDA = "aws:lambda/function:Function"
 
 DEFAULT_SECRET_NAME = (
-    r"(?i)(secret|passw(or)?d|token|api[_-]?key|private[_-]?key|access[_-]?key|credential)"
+    r"(?i)(secret|passw(or)?d|passphrase|pwd|token|api[_-]?key|private[_-]?key|access[_-]?key"
+    r"|credential|(^|[_-])(auth|pat|pass|pw)([_-]|$))"
 )
-# AWS access key ids, and a 40-character secret access key next to a key-ish name.
-AWS_ACCESS_KEY_ID = re.compile(r"\b(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b")
+# Values that are credentials whatever the variable is called.
+SECRET_VALUES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    # `scheme://user:password@host`; a `${VAR}`/`$(VAR)`/`{{var}}`/`%s` placeholder is not one.
+    (
+        "a URL with a password",
+        re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^/\s:@]*:(?![$%{*])[^/\s@]+@"),
+    ),
+    (
+        "a URL with a credential in its query",
+        re.compile(
+            r"(?i)[?&](access_token|token|api[_-]?key|key|sig|signature|password|secret|auth)"
+            r"=[^&\s]{8,}"
+        ),
+    ),
+    ("an AWS access key id", re.compile(r"\b(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b")),
+    ("a GitHub token", re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})")),
+    ("a GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}")),
+    ("an npm token", re.compile(r"\bnpm_[A-Za-z0-9]{30,}|_auth(Token)?\s*=\s*\S{8,}")),
+    ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}|hooks\.slack\.com/services/")),
+    ("a Stripe key", re.compile(r"\b[rs]k_live_[A-Za-z0-9]{16,}")),
+    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
+    ("a SendGrid key", re.compile(r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}")),
+    ("a private key", re.compile(r"-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----")),
+    (
+        "a JSON web token",
+        re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+"),
+    ),
+    ("an authorization header", re.compile(r"^(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}$")),
+)
 AWS_SECRET_KEY = re.compile(r"^[A-Za-z0-9/+=]{40}$")
+# A secret-sounding name with one of these suffixes describes a secret (where it is, how it is
+# used), it does not hold one: `TOKEN_ENDPOINT`, `SECRET_NAME`, `PASSWORD_MIN_LENGTH`. Such
+# variables are judged by their value's shape only.
+METADATA_NAME = re.compile(
+    r"(?i)[_-](url|uri|endpoint|host|hostname|port|issuer|audience|mode|type|enabled|region"
+    r"|provider|method|algorithm|ttl|expiry|expires|length|header|name|id|path|file|version)$"
+)
+# Plain values no credential takes.
+HARMLESS_VALUES = frozenset(
+    {"", "true", "false", "yes", "no", "on", "off", "none", "null", "enabled", "disabled"}
+)
+
+
+def secret_shape(value: str) -> str | None:
+    """What kind of credential `value` looks like, or None."""
+    for label, pattern in SECRET_VALUES:
+        if pattern.search(value):
+            return label
+    return None
 
 
 def _is_reference(name: str, value: Any) -> bool:
@@ -43,6 +92,31 @@ def _is_reference(name: str, value: Any) -> bool:
     return name.upper().endswith("_ARN")
 
 
+def _harmless(value: str) -> bool:
+    """A value that cannot be a credential: a flag, a number, a URL without a password."""
+    text = value.strip()
+    if text.lower() in HARMLESS_VALUES or re.fullmatch(r"-?\d+(\.\d+)?", text):
+        return True
+    return bool(re.fullmatch(r"(?i)https?://[^\s@]+", text))
+
+
+def plaintext_secret(name: str, value: Any, name_re: re.Pattern[str]) -> str | None:
+    """Why a plain-text variable `name=value` holds a secret, or None if it does not."""
+    value_s = value if isinstance(value, str) and not is_unknown(value) else ""
+    shape = secret_shape(value_s) if value_s else None
+    if shape:
+        return f"holds {shape}"
+    if AWS_SECRET_KEY.match(value_s) and re.search(r"(?i)key", name):
+        return "holds what looks like an AWS secret access key"
+    if not name or not name_re.search(name):
+        return None
+    if name.upper().endswith("_ARN"):
+        return None if _is_reference(name, value) else "is named like an ARN but is not one"
+    if METADATA_NAME.search(name) or (value_s and _harmless(value_s)):
+        return None
+    return "is named like a secret"
+
+
 def no_privileged_mode(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
     value = get(r.props, "environment", "privilegedMode")
     if is_unknown(value):
@@ -54,35 +128,65 @@ def no_privileged_mode(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -
     return []
 
 
-def no_plaintext_secrets(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
-    name_re = re.compile(str(cfg.get("secretNamePattern", DEFAULT_SECRET_NAME)))
+def _variables(r: Resource) -> Any:
+    """(label, name, value, type) of every environment variable the resource sets."""
+    if r.type == LAMBDA:
+        env = get(r.props, "environment", "variables")
+        if is_unknown(env):
+            return env
+        items = env.items() if isinstance(env, Mapping) else ()
+        return [(f"environment.variables.{k}", k, v, "PLAINTEXT") for k, v in items]
+    if r.type == PIPELINE:
+        out: list[tuple[str, Any, Any, Any]] = []
+        for si, stage in enumerate(as_list(get(r.props, "stages"))):
+            for ai, act in enumerate(as_list(get(stage, "actions"))):
+                raw = get(act, "configuration", "EnvironmentVariables")
+                parsed = _json_list(raw)
+                if is_unknown(parsed):
+                    return parsed
+                label = f"stages[{si}].actions[{ai}].configuration.EnvironmentVariables"
+                out.extend((label, get(v, "name"), get(v, "value"), get(v, "type")) for v in parsed)
+        return out
     env = get(r.props, "environment", "environmentVariables")
     if is_unknown(env):
-        return [undecided("environment.environmentVariables")]
+        return env
+    return [
+        (f"environment.environmentVariables[{i}]", get(v, "name"), get(v, "value"), get(v, "type"))
+        for i, v in enumerate(as_list(env))
+    ]
+
+
+def _json_list(raw: Any) -> Any:
+    if is_unknown(raw):
+        return raw
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return []
+    return [v for v in as_list(raw) if isinstance(v, Mapping)]
+
+
+def no_plaintext_secrets(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+    name_re = re.compile(str(cfg.get("secretNamePattern", DEFAULT_SECRET_NAME)))
+    variables = _variables(r)
+    if is_unknown(variables):
+        return [undecided("environment variables")]
     findings: list[Finding] = []
-    for i, var in enumerate(as_list(env)):
-        kind = get(var, "type")
+    for label, name, value, kind in variables:
         if is_unknown(kind):
-            findings.append(undecided(f"environment.environmentVariables[{i}].type"))
+            findings.append(undecided(f"{label}.type"))
             continue
         if kind not in (MISSING, "PLAINTEXT"):
             continue  # PARAMETER_STORE / SECRETS_MANAGER: the value is a reference
-        name = get(var, "name")
-        value = get(var, "value")
         name_s = name if isinstance(name, str) and not is_unknown(name) else ""
-        value_s = value if isinstance(value, str) and not is_unknown(value) else ""
-        if name_s and name_re.search(name_s) and not _is_reference(name_s, value):
+        why = plaintext_secret(name_s, value, name_re)
+        if why:
             findings.append(
                 violation(
-                    f"PLAINTEXT variable {name_s} looks like a secret; use type SECRETS_MANAGER "
-                    "or PARAMETER_STORE"
+                    f"plain-text variable {name_s or label} {why}; use type SECRETS_MANAGER or "
+                    "PARAMETER_STORE (or fetch it at run time by ARN)"
                 )
-            )
-        elif AWS_ACCESS_KEY_ID.search(value_s) or (
-            AWS_SECRET_KEY.match(value_s) and re.search(r"(?i)key", name_s)
-        ):
-            findings.append(
-                violation(f"PLAINTEXT variable {name_s or i} holds what looks like an AWS key")
             )
     return findings
 

@@ -295,3 +295,18 @@ def pipeline(*stages: tuple[str, list[dict[str, Any]]], **o: Any) -> aws.codepip
             o,
         ),
     )
+
+
+def build_env(*variables: tuple[str, str] | tuple[str, str, str]) -> aws.codebuild.Project:
+    """A CodeBuild project whose environment sets `variables` (name, value[, type])."""
+    return codebuild(
+        environment={
+            "compute_type": "BUILD_GENERAL1_SMALL",
+            "image": "aws/codebuild/standard:7.0",
+            "type": "LINUX_CONTAINER",
+            "environment_variables": [
+                {"name": v[0], "value": v[1], "type": v[2] if len(v) > 2 else "PLAINTEXT"}
+                for v in variables
+            ],
+        }
+    )

@@ -7,10 +7,12 @@ Each case names the resource (by logical name) the verdict is about; "" is the r
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import aws_cases as a
+import pulumi
 import pulumi_aws as aws
 import pytest
 from conftest import run, undecided, violations
@@ -582,6 +584,101 @@ CASES: list[Case] = [
         ),
         "violation",
         "site",
+    ),
+    # 10. Plaintext secrets by value shape as well as name, without false positives.
+    *[
+        Case(
+            "codebuild-no-plaintext-secrets",
+            f"secret-{label}",
+            (lambda name=name, value=value: a.build_env((name, value))),
+            "violation",
+            "tests",
+        )
+        for label, name, value in (
+            ("postgres-url", "DATABASE_URL", "postgres://app:s3cretpw@db.internal:5432/app"),
+            ("redis-url-no-user", "CACHE", "redis://:s3cretpw@cache.internal:6379"),
+            ("aws-key-id", "CONFIG", "AKIAIOSFODNN7EXAMPLE"),
+            ("github-pat-name", "GITHUB_PAT", "0123456789abcdef0123456789abcdef"),
+            ("github-token-value", "GH", "ghp_" + "a1B2c3D4e5" * 4),
+            ("npm-auth", "NPM_AUTH", "dXNlcjpwYXNzd29yZA=="),
+            ("npmrc-line", "NPMRC", "//registry.npmjs.org/:_authToken=abcdef0123456789"),
+            ("private-key", "TLS", "-----BEGIN RSA PRIVATE KEY-----\nMIIEow..."),
+            ("slack-webhook", "ALERTS", "https://hooks.slack.com/services/T000/B000/XXXX"),
+            ("token-in-query", "HOOK", "https://api.example.com/hook?token=abcdef0123456789"),
+            ("bearer", "HEADER", "Bearer abcdef0123456789abcdef"),
+            ("stripe", "PAYMENTS", "sk_live_" + "a" * 24),
+        )
+    ],
+    *[
+        Case(
+            "codebuild-no-plaintext-secrets",
+            f"harmless-{label}",
+            (lambda name=name, value=value: a.build_env((name, value))),
+            "pass",
+            "tests",
+        )
+        for label, name, value in (
+            ("token-endpoint", "TOKEN_ENDPOINT", "https://auth.example.com/oauth2/token"),
+            ("https-url", "DOCS_URL", "https://example.com/docs"),
+            ("secret-name", "DB_SECRET_NAME", "groundwork/prod/db"),
+            ("password-length", "PASSWORD_MIN_LENGTH", "14"),
+            ("auth-enabled", "AUTH", "true"),
+            ("url-placeholder", "DATABASE_URL", "postgres://app:${DB_PASSWORD}@db:5432/app"),
+            ("author", "AUTHOR", "platform team"),
+            ("stage", "STACK", "prod"),
+        )
+    ],
+    Case(
+        "codebuild-no-plaintext-secrets",
+        "secrets-manager-reference",
+        lambda: a.build_env(("DB_PASSWORD", "groundwork/db:password", "SECRETS_MANAGER")),
+        "pass",
+        "tests",
+    ),
+    Case(
+        "codebuild-no-plaintext-secrets",
+        "pipeline-action-variable",
+        lambda: a.pipeline(
+            ("Source", [a.action("s", "Source")]),
+            (
+                "Test",
+                [
+                    a.action(
+                        "t",
+                        "Test",
+                        input_artifacts=["source"],
+                        configuration={
+                            "ProjectName": "tests",
+                            "EnvironmentVariables": json.dumps(
+                                [
+                                    {
+                                        "name": "DATABASE_URL",
+                                        "value": "postgres://u:pw0rd123@h/db",
+                                        "type": "PLAINTEXT",
+                                    }
+                                ]
+                            ),
+                        },
+                    )
+                ],
+            ),
+        ),
+        "violation",
+        "delivery",
+    ),
+    Case(
+        "codebuild-no-plaintext-secrets",
+        "lambda-variable",
+        lambda: aws.lambda_.Function(
+            "fn",
+            role="arn:aws:iam::111111111111:role/fn",
+            runtime="python3.12",
+            handler="app.handler",
+            code=pulumi.AssetArchive({}),
+            environment={"variables": {"STRIPE": "sk_live_" + "b" * 24, "STAGE": "prod"}},
+        ),
+        "violation",
+        "fn",
     ),
 ]
 
