@@ -64,10 +64,9 @@ CATALOG: tuple[PolicySpec, ...] = (
     # ---- hosting -------------------------------------------------------------------------
     PolicySpec(
         name="ec2-imdsv2-required",
-        description="EC2 instances, launch templates and launch configurations require IMDSv2 "
-        "session tokens.",
-        kind=RESOURCE,
-        types=h.INSTANCE_LIKE,
+        description="EC2 instances, spot requests and fleets, launch templates and launch "
+        "configurations require IMDSv2 session tokens.",
+        kind=STACK,
         check=h.imdsv2_required,
         level=MANDATORY,
         remediation="Set metadataOptions.httpTokens to 'required' (and keep "
@@ -75,13 +74,17 @@ CATALOG: tuple[PolicySpec, ...] = (
         security_hub=("EC2.8", "EC2.170", "AutoScaling.3"),
         config_rules=("ec2-imdsv2-check",),
         unknowns=DEFER,
-        reads=("metadataOptions.httpTokens", "metadataOptions.httpEndpoint"),
+        reads=(
+            "metadataOptions.httpTokens, .httpEndpoint (instance, else its launch template)",
+            "spot fleet: launchSpecifications",
+            "account: InstanceMetadataDefaults.httpTokens",
+        ),
     ),
     PolicySpec(
         name="ec2-ebs-encrypted",
-        description="EBS volumes declared by launch templates and instances are encrypted.",
-        kind=RESOURCE,
-        types=h.INSTANCE_LIKE,
+        description="EBS volumes (standalone, or declared by launch templates, instances and "
+        "spot fleets) are encrypted.",
+        kind=STACK,
         check=h.ebs_encrypted,
         level=MANDATORY,
         remediation="Declare the root volume in blockDeviceMappings with ebs.encrypted 'true' "
@@ -93,13 +96,16 @@ CATALOG: tuple[PolicySpec, ...] = (
             "blockDeviceMappings[].ebs.encrypted (launch templates, string)",
             "rootBlockDevice.encrypted",
             "ebsBlockDevices[].encrypted",
+            "spot fleet: launchSpecifications[].rootBlockDevices[], .ebsBlockDevices[]",
+            "ebs volume: encrypted",
+            "account: EncryptionByDefault.enabled; instance: its launch template's mappings",
         ),
     ),
     PolicySpec(
         name="ec2-no-public-ip",
-        description="Instances and launch templates do not assign public IPv4 addresses.",
-        kind=RESOURCE,
-        types=h.INSTANCE_LIKE,
+        description="Instances, spot fleets, launch templates and autoscaling groups do not "
+        "get public IPv4 addresses.",
+        kind=STACK,
         check=h.no_public_ip,
         level=MANDATORY,
         remediation="Remove associatePublicIpAddress (or set it false); reach instances through "
@@ -111,13 +117,15 @@ CATALOG: tuple[PolicySpec, ...] = (
         reads=(
             "networkInterfaces[].associatePublicIpAddress (launch templates, string)",
             "associatePublicIpAddress",
+            "subnet (by subnetId / vpcZoneIdentifiers): mapPublicIpOnLaunch",
+            "elastic IP: instance; EIP association: instanceId",
         ),
     ),
     PolicySpec(
         name="ec2-launch-template-required",
         description="Autoscaling groups and instances are launched from launch templates.",
         kind=RESOURCE,
-        types=frozenset({h.ASG, h.INSTANCE}),
+        types=frozenset({h.ASG, h.INSTANCE, h.SPOT_INSTANCE, h.SPOT_FLEET}),
         check=h.launch_template_required,
         level=ADVISORY,
         remediation="Give the group launchTemplate {id, version} (or "
@@ -149,18 +157,23 @@ CATALOG: tuple[PolicySpec, ...] = (
     PolicySpec(
         name="asg-multi-az",
         description="Autoscaling groups span at least the configured number of availability zones.",
-        kind=RESOURCE,
-        types=frozenset({h.ASG}),
+        kind=STACK,
         check=h.asg_availability_zones,
         level=MANDATORY,
         config={
-            "minAvailabilityZones": _int(2, 1, 6, "Fewest zones (subnets in vpcZoneIdentifiers).")
+            "minAvailabilityZones": _int(
+                2, 1, 6, "Fewest distinct zones of the subnets in vpcZoneIdentifiers."
+            )
         },
         remediation="List one private subnet per availability zone in vpcZoneIdentifiers.",
         security_hub=("AutoScaling.2",),
         config_rules=("autoscaling-multiple-az",),
-        unknowns="unknown subnet ids count one zone each; an unknown list is " + DEFER,
-        reads=("vpcZoneIdentifiers", "availabilityZones"),
+        unknowns="subnets with an unknown zone, and subnets not declared in the stack, count one "
+        "zone each; an unknown list is " + DEFER,
+        reads=(
+            "vpcZoneIdentifiers (subnets: availabilityZone, availabilityZoneId)",
+            "availabilityZones",
+        ),
     ),
     PolicySpec(
         name="alb-drop-invalid-headers",

@@ -310,3 +310,68 @@ def build_env(*variables: tuple[str, str] | tuple[str, str, str]) -> aws.codebui
             ],
         }
     )
+
+
+def launch_template(name: str = "web-lt", **o: Any) -> aws.ec2.LaunchTemplate:
+    return aws.ec2.LaunchTemplate(
+        name,
+        **_args(
+            {
+                "image_id": "ami-0123456789abcdef0",
+                "instance_type": "t4g.small",
+                "metadata_options": {"http_tokens": "required", "http_endpoint": "enabled"},
+                "block_device_mappings": [
+                    {"device_name": "/dev/xvda", "ebs": {"encrypted": "true", "volume_size": 20}}
+                ],
+                "network_interfaces": [{"associate_public_ip_address": "false"}],
+                "tags": TAGS,
+            },
+            o,
+        ),
+    )
+
+
+def subnet(name: str, zone: str, public: bool = False) -> aws.ec2.Subnet:
+    return aws.ec2.Subnet(
+        name,
+        vpc_id="vpc-0123456789abcdef0",
+        cidr_block="10.0.0.0/24",
+        availability_zone=zone,
+        map_public_ip_on_launch=public or None,
+        tags=TAGS,
+    )
+
+
+def bare_instance(name: str = "worker", **o: Any) -> aws.ec2.Instance:
+    """An instance with every setting explicit and compliant (no template)."""
+    return aws.ec2.Instance(
+        name,
+        **_args(
+            {
+                "ami": "ami-0123456789abcdef0",
+                "instance_type": "t4g.small",
+                "subnet_id": "subnet-0123456789abcdef0",
+                "metadata_options": {"http_tokens": "required"},
+                "root_block_device": {"encrypted": True},
+                "tags": TAGS,
+            },
+            o,
+        ),
+    )
+
+
+def spot_fleet(**spec: Any) -> aws.ec2.SpotFleetRequest:
+    """A spot fleet launched from inline launch specifications (no template)."""
+    return aws.ec2.SpotFleetRequest(
+        "fleet",
+        iam_fleet_role="arn:aws:iam::111111111111:role/fleet",
+        target_capacity=2,
+        launch_specifications=[
+            {
+                "ami": "ami-0123456789abcdef0",
+                "instance_type": "t4g.small",
+                "subnet_id": "subnet-0123456789abcdef0",
+                **spec,
+            }
+        ],
+    )

@@ -131,6 +131,7 @@ CASES: list[Case] = [
         "unknown",
         one(lambda: b.lt(metadataOptions={"httpTokens": UNKNOWN})),
         "undecided",
+        target=-1,
     ),
     Case("ec2-ebs-encrypted", "lt-string-true", one(b.lt), "pass"),
     Case(
@@ -164,6 +165,7 @@ CASES: list[Case] = [
             )
         ),
         "undecided",
+        target=-1,
     ),
     Case("ec2-no-public-ip", "lt-private", one(b.lt), "pass"),
     Case(
@@ -185,6 +187,7 @@ CASES: list[Case] = [
         "unknown",
         one(lambda: b.instance(associatePublicIpAddress=UNKNOWN)),
         "undecided",
+        target=-1,
     ),
     Case("ec2-launch-template-required", "asg-template", one(b.asg), "pass"),
     Case(
@@ -238,7 +241,11 @@ CASES: list[Case] = [
         "violation",
     ),
     Case(
-        "asg-multi-az", "unknown-list", one(lambda: b.asg(vpcZoneIdentifiers=UNKNOWN)), "undecided"
+        "asg-multi-az",
+        "unknown-list",
+        one(lambda: b.asg(vpcZoneIdentifiers=UNKNOWN)),
+        "undecided",
+        target=-1,
     ),
     Case("alb-drop-invalid-headers", "on", one(b.alb), "pass"),
     Case(

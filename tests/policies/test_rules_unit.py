@@ -44,8 +44,8 @@ def test_statements_accepts_string_object_and_single_statement() -> None:
 
 def test_asg_zone_count_uses_subnets_over_zones() -> None:
     group = r(hosting.ASG, vpcZoneIdentifiers=["a", "b", "c"], availabilityZones=["z"])
-    assert not hosting.asg_availability_zones(group, {"minAvailabilityZones": 3}, NONE)
-    assert hosting.asg_availability_zones(group, {"minAvailabilityZones": 4}, NONE)
+    assert not hosting.asg_availability_zones([group], {"minAvailabilityZones": 3}, NONE)
+    assert hosting.asg_availability_zones([group], {"minAvailabilityZones": 4}, NONE)
 
 
 def test_iam_allow_star_with_resource_list_containing_star() -> None:
