@@ -14,6 +14,7 @@ from .props import (
     Resource,
     as_bool,
     as_list,
+    as_number,
     get,
     is_aws_managed_key,
     is_unknown,
@@ -256,39 +257,61 @@ def artifacts_encrypted(r: Resource, cfg: Mapping[str, Any], st: StackSettings) 
     return findings
 
 
-def _actions_by_stage(props: Mapping[str, Any]) -> Any:
+# Action categories that can run arbitrary commands, and so can deploy (e.g. CodeBuild running
+# `pulumi up`), and the words that say an action of one of them does.
+COMMAND_CATEGORIES = ("Build", "Test", "Invoke", "Compute")
+DEPLOY_WORDS = re.compile(
+    r"(?i)(deploy|release|rollout|roll-out|promot|provision|pulumi|terraform|\bcdk\b"
+    r"|(^|[^a-z])(up|apply|ship)([^a-z]|$))"
+)
+
+
+def _is_deploy(stage_name: Any, action: Any) -> bool:
+    category = get(action, "category")
+    if category == "Deploy":
+        return True
+    if category not in COMMAND_CATEGORIES:
+        return False
+    # A Test action is judged by its own name only; a stage called "Release" may test first.
+    own_stage = stage_name if category != "Test" else None
+    texts = [own_stage, get(action, "name")] + [
+        get(action, "configuration", k) for k in ("ProjectName", "FunctionName", "Commands")
+    ]
+    return any(isinstance(t, str) and not is_unknown(t) and DEPLOY_WORDS.search(t) for t in texts)
+
+
+def _ordered_actions(props: Mapping[str, Any]) -> Any:
+    """(stage name, (stage index, runOrder), action) for every action, or the unknown that
+    stops the rule from judging (the stage list or one stage's actions)."""
     stages = get(props, "stages")
     if is_unknown(stages):
-        return stages
+        return "stages"
     out = []
-    for stage in as_list(stages):
+    for si, stage in enumerate(as_list(stages)):
+        name = get(stage, "name")
         actions = get(stage, "actions")
-        out.append(
-            (
-                get(stage, "name"),
-                [] if is_unknown(actions) else as_list(actions),
-                is_unknown(actions),
-            )
-        )
+        if is_unknown(actions):
+            return f"stages[{name}].actions"
+        for action in as_list(actions):
+            order = get(action, "runOrder")
+            if is_unknown(order):
+                return f"stages[{name}].actions[].runOrder"
+            number = as_number(order)
+            out.append((name, (si, number if number is not None else 1.0), action))
     return out
 
 
-def _deploys_before_gate(
-    r: Resource, is_gate: Callable[[list[Any]], bool], what: str
-) -> list[Finding]:
-    """The first stage with a Deploy action that no earlier stage gated (`is_gate` over a
-    stage's action categories); `what` finishes the message after the stage's name."""
-    stages = _actions_by_stage(r.props)
-    if is_unknown(stages):
-        return [undecided("stages")]
-    gated = False
-    for name, actions, unknown in stages:
-        if unknown:
-            return [undecided(f"stages[{name}].actions")]
-        categories = [get(a, "category") for a in actions]
-        if "Deploy" in categories and not gated:
-            return [violation(f"stage {name!r} {what}")]
-        gated = gated or is_gate(categories)
+def _deploys_before_gate(r: Resource, is_gate: Callable[[Any], bool], what: str) -> list[Finding]:
+    """The first deploy (a Deploy action, or a command action that deploys) that no gate
+    (`is_gate` over an action) runs before: in an earlier stage, or earlier in the same stage
+    by runOrder (actions with the same runOrder run in parallel). `what` ends the message."""
+    actions = _ordered_actions(r.props)
+    if isinstance(actions, str):
+        return [undecided(actions)]
+    gates = [pos for _, pos, a in actions if is_gate(a)]
+    for stage, pos, action in actions:
+        if _is_deploy(stage, action) and not any(g < pos for g in gates):
+            return [violation(f"stage {stage!r} (action {get(action, 'name')!r}) {what}")]
     return []
 
 
@@ -296,7 +319,7 @@ def tested_before_deploy(r: Resource, cfg: Mapping[str, Any], st: StackSettings)
     gates = set(cfg.get("testCategories") or ("Test", "Build"))
     return _deploys_before_gate(
         r,
-        lambda categories: any(c in gates for c in categories),
+        lambda action: get(action, "category") in gates and not _is_deploy("", action),
         f"deploys before any stage runs a {'/'.join(sorted(gates))} action",
     )
 
@@ -306,6 +329,6 @@ def approval_before_deploy(r: Resource, cfg: Mapping[str, Any], st: StackSetting
         return []
     return _deploys_before_gate(
         r,
-        lambda categories: "Approval" in categories,
+        lambda action: get(action, "category") == "Approval",
         "deploys without a manual approval (category 'Approval') before it",
     )

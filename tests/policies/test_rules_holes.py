@@ -920,6 +920,151 @@ CASES: list[Case] = [
         "violation",
         "web-asg",
     ),
+    # 13. Pipelines: deploys by CodeBuild, and order within a stage.
+    Case(
+        "pipeline-approval-stage",
+        "codebuild-pulumi-up-unapproved",
+        lambda: a.pipeline(
+            ("Source", [a.action("source", "Source")]),
+            ("Test", [a.action("tests", "Test", input_artifacts=["source"])]),
+            (
+                "Release",
+                [
+                    a.action(
+                        "pulumi-up",
+                        "Build",
+                        input_artifacts=["source"],
+                        configuration={"ProjectName": "groundwork-pulumi-up"},
+                    )
+                ],
+            ),
+        ),
+        "violation",
+        "delivery",
+    ),
+    Case(
+        "pipeline-approval-stage",
+        "codebuild-deploy-after-approval",
+        lambda: a.pipeline(
+            ("Source", [a.action("source", "Source")]),
+            ("Test", [a.action("tests", "Test", input_artifacts=["source"])]),
+            ("Approve", [a.action("approve", "Approval")]),
+            (
+                "Release",
+                [
+                    a.action(
+                        "apply",
+                        "Build",
+                        input_artifacts=["source"],
+                        configuration={"ProjectName": "groundwork-deploy"},
+                    )
+                ],
+            ),
+        ),
+        "pass",
+        "delivery",
+    ),
+    Case(
+        "pipeline-approval-stage",
+        "approval-then-deploy-same-stage",
+        lambda: a.pipeline(
+            ("Source", [a.action("source", "Source")]),
+            ("Test", [a.action("tests", "Test", input_artifacts=["source"])]),
+            (
+                "Release",
+                [
+                    a.action("approve", "Approval", run_order=1),
+                    a.action("deploy", "Deploy", run_order=2, input_artifacts=["source"]),
+                ],
+            ),
+        ),
+        "pass",
+        "delivery",
+    ),
+    Case(
+        "pipeline-approval-stage",
+        "approval-parallel-to-deploy",
+        lambda: a.pipeline(
+            ("Source", [a.action("source", "Source")]),
+            ("Test", [a.action("tests", "Test", input_artifacts=["source"])]),
+            (
+                "Release",
+                [
+                    a.action("approve", "Approval", run_order=1),
+                    a.action("deploy", "Deploy", run_order=1, input_artifacts=["source"]),
+                ],
+            ),
+        ),
+        "violation",
+        "delivery",
+    ),
+    Case(
+        "pipeline-approval-stage",
+        "approval-after-deploy-same-stage",
+        lambda: a.pipeline(
+            ("Source", [a.action("source", "Source")]),
+            ("Test", [a.action("tests", "Test", input_artifacts=["source"])]),
+            (
+                "Release",
+                [
+                    a.action("deploy", "Deploy", run_order=1, input_artifacts=["source"]),
+                    a.action("approve", "Approval", run_order=2),
+                ],
+            ),
+        ),
+        "violation",
+        "delivery",
+    ),
+    Case(
+        "pipeline-test-before-deploy",
+        "test-then-deploy-same-stage",
+        lambda: a.pipeline(
+            ("Source", [a.action("source", "Source")]),
+            ("Approve", [a.action("approve", "Approval")]),
+            (
+                "Ship",
+                [
+                    a.action("tests", "Test", run_order=1, input_artifacts=["source"]),
+                    a.action("deploy", "Deploy", run_order=2, input_artifacts=["source"]),
+                ],
+            ),
+        ),
+        "pass",
+        "delivery",
+    ),
+    Case(
+        "pipeline-test-before-deploy",
+        "codebuild-deploy-is-not-a-test",
+        lambda: a.pipeline(
+            ("Source", [a.action("source", "Source")]),
+            ("Approve", [a.action("approve", "Approval")]),
+            (
+                "Deploy",
+                [
+                    a.action(
+                        "pulumi-up",
+                        "Build",
+                        input_artifacts=["source"],
+                        configuration={"ProjectName": "groundwork-pulumi-up"},
+                    )
+                ],
+            ),
+        ),
+        "violation",
+        "delivery",
+    ),
+    Case(
+        "pipeline-test-before-deploy",
+        "build-named-update-is-a-test",
+        lambda: a.pipeline(
+            ("Source", [a.action("source", "Source")]),
+            ("Build", [a.action("build-and-update-deps", "Build", input_artifacts=["source"])]),
+            ("Approve", [a.action("approve", "Approval")]),
+            ("Deploy", [a.action("deploy", "Deploy", input_artifacts=["source"])]),
+        ),
+        "pass",
+        "delivery",
+    ),
 ]
 
 
