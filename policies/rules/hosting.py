@@ -425,47 +425,95 @@ def _listener_lb(listener: Resource, lbs: Sequence[Resource]) -> Resource | None
     return None
 
 
-def _is_https(listener: Resource) -> bool:
+LISTENER_RULES = frozenset(
+    {"aws:lb/listenerRule:ListenerRule", "aws:alb/listenerRule:ListenerRule"}
+)
+ALB_PROTOCOLS = ("HTTP", "HTTPS")
+
+
+def _protocol(listener: Resource) -> Any:
+    """The listener's protocol, upper-case (the provider accepts any case); an ALB listener
+    without one is HTTP, or HTTPS when it has a certificate."""
     proto = get(listener.props, "protocol")
-    return proto == "HTTPS" or (
-        proto is MISSING and get(listener.props, "certificateArn") is not MISSING
+    if is_unknown(proto):
+        return proto
+    if proto is MISSING:
+        return "HTTPS" if get(listener.props, "certificateArn") is not MISSING else "HTTP"
+    return str(proto).upper()
+
+
+def _redirects_to_https(actions: Any) -> bool:
+    return any(
+        get(a, "type") == "redirect" and str(get(a, "redirect", "protocol")).upper() == "HTTPS"
+        for a in as_list(actions)
     )
+
+
+def _rules_on(listener: Resource, rules: Sequence[Resource]) -> list[Resource]:
+    arn = get(listener.props, "arn")
+    return [
+        r
+        for r in rules
+        if listener.urn in r.depends_via("listenerArn")
+        or (isinstance(arn, str) and not is_unknown(arn) and get(r.props, "listenerArn") == arn)
+    ]
+
+
+def _http_listener_findings(lb: Resource, li: Resource, rules: Sequence[Resource]) -> list[Finding]:
+    findings: list[Finding] = []
+    actions = get(li.props, "defaultActions")
+    if is_unknown(actions):
+        findings.append(undecided("defaultActions", li.urn))
+    elif not _redirects_to_https(actions):
+        findings.append(
+            violation(
+                f"HTTP listener on {lb.name} (which has an HTTPS listener) does not redirect to "
+                "HTTPS (defaultActions: type 'redirect', redirect.protocol 'HTTPS')",
+                li.urn,
+            )
+        )
+    for rule in _rules_on(li, rules):
+        acts = get(rule.props, "actions")
+        if is_unknown(acts):
+            findings.append(undecided("actions", rule.urn))
+        elif any(
+            str(get(a, "type")).startswith(("forward", "authenticate")) for a in as_list(acts)
+        ):
+            findings.append(
+                violation(
+                    f"listener rule serves traffic over plain HTTP on {lb.name}'s HTTP listener "
+                    f"{li.name}; forward on the HTTPS listener and redirect here",
+                    rule.urn,
+                )
+            )
+    return findings
 
 
 def alb_https_redirect(
     resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
 ) -> list[Finding]:
-    lbs = [r for r in resources if r.type in LOAD_BALANCERS]
-    listeners = [r for r in resources if r.type in LISTENERS]
+    lbs = [r for r in resources if r.type in LOAD_BALANCERS and _is_application_lb(r.props)]
+    rules = [r for r in resources if r.type in LISTENER_RULES]
     by_lb: dict[str, list[Resource]] = {}
-    for listener in listeners:
+    for listener in (r for r in resources if r.type in LISTENERS):
         lb = _listener_lb(listener, lbs)
         if lb is not None:
             by_lb.setdefault(lb.urn, []).append(listener)
     findings: list[Finding] = []
     for lb in lbs:
         attached = by_lb.get(lb.urn, [])
-        if not any(_is_https(li) for li in attached):
+        protocols = {li.urn: _protocol(li) for li in attached}
+        for li in attached:
+            proto = protocols[li.urn]
+            if is_unknown(proto):
+                findings.append(undecided("protocol", li.urn))
+            elif proto not in ALB_PROTOCOLS:
+                findings.append(
+                    violation(f"protocol {proto!r} is not one an application LB serves", li.urn)
+                )
+        if "HTTPS" not in protocols.values():
             continue
         for li in attached:
-            if get(li.props, "protocol") != "HTTP":
-                continue
-            actions = get(li.props, "defaultActions")
-            if is_unknown(actions):
-                findings.append(undecided("defaultActions", li.urn))
-                continue
-            redirects = [
-                a
-                for a in as_list(actions)
-                if get(a, "type") == "redirect" and get(a, "redirect", "protocol") == "HTTPS"
-            ]
-            if not redirects:
-                findings.append(
-                    violation(
-                        f"HTTP listener on {lb.name} (which has an HTTPS listener) does not "
-                        "redirect "
-                        "to HTTPS (defaultActions: type 'redirect', redirect.protocol 'HTTPS')",
-                        li.urn,
-                    )
-                )
+            if protocols[li.urn] == "HTTP":
+                findings.extend(_http_listener_findings(lb, li, rules))
     return findings

@@ -375,3 +375,50 @@ def spot_fleet(**spec: Any) -> aws.ec2.SpotFleetRequest:
             }
         ],
     )
+
+
+CERT_ARN = "arn:aws:acm:eu-west-1:111111111111:certificate/abc"
+TG_ARN = "arn:aws:elasticloadbalancing:eu-west-1:111111111111:targetgroup/web/0123456789abcdef"
+REDIRECT = [
+    {
+        "type": "redirect",
+        "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"},
+    }
+]
+FORWARD = [{"type": "forward", "target_group_arn": TG_ARN}]
+
+
+def alb_with_listeners(
+    http: dict[str, Any] | None = None, https: bool = True
+) -> tuple[aws.lb.LoadBalancer, aws.lb.Listener]:
+    """An ALB with an HTTPS listener and an HTTP listener (`http` overrides its arguments)."""
+    lb = aws.lb.LoadBalancer(
+        "web-alb",
+        load_balancer_type="application",
+        subnets=["subnet-a", "subnet-b", "subnet-c"],
+        drop_invalid_header_fields=True,
+        enable_deletion_protection=True,
+        tags=TAGS,
+    )
+    if https:
+        aws.lb.Listener(
+            "web-https",
+            load_balancer_arn=lb.arn,
+            port=443,
+            protocol="HTTPS",
+            certificate_arn=CERT_ARN,
+            default_actions=FORWARD,
+        )
+    plain = aws.lb.Listener(
+        "web-http",
+        **_args(
+            {
+                "load_balancer_arn": lb.arn,
+                "port": 80,
+                "protocol": "HTTP",
+                "default_actions": REDIRECT,
+            },
+            http or {},
+        ),
+    )
+    return lb, plain

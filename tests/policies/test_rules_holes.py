@@ -1065,6 +1065,100 @@ CASES: list[Case] = [
         "pass",
         "delivery",
     ),
+    # 4. Listener protocol defaults, case, rules and unknowns.
+    Case("alb-https-redirect", "redirects", a.alb_with_listeners, "pass", "web-http"),
+    Case(
+        "alb-https-redirect",
+        "no-protocol-forwards",
+        lambda: a.alb_with_listeners({"protocol": None, "default_actions": a.FORWARD}),
+        "violation",
+        "web-http",
+    ),
+    Case(
+        "alb-https-redirect",
+        "lower-case-http-forwards",
+        lambda: a.alb_with_listeners({"protocol": "http", "default_actions": a.FORWARD}),
+        "violation",
+        "web-http",
+    ),
+    Case(
+        "alb-https-redirect",
+        "lower-case-redirect",
+        lambda: a.alb_with_listeners(
+            {
+                "protocol": "http",
+                "default_actions": [
+                    {
+                        "type": "redirect",
+                        "redirect": {"protocol": "https", "status_code": "HTTP_301"},
+                    }
+                ],
+            }
+        ),
+        "pass",
+        "web-http",
+    ),
+    Case(
+        "alb-https-redirect",
+        "redirect-keeps-protocol",
+        lambda: a.alb_with_listeners(
+            {
+                "default_actions": [
+                    {
+                        "type": "redirect",
+                        "redirect": {"protocol": "#{protocol}", "status_code": "HTTP_301"},
+                    }
+                ]
+            }
+        ),
+        "violation",
+        "web-http",
+    ),
+    Case(
+        "alb-https-redirect",
+        "rule-forwards-on-http",
+        lambda: aws.lb.ListenerRule(
+            "api-over-http",
+            listener_arn=a.alb_with_listeners()[1].arn,
+            priority=10,
+            actions=a.FORWARD,
+            conditions=[{"path_pattern": {"values": ["/api/*"]}}],
+        ),
+        "violation",
+        "api-over-http",
+    ),
+    Case(
+        "alb-https-redirect",
+        "rule-fixed-response-on-http",
+        lambda: aws.lb.ListenerRule(
+            "deny-admin",
+            listener_arn=a.alb_with_listeners()[1].arn,
+            priority=10,
+            actions=[
+                {
+                    "type": "fixed-response",
+                    "fixed_response": {"content_type": "text/plain", "status_code": "404"},
+                }
+            ],
+            conditions=[{"path_pattern": {"values": ["/admin/*"]}}],
+        ),
+        "pass",
+        "deny-admin",
+    ),
+    Case(
+        "alb-https-redirect",
+        "unknown-protocol",
+        lambda: a.alb_with_listeners({"protocol": aws.ec2.Vpc("v", cidr_block="10.0.0.0/16").arn}),
+        "undecided",
+        "",
+    ),
+    Case(
+        "alb-https-redirect",
+        "not-an-alb-protocol",
+        lambda: a.alb_with_listeners({"protocol": "TCP"}),
+        "violation",
+        "web-http",
+    ),
 ]
 
 
