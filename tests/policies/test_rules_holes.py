@@ -1159,6 +1159,42 @@ CASES: list[Case] = [
         "violation",
         "web-http",
     ),
+    # 3. An explicit provider applies its own default tags, not the stack's.
+    Case(
+        "required-tags",
+        "stack-default-tags",
+        lambda: aws.sqs.Queue("jobs"),
+        "pass",
+        "jobs",
+    ),
+    Case(
+        "required-tags",
+        "explicit-provider-without-default-tags",
+        lambda: aws.sqs.Queue(
+            "jobs",
+            opts=pulumi.ResourceOptions(provider=aws.Provider("replica", region="eu-central-1")),
+        ),
+        "violation",
+        "jobs",
+    ),
+    Case(
+        "required-tags",
+        "explicit-provider-with-default-tags",
+        lambda: aws.sqs.Queue(
+            "jobs",
+            opts=pulumi.ResourceOptions(
+                provider=aws.Provider(
+                    "replica",
+                    region="eu-central-1",
+                    default_tags={
+                        "tags": {"Project": "g", "Environment": "prod", "Owner": "platform"}
+                    },
+                )
+            ),
+        ),
+        "pass",
+        "jobs",
+    ),
 ]
 
 
