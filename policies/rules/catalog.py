@@ -550,16 +550,19 @@ CATALOG: tuple[PolicySpec, ...] = (
     ),
     PolicySpec(
         name="alarm-actions-enabled",
-        description="Alarms have actions enabled and at least one alarm action.",
-        kind=RESOURCE,
-        types=obs.ALARMS,
+        description="Alarms notify: actions enabled and at least one alarm action, or part of a "
+        "composite alarm that does.",
+        kind=STACK,
         check=obs.alarm_actions,
         level=MANDATORY,
         remediation="Leave actionsEnabled true and add the alerts SNS topic to alarmActions.",
         security_hub=("CloudWatch.15", "CloudWatch.17"),
         config_rules=("cloudwatch-alarm-action-check", "cloudwatch-alarm-action-enabled-check"),
         unknowns="unknown actionsEnabled is " + DEFER + "; an unknown action list counts as set",
-        reads=("actionsEnabled", "alarmActions"),
+        reads=(
+            "actionsEnabled, alarmActions",
+            "composite alarm: alarmRule (property dependency or alarm name), actions",
+        ),
     ),
     PolicySpec(
         name="resources-alarmed",

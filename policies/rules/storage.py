@@ -9,8 +9,9 @@ accepted as well.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .base import StackSettings
@@ -31,7 +32,8 @@ from .props import (
     violation,
 )
 
-BUCKETS = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
+BUCKET_V2 = "aws:s3/bucketV2:BucketV2"
+BUCKETS = frozenset({"aws:s3/bucket:Bucket", BUCKET_V2})
 LOCK = frozenset(
     {
         "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
@@ -99,6 +101,59 @@ def companions(
         if isinstance(value, str) and not is_unknown(value) and value in names:
             out.append(r)
     return out
+
+
+def _first(value: Any) -> Any:
+    items = as_list(value) if not is_unknown(value) else [value]
+    return items[0] if items else MISSING
+
+
+def _v2_inline(props: Mapping[str, Any]) -> dict[str, Any]:
+    """The deprecated BucketV2's list-shaped inline settings in the Bucket's shapes, so one
+    reading serves both (`versionings[]`, `serverSideEncryptionConfigurations[].rules[]
+    .applyServerSideEncryptionByDefaults[]`, lifecycle `expirations[]`, lock `rules[]
+    .defaultRetentions[]`)."""
+    out: dict[str, Any] = {}
+    versioning = _first(get(props, "versionings"))
+    if versioning is not MISSING:
+        out["versioning"] = versioning
+    sse = _first(get(props, "serverSideEncryptionConfigurations"))
+    rule = _first(get(sse, "rules")) if sse is not MISSING else MISSING
+    if rule is not MISSING:
+        by_default = _first(get(rule, "applyServerSideEncryptionByDefaults"))
+        out["serverSideEncryptionConfiguration"] = {
+            "rule": {**rule, "applyServerSideEncryptionByDefault": by_default}
+        }
+    lock = get(props, "objectLockConfiguration")
+    lock_rule = _first(get(lock, "rules")) if lock is not MISSING else MISSING
+    if lock_rule is not MISSING:
+        out["objectLockConfiguration"] = {
+            **lock,
+            "rule": {"defaultRetention": _first(get(lock_rule, "defaultRetentions"))},
+        }
+    rules = get(props, "lifecycleRules")
+    if any(get(x, "expirations") is not MISSING for x in as_list(rules)):
+        out["lifecycleRules"] = [
+            {
+                **x,
+                "expiration": _first(get(x, "expirations")) or None,
+                "noncurrentVersionExpiration": _first(get(x, "noncurrentVersionExpirations"))
+                or None,
+            }
+            for x in as_list(rules)
+        ]
+    return out
+
+
+def _buckets(
+    resources: Sequence[Resource], which: Callable[[Resource], bool]
+) -> Iterator[Resource]:
+    """The buckets `which` selects, BucketV2 inline settings read in the Bucket shapes."""
+    for r in resources:
+        if r.type not in BUCKETS or not which(r):
+            continue
+        extra = _v2_inline(r.props) if r.type == BUCKET_V2 else {}
+        yield dataclasses.replace(r, props={**r.props, **extra}) if extra else r
 
 
 def _retention(rule_holder: Any) -> tuple[Any, Any]:
@@ -169,7 +224,7 @@ def backup_object_lock(
     resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
 ) -> list[Finding]:
     findings: list[Finding] = []
-    for b in (r for r in resources if r.type in BUCKETS and is_backup_bucket(r)):
+    for b in _buckets(resources, is_backup_bucket):
         enabled = get(b.props, "objectLockEnabled")
         if is_unknown(enabled):
             findings.append(undecided("objectLockEnabled", b.urn))
@@ -207,7 +262,7 @@ def backup_versioning(
     resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
 ) -> list[Finding]:
     findings: list[Finding] = []
-    for b in (r for r in resources if r.type in BUCKETS and is_backup_bucket(r)):
+    for b in _buckets(resources, is_backup_bucket):
         found = companions(b, resources, VERSIONING)
         statuses = [get(v.props, "versioningConfiguration", "status") for v in found]
         inline = as_bool(get(b.props, "versioning", "enabled"))
@@ -230,7 +285,7 @@ def backup_public_access_block(
     resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
 ) -> list[Finding]:
     findings: list[Finding] = []
-    for b in (r for r in resources if r.type in BUCKETS and is_backup_bucket(r)):
+    for b in _buckets(resources, is_backup_bucket):
         blocks = companions(b, resources, PUBLIC_ACCESS_BLOCK)
         if not blocks:
             findings.append(violation("backup bucket has no BucketPublicAccessBlock", b.urn))
@@ -304,7 +359,7 @@ def backup_kms_encryption(
 ) -> list[Finding]:
     need_key = bool(cfg.get("requireCustomerKey", True))
     findings: list[Finding] = []
-    for b in (r for r in resources if r.type in BUCKETS and is_backup_bucket(r)):
+    for b in _buckets(resources, is_backup_bucket):
         rules, present = _sse_rules(b, resources)
         if not present:
             findings.append(
@@ -420,7 +475,7 @@ def backup_tls_only(
     resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
 ) -> list[Finding]:
     findings: list[Finding] = []
-    for b in (r for r in resources if r.type in BUCKETS and is_backup_bucket(r)):
+    for b in _buckets(resources, is_backup_bucket):
         docs = [get(p.props, "policy") for p in companions(b, resources, POLICY)]
         inline = get(b.props, "policy")
         if inline is not MISSING:
@@ -464,6 +519,10 @@ def _lifecycle_rules(b: Resource, resources: Sequence[Resource]) -> list[Any]:
         rules.append(
             {
                 "status": "Enabled" if as_bool(get(rule, "enabled")) else "Disabled",
+                "filter": {
+                    "prefix": get(rule, "prefix") or None,
+                    "tags": get(rule, "tags") or None,
+                },
                 "expiration": get(rule, "expiration") or None,
                 "noncurrentVersionExpiration": {
                     "noncurrentDays": get(rule, "noncurrentVersionExpiration", "days")
@@ -473,6 +532,23 @@ def _lifecycle_rules(b: Resource, resources: Sequence[Resource]) -> list[Any]:
             }
         )
     return rules
+
+
+def _whole_bucket(rule: Any) -> bool:
+    """The rule applies to every object: no prefix, tag or size filter narrows it."""
+    if get(rule, "prefix") not in (MISSING, ""):
+        return False
+    narrowing = ("prefix", "tag", "tags", "objectSizeGreaterThan", "objectSizeLessThan")
+    for holder in (get(rule, "filter"), get(rule, "filter", "and")):
+        if not isinstance(holder, Mapping):
+            continue
+        for key in narrowing:
+            value = get(holder, key)
+            if value in (MISSING, "", 0, "0") or (isinstance(value, Mapping) and not value):
+                continue
+            if not is_unknown(value):
+                return False
+    return True
 
 
 def _expiry_days(rule: Any) -> list[tuple[str, Any]]:
@@ -494,7 +570,7 @@ def backup_lifecycle_covers_lock(
     resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
 ) -> list[Finding]:
     findings: list[Finding] = []
-    for b in (r for r in resources if r.type in BUCKETS and is_backup_bucket(r)):
+    for b in _buckets(resources, is_backup_bucket):
         lock_days = _lock_days(b, resources)
         if lock_days is MISSING:
             continue  # no lock to compare with: s3-backup-object-lock reports that
@@ -526,7 +602,7 @@ def analytics_retention(
     if st.analytics_retention_days is not None:
         limit = min(limit, float(st.analytics_retention_days))
     findings: list[Finding] = []
-    for b in (r for r in resources if r.type in BUCKETS and is_analytics_bucket(r)):
+    for b in _buckets(resources, is_analytics_bucket):
         rules = [
             x
             for x in _lifecycle_rules(b, resources)
@@ -538,13 +614,14 @@ def analytics_retention(
         expiries = [
             get(x, "expiration", "days")
             for x in rules
-            if get(x, "expiration", "days") is not MISSING
+            if get(x, "expiration", "days") is not MISSING and _whole_bucket(x)
         ]
         if not expiries:
             findings.append(
                 violation(
                     f"analytics bucket keeps events forever; expire them within {limit:g} days "
-                    "(BucketLifecycleConfiguration rule with expiration.days)",
+                    "(a BucketLifecycleConfiguration rule with expiration.days and no prefix, "
+                    "tag or size filter)",
                     b.urn,
                 )
             )

@@ -144,9 +144,9 @@ def step_policy(group: aws.autoscaling.Group, name: str = "latency") -> aws.auto
     )
 
 
-def alarm(name: str, actions: list[Any], **o: Any) -> aws.cloudwatch.MetricAlarm:
+def alarm(resource_name: str, actions: list[Any], **o: Any) -> aws.cloudwatch.MetricAlarm:
     return aws.cloudwatch.MetricAlarm(
-        name,
+        resource_name,
         **_args(
             {
                 "comparison_operator": "GreaterThanThreshold",
@@ -422,3 +422,61 @@ def alb_with_listeners(
         ),
     )
     return lb, plain
+
+
+def bucket_v2(name: str = "archive", **o: Any) -> aws.s3.BucketV2:
+    """A backup bucket configured only through the deprecated BucketV2's inline lists."""
+    return aws.s3.BucketV2(
+        name,
+        **_args(
+            {
+                "bucket": name,
+                "object_lock_enabled": True,
+                "tags": {**TAGS, "groundwork:purpose": "backups"},
+                "versionings": [{"enabled": True}],
+                "server_side_encryption_configurations": [
+                    {
+                        "rules": [
+                            {
+                                "apply_server_side_encryption_by_defaults": [
+                                    {"sse_algorithm": "aws:kms", "kms_master_key_id": KEY_ARN}
+                                ],
+                                "bucket_key_enabled": True,
+                            }
+                        ]
+                    }
+                ],
+                "object_lock_configuration": {
+                    "object_lock_enabled": "Enabled",
+                    "rules": [{"default_retentions": [{"mode": "COMPLIANCE", "days": 30}]}],
+                },
+                "lifecycle_rules": [
+                    {
+                        "enabled": True,
+                        "expirations": [{"days": 400}],
+                        "noncurrent_version_expirations": [{"days": 400}],
+                    }
+                ],
+            },
+            o,
+        ),
+        opts=PROTECT,
+    )
+
+
+def analytics_bucket(lifecycle_filter: dict[str, Any]) -> aws.s3.Bucket:
+    """An analytics bucket whose one lifecycle rule expires after 90 days under `filter`."""
+    b = aws.s3.Bucket("events", tags={**TAGS, "groundwork:purpose": "analytics"}, opts=PROTECT)
+    aws.s3.BucketLifecycleConfiguration(
+        "events-lifecycle",
+        bucket=b.bucket,
+        rules=[
+            {
+                "id": "expire",
+                "status": "Enabled",
+                "filter": lifecycle_filter,
+                "expiration": {"days": 90},
+            }
+        ],
+    )
+    return b

@@ -1195,6 +1195,110 @@ CASES: list[Case] = [
         "pass",
         "jobs",
     ),
+    # False positives: composite children, BucketV2 inline shapes, partial lifecycle rules.
+    Case(
+        "alarm-actions-enabled",
+        "child-of-notifying-composite",
+        lambda: aws.cloudwatch.CompositeAlarm(
+            "web-any",
+            alarm_name="web-any",
+            alarm_rule=a.alarm("web-5xx", [], name="web-5xx").name.apply(lambda n: f'ALARM("{n}")'),
+            alarm_actions=[a.TOPIC_ARN],
+        ),
+        "pass",
+        "web-5xx",
+    ),
+    Case(
+        "alarm-actions-enabled",
+        "child-of-silent-composite",
+        lambda: aws.cloudwatch.CompositeAlarm(
+            "web-any",
+            alarm_name="web-any",
+            alarm_rule=a.alarm("web-5xx", [], name="web-5xx").name.apply(lambda n: f'ALARM("{n}")'),
+            actions_enabled=False,
+            alarm_actions=[a.TOPIC_ARN],
+        ),
+        "violation",
+        "web-5xx",
+    ),
+    Case(
+        "alarm-actions-enabled",
+        "alarm-without-actions",
+        lambda: a.alarm("web-5xx", []),
+        "violation",
+        "web-5xx",
+    ),
+    *[
+        Case(policy, "bucket-v2-inline", a.bucket_v2, "pass", "archive")
+        for policy in (
+            "s3-backup-versioning",
+            "s3-backup-kms-encryption",
+            "s3-backup-object-lock",
+            "s3-backup-lifecycle-covers-lock",
+        )
+    ],
+    Case(
+        "s3-backup-versioning",
+        "bucket-v2-inline-suspended",
+        lambda: a.bucket_v2(versionings=[{"enabled": False}]),
+        "violation",
+        "archive",
+    ),
+    Case(
+        "s3-backup-kms-encryption",
+        "bucket-v2-inline-sse-s3",
+        lambda: a.bucket_v2(
+            server_side_encryption_configurations=[
+                {
+                    "rules": [
+                        {"apply_server_side_encryption_by_defaults": [{"sse_algorithm": "AES256"}]}
+                    ]
+                }
+            ]
+        ),
+        "violation",
+        "archive",
+    ),
+    Case(
+        "s3-backup-object-lock",
+        "bucket-v2-inline-governance",
+        lambda: a.bucket_v2(
+            object_lock_configuration={
+                "object_lock_enabled": "Enabled",
+                "rules": [{"default_retentions": [{"mode": "GOVERNANCE", "days": 30}]}],
+            }
+        ),
+        "violation",
+        "archive",
+    ),
+    Case(
+        "s3-backup-lifecycle-covers-lock",
+        "bucket-v2-inline-expires-early",
+        lambda: a.bucket_v2(lifecycle_rules=[{"enabled": True, "expirations": [{"days": 5}]}]),
+        "violation",
+        "archive",
+    ),
+    Case(
+        "s3-analytics-retention",
+        "only-tmp-prefix-expires",
+        lambda: a.analytics_bucket({"prefix": "tmp/"}),
+        "violation",
+        "events",
+    ),
+    Case(
+        "s3-analytics-retention",
+        "only-tagged-objects-expire",
+        lambda: a.analytics_bucket({"tag": {"key": "class", "value": "scratch"}}),
+        "violation",
+        "events",
+    ),
+    Case(
+        "s3-analytics-retention",
+        "whole-bucket-expires",
+        lambda: a.analytics_bucket({}),
+        "pass",
+        "events",
+    ),
 ]
 
 
@@ -1224,3 +1328,24 @@ def test_hole_case(pack, case: Case) -> None:
         assert all(v.level == "mandatory" for v in found), f"{case.policy} on {urn}: mandatory"
     else:
         assert pending and not found, f"{case.policy} on {urn}: expected only undecided: {found}"
+
+
+@pytest.mark.parametrize("days", [90, "90"])
+def test_analytics_retention_from_stack_config_number_or_string(packs, days: object) -> None:
+    """groundwork:analytics.retentionDays caps the lifecycle whether YAML gave a number or a
+    string; 120 days of events must fail a stack that promises 90."""
+
+    def build() -> None:
+        b = aws.s3.Bucket("events", tags={"groundwork:purpose": "analytics"}, opts=a.PROTECT)
+        aws.s3.BucketLifecycleConfiguration(
+            "events-lifecycle",
+            bucket=b.bucket,
+            rules=[{"id": "expire", "status": "Enabled", "expiration": {"days": 120}}],
+        )
+
+    resources = constructed(build)
+    pack = packs(**{"groundwork:analytics": json.dumps({"retentionDays": days})})
+    urn = _target(resources, "events")
+    assert violations(run(pack, resources), "s3-analytics-retention", urn), (
+        f"groundwork:analytics.retentionDays={days!r} must cap expiration.days (120) on {urn}"
+    )

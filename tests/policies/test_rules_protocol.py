@@ -776,6 +776,7 @@ CASES: list[Case] = [
         "unknown-enabled",
         one(lambda: b.alarm("a", actionsEnabled=UNKNOWN)),
         "undecided",
+        target=-1,
     ),
     Case("resources-alarmed", "alb-by-dependency", lambda: _alarmed("alb"), "pass"),
     Case("resources-alarmed", "rds-by-dimension-value", _by_value_alarm, "pass"),
