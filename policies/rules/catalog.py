@@ -788,14 +788,27 @@ CATALOG: tuple[PolicySpec, ...] = (
         name="kms-key-rotation",
         description="Symmetric KMS keys rotate automatically.",
         kind=RESOURCE,
-        types=frozenset({sec.KMS_KEY}),
+        types=frozenset({sec.KMS_KEY, sec.KMS_EXTERNAL_KEY}),
         check=sec.kms_rotation,
         level=MANDATORY,
-        remediation="Set enableKeyRotation true.",
+        config={
+            "maxRotationPeriodDays": _int(
+                365, 90, 2560, "Longest rotationPeriodInDays accepted (KMS allows 90..2560)."
+            )
+        },
+        remediation="Set enableKeyRotation true (and rotationPeriodInDays within the limit); "
+        "use aws.kms.Key rather than imported key material.",
         security_hub=("KMS.4",),
         config_rules=("cmk-backing-key-rotation-enabled",),
-        unknowns=DEFER,
-        reads=("enableKeyRotation", "customerMasterKeySpec", "keyUsage"),
+        unknowns="an unknown key spec, usage, rotation flag or period is " + DEFER,
+        reads=(
+            "enableKeyRotation",
+            "rotationPeriodInDays",
+            "customerMasterKeySpec",
+            "keyUsage",
+            "customKeyStoreId, xksKeyId",
+            "aws:kms/externalKey:ExternalKey (always a violation)",
+        ),
     ),
     PolicySpec(
         name="iam-no-wildcard-admin",

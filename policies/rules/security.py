@@ -24,6 +24,7 @@ from .props import (
 )
 
 KMS_KEY = "aws:kms/key:Key"
+KMS_EXTERNAL_KEY = "aws:kms/externalKey:ExternalKey"
 IAM_DOCUMENT_TYPES = frozenset(
     {
         "aws:iam/policy:Policy",
@@ -68,16 +69,40 @@ RUM_MONITOR = "aws:rum/appMonitor:AppMonitor"
 ATHENA_WORKGROUP = "aws:athena/workgroup:Workgroup"
 
 
+# Key specs and usages that AWS KMS cannot rotate automatically (asymmetric, HMAC, ML-DSA):
+# https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html
+NON_ROTATING_SPEC = re.compile(r"^(RSA_|ECC_|HMAC_|SM2$|ML_DSA_)")
+NON_ROTATING_USAGE = ("SIGN_VERIFY", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT")
+
+
 def kms_rotation(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+    if r.type == KMS_EXTERNAL_KEY:
+        return [
+            violation(
+                "imported key material cannot rotate automatically; use an aws.kms.Key with "
+                "enableKeyRotation (or record an exemption saying how it is rotated by hand)"
+            )
+        ]
     spec = get(r.props, "customerMasterKeySpec")
     usage = get(r.props, "keyUsage")
-    if spec not in (MISSING, "SYMMETRIC_DEFAULT") or usage not in (MISSING, "ENCRYPT_DECRYPT"):
+    if is_unknown(spec) or is_unknown(usage):
+        return [undecided("customerMasterKeySpec" if is_unknown(spec) else "keyUsage")]
+    if (isinstance(spec, str) and NON_ROTATING_SPEC.match(spec)) or usage in NON_ROTATING_USAGE:
         return []  # asymmetric and HMAC keys cannot rotate automatically
+    if get(r.props, "customKeyStoreId") is not MISSING or get(r.props, "xksKeyId") is not MISSING:
+        return []  # keys in a custom key store cannot rotate automatically either
     value = get(r.props, "enableKeyRotation")
     if is_unknown(value):
         return [undecided("enableKeyRotation")]
     if as_bool(value) is not True:
         return [violation("enableKeyRotation is not true; rotate symmetric keys yearly")]
+    period = get(r.props, "rotationPeriodInDays")
+    limit = int(cfg.get("maxRotationPeriodDays", 365))
+    days = as_number(period)
+    if is_unknown(period):
+        return [undecided("rotationPeriodInDays")]
+    if days is not None and days > limit:
+        return [violation(f"rotationPeriodInDays is {days:g}; rotate at least every {limit} days")]
     return []
 
 

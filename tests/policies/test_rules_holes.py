@@ -1299,6 +1299,55 @@ CASES: list[Case] = [
         "pass",
         "events",
     ),
+    # Also: kms-key-rotation and key specs.
+    Case(
+        "kms-key-rotation",
+        "unknown-key-spec",
+        lambda: aws.kms.Key(
+            "key",
+            customer_master_key_spec=aws.ssm.Parameter("spec", type="String", value="x").arn,
+            enable_key_rotation=False,
+        ),
+        "undecided",
+        "key",
+    ),
+    Case(
+        "kms-key-rotation",
+        "unrecognised-key-spec-needs-rotation",
+        lambda: aws.kms.Key("key", customer_master_key_spec="symmetric_default"),
+        "violation",
+        "key",
+    ),
+    Case(
+        "kms-key-rotation",
+        "hmac-key",
+        lambda: aws.kms.Key(
+            "key", customer_master_key_spec="HMAC_256", key_usage="GENERATE_VERIFY_MAC"
+        ),
+        "pass",
+        "key",
+    ),
+    Case(
+        "kms-key-rotation",
+        "rotation-every-seven-years",
+        lambda: aws.kms.Key("key", enable_key_rotation=True, rotation_period_in_days=2560),
+        "violation",
+        "key",
+    ),
+    Case(
+        "kms-key-rotation",
+        "rotation-yearly",
+        lambda: aws.kms.Key("key", enable_key_rotation=True, rotation_period_in_days=365),
+        "pass",
+        "key",
+    ),
+    Case(
+        "kms-key-rotation",
+        "imported-key-material",
+        lambda: aws.kms.ExternalKey("key", description="imported"),
+        "violation",
+        "key",
+    ),
 ]
 
 
