@@ -76,7 +76,8 @@ def required_tags(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> lis
     defaults = _provider_default_tags(r)
     if defaults is None:
         defaults = st.default_tags if r.provider_props is None else {}
-    present = {k for k, v in {**defaults, **own}.items() if v not in (None, "")}
+    # A blank value names no project, environment or owner: it counts as missing.
+    present = {k for k, v in {**defaults, **own}.items() if v is not None and str(v).strip()}
     missing = [k for k in keys if k not in present]
     if missing:
         return [

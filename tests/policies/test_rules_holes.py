@@ -1348,6 +1348,41 @@ CASES: list[Case] = [
         "violation",
         "key",
     ),
+    # Own adversarial cases.
+    Case(
+        "ec2-launch-template-required",
+        "spot-request-without-template",
+        lambda: aws.ec2.SpotInstanceRequest(
+            "spot",
+            ami="ami-0123456789abcdef0",
+            instance_type="t4g.small",
+            metadata_options={"http_tokens": "required"},
+            root_block_device={"encrypted": True},
+        ),
+        "violation",
+        "spot",
+    ),
+    Case(
+        "required-tags",
+        "blank-owner-tag",
+        lambda: aws.sqs.Queue("jobs", tags={"Owner": "  "}),
+        "violation",
+        "jobs",
+    ),
+    Case(
+        "rds-not-public",
+        "aurora-instance-unknown-fails-closed",
+        _aurora_member(publicly_accessible=aws.ssm.Parameter("p", type="String", value="x").arn),
+        "violation",
+        "aurora-1",
+    ),
+    Case(
+        "rds-backup-retention",
+        "aurora-fourteen-days",
+        _aurora_pair(backup_retention_period=14),
+        "pass",
+        "aurora",
+    ),
 ]
 
 
