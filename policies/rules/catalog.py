@@ -148,11 +148,12 @@ CATALOG: tuple[PolicySpec, ...] = (
         types=frozenset({h.ASG}),
         check=h.asg_elb_health_check,
         level=MANDATORY,
-        remediation="Set healthCheckType 'ELB' and a healthCheckGracePeriod that covers boot time.",
+        remediation="Set healthCheckType 'ELB', a healthCheckGracePeriod that covers boot time (at "
+        "most an hour), and do not suspend HealthCheck or ReplaceUnhealthy.",
         security_hub=("AutoScaling.1",),
         config_rules=("autoscaling-group-elb-healthcheck-required",),
         unknowns=DEFER,
-        reads=("healthCheckType",),
+        reads=("healthCheckType", "suspendedProcesses", "healthCheckGracePeriod"),
     ),
     PolicySpec(
         name="asg-multi-az",
@@ -874,7 +875,8 @@ CATALOG: tuple[PolicySpec, ...] = (
     # ---- stack-wide ----------------------------------------------------------------------
     PolicySpec(
         name="asg-scaling-policy",
-        description="Every autoscaling group has at least one scaling policy.",
+        description="Every autoscaling group has a scaling policy that can act (enabled, "
+        "invoked by an alarm if step or simple, not forecast-only).",
         kind=STACK,
         check=pf.asg_scaling_policy,
         level=MANDATORY,
@@ -884,6 +886,9 @@ CATALOG: tuple[PolicySpec, ...] = (
         "names match",
         reads=(
             "scaling policy: autoscalingGroupName (property dependency or value = group name/id)",
+            "scaling policy: enabled, policyType, predictiveScalingConfiguration.mode",
+            "alarm: alarmActions (property dependency or value = policy arn), actionsEnabled",
+            "group: minSize, maxSize, suspendedProcesses",
         ),
     ),
     PolicySpec(

@@ -16,6 +16,7 @@ from .props import (
     Resource,
     as_bool,
     as_list,
+    as_number,
     get,
     is_unknown,
     undecided,
@@ -320,18 +321,38 @@ def launch_template_required(
     return []
 
 
+# Suspending these processes turns the group's health checks off without removing them:
+# https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-suspend-resume-processes.html
+HEALTH_PROCESSES = ("HealthCheck", "ReplaceUnhealthy")
+MAX_GRACE_SECONDS = 3600
+
+
 def asg_elb_health_check(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
     kind = get(r.props, "healthCheckType")
     if is_unknown(kind):
         return [undecided("healthCheckType")]
     # The API takes a comma-separated list (`ELB,EBS`): the group is ELB-checked if ELB is in it.
     kinds = {k.strip().upper() for k in kind.split(",")} if isinstance(kind, str) else set()
+    findings: list[Finding] = []
     if "ELB" not in kinds:
         shown = "not set (EC2)" if kind is MISSING else repr(kind)
-        return [
+        findings.append(
             violation(f"healthCheckType is {shown}; use 'ELB' so unhealthy targets are replaced")
-        ]
-    return []
+        )
+    suspended = [p for p in as_list(get(r.props, "suspendedProcesses")) if p in HEALTH_PROCESSES]
+    if suspended:
+        findings.append(
+            violation(f"suspendedProcesses {suspended} turns health checks off; resume them")
+        )
+    grace = as_number(get(r.props, "healthCheckGracePeriod"))
+    if grace is not None and grace > MAX_GRACE_SECONDS:
+        findings.append(
+            violation(
+                f"healthCheckGracePeriod {grace:g}s ignores failing instances for over an hour; "
+                f"at most {MAX_GRACE_SECONDS}s"
+            )
+        )
+    return findings
 
 
 def _zones(asg: Resource, resources: Sequence[Resource]) -> Any:

@@ -12,6 +12,7 @@ from .props import (
     Resource,
     as_bool,
     as_list,
+    as_number,
     get,
     is_unknown,
     tags_of,
@@ -88,6 +89,22 @@ def _scales(policy: Resource, alarms: Sequence[Resource]) -> bool:
     return True
 
 
+# Suspended processes that stop every scaling policy from acting:
+# https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-suspend-resume-processes.html
+SCALING_PROCESSES = ("AlarmNotification", "Launch", "Terminate")
+
+
+def _cannot_scale(asg: Resource) -> str:
+    """Why the group cannot change capacity whatever its policies say ('' if it can)."""
+    suspended = [p for p in as_list(get(asg.props, "suspendedProcesses")) if p in SCALING_PROCESSES]
+    if suspended:
+        return f"suspendedProcesses {suspended} stops scaling"
+    low, high = as_number(get(asg.props, "minSize")), as_number(get(asg.props, "maxSize"))
+    if low is not None and high is not None and high <= low:
+        return f"maxSize {high:g} leaves no room above minSize {low:g}"
+    return ""
+
+
 def asg_scaling_policy(
     resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
 ) -> list[Finding]:
@@ -95,6 +112,12 @@ def asg_scaling_policy(
     alarms = [r for r in resources if r.type == METRIC_ALARM]
     findings: list[Finding] = []
     for asg in (r for r in resources if r.type == ASG):
+        stuck = _cannot_scale(asg)
+        if stuck:
+            findings.append(
+                violation(f"autoscaling group {asg.name} cannot scale: {stuck}", asg.urn)
+            )
+            continue
         mine = [p for p in policies if _policy_targets(p, asg)]
         if any(_scales(p, alarms) for p in mine):
             continue

@@ -1383,6 +1383,42 @@ CASES: list[Case] = [
         "pass",
         "aurora",
     ),
+    # Own: controls suspended rather than removed.
+    Case(
+        "asg-elb-health-check",
+        "health-check-suspended",
+        lambda: a.asg(suspended_processes=["ReplaceUnhealthy"]),
+        "violation",
+        "web-asg",
+    ),
+    Case(
+        "asg-elb-health-check",
+        "grace-period-a-day",
+        lambda: a.asg(health_check_grace_period=86400),
+        "violation",
+        "web-asg",
+    ),
+    Case(
+        "asg-elb-health-check",
+        "az-rebalance-suspended-is-fine",
+        lambda: a.asg(suspended_processes=["AZRebalance"], health_check_grace_period=300),
+        "pass",
+        "web-asg",
+    ),
+    Case(
+        "asg-scaling-policy",
+        "alarm-notification-suspended",
+        lambda: a.target_tracking(a.asg(suspended_processes=["AlarmNotification"])),
+        "violation",
+        "web-asg",
+    ),
+    Case(
+        "asg-scaling-policy",
+        "max-equals-min",
+        lambda: a.target_tracking(a.asg(min_size=3, max_size=3)),
+        "violation",
+        "web-asg",
+    ),
 ]
 
 
