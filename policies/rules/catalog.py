@@ -608,10 +608,10 @@ CATALOG: tuple[PolicySpec, ...] = (
     ),
     PolicySpec(
         name="codebuild-no-plaintext-secrets",
-        description="Build, pipeline action and Lambda environment variables do not carry "
-        "secrets in plain text.",
+        description="Build, pipeline, Lambda and ECS environment variables and plain SSM "
+        "parameters do not carry secrets in plain text.",
         kind=RESOURCE,
-        types=frozenset({cd.CODEBUILD, cd.PIPELINE, cd.LAMBDA}),
+        types=frozenset({cd.CODEBUILD, cd.PIPELINE, cd.LAMBDA, cd.ECS_TASK, cd.SSM_PARAMETER}),
         check=cd.no_plaintext_secrets,
         level=MANDATORY,
         config={
@@ -622,7 +622,7 @@ CATALOG: tuple[PolicySpec, ...] = (
             }
         },
         remediation="Use type SECRETS_MANAGER or PARAMETER_STORE with the secret's name as the "
-        "value.",
+        "value (ECS: secrets; SSM: type SecureString).",
         security_hub=("CodeBuild.2",),
         config_rules=("codebuild-project-envvar-awscred-check",),
         unknowns="an unknown value is not inspected; an unknown variable list is " + DEFER,
@@ -630,6 +630,8 @@ CATALOG: tuple[PolicySpec, ...] = (
             "codebuild: environment.environmentVariables[].name, .value, .type",
             "pipeline: stages[].actions[].configuration.EnvironmentVariables (JSON)",
             "lambda: environment.variables",
+            "ecs task definition: containerDefinitions[].environment (JSON)",
+            "ssm parameter (String, StringList): name, value, insecureValue",
         ),
     ),
     PolicySpec(

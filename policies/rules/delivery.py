@@ -25,6 +25,8 @@ from .props import (
 CODEBUILD = "aws:codebuild/project:Project"
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 LAMBDA = "aws:lambda/function:Function"
+SSM_PARAMETER = "aws:ssm/parameter:Parameter"
+ECS_TASK = "aws:ecs/taskDefinition:TaskDefinition"
 
 DEFAULT_SECRET_NAME = (
     r"(?i)(secret|passw(or)?d|passphrase|pwd|token|api[_-]?key|private[_-]?key|access[_-]?key"
@@ -130,7 +132,29 @@ def no_privileged_mode(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -
 
 
 def _variables(r: Resource) -> Any:
-    """(label, name, value, type) of every environment variable the resource sets."""
+    """(label, name, value, type) of every environment variable the resource sets (for an SSM
+    parameter of type String or StringList: its name and value)."""
+    if r.type == SSM_PARAMETER:
+        if get(r.props, "type") == "SecureString":
+            return []
+        name = get(r.props, "name")
+        value = get(r.props, "value")
+        value = get(r.props, "insecureValue") if value is MISSING else value
+        return [("value", name if name is not MISSING else r.name, value, "PLAINTEXT")]
+    if r.type == ECS_TASK:
+        containers = _json_list(get(r.props, "containerDefinitions"))
+        if is_unknown(containers):
+            return containers
+        return [
+            (
+                f"containerDefinitions[{ci}].environment[{i}]",
+                get(v, "name"),
+                get(v, "value"),
+                MISSING,
+            )
+            for ci, c in enumerate(containers)
+            for i, v in enumerate(as_list(get(c, "environment")))
+        ]
     if r.type == LAMBDA:
         env = get(r.props, "environment", "variables")
         if is_unknown(env):

@@ -1419,6 +1419,66 @@ CASES: list[Case] = [
         "violation",
         "web-asg",
     ),
+    Case(
+        "codebuild-no-plaintext-secrets",
+        "ssm-string-with-credentials-url",
+        lambda: aws.ssm.Parameter(
+            "db-url",
+            name="/app/prod/database-url",
+            type="String",
+            value="postgres://u:pw0rd123@h/db",
+        ),
+        "violation",
+        "db-url",
+    ),
+    Case(
+        "codebuild-no-plaintext-secrets",
+        "ssm-string-named-password",
+        lambda: aws.ssm.Parameter(
+            "db-password", name="/app/prod/db_password", type="String", value="hunter2hunter2"
+        ),
+        "violation",
+        "db-password",
+    ),
+    Case(
+        "codebuild-no-plaintext-secrets",
+        "ssm-secure-string",
+        lambda: aws.ssm.Parameter(
+            "db-password", name="/app/prod/db_password", type="SecureString", value="hunter2hunter2"
+        ),
+        "pass",
+        "db-password",
+    ),
+    Case(
+        "codebuild-no-plaintext-secrets",
+        "ssm-plain-config",
+        lambda: aws.ssm.Parameter(
+            "agent", name="/app/prod/agent-config", type="String", insecure_value='{"logs": {}}'
+        ),
+        "pass",
+        "agent",
+    ),
+    Case(
+        "codebuild-no-plaintext-secrets",
+        "ecs-environment",
+        lambda: aws.ecs.TaskDefinition(
+            "web",
+            family="web",
+            container_definitions=json.dumps(
+                [
+                    {
+                        "name": "web",
+                        "image": "nginx",
+                        "environment": [
+                            {"name": "GITHUB_TOKEN", "value": "ghp_" + "x1Y2z3W4v5" * 4}
+                        ],
+                    }
+                ]
+            ),
+        ),
+        "violation",
+        "web",
+    ),
 ]
 
 
