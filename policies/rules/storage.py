@@ -421,11 +421,8 @@ def _covers(patterns: list[Any], arn: str) -> bool:
     )
 
 
-def _covers_bucket(stmt: Mapping[str, Any], bucket_arn: Any) -> bool | None:
-    """The Resource covers the bucket and every object in it (None: cannot tell yet)."""
-    if get(stmt, "NotResource") is not MISSING:
-        return False
-    resources = str_values(get(stmt, "Resource"))
+def _covers_bucket(resources: list[Any], bucket_arn: Any) -> bool | None:
+    """The Resource patterns cover the bucket and every object in it (None: cannot tell)."""
     if not resources:
         return False
     if any(is_unknown(r) for r in resources):
@@ -440,8 +437,9 @@ def _covers_bucket(stmt: Mapping[str, Any], bucket_arn: Any) -> bool | None:
     return _covers(resources, bucket_arn) and _covers(resources, bucket_arn + "/*")
 
 
-def _denies_insecure_transport(stmt: Mapping[str, Any], bucket_arn: Any) -> bool | None:
-    """True/False for a known statement; None when the parts that matter are unknown."""
+def _tls_deny(stmt: Mapping[str, Any]) -> bool | None:
+    """The statement denies every S3 action to everyone over plain HTTP (resources aside);
+    None when the parts that matter are unknown."""
     effect = get(stmt, "Effect")
     cond = get(stmt, "Condition")
     if is_unknown(effect) or is_unknown(cond):
@@ -451,14 +449,40 @@ def _denies_insecure_transport(stmt: Mapping[str, Any], bucket_arn: Any) -> bool
     values = [str(v).lower() for v in _condition_values(cond, "aws:SecureTransport")]
     if "false" not in values:
         return False
-    if get(stmt, "NotAction") is not MISSING:
+    if get(stmt, "NotAction") is not MISSING or get(stmt, "NotResource") is not MISSING:
         return False
     actions = [str(a).lower() for a in str_values(get(stmt, "Action")) if not is_unknown(a)]
-    if not any(a in ("*", "s3:*") for a in actions):
-        return False
-    if not _everyone(stmt):
-        return False
-    return _covers_bucket(stmt, bucket_arn)
+    return any(a in ("*", "s3:*") for a in actions) and _everyone(stmt)
+
+
+def _denies_insecure_transport(stmt: Mapping[str, Any], bucket_arn: Any) -> bool | None:
+    """One statement that makes the bucket TLS-only on its own."""
+    shape = _tls_deny(stmt)
+    if not shape:
+        return shape
+    return _covers_bucket(str_values(get(stmt, "Resource")), bucket_arn)
+
+
+def _tls_verdict(docs: list[Any], bucket_arn: Any) -> bool | None:
+    """The policies' TLS denies together cover the bucket and its objects (they may be split
+    over several statements); None when an unknown part could decide it."""
+    unknown = False
+    covered: list[Any] = []
+    for doc in docs:
+        stmts = statements(doc)
+        if is_unknown(stmts):
+            unknown = True
+            continue
+        for stmt in stmts:
+            shape = _tls_deny(stmt) if isinstance(stmt, Mapping) else None
+            if shape is None:
+                unknown = True
+            elif shape:
+                covered.extend(str_values(get(stmt, "Resource")))
+    verdict = _covers_bucket(covered, bucket_arn)
+    if verdict:
+        return True
+    return None if unknown or verdict is None else False
 
 
 def _bucket_arn(b: Resource) -> Any:
@@ -485,19 +509,10 @@ def backup_tls_only(
                 violation("backup bucket has no BucketPolicy denying non-TLS access", b.urn)
             )
             continue
-        verdicts: list[bool | None] = []
-        for doc in docs:
-            stmts = statements(doc)
-            if is_unknown(stmts):
-                verdicts.append(None)
-                continue
-            verdicts.extend(
-                _denies_insecure_transport(s, _bucket_arn(b)) if isinstance(s, Mapping) else None
-                for s in stmts
-            )
-        if True in verdicts:
+        verdict = _tls_verdict(docs, _bucket_arn(b))
+        if verdict:
             continue
-        if None in verdicts:
+        if verdict is None:
             findings.append(undecided("policy", b.urn))
         else:
             findings.append(

@@ -179,7 +179,7 @@ def tls_deny(**o: Any) -> dict[str, Any]:
 
 
 def backup_bucket(
-    statement: dict[str, Any] | None = None,
+    statement: dict[str, Any] | list[dict[str, Any]] | None = None,
     key: Any = KEY_ARN,
     name: str = "backups",
     purpose: str = "backups",
@@ -223,7 +223,8 @@ def backup_bucket(
             }
         ],
     )
-    doc = {"Version": "2012-10-17", "Statement": [statement or tls_deny()]}
+    stmts = statement if isinstance(statement, list) else [statement or tls_deny()]
+    doc = {"Version": "2012-10-17", "Statement": stmts}
     aws.s3.BucketPolicy(f"{name}-policy", bucket=b.bucket, policy=json.dumps(doc))
     return b
 

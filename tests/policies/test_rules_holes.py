@@ -1479,6 +1479,43 @@ CASES: list[Case] = [
         "violation",
         "web",
     ),
+    Case(
+        "s3-backup-tls-only",
+        "split-over-two-statements",
+        lambda: a.backup_bucket(
+            [
+                a.tls_deny(Sid="Bucket", Resource="arn:aws:s3:::backups"),
+                a.tls_deny(Sid="Objects", Resource="arn:aws:s3:::backups/*"),
+            ]
+        ),
+        "pass",
+        "backups",
+        False,
+    ),
+    Case(
+        "s3-backup-tls-only",
+        "split-but-one-is-for-a-service",
+        lambda: a.backup_bucket(
+            [
+                a.tls_deny(Sid="Bucket", Resource="arn:aws:s3:::backups"),
+                a.tls_deny(
+                    Sid="Objects",
+                    Resource="arn:aws:s3:::backups/*",
+                    Principal={"Service": "cloudtrail.amazonaws.com"},
+                ),
+            ]
+        ),
+        "violation",
+        "backups",
+        False,
+    ),
+    Case(
+        "s3-backup-tls-only",
+        "preview-bucket-name-unknown",
+        lambda: a.backup_bucket(name="backups"),
+        "pass",
+        "backups",
+    ),
 ]
 
 
