@@ -66,8 +66,9 @@ def _template_of(r: Resource, resources: Sequence[Resource]) -> Resource | None:
 
 
 def _account_imdsv2(resources: Sequence[Resource]) -> bool:
-    """Account-level instance metadata defaults require IMDSv2 for new instances:
-    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-IMDS-new-instances.html"""
+    """Account-level instance metadata defaults require IMDSv2 for new instances that do not
+    set it themselves (launch parameters and the AMI take precedence):
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyInstanceMetadataDefaults.html"""
     return any(
         r.type == METADATA_DEFAULTS and get(r.props, "httpTokens") == "required" for r in resources
     )
@@ -125,8 +126,9 @@ def imdsv2_required(
 
 
 def _account_ebs_encryption(resources: Sequence[Resource]) -> bool:
-    """EBS encryption by default is on for the region: every new volume is encrypted:
-    https://docs.aws.amazon.com/ebs/latest/userguide/encryption-by-default.html"""
+    """EBS encryption by default is on for the region: "the EBS volumes that you create are
+    always encrypted", whatever a request says:
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableEbsEncryptionByDefault.html"""
     return any(
         r.type == EBS_DEFAULT_ENCRYPTION and as_bool(get(r.props, "enabled")) is not False
         for r in resources
@@ -185,8 +187,8 @@ def _ebs_findings(r: Resource, resources: Sequence[Resource], account: bool) -> 
             findings.append(undecided(label, r.urn))
         elif as_bool(value) is True:
             continue
-        elif value is MISSING and (account or (lt is not None and _template_encrypts_root(lt))):
-            continue  # encrypted by the account default or declared by its template
+        elif account or (value is MISSING and lt is not None and _template_encrypts_root(lt)):
+            continue  # the account default encrypts every new volume; or its template does
         else:
             shown = "not set" if value is MISSING else repr(value)
             findings.append(violation(f"{label} is {shown}; EBS volumes must be encrypted", r.urn))
@@ -331,7 +333,9 @@ def asg_elb_health_check(r: Resource, cfg: Mapping[str, Any], st: StackSettings)
     kind = get(r.props, "healthCheckType")
     if is_unknown(kind):
         return [undecided("healthCheckType")]
-    # The API takes a comma-separated list (`ELB,EBS`): the group is ELB-checked if ELB is in it.
+    # "A comma-separated value string of one or more health check types" (EC2, EBS, ELB,
+    # VPC_LATTICE): the group is ELB-checked if ELB is in it.
+    # https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CreateAutoScalingGroup.html
     kinds = {k.strip().upper() for k in kind.split(",")} if isinstance(kind, str) else set()
     findings: list[Finding] = []
     if "ELB" not in kinds:

@@ -1516,6 +1516,16 @@ CASES: list[Case] = [
         "pass",
         "backups",
     ),
+    Case(
+        "ec2-ebs-encrypted",
+        "account-encryption-overrides-explicit-false",
+        lambda: (
+            aws.ebs.EncryptionByDefault("ebs", enabled=True),
+            aws.ebs.Volume("data", availability_zone="eu-west-1a", size=20, encrypted=False),
+        ),
+        "pass",
+        "data",
+    ),
 ]
 
 
