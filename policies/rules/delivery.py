@@ -286,7 +286,7 @@ def artifacts_encrypted(r: Resource, cfg: Mapping[str, Any], st: StackSettings) 
 COMMAND_CATEGORIES = ("Build", "Test", "Invoke", "Compute")
 DEPLOY_WORDS = re.compile(
     r"(?i)(deploy|release|rollout|roll-out|promot|provision|pulumi|terraform|\bcdk\b"
-    r"|(^|[^a-z])(up|apply|ship)([^a-z]|$))"
+    r"|(^|[^a-z])(up|apply|ship|prod|production)([^a-z]|$))"
 )
 
 

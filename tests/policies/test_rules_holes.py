@@ -1526,6 +1526,17 @@ CASES: list[Case] = [
         "pass",
         "data",
     ),
+    Case(
+        "pipeline-approval-stage",
+        "codebuild-in-prod-stage-unapproved",
+        lambda: a.pipeline(
+            ("Source", [a.action("source", "Source")]),
+            ("Test", [a.action("tests", "Test", input_artifacts=["source"])]),
+            ("Prod", [a.action("run", "Build", input_artifacts=["source"])]),
+        ),
+        "violation",
+        "delivery",
+    ),
 ]
 
 
