@@ -282,23 +282,25 @@ def artifacts_encrypted(r: Resource, cfg: Mapping[str, Any], st: StackSettings) 
 
 
 # Action categories that can run arbitrary commands, and so can deploy (e.g. CodeBuild running
-# `pulumi up`), and the words that say an action of one of them does.
-COMMAND_CATEGORIES = ("Build", "Test", "Invoke", "Compute")
+# `pulumi up`), and the words that say an action of one of them does. Environment names
+# ("prod") are not among them: resource names carry the stack's name.
+COMMAND_CATEGORIES = ("Build", "Invoke", "Compute")
 DEPLOY_WORDS = re.compile(
     r"(?i)(deploy|release|rollout|roll-out|promot|provision|pulumi|terraform|\bcdk\b"
-    r"|(^|[^a-z])(up|apply|ship|prod|production)([^a-z]|$))"
+    r"|(^|[^a-z])(up|apply|ship)([^a-z]|$))"
 )
 
 
 def _is_deploy(stage_name: Any, action: Any) -> bool:
+    """A Deploy action, or a Build/Invoke/Compute action whose stage, name, project or
+    function says it deploys. A Test action is a test whatever it is called (project names
+    carry environment and release words)."""
     category = get(action, "category")
     if category == "Deploy":
         return True
-    if category not in COMMAND_CATEGORIES:
+    if category not in COMMAND_CATEGORIES or category == "Test":
         return False
-    # A Test action is judged by its own name only; a stage called "Release" may test first.
-    own_stage = stage_name if category != "Test" else None
-    texts = [own_stage, get(action, "name")] + [
+    texts = [stage_name, get(action, "name")] + [
         get(action, "configuration", k) for k in ("ProjectName", "FunctionName", "Commands")
     ]
     return any(isinstance(t, str) and not is_unknown(t) and DEPLOY_WORDS.search(t) for t in texts)

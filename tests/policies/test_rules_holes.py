@@ -1528,13 +1528,24 @@ CASES: list[Case] = [
     ),
     Case(
         "pipeline-approval-stage",
-        "codebuild-in-prod-stage-unapproved",
+        "test-project-named-for-release-is-a-test",
         lambda: a.pipeline(
             ("Source", [a.action("source", "Source")]),
-            ("Test", [a.action("tests", "Test", input_artifacts=["source"])]),
-            ("Prod", [a.action("run", "Build", input_artifacts=["source"])]),
+            (
+                "Test",
+                [
+                    a.action(
+                        "tests",
+                        "Test",
+                        input_artifacts=["source"],
+                        configuration={"ProjectName": "groundwork-prod-release-tests"},
+                    )
+                ],
+            ),
+            ("Approve", [a.action("approve", "Approval")]),
+            ("Deploy", [a.action("deploy", "Deploy", input_artifacts=["source"])]),
         ),
-        "violation",
+        "pass",
         "delivery",
     ),
 ]
