@@ -1,4 +1,6 @@
-"""Delivery rules: CodeBuild projects and CodePipeline pipelines."""
+"""Delivery rules: CodeBuild projects and CodePipeline pipelines, and plain-text secrets in
+any environment a build, pipeline action, Lambda function or ECS task sees (or a plain SSM
+parameter), found by variable name and by value shape."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Hosting rules: EC2 launch templates and instances, autoscaling groups, load balancers.
+"""Hosting rules: EC2 launch templates, instances, spot requests and fleets, EBS volumes,
+autoscaling groups, load balancers and their listeners.
 
+The EC2 rules are stack rules: an instance inherits what it leaves unset from its launch
+template, its subnet and the account-level defaults of its region, so they look at those too.
 Shapes are pulumi-aws 7 inputs. Launch template EBS and network-interface flags are strings
 ("true"/"false") in that schema; `as_bool` accepts both forms.
 """

@@ -1,4 +1,5 @@
-"""Security rules: KMS rotation, IAM wildcard admin, Cognito guest identities, RUM, Athena."""
+"""Security rules: KMS rotation, IAM admin access (documents, managed policies attached by
+ARN, privilege escalation), Cognito guest identities, RUM, Athena."""
 
 from __future__ import annotations
 
