@@ -161,6 +161,27 @@ def _all_resources(resources: list[Any]) -> bool:
     return False
 
 
+# What an IAM write on "any role/user/group/policy" looks like, to test resource patterns with.
+_ANY_IAM = tuple(
+    f"arn:aws:iam::000000000000:{kind}/zz-any" for kind in ("role", "user", "group", "policy")
+)
+
+
+def _all_iam(resources: list[Any]) -> bool:
+    """A pattern that matches any role, user, group or policy (of some account or all)."""
+    for value in resources:
+        if not isinstance(value, str) or is_unknown(value):
+            continue
+        parts = value.strip().lower().split(":")
+        if len(parts) >= 6 and parts[0] == "arn" and parts[2] in ("iam", "*"):
+            parts[1] = "aws" if set(parts[1]) <= {"*", "?"} or parts[1].startswith("aws") else ""
+            parts[4] = "000000000000" if parts[4].isdigit() else parts[4]
+            pattern = ":".join(parts)
+            if any(fnmatch.fnmatchcase(arn, pattern) for arn in _ANY_IAM):
+                return True
+    return False
+
+
 def _statement_findings(label: str, s: Any) -> list[Finding]:
     if is_unknown(s) or is_unknown(get(s, "Effect")):
         return [undecided(label)]
@@ -180,7 +201,7 @@ def _statement_findings(label: str, s: Any) -> list[Finding]:
                 "resources needed"
             )
         ]
-    if _escalates(actions) and everywhere:
+    if _escalates(actions) and (everywhere or _all_iam(resources)):
         return [
             violation(
                 f"{label} allows IAM policy writes ({', '.join(map(str, actions))}) on every "

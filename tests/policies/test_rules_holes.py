@@ -1548,6 +1548,41 @@ CASES: list[Case] = [
         "pass",
         "delivery",
     ),
+    Case(
+        "iam-no-wildcard-admin",
+        "iam-star-on-every-role",
+        lambda: a.iam_policy(
+            {"Effect": "Allow", "Action": "iam:*", "Resource": "arn:aws:iam::*:role/*"}
+        ),
+        "violation",
+        "app-policy",
+    ),
+    Case(
+        "iam-no-wildcard-admin",
+        "put-role-policy-on-every-role-of-an-account",
+        lambda: a.iam_policy(
+            {
+                "Effect": "Allow",
+                "Action": "iam:PutRolePolicy",
+                "Resource": "arn:aws:iam::111122223333:role/*",
+            }
+        ),
+        "violation",
+        "app-policy",
+    ),
+    Case(
+        "iam-no-wildcard-admin",
+        "put-role-policy-on-one-role",
+        lambda: a.iam_policy(
+            {
+                "Effect": "Allow",
+                "Action": "iam:PutRolePolicy",
+                "Resource": "arn:aws:iam::111122223333:role/app-worker",
+            }
+        ),
+        "pass",
+        "app-policy",
+    ),
 ]
 
 
