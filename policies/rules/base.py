@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .props import Finding, Resource, parse_json_object
+from .props import Finding, Resource, as_number, parse_json_object
 
 RESOURCE = "resource"
 STACK = "stack"
@@ -300,9 +300,8 @@ class StackSettings:
             phase=values.get(f"{namespace}:phase"),
             rum_allow_cookies=rum.get("allowCookies") is True
             or str(rum.get("allowCookies")).lower() == "true",
-            analytics_retention_days=int(retention)
-            if isinstance(retention, int | float) and not isinstance(retention, bool)
-            else None,
+            # Stack config values may arrive as strings ("90"): read them as numbers too.
+            analytics_retention_days=int(days) if (days := as_number(retention)) else None,
             region=values.get("aws:region", ""),
             monthly_budget_usd=float(budget)
             if isinstance(budget, int | float) and not isinstance(budget, bool) and budget > 0

@@ -82,16 +82,15 @@ SECRET_NAMES = [
 # Strictness of the levels: the code default of every policy is at least prod's level, so a
 # missing or emptied config file can only make the pack stricter.
 STRICTNESS = {"disabled": 0, ADVISORY: 1, MANDATORY: 2}
-ALARMED_TYPES = sorted({*h.LOAD_BALANCERS, h.ASG, db.RDS_INSTANCE})
+ALARMED_TYPES = sorted({*h.LOAD_BALANCERS, h.ASG, db.RDS_INSTANCE, db.RDS_CLUSTER})
 
 CATALOG: tuple[PolicySpec, ...] = (
     # ---- hosting -------------------------------------------------------------------------
     PolicySpec(
         name="ec2-imdsv2-required",
-        description="EC2 instances, launch templates and launch configurations require IMDSv2 "
-        "session tokens.",
-        kind=RESOURCE,
-        types=h.INSTANCE_LIKE,
+        description="EC2 instances, spot requests and fleets, launch templates and launch "
+        "configurations require IMDSv2 session tokens.",
+        kind=STACK,
         check=h.imdsv2_required,
         level=MANDATORY,
         remediation="Set metadataOptions.httpTokens to 'required' (and keep "
@@ -99,13 +98,17 @@ CATALOG: tuple[PolicySpec, ...] = (
         security_hub=("EC2.8", "EC2.170", "AutoScaling.3"),
         config_rules=("ec2-imdsv2-check",),
         unknowns=DEFER,
-        reads=("metadataOptions.httpTokens", "metadataOptions.httpEndpoint"),
+        reads=(
+            "metadataOptions.httpTokens, .httpEndpoint (instance, else its launch template)",
+            "spot fleet: launchSpecifications",
+            "account: InstanceMetadataDefaults.httpTokens",
+        ),
     ),
     PolicySpec(
         name="ec2-ebs-encrypted",
-        description="EBS volumes declared by launch templates and instances are encrypted.",
-        kind=RESOURCE,
-        types=h.INSTANCE_LIKE,
+        description="EBS volumes (standalone, or declared by launch templates, instances and "
+        "spot fleets) are encrypted.",
+        kind=STACK,
         check=h.ebs_encrypted,
         level=MANDATORY,
         remediation="Declare the root volume in blockDeviceMappings with ebs.encrypted 'true' "
@@ -117,13 +120,16 @@ CATALOG: tuple[PolicySpec, ...] = (
             "blockDeviceMappings[].ebs.encrypted (launch templates, string)",
             "rootBlockDevice.encrypted",
             "ebsBlockDevices[].encrypted",
+            "spot fleet: launchSpecifications[].rootBlockDevices[], .ebsBlockDevices[]",
+            "ebs volume: encrypted",
+            "account: EncryptionByDefault.enabled; instance: its launch template's mappings",
         ),
     ),
     PolicySpec(
         name="ec2-no-public-ip",
-        description="Instances and launch templates do not assign public IPv4 addresses.",
-        kind=RESOURCE,
-        types=h.INSTANCE_LIKE,
+        description="Instances, spot fleets, launch templates and autoscaling groups do not "
+        "get public IPv4 addresses.",
+        kind=STACK,
         check=h.no_public_ip,
         level=MANDATORY,
         remediation="Remove associatePublicIpAddress (or set it false); reach instances through "
@@ -135,13 +141,15 @@ CATALOG: tuple[PolicySpec, ...] = (
         reads=(
             "networkInterfaces[].associatePublicIpAddress (launch templates, string)",
             "associatePublicIpAddress",
+            "subnet (by subnetId / vpcZoneIdentifiers): mapPublicIpOnLaunch",
+            "elastic IP: instance; EIP association: instanceId",
         ),
     ),
     PolicySpec(
         name="ec2-launch-template-required",
         description="Autoscaling groups and instances are launched from launch templates.",
         kind=RESOURCE,
-        types=frozenset({h.ASG, h.INSTANCE}),
+        types=frozenset({h.ASG, h.INSTANCE, h.SPOT_INSTANCE, h.SPOT_FLEET}),
         check=h.launch_template_required,
         level=MANDATORY,
         remediation="Give the group launchTemplate {id, version} (or "
@@ -164,27 +172,33 @@ CATALOG: tuple[PolicySpec, ...] = (
         types=frozenset({h.ASG}),
         check=h.asg_elb_health_check,
         level=MANDATORY,
-        remediation="Set healthCheckType 'ELB' and a healthCheckGracePeriod that covers boot time.",
+        remediation="Set healthCheckType 'ELB', a healthCheckGracePeriod that covers boot time (at "
+        "most an hour), and do not suspend HealthCheck or ReplaceUnhealthy.",
         security_hub=("AutoScaling.1",),
         config_rules=("autoscaling-group-elb-healthcheck-required",),
         unknowns=DEFER,
-        reads=("healthCheckType",),
+        reads=("healthCheckType", "suspendedProcesses", "healthCheckGracePeriod"),
     ),
     PolicySpec(
         name="asg-multi-az",
         description="Autoscaling groups span at least the configured number of availability zones.",
-        kind=RESOURCE,
-        types=frozenset({h.ASG}),
+        kind=STACK,
         check=h.asg_availability_zones,
         level=MANDATORY,
         config={
-            "minAvailabilityZones": _int(3, 1, 6, "Fewest zones (subnets in vpcZoneIdentifiers).")
+            "minAvailabilityZones": _int(
+                3, 1, 6, "Fewest distinct zones of the subnets in vpcZoneIdentifiers."
+            )
         },
         remediation="List one private subnet per availability zone in vpcZoneIdentifiers.",
         security_hub=("AutoScaling.2",),
         config_rules=("autoscaling-multiple-az",),
-        unknowns="unknown subnet ids count one zone each; an unknown list is " + DEFER,
-        reads=("vpcZoneIdentifiers", "availabilityZones"),
+        unknowns="subnets with an unknown zone, and subnets not declared in the stack, count one "
+        "zone each; an unknown list is " + DEFER,
+        reads=(
+            "vpcZoneIdentifiers (subnets: availabilityZone, availabilityZoneId)",
+            "availabilityZones",
+        ),
     ),
     PolicySpec(
         name="alb-drop-invalid-headers",
@@ -258,7 +272,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         description="RDS instances keep automated backups for at least the configured number of "
         "days.",
         kind=RESOURCE,
-        types=frozenset({db.RDS_INSTANCE}),
+        types=db.DATA_OWNERS,
         check=db.backup_retention,
         level=MANDATORY,
         config={"minRetentionDays": _int(14, 1, 35, "Shortest backupRetentionPeriod accepted.")},
@@ -272,7 +286,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         name="rds-deletion-protection",
         description="RDS instances have deletion protection when the stack requires it.",
         kind=RESOURCE,
-        types=frozenset({db.RDS_INSTANCE}),
+        types=db.DATA_OWNERS,
         check=db.deletion_protection,
         level=MANDATORY,
         config={"required": _bool(True, "Require deletionProtection (prod).")},
@@ -286,7 +300,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         name="rds-final-snapshot",
         description="Deleting an RDS instance keeps a named final snapshot.",
         kind=RESOURCE,
-        types=frozenset({db.RDS_INSTANCE}),
+        types=db.DATA_OWNERS,
         check=db.final_snapshot,
         level=MANDATORY,
         remediation="Leave skipFinalSnapshot false and set finalSnapshotIdentifier.",
@@ -297,7 +311,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         name="rds-storage-encrypted",
         description="RDS instance storage is encrypted.",
         kind=RESOURCE,
-        types=frozenset({db.RDS_INSTANCE}),
+        types=db.DATA_OWNERS,
         check=db.storage_encrypted,
         level=MANDATORY,
         remediation="Set storageEncrypted true and kmsKeyId (requires a new instance from a "
@@ -311,7 +325,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         name="rds-not-public",
         description="RDS instances are not publicly accessible.",
         kind=RESOURCE,
-        types=frozenset({db.RDS_INSTANCE}),
+        types=db.NETWORK_MEMBERS,
         check=db.not_public,
         level=MANDATORY,
         remediation="Set publiclyAccessible false and use private subnets in the DB subnet group.",
@@ -338,7 +352,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         name="rds-copy-tags-to-snapshot",
         description="RDS instances copy their tags to snapshots.",
         kind=RESOURCE,
-        types=frozenset({db.RDS_INSTANCE}),
+        types=db.DATA_OWNERS,
         check=db.copy_tags_to_snapshot,
         level=MANDATORY,
         remediation="Set copyTagsToSnapshot true.",
@@ -351,7 +365,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         name="rds-keep-automated-backups",
         description="RDS automated backups survive deletion of the instance.",
         kind=RESOURCE,
-        types=frozenset({db.RDS_INSTANCE}),
+        types=db.DATA_OWNERS,
         check=db.keep_automated_backups,
         level=MANDATORY,
         remediation="Set deleteAutomatedBackups false (the provider default is true).",
@@ -362,7 +376,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         name="rds-performance-insights",
         description="RDS instances have Performance Insights turned on.",
         kind=RESOURCE,
-        types=frozenset({db.RDS_INSTANCE}),
+        types=db.COMPUTE_MEMBERS,
         check=db.performance_insights,
         level=MANDATORY,
         remediation="Set performanceInsightsEnabled true (and performanceInsightsKmsKeyId).",
@@ -434,6 +448,26 @@ CATALOG: tuple[PolicySpec, ...] = (
         config_rules=("s3-bucket-level-public-access-prohibited",),
         unknowns=DEFER,
         reads=("public access block: bucket, " + ", ".join(s3.PAB_FLAGS),),
+    ),
+    PolicySpec(
+        name="s3-bucket-public-access-block",
+        description="Every bucket blocks all four kinds of public access, and no public access "
+        "block turns one off.",
+        kind=STACK,
+        check=s3.bucket_public_access_block,
+        level=MANDATORY,
+        remediation="Add a BucketPublicAccessBlock with all four flags true for each bucket (or "
+        "an AccountPublicAccessBlock with all four true).",
+        security_hub=("S3.1", "S3.8"),
+        config_rules=(
+            "s3-account-level-public-access-blocks-periodic",
+            "s3-bucket-level-public-access-prohibited",
+        ),
+        unknowns="an unknown flag is " + DEFER,
+        reads=(
+            "public access block: bucket, " + ", ".join(s3.PAB_FLAGS),
+            "account public access block: " + ", ".join(s3.PAB_FLAGS),
+        ),
     ),
     PolicySpec(
         name="s3-backup-kms-encryption",
@@ -581,16 +615,19 @@ CATALOG: tuple[PolicySpec, ...] = (
     ),
     PolicySpec(
         name="alarm-actions-enabled",
-        description="Alarms have actions enabled and at least one alarm action.",
-        kind=RESOURCE,
-        types=obs.ALARMS,
+        description="Alarms notify: actions enabled and at least one alarm action, or part of a "
+        "composite alarm that does.",
+        kind=STACK,
         check=obs.alarm_actions,
         level=MANDATORY,
         remediation="Leave actionsEnabled true and add the alerts SNS topic to alarmActions.",
         security_hub=("CloudWatch.15", "CloudWatch.17"),
         config_rules=("cloudwatch-alarm-action-check", "cloudwatch-alarm-action-enabled-check"),
         unknowns="unknown actionsEnabled is " + DEFER + "; an unknown action list counts as set",
-        reads=("actionsEnabled", "alarmActions"),
+        reads=(
+            "actionsEnabled, alarmActions",
+            "composite alarm: alarmRule (property dependency or alarm name), actions",
+        ),
     ),
     PolicySpec(
         name="alerts-topic-subscribed",
@@ -654,9 +691,10 @@ CATALOG: tuple[PolicySpec, ...] = (
     ),
     PolicySpec(
         name="codebuild-no-plaintext-secrets",
-        description="CodeBuild environment variables do not carry secrets in plain text.",
+        description="Build, pipeline, Lambda and ECS environment variables and plain SSM "
+        "parameters do not carry secrets in plain text.",
         kind=RESOURCE,
-        types=frozenset({cd.CODEBUILD}),
+        types=frozenset({cd.CODEBUILD, cd.PIPELINE, cd.LAMBDA, cd.ECS_TASK, cd.SSM_PARAMETER}),
         check=cd.no_plaintext_secrets,
         level=MANDATORY,
         config={
@@ -668,11 +706,17 @@ CATALOG: tuple[PolicySpec, ...] = (
             }
         },
         remediation="Use type SECRETS_MANAGER or PARAMETER_STORE with the secret's name as the "
-        "value.",
+        "value (ECS: secrets; SSM: type SecureString).",
         security_hub=("CodeBuild.2",),
         config_rules=("codebuild-project-envvar-awscred-check",),
         unknowns="an unknown value is not inspected; an unknown variable list is " + DEFER,
-        reads=("environment.environmentVariables[].name, .value, .type",),
+        reads=(
+            "codebuild: environment.environmentVariables[].name, .value, .type",
+            "pipeline: stages[].actions[].configuration.EnvironmentVariables (JSON)",
+            "lambda: environment.variables",
+            "ecs task definition: containerDefinitions[].environment (JSON)",
+            "ssm parameter (String, StringList): name, value, insecureValue",
+        ),
     ),
     PolicySpec(
         name="codebuild-logging",
@@ -832,20 +876,33 @@ CATALOG: tuple[PolicySpec, ...] = (
         name="kms-key-rotation",
         description="Symmetric KMS keys rotate automatically.",
         kind=RESOURCE,
-        types=frozenset({sec.KMS_KEY}),
+        types=frozenset({sec.KMS_KEY, sec.KMS_EXTERNAL_KEY}),
         check=sec.kms_rotation,
         level=MANDATORY,
-        remediation="Set enableKeyRotation true.",
+        config={
+            "maxRotationPeriodDays": _int(
+                365, 90, 2560, "Longest rotationPeriodInDays accepted (KMS allows 90..2560)."
+            )
+        },
+        remediation="Set enableKeyRotation true (and rotationPeriodInDays within the limit); "
+        "use aws.kms.Key rather than imported key material.",
         security_hub=("KMS.4",),
         config_rules=("cmk-backing-key-rotation-enabled",),
-        unknowns=DEFER,
-        reads=("enableKeyRotation", "customerMasterKeySpec", "keyUsage"),
+        unknowns="an unknown key spec, usage, rotation flag or period is " + DEFER,
+        reads=(
+            "enableKeyRotation",
+            "rotationPeriodInDays",
+            "customerMasterKeySpec",
+            "keyUsage",
+            "customKeyStoreId, xksKeyId",
+            "aws:kms/externalKey:ExternalKey (always a violation)",
+        ),
     ),
     PolicySpec(
         name="iam-no-wildcard-admin",
         description="IAM policies do not allow every action on every resource.",
         kind=RESOURCE,
-        types=frozenset({*sec.IAM_DOCUMENT_TYPES, sec.IAM_ROLE}),
+        types=frozenset({*sec.IAM_DOCUMENT_TYPES, *sec.IAM_ATTACHMENT_TYPES, sec.IAM_ROLE}),
         check=sec.iam_no_wildcard_admin,
         level=MANDATORY,
         remediation='List the actions and resources the principal needs instead of "*" (and avoid '
@@ -855,7 +912,8 @@ CATALOG: tuple[PolicySpec, ...] = (
         unknowns="an unknown document (e.g. built from ARNs) is " + DEFER,
         reads=(
             "policy (JSON string or object): Statement[].Effect, Action, NotAction, Resource",
-            "role: inlinePolicies[].policy",
+            "role: inlinePolicies[].policy, managedPolicyArns",
+            "attachments: policyArn, policyArns (AdministratorAccess*, IAMFullAccess)",
         ),
     ),
     PolicySpec(
@@ -905,7 +963,8 @@ CATALOG: tuple[PolicySpec, ...] = (
     # ---- stack-wide ----------------------------------------------------------------------
     PolicySpec(
         name="asg-scaling-policy",
-        description="Every autoscaling group has at least one scaling policy.",
+        description="Every autoscaling group has a scaling policy that can act (enabled, "
+        "invoked by an alarm if step or simple, not forecast-only).",
         kind=STACK,
         check=pf.asg_scaling_policy,
         level=MANDATORY,
@@ -915,6 +974,9 @@ CATALOG: tuple[PolicySpec, ...] = (
         "names match",
         reads=(
             "scaling policy: autoscalingGroupName (property dependency or value = group name/id)",
+            "scaling policy: enabled, policyType, predictiveScalingConfiguration.mode",
+            "alarm: alarmActions (property dependency or value = policy arn), actionsEnabled",
+            "group: minSize, maxSize, suspendedProcesses",
         ),
     ),
     PolicySpec(

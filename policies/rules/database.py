@@ -1,4 +1,9 @@
-"""Database rules: `aws:rds/instance:Instance` backups, deletion guards, encryption, exposure."""
+"""Database rules: RDS instances and Aurora (or Multi-AZ) DB clusters and their instances.
+
+The same meaning for every shape: an `aws:rds/cluster:Cluster` owns backups, snapshots,
+deletion protection and storage encryption for its members, so those rules read the cluster;
+exposure and Performance Insights are per instance, so they read each `ClusterInstance`.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,12 @@ from .props import (
 )
 
 RDS_INSTANCE = "aws:rds/instance:Instance"
+RDS_CLUSTER = "aws:rds/cluster:Cluster"
+RDS_CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
+# Which types each database rule reads (see the module docstring).
+DATA_OWNERS = frozenset({RDS_INSTANCE, RDS_CLUSTER})
+NETWORK_MEMBERS = frozenset({RDS_INSTANCE, RDS_CLUSTER_INSTANCE, RDS_CLUSTER})
+COMPUTE_MEMBERS = frozenset({RDS_INSTANCE, RDS_CLUSTER_INSTANCE})
 
 
 def _require_true(r: Resource, key: str, why: str) -> list[Finding]:
@@ -63,6 +74,12 @@ def final_snapshot(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> li
 
 
 def storage_encrypted(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+    if (
+        r.type == RDS_CLUSTER
+        and get(r.props, "engineMode") == "serverless"
+        and get(r.props, "storageEncrypted") is MISSING
+    ):
+        return []  # Aurora Serverless v1 clusters are always encrypted (the provider default)
     return _require_true(r, "storageEncrypted", "encrypt the database storage")
 
 
@@ -101,6 +118,6 @@ def keep_automated_backups(r: Resource, cfg: Mapping[str, Any], st: StackSetting
 
 
 def performance_insights(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
-    if get(r.props, "databaseInsightsMode") == "advanced":
+    if str(get(r.props, "databaseInsightsMode")).lower() == "advanced":
         return []  # advanced Database Insights runs on Performance Insights
     return _require_true(r, "performanceInsightsEnabled", "turn on Performance Insights")

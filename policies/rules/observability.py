@@ -99,38 +99,68 @@ def log_kms(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Find
     return []  # an unknown key id is a key created in this stack: set, value pending
 
 
-def alarm_actions(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> list[Finding]:
+def _own_action_findings(r: Resource) -> list[Finding]:
     findings: list[Finding] = []
     enabled = get(r.props, "actionsEnabled")
     if is_unknown(enabled):
-        findings.append(undecided("actionsEnabled"))
+        findings.append(undecided("actionsEnabled", r.urn))
     elif as_bool(enabled) is False:
-        findings.append(violation("actionsEnabled is false; the alarm would notify no one"))
+        findings.append(violation("actionsEnabled is false; the alarm would notify no one", r.urn))
     actions = get(r.props, "alarmActions")
     if not is_unknown(actions) and not as_list(actions):
         findings.append(
-            violation("alarmActions is empty; add at least one action (e.g. the alerts topic)")
+            violation(
+                "alarmActions is empty; add at least one action (e.g. the alerts topic), or "
+                "make it part of a composite alarm that notifies",
+                r.urn,
+            )
         )
     return findings
 
 
-def _alarm_notifies(alarm: Resource, composites: Sequence[Resource]) -> bool:
+def alarm_actions(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
+    """Every alarm notifies: through its own actions, or as a child of a composite alarm
+    that notifies (the child then needs no actions of its own)."""
+    composites = [r for r in resources if r.type == COMPOSITE_ALARM]
+    findings: list[Finding] = []
+    for r in (r for r in resources if r.type in ALARMS):
+        own = _own_action_findings(r)
+        if own and not any(f.unknown for f in own) and _in_notifying_composite(r, composites):
+            continue
+        findings.extend(own)
+    return findings
+
+
+def _in_notifying_composite(alarm: Resource, composites: Sequence[Resource]) -> bool:
+    return any(
+        _refers(comp, alarm) and _alarm_notifies(comp, composites, frozenset({alarm.urn}))
+        for comp in composites
+    )
+
+
+def _refers(comp: Resource, alarm: Resource) -> bool:
+    """The composite's rule names the alarm (by dependency, or by its name in the rule text)."""
+    rule = get(comp.props, "alarmRule")
+    name = get(alarm.props, "alarmName" if alarm.type == COMPOSITE_ALARM else "name")
+    return alarm.urn in comp.depends_via("alarmRule") or (
+        isinstance(name, str) and not is_unknown(name) and isinstance(rule, str) and name in rule
+    )
+
+
+def _alarm_notifies(
+    alarm: Resource, composites: Sequence[Resource], seen: frozenset[str] = frozenset()
+) -> bool:
     if as_bool(get(alarm.props, "actionsEnabled")) is not False and (
         is_unknown(get(alarm.props, "alarmActions")) or as_list(get(alarm.props, "alarmActions"))
     ):
         return True
-    name = get(alarm.props, "name")
-    for comp in composites:
-        rule = get(comp.props, "alarmRule")
-        refers = alarm.urn in comp.depends_via("alarmRule") or (
-            isinstance(name, str)
-            and not is_unknown(name)
-            and isinstance(rule, str)
-            and name in rule
-        )
-        if refers and _alarm_notifies(comp, ()):
-            return True
-    return False
+    seen = seen | {alarm.urn}
+    return any(
+        comp.urn not in seen and _refers(comp, alarm) and _alarm_notifies(comp, composites, seen)
+        for comp in composites
+    )
 
 
 def _dimension_values(alarm: Resource) -> set[str]:
@@ -146,7 +176,7 @@ def _dimension_values(alarm: Resource) -> set[str]:
 
 
 def _identities(r: Resource) -> set[str]:
-    keys = ("arnSuffix", "name", "id", "identifier")
+    keys = ("arnSuffix", "name", "id", "identifier", "clusterIdentifier")
     return {v for k in keys if isinstance(v := get(r.props, k), str) and not is_unknown(v) and v}
 
 

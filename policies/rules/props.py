@@ -109,6 +109,15 @@ def parse_json_object(value: Any) -> Any:
     return MISSING
 
 
+def is_aws_managed_key(value: Any) -> bool:
+    """A KMS key reference to an AWS managed key (`alias/aws/s3`, or its alias ARN).
+
+    AWS managed keys are named `aws/<service>` and cannot be shared, rotated on demand or
+    given a key policy: https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html
+    """
+    return isinstance(value, str) and not is_unknown(value) and "alias/aws/" in value.lower()
+
+
 def tags_of(props: Mapping[str, Any]) -> Any:
     """The resource's own `tags` map (unknown passes through)."""
     tags = get(props, "tags")

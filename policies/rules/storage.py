@@ -9,7 +9,9 @@ accepted as well.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+import fnmatch
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .base import StackSettings
@@ -21,6 +23,7 @@ from .props import (
     as_list,
     as_number,
     get,
+    is_aws_managed_key,
     is_unknown,
     statements,
     str_values,
@@ -29,7 +32,8 @@ from .props import (
     violation,
 )
 
-BUCKETS = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
+BUCKET_V2 = "aws:s3/bucketV2:BucketV2"
+BUCKETS = frozenset({"aws:s3/bucket:Bucket", BUCKET_V2})
 LOCK = frozenset(
     {
         "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
@@ -43,6 +47,7 @@ VERSIONING = frozenset(
     }
 )
 PUBLIC_ACCESS_BLOCK = frozenset({"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"})
+ACCOUNT_PUBLIC_ACCESS_BLOCK = "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"
 ENCRYPTION = frozenset(
     {
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
@@ -118,6 +123,59 @@ def companions(
     return out
 
 
+def _first(value: Any) -> Any:
+    items = as_list(value) if not is_unknown(value) else [value]
+    return items[0] if items else MISSING
+
+
+def _v2_inline(props: Mapping[str, Any]) -> dict[str, Any]:
+    """The deprecated BucketV2's list-shaped inline settings in the Bucket's shapes, so one
+    reading serves both (`versionings[]`, `serverSideEncryptionConfigurations[].rules[]
+    .applyServerSideEncryptionByDefaults[]`, lifecycle `expirations[]`, lock `rules[]
+    .defaultRetentions[]`)."""
+    out: dict[str, Any] = {}
+    versioning = _first(get(props, "versionings"))
+    if versioning is not MISSING:
+        out["versioning"] = versioning
+    sse = _first(get(props, "serverSideEncryptionConfigurations"))
+    rule = _first(get(sse, "rules")) if sse is not MISSING else MISSING
+    if rule is not MISSING:
+        by_default = _first(get(rule, "applyServerSideEncryptionByDefaults"))
+        out["serverSideEncryptionConfiguration"] = {
+            "rule": {**rule, "applyServerSideEncryptionByDefault": by_default}
+        }
+    lock = get(props, "objectLockConfiguration")
+    lock_rule = _first(get(lock, "rules")) if lock is not MISSING else MISSING
+    if lock_rule is not MISSING:
+        out["objectLockConfiguration"] = {
+            **lock,
+            "rule": {"defaultRetention": _first(get(lock_rule, "defaultRetentions"))},
+        }
+    rules = get(props, "lifecycleRules")
+    if any(get(x, "expirations") is not MISSING for x in as_list(rules)):
+        out["lifecycleRules"] = [
+            {
+                **x,
+                "expiration": _first(get(x, "expirations")) or None,
+                "noncurrentVersionExpiration": _first(get(x, "noncurrentVersionExpirations"))
+                or None,
+            }
+            for x in as_list(rules)
+        ]
+    return out
+
+
+def _buckets(
+    resources: Sequence[Resource], which: Callable[[Resource], bool]
+) -> Iterator[Resource]:
+    """The buckets `which` selects, BucketV2 inline settings read in the Bucket shapes."""
+    for r in resources:
+        if r.type not in BUCKETS or not which(r):
+            continue
+        extra = _v2_inline(r.props) if r.type == BUCKET_V2 else {}
+        yield dataclasses.replace(r, props={**r.props, **extra}) if extra else r
+
+
 def _retention(rule_holder: Any) -> tuple[Any, Any]:
     """(mode, days) of a lock configuration's default retention; years count as 365 days."""
     retention = get(rule_holder, "rule", "defaultRetention")
@@ -186,7 +244,7 @@ def backup_object_lock(
     resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
 ) -> list[Finding]:
     findings: list[Finding] = []
-    for b in (r for r in resources if r.type in BUCKETS and is_backup_bucket(r)):
+    for b in _buckets(resources, is_backup_bucket):
         enabled = get(b.props, "objectLockEnabled")
         if is_unknown(enabled):
             findings.append(undecided("objectLockEnabled", b.urn))
@@ -224,7 +282,7 @@ def backup_versioning(
     resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
 ) -> list[Finding]:
     findings: list[Finding] = []
-    for b in (r for r in resources if r.type in BUCKETS and is_backup_bucket(r)):
+    for b in _buckets(resources, is_backup_bucket):
         found = companions(b, resources, VERSIONING)
         statuses = [get(v.props, "versioningConfiguration", "status") for v in found]
         inline = as_bool(get(b.props, "versioning", "enabled"))
@@ -247,7 +305,7 @@ def backup_public_access_block(
     resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
 ) -> list[Finding]:
     findings: list[Finding] = []
-    for b in (r for r in resources if r.type in BUCKETS and is_backup_bucket(r)):
+    for b in _buckets(resources, is_backup_bucket):
         blocks = companions(b, resources, PUBLIC_ACCESS_BLOCK)
         if not blocks:
             findings.append(violation("backup bucket has no BucketPublicAccessBlock", b.urn))
@@ -264,6 +322,41 @@ def backup_public_access_block(
     return findings
 
 
+def _flags_off(block: Resource, urn: str) -> list[Finding]:
+    findings: list[Finding] = []
+    for flag in PAB_FLAGS:
+        value = get(block.props, flag)
+        if is_unknown(value):
+            findings.append(undecided(f"{block.name}.{flag}", urn))
+        elif as_bool(value) is not True:
+            findings.append(violation(f"public access block {block.name}: {flag} is not true", urn))
+    return findings
+
+
+def bucket_public_access_block(
+    resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
+) -> list[Finding]:
+    """Every bucket blocks public access (its own block, or the account's with all four flags
+    on), and no public access block in the stack turns a flag off (Security Hub S3.1, S3.8)."""
+    findings: list[Finding] = []
+    accounts = [r for r in resources if r.type == ACCOUNT_PUBLIC_ACCESS_BLOCK]
+    for block in accounts:
+        findings.extend(_flags_off(block, block.urn))
+    for block in (r for r in resources if r.type in PUBLIC_ACCESS_BLOCK):
+        findings.extend(_flags_off(block, block.urn))
+    account_blocks = any(not _flags_off(block, block.urn) for block in accounts)
+    for b in (r for r in resources if r.type in BUCKETS):
+        if not account_blocks and not companions(b, resources, PUBLIC_ACCESS_BLOCK):
+            findings.append(
+                violation(
+                    "bucket has no BucketPublicAccessBlock (and no account-level block with all "
+                    "four flags on)",
+                    b.urn,
+                )
+            )
+    return findings
+
+
 def _sse_rules(b: Resource, resources: Sequence[Resource]) -> tuple[list[Any], bool]:
     found = companions(b, resources, ENCRYPTION)
     rules: list[Any] = []
@@ -276,12 +369,17 @@ def _sse_rules(b: Resource, resources: Sequence[Resource]) -> tuple[list[Any], b
     return rules, bool(found) or inline is not MISSING
 
 
+def _customer_key(rule: Any) -> bool:
+    key = get(rule, "applyServerSideEncryptionByDefault", "kmsMasterKeyId")
+    return key is not MISSING and key != "" and not is_aws_managed_key(key)
+
+
 def backup_kms_encryption(
     resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
 ) -> list[Finding]:
     need_key = bool(cfg.get("requireCustomerKey", True))
     findings: list[Finding] = []
-    for b in (r for r in resources if r.type in BUCKETS and is_backup_bucket(r)):
+    for b in _buckets(resources, is_backup_bucket):
         rules, present = _sse_rules(b, resources)
         if not present:
             findings.append(
@@ -302,9 +400,7 @@ def backup_kms_encryption(
             findings.append(
                 violation(f"default encryption is {algos!r}; use SSE-KMS (aws:kms)", b.urn)
             )
-        elif need_key and all(
-            get(x, "applyServerSideEncryptionByDefault", "kmsMasterKeyId") is MISSING for x in kms
-        ):
+        elif need_key and not any(_customer_key(x) for x in kms):
             findings.append(
                 violation(
                     "SSE-KMS uses the AWS managed key; set kmsMasterKeyId to the stack's key", b.urn
@@ -313,37 +409,117 @@ def backup_kms_encryption(
     return findings
 
 
-def _denies_insecure_transport(stmt: Mapping[str, Any]) -> bool | None:
-    """True/False for a known statement; None when the parts that matter are unknown."""
+def _condition_values(cond: Mapping[str, Any], key: str) -> list[Any]:
+    """Values of condition `key` under Bool/BoolIfExists (condition keys are case-insensitive:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition.html)."""
+    out: list[Any] = []
+    for op in ("Bool", "BoolIfExists"):
+        block = cond.get(op)
+        if not isinstance(block, Mapping):
+            continue
+        for k, v in block.items():
+            if isinstance(k, str) and k.lower() == key.lower():
+                out.extend(str_values(v))
+    return out
+
+
+def _everyone(stmt: Mapping[str, Any]) -> bool:
+    """The statement applies to every principal: `"*"` or `{"AWS": "*"}`, and no NotPrincipal."""
+    if get(stmt, "NotPrincipal") is not MISSING:
+        return False
+    principal = get(stmt, "Principal")
+    if isinstance(principal, Mapping):
+        if set(principal) != {"AWS"}:
+            return False  # a service or federated principal is not everyone
+        principal = principal["AWS"]
+    return "*" in [p for p in str_values(principal) if not is_unknown(p)]
+
+
+def _covers(patterns: list[Any], arn: str) -> bool:
+    return any(
+        isinstance(p, str) and (is_unknown(p) or fnmatch.fnmatchcase(arn, p)) for p in patterns
+    )
+
+
+def _covers_bucket(resources: list[Any], bucket_arn: Any) -> bool | None:
+    """The Resource patterns cover the bucket and every object in it (None: cannot tell)."""
+    if not resources:
+        return False
+    if any(is_unknown(r) for r in resources):
+        return True  # built from the bucket's ARN (the usual shape): a reference to it
+    if not isinstance(bucket_arn, str) or is_unknown(bucket_arn):
+        # Name unknown at preview: at least a bucket-level and an all-objects pattern on S3.
+        on_s3 = [r for r in resources if isinstance(r, str) and (r == "*" or ":s3:::" in r)]
+        return (
+            any(r == "*" or "/" not in r for r in on_s3)
+            and any(r == "*" or r.endswith("/*") for r in on_s3)
+        ) or None
+    return _covers(resources, bucket_arn) and _covers(resources, bucket_arn + "/*")
+
+
+def _tls_deny(stmt: Mapping[str, Any]) -> bool | None:
+    """The statement denies every S3 action to everyone over plain HTTP (resources aside);
+    None when the parts that matter are unknown."""
     effect = get(stmt, "Effect")
     cond = get(stmt, "Condition")
     if is_unknown(effect) or is_unknown(cond):
         return None
     if effect != "Deny" or not isinstance(cond, Mapping):
         return False
-    secure: Any = MISSING
-    for op in ("Bool", "BoolIfExists"):
-        block = cond.get(op)
-        if isinstance(block, Mapping) and "aws:SecureTransport" in block:
-            secure = block["aws:SecureTransport"]
-    values = [str(v).lower() for v in str_values(secure) if not is_unknown(v)]
+    values = [str(v).lower() for v in _condition_values(cond, "aws:SecureTransport")]
     if "false" not in values:
         return False
-    actions = [a for a in str_values(get(stmt, "Action")) if not is_unknown(a)]
-    if actions and not any(a in ("*", "s3:*") for a in actions):
+    if get(stmt, "NotAction") is not MISSING or get(stmt, "NotResource") is not MISSING:
         return False
-    principal = get(stmt, "Principal")
-    if isinstance(principal, Mapping):
-        principal = principal.get("AWS", MISSING)
-    principals = [p for p in str_values(principal) if not is_unknown(p)]
-    return not principals or "*" in principals
+    actions = [str(a).lower() for a in str_values(get(stmt, "Action")) if not is_unknown(a)]
+    return any(a in ("*", "s3:*") for a in actions) and _everyone(stmt)
+
+
+def _denies_insecure_transport(stmt: Mapping[str, Any], bucket_arn: Any) -> bool | None:
+    """One statement that makes the bucket TLS-only on its own."""
+    shape = _tls_deny(stmt)
+    if not shape:
+        return shape
+    return _covers_bucket(str_values(get(stmt, "Resource")), bucket_arn)
+
+
+def _tls_verdict(docs: list[Any], bucket_arn: Any) -> bool | None:
+    """The policies' TLS denies together cover the bucket and its objects (they may be split
+    over several statements); None when an unknown part could decide it."""
+    unknown = False
+    covered: list[Any] = []
+    for doc in docs:
+        stmts = statements(doc)
+        if is_unknown(stmts):
+            unknown = True
+            continue
+        for stmt in stmts:
+            shape = _tls_deny(stmt) if isinstance(stmt, Mapping) else None
+            if shape is None:
+                unknown = True
+            elif shape:
+                covered.extend(str_values(get(stmt, "Resource")))
+    verdict = _covers_bucket(covered, bucket_arn)
+    if verdict:
+        return True
+    return None if unknown or verdict is None else False
+
+
+def _bucket_arn(b: Resource) -> Any:
+    arn = get(b.props, "arn")
+    if isinstance(arn, str) and not is_unknown(arn):
+        return arn
+    name = get(b.props, "bucket")
+    if isinstance(name, str) and not is_unknown(name):
+        return f"arn:aws:s3:::{name}"
+    return MISSING
 
 
 def backup_tls_only(
     resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
 ) -> list[Finding]:
     findings: list[Finding] = []
-    for b in (r for r in resources if r.type in BUCKETS and is_backup_bucket(r)):
+    for b in _buckets(resources, is_backup_bucket):
         docs = [get(p.props, "policy") for p in companions(b, resources, POLICY)]
         inline = get(b.props, "policy")
         if inline is not MISSING:
@@ -353,18 +529,10 @@ def backup_tls_only(
                 violation("backup bucket has no BucketPolicy denying non-TLS access", b.urn)
             )
             continue
-        verdicts: list[bool | None] = []
-        for doc in docs:
-            stmts = statements(doc)
-            if is_unknown(stmts):
-                verdicts.append(None)
-                continue
-            verdicts.extend(
-                _denies_insecure_transport(s) if isinstance(s, Mapping) else None for s in stmts
-            )
-        if True in verdicts:
+        verdict = _tls_verdict(docs, _bucket_arn(b))
+        if verdict:
             continue
-        if None in verdicts:
+        if verdict is None:
             findings.append(undecided("policy", b.urn))
         else:
             findings.append(
@@ -386,6 +554,10 @@ def _lifecycle_rules(b: Resource, resources: Sequence[Resource]) -> list[Any]:
         rules.append(
             {
                 "status": "Enabled" if as_bool(get(rule, "enabled")) else "Disabled",
+                "filter": {
+                    "prefix": get(rule, "prefix") or None,
+                    "tags": get(rule, "tags") or None,
+                },
                 "expiration": get(rule, "expiration") or None,
                 "noncurrentVersionExpiration": {
                     "noncurrentDays": get(rule, "noncurrentVersionExpiration", "days")
@@ -395,6 +567,23 @@ def _lifecycle_rules(b: Resource, resources: Sequence[Resource]) -> list[Any]:
             }
         )
     return rules
+
+
+def _whole_bucket(rule: Any) -> bool:
+    """The rule applies to every object: no prefix, tag or size filter narrows it."""
+    if get(rule, "prefix") not in (MISSING, ""):
+        return False
+    narrowing = ("prefix", "tag", "tags", "objectSizeGreaterThan", "objectSizeLessThan")
+    for holder in (get(rule, "filter"), get(rule, "filter", "and")):
+        if not isinstance(holder, Mapping):
+            continue
+        for key in narrowing:
+            value = get(holder, key)
+            if value in (MISSING, "", 0, "0") or (isinstance(value, Mapping) and not value):
+                continue
+            if not is_unknown(value):
+                return False
+    return True
 
 
 def _expiry_days(rule: Any) -> list[tuple[str, Any]]:
@@ -416,7 +605,7 @@ def backup_lifecycle_covers_lock(
     resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
 ) -> list[Finding]:
     findings: list[Finding] = []
-    for b in (r for r in resources if r.type in BUCKETS and is_backup_bucket(r)):
+    for b in _buckets(resources, is_backup_bucket):
         lock_days = _lock_days(b, resources)
         if lock_days is MISSING:
             continue  # no lock to compare with: s3-backup-object-lock reports that
@@ -448,7 +637,7 @@ def analytics_retention(
     if st.analytics_retention_days is not None:
         limit = min(limit, float(st.analytics_retention_days))
     findings: list[Finding] = []
-    for b in (r for r in resources if r.type in BUCKETS and is_analytics_bucket(r)):
+    for b in _buckets(resources, is_analytics_bucket):
         rules = [
             x
             for x in _lifecycle_rules(b, resources)
@@ -460,13 +649,14 @@ def analytics_retention(
         expiries = [
             get(x, "expiration", "days")
             for x in rules
-            if get(x, "expiration", "days") is not MISSING
+            if get(x, "expiration", "days") is not MISSING and _whole_bucket(x)
         ]
         if not expiries:
             findings.append(
                 violation(
                     f"analytics bucket keeps events forever; expire them within {limit:g} days "
-                    "(BucketLifecycleConfiguration rule with expiration.days)",
+                    "(a BucketLifecycleConfiguration rule with expiration.days and no prefix, "
+                    "tag or size filter)",
                     b.urn,
                 )
             )

@@ -1,9 +1,9 @@
 """Required tags: every taggable resource carries the configured keys.
 
-Tags come from the resource's own `tags` or from the AWS provider's default tags (the resource's
-provider inputs, else stack config `aws:defaultTags`). An autoscaling group's instances do not
-inherit default tags, so the group needs the keys in its own `tags` list with
-`propagateAtLaunch: true`.
+Tags come from the resource's own `tags` or from the default tags of the AWS provider that
+manages it (its inputs; stack config `aws:defaultTags` only when no provider was sent). An
+autoscaling group's instances do not inherit default tags, so the group needs the keys in its
+own `tags` list with `propagateAtLaunch: true`.
 """
 
 from __future__ import annotations
@@ -70,10 +70,14 @@ def required_tags(r: Resource, cfg: Mapping[str, Any], st: StackSettings) -> lis
     own = tags_of(r.props)
     if is_unknown(own):
         return [undecided("tags")]
+    # The resource's provider applies its own defaultTags only. The engine sends the default
+    # provider with the stack's aws config as inputs, so aws:defaultTags arrives that way; an
+    # explicit provider without defaultTags applies none, whatever the stack config says.
     defaults = _provider_default_tags(r)
     if defaults is None:
-        defaults = st.default_tags
-    present = {k for k, v in {**defaults, **own}.items() if v not in (None, "")}
+        defaults = st.default_tags if r.provider_props is None else {}
+    # A blank value names no project, environment or owner: it counts as missing.
+    present = {k for k, v in {**defaults, **own}.items() if v is not None and str(v).strip()}
     missing = [k for k in keys if k not in present]
     if missing:
         return [

@@ -275,6 +275,7 @@ CASES: list[Case] = [
         "unknown",
         one(lambda: b.lt(metadataOptions={"httpTokens": UNKNOWN})),
         "undecided",
+        target=-1,
     ),
     Case("ec2-ebs-encrypted", "lt-string-true", one(b.lt), "pass"),
     Case(
@@ -308,6 +309,7 @@ CASES: list[Case] = [
             )
         ),
         "undecided",
+        target=-1,
     ),
     Case("ec2-no-public-ip", "lt-private", one(b.lt), "pass"),
     Case(
@@ -329,6 +331,7 @@ CASES: list[Case] = [
         "unknown",
         one(lambda: b.instance(associatePublicIpAddress=UNKNOWN)),
         "undecided",
+        target=-1,
     ),
     Case("ec2-launch-template-required", "asg-template", one(b.asg), "pass"),
     Case(
@@ -382,7 +385,11 @@ CASES: list[Case] = [
         "violation",
     ),
     Case(
-        "asg-multi-az", "unknown-list", one(lambda: b.asg(vpcZoneIdentifiers=UNKNOWN)), "undecided"
+        "asg-multi-az",
+        "unknown-list",
+        one(lambda: b.asg(vpcZoneIdentifiers=UNKNOWN)),
+        "undecided",
+        target=-1,
     ),
     Case("alb-drop-invalid-headers", "on", one(b.alb), "pass"),
     Case(
@@ -765,6 +772,20 @@ CASES: list[Case] = [
         "undecided",
         target=-1,
     ),
+    Case("s3-bucket-public-access-block", "all-four", lambda: b.backup_set(), "pass"),
+    Case(
+        "s3-bucket-public-access-block",
+        "analytics-missing",
+        lambda: [b.bucket("events", "analytics", lock=False)],
+        "violation",
+    ),
+    Case(
+        "s3-bucket-public-access-block",
+        "unknown",
+        lambda: (lambda bk: [bk, b.pab(bk, blockPublicPolicy=UNKNOWN)])(b.bucket()),
+        "undecided",
+        target=-1,
+    ),
     Case("s3-backup-kms-encryption", "kms", lambda: b.backup_set(), "pass"),
     Case(
         "s3-backup-kms-encryption",
@@ -974,6 +995,7 @@ CASES: list[Case] = [
         "unknown-enabled",
         one(lambda: b.alarm("a", actionsEnabled=UNKNOWN)),
         "undecided",
+        target=-1,
     ),
     Case("resources-alarmed", "alb-by-dependency", lambda: _alarmed("alb"), "pass"),
     Case("resources-alarmed", "rds-by-dimension-value", _by_value_alarm, "pass"),

@@ -44,8 +44,8 @@ def test_statements_accepts_string_object_and_single_statement() -> None:
 
 def test_asg_zone_count_uses_subnets_over_zones() -> None:
     group = r(hosting.ASG, vpcZoneIdentifiers=["a", "b", "c"], availabilityZones=["z"])
-    assert not hosting.asg_availability_zones(group, {"minAvailabilityZones": 3}, NONE)
-    assert hosting.asg_availability_zones(group, {"minAvailabilityZones": 4}, NONE)
+    assert not hosting.asg_availability_zones([group], {"minAvailabilityZones": 3}, NONE)
+    assert hosting.asg_availability_zones([group], {"minAvailabilityZones": 4}, NONE)
 
 
 def test_iam_allow_star_with_resource_list_containing_star() -> None:
@@ -59,10 +59,12 @@ def test_tls_condition_with_bool_if_exists_and_boolean_false() -> None:
         "Effect": "Deny",
         "Principal": "*",
         "Action": "*",
+        "Resource": "*",
         "Condition": {"BoolIfExists": {"aws:SecureTransport": False}},
     }
-    assert storage._denies_insecure_transport(stmt) is True
-    assert storage._denies_insecure_transport({**stmt, "Action": "s3:GetObject"}) is False
+    arn = "arn:aws:s3:::b"
+    assert storage._denies_insecure_transport(stmt, arn) is True
+    assert storage._denies_insecure_transport({**stmt, "Action": "s3:GetObject"}, arn) is False
 
 
 def test_stack_settings_from_config() -> None:
