@@ -40,7 +40,7 @@ from components.rum import RealUserMonitoring, RealUserMonitoringArgs
 from components.scaling import PerformanceScaling, PerformanceScalingArgs
 from components.webtier import OidcAuth, WebTier, WebTierArgs
 from ops.bundle import build_bundle
-from settings import Settings
+from settings import Settings, real_recipients
 
 OPS_DIR = Path(__file__).resolve().parent / "ops"
 APP_DIR = Path(__file__).resolve().parent / "app"
@@ -155,9 +155,9 @@ def app_auth_config(s: Settings, alb_arn: pulumi.Input[str]) -> dict[str, Any]:
 
 
 NO_RECIPIENT_WARNING = (
-    "groundwork:alerts.emails is empty: the spend alerts (budget {budget} USD/month, cost "
-    "anomalies from {anomaly} USD) and every alarm of this stack reach nobody; subscribe an "
-    "address or an endpoint to the alerts topic"
+    "groundwork:alerts.emails has no recipient outside reserved domains: the spend alerts "
+    "(budget {budget} USD/month, cost anomalies from {anomaly} USD) and every alarm of this "
+    "stack reach nobody; subscribe an address or an endpoint to the alerts topic"
 )
 
 
@@ -171,7 +171,7 @@ def _spend_alerts(s: Settings, prefix: str, alerts: Alerts) -> SpendAlerts | Non
             "stack; set the tag (and groundwork:cost) to get a budget and anomaly alerts"
         )
         return None
-    if not s.alerts.emails:
+    if not real_recipients(s):
         # Only a preview warning: a developer stack may choose to be unwatched, but knowingly.
         pulumi.log.warn(
             NO_RECIPIENT_WARNING.format(

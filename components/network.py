@@ -266,8 +266,9 @@ class Network(pulumi.ComponentResource):
             f"{name}-flow-logs-policy",
             role=role.id,
             policy=iam.to_json(
-                # The actions AWS documents for the flow-logs role; DescribeLogGroups lists
-                # groups, so it takes the account's log-group wildcard, the rest this group.
+                # The actions AWS documents for the flow-logs role. DescribeLogGroups is a
+                # read-only list that IAM authorises on "*" only (the service authorization
+                # reference names no resource type for it), as the documented role shows.
                 # https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
                 iam.document(
                     iam.statement(
@@ -282,17 +283,7 @@ class Network(pulumi.ComponentResource):
                     ),
                     iam.statement(
                         ["logs:DescribeLogGroups"],
-                        [
-                            pulumi.Output.concat(
-                                "arn:",
-                                context.partition_of(args.region),
-                                ":logs:",
-                                args.region,
-                                ":",
-                                context.account_id(self),
-                                ":log-group:*",
-                            )
-                        ],
+                        "*",
                         sid="FindFlowLogGroup",
                     ),
                 )

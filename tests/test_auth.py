@@ -128,8 +128,17 @@ PLAIN = {**OIDC, "clientSecret": "s3cr3t"}
 
 
 def test_oidc_needs_an_https_listener() -> None:
-    problems = _problems(_values(**{"groundwork:auth": {"oidc": PLAIN}}), ["groundwork:auth"])
+    hosting = {
+        k: v
+        for k, v in stack_config("prod")["groundwork:hosting"].items()
+        if k not in {"domainName", "hostedZoneId", "certificateArn"}
+    }
+    plain_http = {"groundwork:auth": {"oidc": PLAIN}, "groundwork:hosting": hosting}
+    problems = _problems(_values(**plain_http), ["groundwork:auth"])
     assert [p for p in problems if p.startswith("groundwork:auth.oidc needs")], problems
+    for https in ({"domainName": "app.northwind-saas.com"}, {"certificateArn": CERT}):
+        ok = {**plain_http, "groundwork:hosting": {**hosting, **https}}
+        assert not [p for p in _problems(_values(**ok), ["groundwork:auth"]) if "needs" in p]
 
 
 def test_a_client_secret_in_plain_text_is_refused() -> None:

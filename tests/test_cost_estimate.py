@@ -195,8 +195,9 @@ def test_schedules_turn_into_runs() -> None:
 def test_preview_prints_estimate_with_assumptions_and_json(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     result = subprocess.run(
+        # `make preview STACK=prod`: a dry run of the shipped template (it warns, and prices).
         [sys.executable, "-m", "offline", "preview", "--stack", "prod", "--no-policies",
-         "--json", str(out)],
+         "--preview", "--json", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

@@ -97,11 +97,12 @@ def test_flow_log_role_is_confined_to_its_log_group(prod: Recording) -> None:
     doc = json.loads(policy.input("policy"))
     by_sid = {stmt["Sid"]: stmt for stmt in doc["Statement"]}
     assert set(by_sid) == {"WriteFlowLogs", "FindFlowLogGroup"}, policy.urn
-    for stmt in by_sid.values():
-        assert all(res.startswith("arn:aws:logs:") for res in stmt["Resource"]), policy.urn
-        assert "*" not in stmt["Action"]
-    # Only the listing action reaches beyond the flow-log group.
+    write = by_sid["WriteFlowLogs"]
+    assert all(res.startswith("arn:aws:logs:") for res in write["Resource"]), policy.urn
+    assert "*" not in write["Action"]
+    # Only the read-only listing, which IAM authorises on "*" alone, reaches beyond the group.
     assert by_sid["FindFlowLogGroup"]["Action"] == ["logs:DescribeLogGroups"], policy.urn
+    assert by_sid["FindFlowLogGroup"]["Resource"] in ("*", ["*"]), policy.urn
     # The actions AWS documents for the flow-logs role, all of them.
     documented = {
         "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",

@@ -236,6 +236,7 @@ def test_update_rules_are_data_and_name_full_keys() -> None:
         "groundwork:alerts.emails",
         "groundwork:hosting.domainName",
         "groundwork:hosting.hostedZoneId",
+        "groundwork:backups.breakGlassRoleArn",
     ]
     assert settings.unsafe_for_update(completed) == []
     extra = settings.UpdateRule("groundwork:x.y", lambda s: s.protect, "is a test")
@@ -246,4 +247,4 @@ def test_update_rules_are_data_and_name_full_keys() -> None:
     finally:
         settings.UPDATE_RULES = original
     message = settings.update_refusal("prod", settings.unsafe_for_update(shipped))
-    assert message.count("\n  - ") == 3 and "groundwork:hosting.hostedZoneId" in message
+    assert message.count("\n  - ") == 4 and "groundwork:hosting.hostedZoneId" in message

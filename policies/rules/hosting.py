@@ -471,9 +471,11 @@ def _protocol(listener: Resource) -> Any:
 
 
 def _redirects_to_https(actions: Any) -> bool:
-    return any(
+    """Every action redirects to HTTPS (the provider compares protocols case-insensitively)."""
+    listed = as_list(actions)
+    return bool(listed) and all(
         get(a, "type") == "redirect" and str(get(a, "redirect", "protocol")).upper() == "HTTPS"
-        for a in as_list(actions)
+        for a in listed
     )
 
 
@@ -547,23 +549,13 @@ def alb_https_redirect(
     return findings
 
 
-LISTENER_RULES = frozenset(
-    {"aws:lb/listenerRule:ListenerRule", "aws:alb/listenerRule:ListenerRule"}
-)
-
-
-def _redirects_to_https(actions: Any) -> bool:
-    listed = as_list(actions)
-    return bool(listed) and all(
-        get(a, "type") == "redirect" and get(a, "redirect", "protocol") == "HTTPS" for a in listed
-    )
-
-
 def _serves_http(listener: Resource) -> bool:
+    """HTTP in any case, or no protocol and no certificate (the provider then defaults to
+    HTTP)."""
     proto = get(listener.props, "protocol")
-    return proto == "HTTP" or (
-        proto is MISSING and get(listener.props, "certificateArn") is MISSING
-    )
+    if proto is MISSING:
+        return get(listener.props, "certificateArn") is MISSING
+    return isinstance(proto, str) and proto.upper() == "HTTP"
 
 
 def alb_public_http(
