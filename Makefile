@@ -38,7 +38,7 @@ preview-watch: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-# Regenerate what is generated from settings.py: the stack-file schema and the README's
+# Regenerate what is generated from the settings package: the stack-file schema and the README's
 # config reference (tests fail while either is stale).
 schema: $(STAMP)
 	$(PY) -m settings schema > schema/pulumi-stack.schema.json

@@ -240,11 +240,12 @@ def test_update_rules_are_data_and_name_full_keys() -> None:
     ]
     assert settings.unsafe_for_update(completed) == []
     extra = settings.UpdateRule("groundwork:x.y", lambda s: s.protect, "is a test")
-    original = settings.UPDATE_RULES
+    # The rules live in settings.updates (settings re-exports them); adding one is one entry.
+    original = settings.updates.UPDATE_RULES
     try:
-        settings.UPDATE_RULES = (*original, extra)
+        settings.updates.UPDATE_RULES = (*original, extra)
         assert ("groundwork:x.y", "is a test") in settings.unsafe_for_update(completed)
     finally:
-        settings.UPDATE_RULES = original
+        settings.updates.UPDATE_RULES = original
     message = settings.update_refusal("prod", settings.unsafe_for_update(shipped))
     assert message.count("\n  - ") == 4 and "groundwork:hosting.hostedZoneId" in message
