@@ -39,7 +39,9 @@ def _accepted_retention(days: int) -> int:
     if days not in LOG_RETENTION_DAYS:
         allowed = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
         raise PydanticCustomError(
-            "log_retention", f"must be one CloudWatch Logs accepts ({allowed}) (got {days})"
+            "log_retention",
+            "must be one CloudWatch Logs accepts ({allowed}) (got {days})",
+            {"allowed": allowed, "days": days},
         )
     return days
 

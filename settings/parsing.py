@@ -133,11 +133,12 @@ def parse(
     if raw_tags:
         try:
             doc = json.loads(raw_tags)
-            tags = doc.get("tags", {}) if isinstance(doc, dict) else None
-            if not isinstance(tags, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+            found: Any = doc.get("tags", {}) if isinstance(doc, dict) else None
+            if not isinstance(found, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in found.items()
             ):
                 raise ValueError
+            tags = found
         except ValueError:
             problems.append(
                 f"aws:defaultTags must be an object {{tags: {{Key: value}}}} (got {raw_tags!r})"
