@@ -46,6 +46,28 @@ def _json_value(values: Mapping[str, str], key: str) -> Any:
         return raw
 
 
+def _assume_roles(values: Mapping[str, str]) -> tuple[tuple[AssumeRole, ...] | None, list[str]]:
+    """The provider's role chain, if set; (roles, problems)."""
+    # pulumi-aws 7 reads `aws:assumeRoles` (a list); `aws:assumeRole` (one object) is the
+    # older spelling, taken as a chain of one.
+    roles = _json_value(values, "aws:assumeRoles")
+    key = "aws:assumeRoles"
+    if roles is None and (single := _json_value(values, "aws:assumeRole")) is not None:
+        roles, key = [single], "aws:assumeRole"
+    if roles is None:
+        return None, []
+    if not isinstance(roles, list) or not all(isinstance(r, dict) for r in roles):
+        return None, [f"{key} must be a list of objects (got {_show(roles)})"]
+    parsed: list[AssumeRole] = []
+    problems: list[str] = []
+    for i, role in enumerate(roles):
+        try:
+            parsed.append(AssumeRole.model_validate(role))
+        except ValidationError as exc:
+            problems.extend(_field_errors(f"{key}[{i}]", AssumeRole, exc, role))
+    return tuple(parsed), problems
+
+
 def _parse_aws_provider(
     values: Mapping[str, str], secret_keys: Iterable[str]
 ) -> tuple[AwsProvider | None, list[str]]:
@@ -71,23 +93,10 @@ def _parse_aws_provider(
             problems.append(f"aws:{key} must list 12-digit account ids (got {_show(value)})")
         else:
             fields[field] = tuple(value)
-    # pulumi-aws 7 reads `aws:assumeRoles` (a list); `aws:assumeRole` (one object) is the
-    # older spelling, taken as a chain of one.
-    roles = _json_value(values, "aws:assumeRoles")
-    key = "aws:assumeRoles"
-    if roles is None and (single := _json_value(values, "aws:assumeRole")) is not None:
-        roles, key = [single], "aws:assumeRole"
+    roles, role_problems = _assume_roles(values)
+    problems += role_problems
     if roles is not None:
-        if not isinstance(roles, list) or not all(isinstance(r, dict) for r in roles):
-            problems.append(f"{key} must be a list of objects (got {_show(roles)})")
-        else:
-            parsed: list[AssumeRole] = []
-            for i, role in enumerate(roles):
-                try:
-                    parsed.append(AssumeRole.model_validate(role))
-                except ValidationError as exc:
-                    problems.extend(_field_errors(f"{key}[{i}]", AssumeRole, exc, role))
-            fields["assume_roles"] = tuple(parsed)
+        fields["assume_roles"] = roles
     if (skip := values.get("aws:skipCredentialsValidation")) is not None:
         flag = _parse_bool(skip)
         if flag is None:
@@ -97,21 +106,8 @@ def _parse_aws_provider(
     return (None if problems else AwsProvider(**fields)), problems
 
 
-def parse(
-    values: Mapping[str, str],
-    *,
-    project: str,
-    stack: str,
-    secret_keys: Iterable[str] | None = None,
-) -> Settings:
-    """Validate the flat config map the CLI passes (`ns:key -> str`, objects JSON-encoded).
-
-    `secret_keys` (the keys the CLI marks secret) lets it refuse a credential in plain text.
-    """
-    ns = NAMESPACE
-    problems: list[str] = []
-    parsed: dict[str, Any] = {}
-
+def _unknown_keys(values: Mapping[str, str], parsed: dict[str, Any]) -> list[str]:
+    ns, problems = NAMESPACE, []
     known = {f"{ns}:{k}" for k in (*GROUPS, *SCALARS)}
     for key in sorted(k for k in values if k.startswith(f"{ns}:") and k not in known):
         hint = difflib.get_close_matches(key, sorted(known), n=1)
@@ -119,52 +115,57 @@ def parse(
         problems.append(
             f"{key} is not a known key (allowed: {', '.join(sorted(known))}){suggestion}"
         )
+    return problems
 
+
+def _region(values: Mapping[str, str], parsed: dict[str, Any]) -> list[str]:
     region = values.get("aws:region")
     if not region:
-        problems.append("aws:region is required (pulumi config set aws:region eu-west-1)")
-    elif not re.match(_REGION_RE, region):
-        problems.append(f"aws:region must be an AWS region like eu-west-1 (got {region!r})")
-    else:
-        parsed["region"] = region
+        return ["aws:region is required (pulumi config set aws:region eu-west-1)"]
+    if not re.match(_REGION_RE, region):
+        return [f"aws:region must be an AWS region like eu-west-1 (got {region!r})"]
+    parsed["region"] = region
+    return []
 
-    tags: dict[str, str] = {}
+
+def _default_tags(values: Mapping[str, str], parsed: dict[str, Any]) -> list[str]:
+    parsed["default_tags"] = {}
     raw_tags = values.get("aws:defaultTags")
-    if raw_tags:
-        try:
-            doc = json.loads(raw_tags)
-            found: Any = doc.get("tags", {}) if isinstance(doc, dict) else None
-            if not isinstance(found, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in found.items()
-            ):
-                raise ValueError
-            tags = found
-        except ValueError:
-            problems.append(
-                f"aws:defaultTags must be an object {{tags: {{Key: value}}}} (got {raw_tags!r})"
-            )
-            tags = {}
-    parsed["default_tags"] = tags
-    provider, provider_problems = _parse_aws_provider(values, secret_keys or ())
-    problems.extend(provider_problems)
-    if provider is not None:
-        parsed["aws"] = provider
+    if not raw_tags:
+        return []
+    try:
+        doc = json.loads(raw_tags)
+    except ValueError:
+        doc = None
+    found: Any = doc.get("tags", {}) if isinstance(doc, dict) else None
+    if not isinstance(found, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in found.items()
+    ):
+        return [f"aws:defaultTags must be an object {{tags: {{Key: value}}}} (got {raw_tags!r})"]
+    parsed["default_tags"] = found
+    return []
 
+
+def _scalars(values: Mapping[str, str], parsed: dict[str, Any]) -> list[str]:
+    ns, problems = NAMESPACE, []
     phase = values.get(f"{ns}:phase", "early")
     if phase not in PHASES:
         problems.append(f"{ns}:phase must be one of {', '.join(PHASES)} (got {phase!r})")
     else:
         parsed["phase"] = phase
-
     protect_raw = values.get(f"{ns}:protect", "true")
     protect = _parse_bool(protect_raw)
     if protect is None:
         problems.append(f"{ns}:protect must be a boolean (true or false) (got {protect_raw!r})")
     else:
         parsed["protect"] = protect
+    return problems
 
+
+def _groups(values: Mapping[str, str], parsed: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
     for key, model in GROUPS.items():
-        full = f"{ns}:{key}"
+        full = f"{NAMESPACE}:{key}"
         raw_text = values.get(full)
         raw: Any = {}
         if raw_text is not None:
@@ -180,12 +181,37 @@ def parse(
             parsed[key] = model.model_validate(raw)
         except ValidationError as exc:
             problems.extend(_field_errors(full, model, exc, raw))
+    return problems
 
+
+def parse(
+    values: Mapping[str, str],
+    *,
+    project: str,
+    stack: str,
+    secret_keys: Iterable[str] | None = None,
+) -> Settings:
+    """Validate the flat config map the CLI passes (`ns:key -> str`, objects JSON-encoded).
+
+    `secret_keys` (the keys the CLI marks secret) lets it refuse a credential in plain text.
+    """
+    problems: list[str] = []
+    parsed: dict[str, Any] = {}
+    problems += _unknown_keys(values, parsed)
+    problems += _region(values, parsed)
+    problems += _default_tags(values, parsed)
+    provider, provider_problems = _parse_aws_provider(values, secret_keys or ())
+    problems += provider_problems
+    if provider is not None:
+        parsed["aws"] = provider
+    problems += _scalars(values, parsed)
+    problems += _groups(values, parsed)
     problems.extend(f"{key} {msg}" for key, msg in cross_checks(parsed))
     problems.extend(_plain_text_credentials(parsed, secret_keys))
     # A stack with neither default tags nor a cost group (a bare test config) has no tag to
     # select its spend by: it parses, and the blueprint builds no spend alerts (with a warning).
-    if "cost" in parsed and (tags or f"{ns}:cost" in values):
+    tags = parsed["default_tags"]
+    if "cost" in parsed and (tags or f"{NAMESPACE}:cost" in values):
         problems.extend(f"{key} {msg}" for key, msg in _check_cost(parsed["cost"], tags))
     if problems:
         raise SettingsError(stack, problems)
