@@ -6,7 +6,7 @@ The package splits three concerns (every name stays importable from `settings`):
   `settings.updates`: values a dry run accepts and a real update refuses;
 - `settings.docs`: the stack-file JSON Schema and the README reference, both generated from
   the models (`python -m settings schema|readme`), so the schema an editor validates against
-  and `parse` refuse the same values (tests/test_settings.py checks every enum).
+  and `parse` refuse the same values (tests/test_schema_enums.py checks every enum).
 
 `parse()` is pure (a flat `namespace:key -> string` map in, `Settings` out, `SettingsError`
 listing every problem); `load()` feeds it from the Pulumi runtime and turns a problem into a
