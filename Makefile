@@ -14,7 +14,7 @@ PREVIEW_ARGS ?=
 DRY_RUN ?= true
 REQS   := requirements.txt requirements-dev.txt policies/requirements.txt
 
-.PHONY: test preview preview-watch lint schema bench clean
+.PHONY: test typecheck preview preview-watch lint schema bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,11 @@ $(STAMP): $(PY) $(REQS)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
+# Lint, then static types (pyrightconfig.json; tests/typecheck proves a wrong pulumi_aws argument
+# type fails it), then the suite.
 test: $(STAMP)
 	$(PY) -m ruff check .
+	$(VENV)/bin/basedpyright
 	$(PY) -m pytest -n auto --dist loadfile --durations=10
 
 preview: $(STAMP)
@@ -38,7 +41,10 @@ preview-watch: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-# Regenerate what is generated from settings.py: the stack-file schema and the README's
+typecheck: $(STAMP)
+	$(VENV)/bin/basedpyright
+
+# Regenerate what is generated from the settings package: the stack-file schema and the README's
 # config reference (tests fail while either is stale).
 schema: $(STAMP)
 	$(PY) -m settings schema > schema/pulumi-stack.schema.json

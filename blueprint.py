@@ -328,8 +328,10 @@ def build(s: Settings) -> Platform:
     user_data: Any = user_data_with(app_config)
     if oidc is not None:
         # The app accepts identities only when this load balancer signed them.
-        def user_data(alb_arn: pulumi.Output[str]) -> pulumi.Output[str]:
+        def user_data_for(alb_arn: pulumi.Output[str]) -> pulumi.Output[str]:
             return user_data_with({**app_config, "auth": app_auth_config(s, alb_arn)})
+
+        user_data = user_data_for
 
     h = s.hosting
     access_logs = AccessLogs(

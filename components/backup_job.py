@@ -637,7 +637,8 @@ class BackupJob(pulumi.ComponentResource):
             kms_key_id=args.vault_key_arn,
             bucket_key_enabled=True,
             # A version id only exists once versioning is on.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[private.versioning]),
+            # versioned=True always makes the versioning resource.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[_required(private.versioning)]),
         )
         return bucket, source
 
@@ -794,3 +795,9 @@ def setup_policy(
             },
         ),
     )
+
+
+def _required(resource: pulumi.Resource | None) -> pulumi.Resource:
+    if resource is None:
+        raise ValueError("a versioned private bucket has no versioning resource")
+    return resource

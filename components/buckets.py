@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -176,7 +176,8 @@ def private_bucket(
     lifecycle = aws.s3.BucketLifecycleConfiguration(
         f"{name}-lifecycle",
         bucket=bucket.id,
-        rules=list(lifecycle_rules),
+        # Callers build rules as plain dicts of the SDK's keys (one shape per bucket purpose).
+        rules=cast("list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]", list(lifecycle_rules)),
         opts=opts("lifecycle", after_versioning),
     )
     return PrivateBucket(

@@ -361,4 +361,6 @@ class Database(pulumi.ComponentResource):
 def _secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecret] | None) -> str:
     if not secrets:
         raise ValueError("the RDS instance reports no master-user secret")
-    return secrets[0].secret_arn
+    if not (arn := secrets[0].secret_arn):
+        raise ValueError("the RDS instance reports a master-user secret without an ARN")
+    return arn

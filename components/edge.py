@@ -28,7 +28,7 @@ group of the account
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -133,7 +133,7 @@ class AccessLogs(pulumi.ComponentResource):
         self.register_outputs({"bucketName": self.bucket_name})
 
 
-def managed_rule(name: str, priority: int, count_only: bool) -> dict[str, Any]:
+def managed_rule(name: str, priority: int, count_only: bool) -> aws.wafv2.WebAclRuleArgsDict:
     return {
         "name": name,
         "priority": priority,
@@ -144,7 +144,7 @@ def managed_rule(name: str, priority: int, count_only: bool) -> dict[str, Any]:
     }
 
 
-def rate_rule(limit: int, priority: int, count_only: bool) -> dict[str, Any]:
+def rate_rule(limit: int, priority: int, count_only: bool) -> aws.wafv2.WebAclRuleArgsDict:
     return {
         "name": RATE_RULE,
         "priority": priority,
@@ -160,7 +160,7 @@ def rate_rule(limit: int, priority: int, count_only: bool) -> dict[str, Any]:
     }
 
 
-def _visibility(metric: str) -> dict[str, Any]:
+def _visibility(metric: str) -> aws.wafv2.WebAclVisibilityConfigArgsDict:
     return {
         "cloudwatch_metrics_enabled": True,
         "metric_name": metric,

@@ -44,7 +44,7 @@ def assume_role(*services: str, conditions: Mapping[str, Any] | None = None) -> 
     """Trust policy letting AWS services (e.g. `ec2.amazonaws.com`) assume a role."""
     stmt: Statement = {
         "Effect": "Allow",
-        "Principal": {"Service": list(services) if len(services) > 1 else services[0]},
+        "Principal": {"Service": services[0] if len(services) == 1 else list(services)},
         "Action": "sts:AssumeRole",
     }
     if conditions:

@@ -282,13 +282,7 @@ class Logging(pulumi.ComponentResource):
                 f"{name}-{role}",
                 log_group_name=group.name,
                 pattern=pattern,
-                metric_transformation={
-                    "name": metric,
-                    "namespace": args.metric_namespace,
-                    "value": "1",
-                    "unit": "Count",
-                    **({"default_value": default} if default is not None else {}),
-                },
+                metric_transformation=_count_of(metric, args.metric_namespace, default),
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
@@ -351,3 +345,18 @@ class Logging(pulumi.ComponentResource):
                 "agentConfigParameterName": self.agent_config_parameter_name,
             }
         )
+
+
+def _count_of(
+    metric: str, namespace: str, default: str | None
+) -> aws.cloudwatch.LogMetricFilterMetricTransformationArgsDict:
+    """A count of 1 per matching line; `default` is published for every other line."""
+    transformation: aws.cloudwatch.LogMetricFilterMetricTransformationArgsDict = {
+        "name": metric,
+        "namespace": namespace,
+        "value": "1",
+        "unit": "Count",
+    }
+    if default is not None:
+        transformation["default_value"] = default
+    return transformation

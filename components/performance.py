@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pulumi
 import pulumi_aws as aws
@@ -386,7 +387,9 @@ class PerformanceMonitoring(pulumi.ComponentResource):
                 logs_key_arn=args.logs_key_arn,
                 log_groups={
                     "canary": ServiceLogGroup(
-                        name=canary.engine_arn.apply(_lambda_log_group),
+                        # The canary reports its engine once created (in a preview the ARN is
+                        # unknown and the apply does not run), so the name is never None here.
+                        name=cast(pulumi.Output[str], canary.engine_arn.apply(_lambda_log_group)),
                         name_pattern=f"/aws/lambda/cwsyn-{args.canary_name}-*",
                         retention_days=args.canary_log_retention_days,
                         log_class="runtime",
@@ -504,7 +507,7 @@ def _lambda_log_group(engine_arn: str | None) -> str | None:
 
 def _query_metric(
     query_id: str, namespace: str, metric: str, dims: dict, stat: str, period: int
-) -> dict:
+) -> aws.cloudwatch.MetricAlarmMetricQueryArgsDict:
     return {
         "id": query_id,
         "metric": {

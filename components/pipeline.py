@@ -698,10 +698,10 @@ class DeployPipeline(pulumi.ComponentResource):
 
     # ---- stages -----------------------------------------------------------------------------
 
-    def _stages(self, source: aws.s3.Bucket | None) -> list[dict[str, Any]]:
+    def _stages(self, source: aws.s3.Bucket | None) -> list[aws.codepipeline.PipelineStageArgsDict]:
         args, names = self._args, self._names
         if source is not None:
-            source_action: dict[str, Any] = {
+            source_action: aws.codepipeline.PipelineStageActionArgsDict = {
                 "name": "Source",
                 "category": "Source",
                 "owner": "AWS",
@@ -716,6 +716,8 @@ class DeployPipeline(pulumi.ComponentResource):
                 },
             }
         else:
+            if not (args.connection_arn and args.repository):
+                raise ValueError("a GitHub source needs connection_arn and repository")
             source_action = {
                 "name": "Source",
                 "category": "Source",
@@ -731,7 +733,7 @@ class DeployPipeline(pulumi.ComponentResource):
                     "DetectChanges": "true",
                 },
             }
-        stages: list[dict[str, Any]] = [
+        stages: list[aws.codepipeline.PipelineStageArgsDict] = [
             {"name": "Source", "actions": [source_action]},
             {
                 "name": "Test",

@@ -32,7 +32,7 @@ def resource_label(
     return pulumi.Output.concat(alb_arn_suffix, "/", target_group_arn_suffix)
 
 
-def latency_steps(latency_p95_ms: int) -> list[dict[str, str | int]]:
+def latency_steps(latency_p95_ms: int) -> list[aws.autoscaling.PolicyStepAdjustmentArgsDict]:
     """Step adjustments relative to the alarm threshold (in seconds, the metric's unit)."""
     over = latency_p95_ms / 1000  # a breach as large as the target itself: p95 twice the target
     return [

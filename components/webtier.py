@@ -13,7 +13,7 @@ import base64
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -26,14 +26,16 @@ AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-defau
 # Graviton families carry a `g` right after the generation digit (t4g, m7g, c7gn, r8gd, ...).
 _GRAVITON_FAMILY = re.compile(r"^[a-z]+\d+g[a-z]*$")
 # Metrics the alarms and the dashboard read from the group, at one-minute granularity.
-GROUP_METRICS = (
-    "GroupMinSize",
-    "GroupMaxSize",
-    "GroupDesiredCapacity",
-    "GroupInServiceInstances",
-    "GroupPendingInstances",
-    "GroupTerminatingInstances",
-    "GroupTotalInstances",
+# The SDK's enum members are the API's strings (`Metric` subclasses str).
+_M = aws.autoscaling.Metric
+GROUP_METRICS: tuple[aws.autoscaling.Metric, ...] = (
+    _M.GROUP_MIN_SIZE,
+    _M.GROUP_MAX_SIZE,
+    _M.GROUP_DESIRED_CAPACITY,
+    _M.GROUP_IN_SERVICE_INSTANCES,
+    _M.GROUP_PENDING_INSTANCES,
+    _M.GROUP_TERMINATING_INSTANCES,
+    _M.GROUP_TOTAL_INSTANCES,
 )
 
 
@@ -69,17 +71,20 @@ class OidcAuth:
 
 def https_default_actions(
     target_group_arn: pulumi.Input[str], oidc: OidcAuth | None
-) -> list[dict[str, Any]]:
+) -> list[aws.lb.ListenerDefaultActionArgsDict]:
     """The HTTPS listener's actions: forward, after OIDC authentication when `oidc` is set.
 
     With authentication, the load balancer adds `x-amzn-oidc-data` (claims it signs) to every
     request it forwards; the app trusts identity only from that header, once verified.
     https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-authenticate-users.html
     """
-    forward = {"type": "forward", "target_group_arn": target_group_arn}
+    forward: aws.lb.ListenerDefaultActionArgsDict = {
+        "type": "forward",
+        "target_group_arn": target_group_arn,
+    }
     if oidc is None:
         return [forward]
-    authenticate = {
+    authenticate: aws.lb.ListenerDefaultActionAuthenticateOidcArgsDict = {
         "issuer": oidc.issuer,
         "authorization_endpoint": oidc.authorization_endpoint,
         "token_endpoint": oidc.token_endpoint,
@@ -381,7 +386,12 @@ class WebTier(pulumi.ComponentResource):
             health_check_type="ELB",
             health_check_grace_period=args.health_check_grace_seconds,
             default_instance_warmup=args.default_instance_warmup_seconds,
-            launch_template={"id": launch_template.id, "version": launch_template.latest_version},
+            # The SDK types `version` as a string; the provider takes the template's integer
+            # version as it is (converting it would change the recorded inputs).
+            launch_template=cast(
+                aws.autoscaling.GroupLaunchTemplateArgsDict,
+                {"id": launch_template.id, "version": launch_template.latest_version},
+            ),
             instance_refresh={
                 "strategy": "Rolling",
                 "preferences": {
@@ -390,7 +400,10 @@ class WebTier(pulumi.ComponentResource):
                 },
             },
             enabled_metrics=list(GROUP_METRICS),
-            warm_pool=dict(args.warm_pool) if args.warm_pool else None,
+            # WebTierArgs carries the warm pool as a plain mapping of the SDK's keys.
+            warm_pool=cast(aws.autoscaling.GroupWarmPoolArgsDict, dict(args.warm_pool))
+            if args.warm_pool
+            else None,
             metrics_granularity="1Minute",
             tags=[
                 {"key": key, "value": value, "propagate_at_launch": True}

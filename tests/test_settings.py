@@ -240,11 +240,29 @@ def test_update_rules_are_data_and_name_full_keys() -> None:
     ]
     assert settings.unsafe_for_update(completed) == []
     extra = settings.UpdateRule("groundwork:x.y", lambda s: s.protect, "is a test")
-    original = settings.UPDATE_RULES
+    # The rules live in settings.updates (settings re-exports them); adding one is one entry.
+    original = settings.updates.UPDATE_RULES
     try:
-        settings.UPDATE_RULES = (*original, extra)
+        settings.updates.UPDATE_RULES = (*original, extra)
         assert ("groundwork:x.y", "is a test") in settings.unsafe_for_update(completed)
     finally:
-        settings.UPDATE_RULES = original
+        settings.updates.UPDATE_RULES = original
     message = settings.update_refusal("prod", settings.unsafe_for_update(shipped))
     assert message.count("\n  - ") == 4 and "groundwork:hosting.hostedZoneId" in message
+
+
+def test_settings_does_not_depend_on_the_offline_engine() -> None:
+    """Settings read stack files themselves (settings.stackfile); the offline engine reuses
+    that reader through offline.stackfile, never the other way round."""
+    code = (
+        "import sys, settings\n"
+        "settings.load_stack_file('dev', __import__('pathlib').Path('.'))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'offline'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]", f"settings imported {out.stdout.strip()}"
+    from offline import stackfile
+
+    assert stackfile.load is settings.stackfile.load, "offline.stackfile must reuse the reader"

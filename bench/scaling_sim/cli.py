@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--project-dir",
         type=Path,
         default=Path("."),
-        help="directory holding Pulumi.yaml and settings.py [.]",
+        help="directory holding Pulumi.yaml and settings/ [.]",
     )
 
     setting = p.add_argument_group("settings (override the stack file)")

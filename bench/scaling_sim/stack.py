@@ -132,13 +132,13 @@ def load_stack_settings(stack: str, project_dir: Path) -> Any:
     except ImportError as exc:
         raise StackError(
             f"--stack {stack}: the project's settings module cannot be imported from {root} "
-            f"({exc}). Run from the project root (where settings.py lives), pass --project-dir, "
+            f"({exc}). Run from the project root (where settings/ lives), pass --project-dir, "
             "or give the settings as flags (--min-size, --max-size, --cpu-target, ...)."
         ) from exc
     loader = getattr(module, "load_stack_file", None)
     if not callable(loader):
         raise StackError(
-            f"--stack {stack}: settings.py has no load_stack_file(stack, project_dir); give "
+            f"--stack {stack}: settings has no load_stack_file(stack, project_dir); give "
             "the settings as flags instead"
         )
     try:

@@ -1,0 +1,46 @@
+"""The type checker `make test` runs is set up to catch a wrong pulumi_aws argument type.
+
+Running the checker here would double its ~20 s in the suite, so `make test` runs it once
+(before pytest) over pyrightconfig.json's `include`, which holds tests/typecheck: there every
+wrong argument is silenced by an ignore that the checker must find necessary. These tests keep
+that arrangement from being undone quietly. Manual deliberate break: fix one wrong argument in
+tests/typecheck/wrong_aws_arguments.py (e.g. force_destroy=True) and `make typecheck` fails
+with "Unnecessary # pyright: ignore rule".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.conftest import ROOT
+
+CANARY = "tests/typecheck/wrong_aws_arguments.py"
+
+
+def test_the_checker_covers_the_program_and_the_canary_and_refuses_needless_ignores() -> None:
+    config = json.loads((ROOT / "pyrightconfig.json").read_text())
+    for path in ("components", "blueprint.py", "settings", "__main__.py", "tests/typecheck"):
+        assert path in config["include"], f"pyrightconfig.json include lacks {path}"
+    assert config.get("reportUnnecessaryTypeIgnoreComment") == "error", (
+        "pyrightconfig.json: reportUnnecessaryTypeIgnoreComment must be 'error', or the "
+        f"canary {CANARY} proves nothing"
+    )
+    assert config.get("typeCheckingMode") in ("standard", "strict", "all", "recommended"), config
+
+
+def test_make_test_runs_ruff_then_the_checker_then_pytest() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\ntest: ", 1)[1].split("\n\n", 1)[0]
+    steps = [line.strip() for line in recipe.splitlines()[1:]]
+    order = [
+        next(i for i, s in enumerate(steps) if word in s)
+        for word in ("ruff", "basedpyright", "pytest")
+    ]
+    assert order == sorted(order), f"Makefile test recipe order: {steps}"
+
+
+def test_every_canary_line_is_a_silenced_argument_error() -> None:
+    text = (ROOT / CANARY).read_text()
+    ignores = re.findall(r"# pyright: ignore\[(\w+)\]", text)
+    assert len(ignores) >= 3 and set(ignores) == {"reportArgumentType"}, ignores
