@@ -34,8 +34,16 @@ PSQL_STALL_SECONDS = 60.0
 KILL_GRACE_SECONDS = 5.0
 
 
-class Interrupted(OpsError):
-    """SIGTERM or SIGINT arrived; raised in the main thread so every cleanup unwinds."""
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT arrived; raised in the main thread so every cleanup unwinds.
+
+    A BaseException, like KeyboardInterrupt, and not an OpsError: the handler raises it
+    wherever the main thread happens to be, and library code there catches Exception.
+    botocore's HTTP send wraps any Exception in HTTPClientError, which its retry policy
+    treats as transient, so a signal that arrived while waiting for S3's response headers
+    was retried into the same stalled request (later signals are ignored) and the run hung.
+    The tools' own `except OpsError`/`except Exception` must not absorb it either.
+    """
 
     def __init__(self, signame: str) -> None:
         super().__init__(f"interrupted by {signame}")

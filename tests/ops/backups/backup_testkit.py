@@ -252,13 +252,24 @@ class StallingProxy:
     stopped server or a dead network path does (TCP stays up, nothing moves). `stalled` is
     set when that happens, so a test waits for the event rather than for time."""
 
-    def __init__(self, upstream: tuple[str, int], limit: int, *, cut_once: bool = False) -> None:
+    def __init__(
+        self,
+        upstream: tuple[str, int],
+        limit: int,
+        *,
+        cut_once: bool = False,
+        hold_request: bytes | None = None,
+    ) -> None:
         """cut_once: instead of stalling, close the first connection that passes the limit
-        (a dropped network path); later connections pass untouched."""
+        (a dropped network path); later connections pass untouched.
+        hold_request: also stall, before forwarding, any request whose bytes contain this
+        marker (e.g. its request line), so the client is left waiting for the response's
+        headers rather than mid-body. Every later matching request is held too."""
         import socket
         import threading
 
         self.upstream, self.limit, self.cut_once = upstream, limit, cut_once
+        self.hold_request = hold_request
         self.cut = threading.Event()
         self.stalled = threading.Event()
         self._closing = threading.Event()
@@ -279,10 +290,13 @@ class StallingProxy:
             server = socket.create_connection(self.upstream)
             self._sockets += [client, server]
             carried = [0]
-            for src, dst in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(src, dst, carried), daemon=True).start()
+            for src, dst, outbound in ((client, server, True), (server, client, False)):
+                threading.Thread(
+                    target=self._pump, args=(src, dst, carried, outbound), daemon=True
+                ).start()
 
-    def _pump(self, src, dst, carried: list[int]) -> None:
+    def _pump(self, src, dst, carried: list[int], outbound: bool) -> None:
+        tail = b""  # the marker may straddle two reads
         while not self._closing.is_set():
             try:
                 data = src.recv(4096)
@@ -291,6 +305,12 @@ class StallingProxy:
             if not data:
                 return
             carried[0] += len(data)
+            marker = self.hold_request if outbound else None
+            if marker is not None and marker in tail + data:
+                self.stalled.set()
+                self._closing.wait()  # the request never reaches the server
+                return
+            tail = data[-len(marker) :] if marker else b""
             if self.cut_once and carried[0] > self.limit and not self.cut.is_set():
                 self.cut.set()
                 for sock in (src, dst):

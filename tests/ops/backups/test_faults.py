@@ -370,6 +370,32 @@ def test_signal_mid_restore_stops_drops_and_removes(
     assert vault_state(moto, vault_) == state and fingerprint(postgres) == before
 
 
+def test_sigterm_while_the_drill_waits_for_s3_reports_and_cleans_up(
+    moto: Moto, postgres: PgServer, source: Source, good_vault, work
+):
+    """S3 never answers the drill's download (the proxy holds the GET): SIGTERM ends the
+    drill with one FAIL line and nothing left, instead of botocore retrying the request."""
+    vault_, key = good_vault
+    host, port = moto.endpoint.removeprefix("http://").split(":")
+    hold = f"GET /{vault_.bucket}/{key}".encode()
+    proxy = StallingProxy((host, int(port)), limit=10**12, hold_request=hold)
+    try:
+        databases, state = postgres.databases(), vault_state(moto, vault_)
+        argv = drill_argv(moto, postgres, source, vault_.bucket, work)
+        argv[argv.index("--endpoint-url") + 1] = f"http://127.0.0.1:{proxy.port}"
+        process = run_tool("ops.restore_drill", argv)
+        assert proxy.stalled.wait(120), "the download never reached S3"
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)  # a hang guard, not a speed assertion
+        assert process.returncode == 1, (out, err)
+        single_fail(out, "interrupted by SIGTERM", "during checksum")
+        assert "Traceback" not in err, err
+        assert_nothing_left(work, postgres, databases)
+        assert vault_state(moto, vault_) == state
+    finally:
+        proxy.close()
+
+
 def test_stalled_database_during_restore_fails_in_bounded_time(
     moto: Moto, postgres: PgServer, source: Source, good_vault, work, capsys
 ):
@@ -446,6 +472,40 @@ def test_sigterm_during_a_stalled_backup_reports_and_cleans_up(
             if str(work) in p.read_bytes().decode(errors="replace")
         ]  # fmt: skip
         assert leftovers == [], f"pg_dump still running: {leftovers}"
+    finally:
+        proxy.close()
+
+
+def test_sigterm_while_the_upload_waits_for_s3_reports_and_uploads_nothing(
+    moto: Moto, postgres: PgServer, source: Source, make_vault, work
+):
+    """S3 never answers the backup's PUT (the proxy holds the request): SIGTERM ends the job
+    with one FAIL line, instead of botocore retrying the upload into the same held path."""
+    vault_ = make_vault()
+    host, port = moto.endpoint.removeprefix("http://").split(":")
+    hold = f"PUT /{vault_.bucket}/postgres/{source.db_name}/".encode()
+    proxy = StallingProxy((host, int(port)), limit=10**12, hold_request=hold)
+    try:
+        from backup_testkit import backup_env
+
+        env = backup_env(source, postgres, vault_, moto) | {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}", "BACKUP_WORK_DIR": str(work),
+        }  # fmt: skip
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ops.backup"],
+            cwd=REPO,
+            env={k: v for k, v in os.environ.items() if not k.startswith("PG")} | env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proxy.stalled.wait(120), "the upload never reached S3"
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)  # a hang guard, not a speed assertion
+        assert process.returncode == 1, (out, err)
+        single_fail(out, "FAIL backup of app: interrupted by SIGTERM", "removed the local dump")
+        assert "Traceback" not in err, err
+        assert vault_state(moto, vault_) == [] and list(work.iterdir()) == []
     finally:
         proxy.close()
 
@@ -731,21 +791,28 @@ def test_disk_full_during_the_dump_fails_and_uploads_nothing(
     assert vault_state(moto, vault_) == [] and list(work.iterdir()) == []
 
 
+@pytest.mark.parametrize("stall", ["mid-body", "before-headers"])
 def test_sigterm_during_verify_download_reports_and_removes_it(
-    moto: Moto, good_vault, work, tmp_path
+    moto: Moto, good_vault, work, tmp_path, stall
 ):
-    """S3 stops sending mid-download (the proxy holds the connection): SIGTERM then ends
-    verify_backups with one FAIL line and no partial download left."""
-    vault_, _key = good_vault
+    """S3 stops answering during the download (the proxy holds the connection), either
+    mid-body or before the response's headers: SIGTERM then ends verify_backups with one
+    FAIL line and no partial download left. Before the headers, the signal lands inside
+    botocore's send, which wraps any Exception as a retryable HTTPClientError; the
+    signal must get through that, not be retried into another held request."""
+    vault_, key = good_vault
     instance = verify_backups_instance(moto)
     host, port = moto.endpoint.removeprefix("http://").split(":")
-    proxy = StallingProxy((host, int(port)), limit=30_000)
+    hold = f"GET /{vault_.bucket}/{key}".encode() if stall == "before-headers" else None
+    proxy = StallingProxy((host, int(port)), limit=30_000, hold_request=hold)
     try:
         argv = verify_argv(moto, instance, vault_.bucket, work)
         argv[argv.index("--endpoint-url") + 1] = f"http://127.0.0.1:{proxy.port}"
         process = run_tool("ops.verify_backups", argv)
         assert proxy.stalled.wait(120), "the download never reached the stall"
         process.send_signal(signal.SIGTERM)
+        # A guard against a hang, not a speed assertion: botocore's read timeout is 60 s,
+        # so a signal that is swallowed shows up as a run that outlives it.
         out, err = process.communicate(timeout=120)
         assert process.returncode == 1, (out, err)
         single_fail(out, "FAIL verify_backups: interrupted by SIGTERM", "removed the download")
