@@ -15,8 +15,6 @@ LIMIT = 60
 SOURCES = [*sorted((ROOT / "components").glob("*.py")), ROOT / "blueprint.py"]
 # Functions still over the limit, to be broken up; the list may only shrink.
 KNOWN_LONG: set[str] = {
-    "blueprint.Platform.outputs",
-    "blueprint.build",
     "components.alarms.alarm_specs",
     "components.analytics.Analytics.__init__",
     "components.analytics.Analytics._seed_pseudonym_key",
