@@ -25,10 +25,7 @@ KNOWN_LONG: set[str] = {
     "components.buckets.private_bucket",
     "components.cost.SpendAlerts.__init__",
     "components.edge.WebFirewall.__init__",
-    "components.logging.Logging.__init__",
-    "components.rum.RealUserMonitoring.__init__",
     "components.scaling.PerformanceScaling.__init__",
-    "components.servicelogs.ServiceLogSettings.__init__",
 }
 
 
