@@ -17,8 +17,6 @@ SOURCES = [*sorted((ROOT / "components").glob("*.py")), ROOT / "blueprint.py"]
 KNOWN_LONG: set[str] = {
     "components.alarms.alarm_specs",
     "components.audit.AuditTrail._trail",
-    "components.backup_job.BackupJob.__init__",
-    "components.backup_job.BackupJob._starter",
     "components.backup_vault.BackupVault._replicate",
     "components.backup_vault.replication_policy",
     "components.bootstrap.render",
