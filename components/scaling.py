@@ -101,25 +101,7 @@ class PerformanceScaling(pulumi.ComponentResource):
         self.policy_arns = [requests.arn, latency.arn]
         self.predictive_policy_arn = None
         if args.predictive:
-            predictive = aws.autoscaling.Policy(
-                f"{name}-predictive",
-                autoscaling_group_name=args.asg_name,
-                policy_type="PredictiveScaling",
-                predictive_scaling_configuration={
-                    "mode": "ForecastAndScale",
-                    "scheduling_buffer_time": str(args.scheduling_buffer_seconds),
-                    # The group's maximum is a cost ceiling the forecast may not lift.
-                    "max_capacity_breach_behavior": "HonorMaxCapacity",
-                    "metric_specification": {
-                        "target_value": args.requests_per_target,
-                        "predefined_metric_pair_specification": {
-                            "predefined_metric_type": PREDICTIVE_METRIC_PAIR,
-                            "resource_label": label,
-                        },
-                    },
-                },
-                opts=child,
-            )
+            predictive = self._predictive(name, args, label)
             self.predictive_policy_arn = predictive.arn
             self.policy_arns.append(predictive.arn)
         self.register_outputs(
@@ -127,4 +109,28 @@ class PerformanceScaling(pulumi.ComponentResource):
                 "requestTrackingPolicyArn": self.request_tracking_policy_arn,
                 "latencyStepPolicyArn": self.latency_step_policy_arn,
             }
+        )
+
+    def _predictive(
+        self, name: str, args: PerformanceScalingArgs, label: pulumi.Output[str]
+    ) -> aws.autoscaling.Policy:
+        """Capacity ahead of the forecast request count, never above the group's maximum."""
+        return aws.autoscaling.Policy(
+            f"{name}-predictive",
+            autoscaling_group_name=args.asg_name,
+            policy_type="PredictiveScaling",
+            predictive_scaling_configuration={
+                "mode": "ForecastAndScale",
+                "scheduling_buffer_time": str(args.scheduling_buffer_seconds),
+                # The group's maximum is a cost ceiling the forecast may not lift.
+                "max_capacity_breach_behavior": "HonorMaxCapacity",
+                "metric_specification": {
+                    "target_value": args.requests_per_target,
+                    "predefined_metric_pair_specification": {
+                        "predefined_metric_type": PREDICTIVE_METRIC_PAIR,
+                        "resource_label": label,
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self),
         )
