@@ -30,6 +30,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.outputs import register_all
+
 # Roles whose alarms a deployment watches to roll back (CodeDeploy automatic rollback): only
 # alarms a release itself causes. The targets' own 5xx count (not the load balancer's, which
 # also counts "no healthy target" 503s), the app's error-log rate and its latency. Each is
@@ -392,4 +394,4 @@ class BaselineAlarms(pulumi.ComponentResource):
         self.alarm_names = {role: alarm.name for role, alarm in self.alarms.items()}
         self.alarm_arns = {role: alarm.arn for role, alarm in self.alarms.items()}
         self.rollback_alarm_names = [self.alarm_names[role] for role in ROLLBACK_ROLES]
-        self.register_outputs({"alarmNames": self.alarm_names})
+        register_all(self)

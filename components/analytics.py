@@ -26,6 +26,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, contracts, iam, kms
+from components.outputs import register_all
 from components.servicelogs import LOG_CLASS_TAG
 
 # The function that fills the pseudonym-key secret once (relative to the project directory,
@@ -434,14 +435,7 @@ class Analytics(pulumi.ComponentResource):
             pseudonym_key_read_policy(secret.arn, key.arn, args.region)
         )
         self.analyst_policy_arn = analyst.arn
-        self.register_outputs(
-            {
-                "streamName": self.stream_name,
-                "bucketName": self.bucket_name,
-                "workgroupName": self.workgroup_name,
-                "pseudonymKeySecretArn": self.pseudonym_key_secret_arn,
-            }
-        )
+        register_all(self)
 
     def _arn(self, service: str, *resource: pulumi.Input[str]) -> pulumi.Output[str]:
         """`arn:<partition>:<service>:<region>:<account>:<resource...>` in this stack."""

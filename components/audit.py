@@ -36,6 +36,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, iam, kms
+from components.outputs import register_all
 from components.servicelogs import log_group
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
@@ -240,7 +241,7 @@ class AuditTrail(pulumi.ComponentResource):
         self.alarm_names = {}
         if log_group is not None:
             self._alarms(name, args, log_group)
-        self.register_outputs({"trailArn": self.trail_arn, "alarmNames": self.alarm_names or None})
+        register_all(self)
 
     def _trail(self, name: str, args: AuditTrailArgs) -> pulumi.Output[str]:
         partition = context.partition_of(args.region)

@@ -60,6 +60,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, iam
+from components.outputs import register_all
 from components.servicelogs import log_group
 
 IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
@@ -249,14 +250,7 @@ class BackupJob(pulumi.ComponentResource):
         self.missed_alarm_arn = missed_alarm.arn
         self.setup_project_name = setup_project.name
         self.db_user = DB_USER
-        self.register_outputs(
-            {
-                "projectName": self.project_name,
-                "setupProjectName": self.setup_project_name,
-                "failureAlarmArn": self.failure_alarm_arn,
-                "missedAlarmArn": self.missed_alarm_arn,
-            }
-        )
+        register_all(self)
 
     def _job_role(
         self,

@@ -49,6 +49,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, iam, kms, providers
+from components.outputs import register_all
 
 # Every logical backup is written under this prefix: postgres/<db>/<UTC timestamp>.dump.
 BACKUP_PREFIX = "postgres/"
@@ -122,9 +123,7 @@ class BackupVault(pulumi.ComponentResource):
         self.key_arn = key.arn
         self.lock_mode = args.lock_mode
         self.lock_days = args.lock_days
-        self.register_outputs(
-            {"bucketName": self.bucket_name, "bucketArn": self.bucket_arn, "keyArn": self.key_arn}
-        )
+        register_all(self)
 
     def _locked_bucket(
         self,

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.outputs import register_all
+
 
 @dataclass(frozen=True)
 class SpendAlertsArgs:
@@ -101,7 +103,7 @@ class SpendAlerts(pulumi.ComponentResource):
         self._anomaly_subscription(name, args, monitor)
         self.budget_name = budget.name
         self.monitor_arn = monitor.arn
-        self.register_outputs({"budgetName": self.budget_name, "monitorArn": self.monitor_arn})
+        register_all(self)
 
     def _anomaly_subscription(
         self, name: str, args: SpendAlertsArgs, monitor: aws.costexplorer.AnomalyMonitor

@@ -32,6 +32,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components import context, iam, kms, providers
+from components.outputs import register_all
 from components.servicelogs import LOG_CLASS_TAG
 
 ENGINE = "postgres"
@@ -173,14 +174,7 @@ class Database(pulumi.ComponentResource):
         self.backup_client_security_group_id = backup_sg.id
         self.master_secret_arn = instance.master_user_secrets.apply(_secret_arn)
         self.kms_key_arn = key.arn
-        self.register_outputs(
-            {
-                "identifier": self.identifier,
-                "endpoint": self.endpoint,
-                "securityGroupId": self.security_group_id,
-                "masterSecretArn": self.master_secret_arn,
-            }
-        )
+        register_all(self)
 
     def _security_groups(self) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
         """The database's group, and the backup job's: every rule that opens the database."""

@@ -34,6 +34,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, iam
+from components.outputs import register_all
 from components.servicelogs import log_group
 
 # The access logs go under this prefix (ELB adds AWSLogs/<account>/... after it).
@@ -130,7 +131,7 @@ class AccessLogs(pulumi.ComponentResource):
             lambda values: values[0]
         )
         self.prefix = ACCESS_LOG_PREFIX
-        self.register_outputs({"bucketName": self.bucket_name})
+        register_all(self)
 
 
 def managed_rule(name: str, priority: int, count_only: bool) -> dict[str, Any]:
@@ -214,7 +215,7 @@ class WebFirewall(pulumi.ComponentResource):
         group = self._logging(name, args, acl)
         self.web_acl_arn = acl.arn
         self.log_group_name = group.name
-        self.register_outputs({"webAclArn": self.web_acl_arn, "logGroupName": group.name})
+        register_all(self)
 
     def _logging(
         self, name: str, args: WebFirewallArgs, acl: aws.wafv2.WebAcl

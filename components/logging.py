@@ -25,6 +25,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import context, contracts, iam
+from components.outputs import register_all
 from components.servicelogs import LOG_CLASS_TAG
 
 # Metric names the filters publish (namespace comes from the args).
@@ -289,13 +290,7 @@ class Logging(pulumi.ComponentResource):
         self.error_log_metric_name = ERROR_LOG_METRIC
         self.runtime_error_metric_name = RUNTIME_ERROR_METRIC
         self.host_metrics_namespace = host_namespace
-        self.register_outputs(
-            {
-                "runtimeLogGroupName": self.runtime_log_group_name,
-                "errorLogGroupName": self.error_log_group_name,
-                "agentConfigParameterName": self.agent_config_parameter_name,
-            }
-        )
+        register_all(self)
 
     def _log_groups(self, prefix: str, names: dict[str, str]) -> dict[str, aws.cloudwatch.LogGroup]:
         """The runtime and error groups (log class -> group), each with its masking policy."""

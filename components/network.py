@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import context, iam, subnets
+from components.outputs import register_all
 from components.servicelogs import LOG_CLASS_TAG
 
 # Interface endpoints private subnets need when they have no NAT: Session Manager, logs and
@@ -104,13 +105,7 @@ class Network(pulumi.ComponentResource):
         self.private_subnet_ids = [s.id for s in private]
         self.private_route_table_ids = [rt.id for rt in private_rts]
         self.availability_zones = az_names
-        self.register_outputs(
-            {
-                "vpcId": self.vpc_id,
-                "publicSubnetIds": self.public_subnet_ids,
-                "privateSubnetIds": self.private_subnet_ids,
-            }
-        )
+        register_all(self)
 
     def _vpc(self) -> aws.ec2.Vpc:
         name = self._name

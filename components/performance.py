@@ -27,6 +27,7 @@ import pulumi_aws as aws
 
 from components import buckets, context, iam, kms
 from components import dashboard as dash
+from components.outputs import register_all
 from components.servicelogs import ServiceLogGroup, ServiceLogSettings, ServiceLogSettingsArgs
 
 ALB = "AWS/ApplicationELB"
@@ -181,13 +182,7 @@ class PerformanceMonitoring(pulumi.ComponentResource):
         self.service_unhealthy_alarm_arn = unhealthy.arn
         self.canary_name = args.canary_name
         self.artifact_bucket_name = bucket.bucket
-        self.register_outputs(
-            {
-                "dashboardName": self.dashboard_name,
-                "latencyAlarmArn": self.latency_alarm_arn,
-                "serviceUnhealthyAlarmArn": self.service_unhealthy_alarm_arn,
-            }
-        )
+        register_all(self)
 
     def _latency_alarm(self) -> aws.cloudwatch.MetricAlarm:
         args, topic = self._args, self._args.alerts_topic_arn

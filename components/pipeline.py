@@ -46,6 +46,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, iam, kms
+from components.outputs import register_all
 from components.servicelogs import LOG_CLASS_TAG
 
 # The buildspec's `reports:` key (app/buildspec.yml). CodeBuild uses an existing report group
@@ -239,13 +240,7 @@ class DeployPipeline(pulumi.ComponentResource):
         self.report_group_name = report_group.name
         self.application_name = application.name
         self.deployment_group_name = deployment_group.deployment_group_name
-        self.register_outputs(
-            {
-                "pipelineName": self.pipeline_name,
-                "artifactBucket": self.artifact_bucket_name,
-                "deploymentGroupName": self.deployment_group_name,
-            }
-        )
+        register_all(self)
 
     # ---- tests, deployment, pipeline -------------------------------------------------------
 

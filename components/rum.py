@@ -21,6 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import context, iam
+from components.outputs import register_all
 from components.servicelogs import ServiceLogGroup, ServiceLogSettings, ServiceLogSettingsArgs
 
 TELEMETRIES: tuple[str, ...] = ("errors", "performance", "http")
@@ -111,13 +112,7 @@ class RealUserMonitoring(pulumi.ComponentResource):
         self.guest_role_arn = guest_role.arn
         self.region = args.region
         self.log_group_name = monitor.cw_log_group
-        self.register_outputs(
-            {
-                "appMonitorId": self.app_monitor_id,
-                "identityPoolId": self.identity_pool_id,
-                "guestRoleArn": self.guest_role_arn,
-            }
-        )
+        register_all(self)
 
     def _guest_access(self) -> tuple[aws.cognito.IdentityPool, aws.iam.Role]:
         """An identity pool whose guests get a role that may only put events to the monitor."""

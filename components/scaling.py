@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.outputs import register_all
+
 REQUEST_METRIC = "ALBRequestCountPerTarget"
 PREDICTIVE_METRIC_PAIR = "ALBRequestCount"
 
@@ -104,12 +106,7 @@ class PerformanceScaling(pulumi.ComponentResource):
             predictive = self._predictive(name, args, label)
             self.predictive_policy_arn = predictive.arn
             self.policy_arns.append(predictive.arn)
-        self.register_outputs(
-            {
-                "requestTrackingPolicyArn": self.request_tracking_policy_arn,
-                "latencyStepPolicyArn": self.latency_step_policy_arn,
-            }
-        )
+        register_all(self)
 
     def _predictive(
         self, name: str, args: PerformanceScalingArgs, label: pulumi.Output[str]

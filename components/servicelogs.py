@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import context, iam
+from components.outputs import register_all
 
 # Relative to the project directory, which is the program's working directory under the
 # CLI and the offline recorder alike (an absolute path would differ from machine to machine).
@@ -108,7 +109,7 @@ class ServiceLogSettings(pulumi.ComponentResource):
 
         self.function_name = function.name
         self.role_arn = role.arn
-        self.register_outputs({"functionName": self.function_name})
+        register_all(self)
 
     def _log_group_arn(self, log_group_name: pulumi.Input[str]) -> pulumi.Output[str]:
         return context.arn(self._args.region, self._account, "logs", "log-group:", log_group_name)

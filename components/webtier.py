@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
+from components.outputs import register_all
 
 # AWS's modern TLS policy: TLS 1.3 and 1.2 with forward secrecy only.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -183,14 +184,7 @@ class WebTier(pulumi.ComponentResource):
             if args.domain_name is not None
             else alb.dns_name.apply(lambda dns: f"{'https' if https else 'http'}://{dns}")
         )
-        self.register_outputs(
-            {
-                "url": self.url,
-                "albArn": self.alb_arn,
-                "asgName": self.asg_name,
-                "targetGroupArn": self.target_group_arn,
-            }
-        )
+        register_all(self)
 
     def _security_groups(self, https: bool) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
         """The load balancer's and the instances' groups, each open only to what it needs."""
