@@ -243,7 +243,7 @@ def build(settings: Settings) -> Platform:
     firewall = _firewall(settings, prefix, encryption, web)
     database = _database(settings, network, web, encryption, alerts)
     backup_vault = _backup_vault(settings)
-    backup_job = _backup_job(settings, network, database, backup_vault, alerts, encryption)
+    backup_job = _backup_job(settings, prefix, network, database, backup_vault, alerts, encryption)
     audit = _audit_trail(settings, prefix, encryption, alerts, backup_vault)
     alarms = _baseline_alarms(settings, prefix, alerts, web, logging, database)
     pipeline = _deploy_pipeline(
@@ -568,6 +568,7 @@ def _backup_vault(settings: Settings) -> BackupVault:
 
 def _backup_job(
     settings: Settings,
+    prefix: str,
     network: Network,
     database: Database,
     backup_vault: BackupVault,
@@ -596,6 +597,7 @@ def _backup_job(
             logs_key_arn=encryption.logs_key_arn,
             log_retention_days=settings.logging.audit_retention_days,
             sources=ops_sources(OPS_DIR),
+            alarm_name_prefix=prefix,
             schedule=backups.schedule,
             timeout_minutes=backups.job_timeout_minutes,
             compute_type=backups.job_compute_type,

@@ -181,6 +181,8 @@ class BackupJobArgs:
     log_retention_days: int
     # Files of the ops package: archive path -> local file (see ops_sources).
     sources: Mapping[str, Path]
+    # The alarms are named `<alarm_name_prefix>-backup-failed` and `-backup-missed`.
+    alarm_name_prefix: str
     # What the setup run needs before it starts (the private subnets' outbound routes: it
     # installs packages); depending on a component waits for all of its children.
     network_ready: Sequence[pulumi.Resource] = ()
@@ -538,6 +540,7 @@ class BackupJob(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         failure_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-failed",
+            name=f"{args.alarm_name_prefix}-backup-failed",
             alarm_description=(
                 f"The logical backup of {args.database_name} failed; see the run's log in "
                 "the backup job's log group."
@@ -558,6 +561,7 @@ class BackupJob(pulumi.ComponentResource):
         )
         missed_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-missed",
+            name=f"{args.alarm_name_prefix}-backup-missed",
             alarm_description=(
                 f"No logical backup of {args.database_name} succeeded in the last "
                 f"{args.max_backup_age_hours} hours."

@@ -96,7 +96,7 @@ class PerformanceMonitoringArgs:
     logs_key_arn: pulumi.Input[str]
     canary_name: str
     dashboard_name: str
-    # Prefix of the names this component must choose (the composite alarm's).
+    # Prefix of every alarm's name, e.g. `groundwork-prod`: `<prefix>-latency-p95`, ...
     alarm_name_prefix: str
     latency_p95_ms: int = 500
     latency_evaluation_periods: int = 5
@@ -188,6 +188,7 @@ class PerformanceMonitoring(pulumi.ComponentResource):
         args, topic = self._args, self._args.alerts_topic_arn
         return aws.cloudwatch.MetricAlarm(
             f"{self._name}-latency-p95",
+            name=f"{self._args.alarm_name_prefix}-latency-p95",
             alarm_description=(
                 f"p95 target response time above {args.latency_p95_ms} ms in "
                 f"{args.latency_datapoints_to_alarm} of {args.latency_evaluation_periods} minutes"
@@ -215,6 +216,7 @@ class PerformanceMonitoring(pulumi.ComponentResource):
         m = _query_metric
         return aws.cloudwatch.MetricAlarm(
             f"{self._name}-5xx-rate",
+            name=f"{self._args.alarm_name_prefix}-5xx-rate",
             alarm_description=(
                 f"5xx responses above {args.error_rate_percent:g} % of requests in "
                 f"{ERROR_RATE_DATAPOINTS} of {ERROR_RATE_PERIODS} minutes"
@@ -248,6 +250,7 @@ class PerformanceMonitoring(pulumi.ComponentResource):
         args, topic = self._args, self._args.alerts_topic_arn
         return aws.cloudwatch.MetricAlarm(
             f"{self._name}-request-anomaly",
+            name=f"{self._args.alarm_name_prefix}-request-anomaly",
             alarm_description=(
                 f"Request count above its expected band ({args.request_anomaly_band:g} standard "
                 "deviations) - a surge the capacity may not be ready for"
@@ -281,6 +284,7 @@ class PerformanceMonitoring(pulumi.ComponentResource):
         topic, asg_dims = self._args.alerts_topic_arn, self._dims.asg
         return aws.cloudwatch.MetricAlarm(
             f"{self._name}-capacity-shortfall",
+            name=f"{self._args.alarm_name_prefix}-capacity-shortfall",
             alarm_description=(
                 f"Fewer instances in service than desired for {CAPACITY_PERIODS} minutes: "
                 "instances fail to launch or to pass health checks, so scaling cannot help"
@@ -444,6 +448,7 @@ class PerformanceMonitoring(pulumi.ComponentResource):
         args, topic = self._args, self._args.alerts_topic_arn
         return aws.cloudwatch.MetricAlarm(
             f"{self._name}-canary-success",
+            name=f"{self._args.alarm_name_prefix}-canary-success",
             alarm_description=(
                 f"Health check {args.health_check_path} failed in 2 of the last 3 runs of canary "
                 f"{args.canary_name}"
