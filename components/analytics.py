@@ -439,10 +439,7 @@ class Analytics(pulumi.ComponentResource):
 
     def _arn(self, service: str, *resource: pulumi.Input[str]) -> pulumi.Output[str]:
         """`arn:<partition>:<service>:<region>:<account>:<resource...>` in this stack."""
-        return pulumi.Output.concat(
-            "arn:", self._partition, ":", service, ":", self._args.region, ":", self._account,
-            ":", *resource,
-        )  # fmt: skip
+        return context.arn(self._args.region, self._account, service, *resource)
 
     def _glue_arns(
         self, database: aws.glue.CatalogDatabase, table: pulumi.Input[str]

@@ -394,10 +394,7 @@ class DeployPipeline(pulumi.ComponentResource):
     # ---- ARNs, built from names so that policies are known at preview ---------------------
 
     def _arn(self, service: str, resource: pulumi.Input[str]) -> pulumi.Output[str]:
-        return pulumi.Output.concat(
-            "arn:", self._partition, ":", service, ":", self._args.region, ":", self._account,
-            ":", resource,
-        )  # fmt: skip
+        return context.arn(self._args.region, self._account, service, resource)
 
     def _s3_arn(self, bucket: pulumi.Input[str], path: str = "") -> pulumi.Output[str]:
         return pulumi.Output.concat("arn:", self._partition, ":s3:::", bucket, path)
