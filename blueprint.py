@@ -104,6 +104,11 @@ class Platform:
             # delivery: the release command uploads to sourceBucket/sourceKey (s3 source only)
             "pipelineName": self.pipeline.pipeline_name,
         }
+        return out | self._optional_outputs()
+
+    def _optional_outputs(self) -> dict[str, Any]:
+        """What only some stacks export: by phase, source and opt-in."""
+        out: dict[str, Any] = {}
         if self.spend is not None:
             out["budgetName"] = self.spend.budget_name
         # the vault's copy in another region (verify_backups checks replication status)
@@ -139,16 +144,17 @@ class Platform:
         return out
 
 
-def app_auth_config(s: Settings, alb_arn: pulumi.Input[str]) -> dict[str, Any]:
+def app_auth_config(settings: Settings, alb_arn: pulumi.Input[str]) -> dict[str, Any]:
     """The app config's `auth`: which load balancer's signature it accepts, where the region's
     ELB public keys are, and the issuer and client the tokens must name.
     https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-authenticate-users.html
     """
-    oidc = s.auth.oidc
+    oidc = settings.auth.oidc
     assert oidc is not None
+    region = settings.region
     return {
         "albArn": alb_arn,
-        "publicKeyEndpoint": f"https://public-keys.auth.elb.{s.region}.{dns_suffix_of(s.region)}",
+        "publicKeyEndpoint": f"https://public-keys.auth.elb.{region}.{dns_suffix_of(region)}",
         "issuer": oidc.issuer,
         "clientId": oidc.client_id,
     }
@@ -161,469 +167,98 @@ NO_RECIPIENT_WARNING = (
 )
 
 
-def _spend_alerts(s: Settings, prefix: str, alerts: Alerts) -> SpendAlerts | None:
+def _spend_alerts(settings: Settings, prefix: str, alerts: Alerts) -> SpendAlerts | None:
     """Budget and anomaly alerts on this stack's tagged spend, to the alerts topic."""
-    c = s.cost
-    if c.allocation_tag_key not in s.default_tags:
+    cost = settings.cost
+    if cost.allocation_tag_key not in settings.default_tags:
         # Settings allow this only for a stack with no default tags and no cost group at all.
         pulumi.log.warn(
-            f"aws:defaultTags has no {c.allocation_tag_key!r} tag: no spend alerts for this "
+            f"aws:defaultTags has no {cost.allocation_tag_key!r} tag: no spend alerts for this "
             "stack; set the tag (and groundwork:cost) to get a budget and anomaly alerts"
         )
         return None
-    if not real_recipients(s):
+    if not real_recipients(settings):
         # Only a preview warning: a developer stack may choose to be unwatched, but knowingly.
         pulumi.log.warn(
             NO_RECIPIENT_WARNING.format(
-                budget=f"{c.monthly_budget_usd:g}", anomaly=f"{c.anomaly_threshold_usd:g}"
+                budget=f"{cost.monthly_budget_usd:g}", anomaly=f"{cost.anomaly_threshold_usd:g}"
             )
         )
     return SpendAlerts(
         "spend",
         SpendAlertsArgs(
             name_prefix=prefix,
-            monthly_budget_usd=c.monthly_budget_usd,
-            actual_thresholds_percent=c.thresholds.get("actual", []),
-            forecast_thresholds_percent=c.thresholds.get("forecast", []),
-            anomaly_threshold_usd=c.anomaly_threshold_usd,
-            tag_key=c.allocation_tag_key,
-            tag_value=s.default_tags[c.allocation_tag_key],
+            monthly_budget_usd=cost.monthly_budget_usd,
+            actual_thresholds_percent=cost.thresholds.get("actual", []),
+            forecast_thresholds_percent=cost.thresholds.get("forecast", []),
+            anomaly_threshold_usd=cost.anomaly_threshold_usd,
+            tag_key=cost.allocation_tag_key,
+            tag_value=settings.default_tags[cost.allocation_tag_key],
             topic_arn=alerts.topic_arn,
             after=[alerts],
         ),
     )
 
 
-def stack_provider(s: Settings) -> providers.StackProvider:
+def stack_provider(settings: Settings) -> providers.StackProvider:
     """The stack's `aws:` provider settings, for every explicit provider (another region)."""
-    a = s.aws
+    aws = settings.aws
     # `aws:assumeRole` (older spelling) arrives as the one-role chain `assumeRoles`.
-    names = (k.removeprefix("aws:") for k in a.secret_keys)
-    secret = {"assumeRoles" if n == "assumeRole" else n for n in names}
+    names = (key.removeprefix("aws:") for key in aws.secret_keys)
+    secret = {"assumeRoles" if name == "assumeRole" else name for name in names}
     return providers.StackProvider(
-        default_tags=s.default_tags,
-        profile=a.profile,
-        shared_config_files=a.shared_config_files,
-        shared_credentials_files=a.shared_credentials_files,
-        assume_roles=tuple(r.model_dump(exclude_none=True) for r in a.assume_roles),
-        allowed_account_ids=a.allowed_account_ids,
-        forbidden_account_ids=a.forbidden_account_ids,
-        skip_credentials_validation=a.skip_credentials_validation,
+        default_tags=settings.default_tags,
+        profile=aws.profile,
+        shared_config_files=aws.shared_config_files,
+        shared_credentials_files=aws.shared_credentials_files,
+        assume_roles=tuple(r.model_dump(exclude_none=True) for r in aws.assume_roles),
+        allowed_account_ids=aws.allowed_account_ids,
+        forbidden_account_ids=aws.forbidden_account_ids,
+        skip_credentials_validation=aws.skip_credentials_validation,
         secret_keys=frozenset(secret),
     )
 
 
-def build(s: Settings) -> Platform:
-    prefix = f"{s.project}-{s.stack}"
-    encryption = Encryption("encryption", EncryptionArgs(region=s.region, protect=s.protect))
-    alerts = Alerts(
-        "alerts", AlertsArgs(region=s.region, emails=s.alerts.emails, protect=s.protect)
+def build(settings: Settings) -> Platform:
+    """Every component the stack's phase calls for, each given the outputs it depends on."""
+    prefix = f"{settings.project}-{settings.stack}"
+    encryption = Encryption(
+        "encryption", EncryptionArgs(region=settings.region, protect=settings.protect)
     )
-    spend = _spend_alerts(s, prefix, alerts)
-    network = Network(
-        "network",
-        NetworkArgs(
-            cidr=s.network.cidr,
-            az_count=s.network.availability_zones,
-            nat_gateways=s.network.nat_gateways,
-            region=s.region,
-            flow_log_retention_days=s.logging.audit_retention_days,
-            log_kms_key_arn=encryption.logs_key_arn,
-            protect=s.protect,
-        ),
-    )
-
-    # ---- what the instances ship logs to and put events into ------------------------------
-    logging = Logging(
-        "logging",
-        LoggingArgs(
-            region=s.region,
-            kms_key_arn=encryption.logs_key_arn,
-            runtime_retention_days=s.logging.runtime_retention_days,
-            error_retention_days=s.logging.error_retention_days,
-            name_prefix=f"/{s.project}/{s.stack}",
-            metric_namespace=f"{s.project}/{s.stack}",
-            protect=s.protect,
-        ),
-    )
-    an = s.analytics
-    analytics = Analytics(
-        "analytics",
-        AnalyticsArgs(
-            region=s.region,
-            retention_days=an.retention_days,
-            query_results_retention_days=an.query_results_retention_days,
-            query_scan_limit_gb=an.query_scan_limit_gb,
-            buffer_interval_seconds=an.buffer_interval_seconds,
-            database_name=glue_name(f"{s.project}_{s.stack}_analytics"),
-            stream_name=f"{prefix}-events",
-            log_kms_key_arn=encryption.logs_key_arn,
-            log_retention_days=s.logging.error_retention_days,
-            log_group_name=f"/{s.project}/{s.stack}/analytics/firehose-delivery",
-            protect=s.protect,
-        ),
-    )
-    app_config: dict[str, Any] = {
-        "region": s.region,
-        "environment": s.stack,
-        "appPort": s.hosting.app_port,
-        "analytics": {
-            "streamName": analytics.stream_name,
-            "pseudonymKeySecretArn": analytics.pseudonym_key_secret_arn,
-        },
-    }
-
-    # ---- real user monitoring (pmf+), before the web tier: its app config carries it ------
-    rum: RealUserMonitoring | None = None
-    if s.at_least("pmf"):
-        assert s.app_domain is not None  # settings require it from pmf on
-        rum = RealUserMonitoring(
-            "rum",
-            RealUserMonitoringArgs(
-                region=s.region,
-                app_monitor_name=prefix,
-                domain=s.app_domain,
-                session_sample_rate=s.rum.session_sample_rate,
-                allow_cookies=s.rum.allow_cookies,
-                logs_key_arn=encryption.logs_key_arn,
-                log_retention_days=s.rum.log_retention_days,
-                function_log_retention_days=s.logging.runtime_retention_days,
-                protect=s.protect,
-            ),
-        )
-        app_config["rum"] = {
-            "appMonitorId": rum.app_monitor_id,
-            "identityPoolId": rum.identity_pool_id,
-            "guestRoleArn": rum.guest_role_arn,
-            "region": rum.region,
-            "sessionSampleRate": s.rum.session_sample_rate,
-            "allowCookies": s.rum.allow_cookies,
-        }
-
-    # ---- scalable hosting ------------------------------------------------------------------
+    alerts = _alerts(settings)
+    spend = _spend_alerts(settings, prefix, alerts)
+    network = _network(settings, encryption)
+    # What the instances ship logs to and put events into.
+    logging = _logging(settings, encryption)
+    analytics = _analytics(settings, prefix, encryption)
+    app_config = _app_config(settings, analytics)
+    # Real user monitoring (pmf+), before the web tier: its app config carries it.
+    rum = _real_user_monitoring(settings, prefix, encryption, app_config)
     # Known before either exists: the pipeline writes it, the instance bootstrap reads it.
-    seed_parameter = f"/{s.project}/{s.stack}/release/seed"
+    seed_parameter = f"/{settings.project}/{settings.stack}/release/seed"
     reference_release = build_bundle(APP_DIR).data
-
-    def user_data_with(config: dict[str, Any]) -> pulumi.Output[str]:
-        return pulumi.Output.all(
-            pulumi.Output.from_input(config),
-            logging.agent_config_parameter_name,
-            logging.agent_config_digest,
-        ).apply(
-            lambda values: bootstrap.render(
-                bootstrap.Bootstrap(
-                    region=s.region,
-                    app_config=values[0],
-                    cloudwatch_agent_parameter=values[1],
-                    cloudwatch_agent_config_digest=values[2],
-                    install_codedeploy_agent=True,
-                    # Serve the reference release until CodeDeploy installs a deployed one.
-                    seed_parameter=seed_parameter,
-                )
-            )
-        )
-
-    oidc = s.auth.oidc
-    user_data: Any = user_data_with(app_config)
-    if oidc is not None:
-        # The app accepts identities only when this load balancer signed them.
-        def user_data_for(alb_arn: pulumi.Output[str]) -> pulumi.Output[str]:
-            return user_data_with({**app_config, "auth": app_auth_config(s, alb_arn)})
-
-        user_data = user_data_for
-
-    h = s.hosting
-    access_logs = AccessLogs(
-        "access-logs",
-        AccessLogsArgs(
-            region=s.region, expire_after_days=s.edge.access_log_expire_days, protect=s.protect
-        ),
+    user_data = _user_data(settings, logging, app_config, seed_parameter)
+    access_logs = _access_logs(settings)
+    web = _web_tier(settings, network, logging, analytics, access_logs, user_data)
+    firewall = _firewall(settings, prefix, encryption, web)
+    database = _database(settings, network, web, encryption, alerts)
+    backup_vault = _backup_vault(settings)
+    backup_job = _backup_job(settings, prefix, network, database, backup_vault, alerts, encryption)
+    audit = _audit_trail(settings, prefix, encryption, alerts, backup_vault)
+    alarms = _baseline_alarms(settings, prefix, alerts, web, logging, database)
+    pipeline = _deploy_pipeline(
+        settings, web, alerts, encryption, alarms, seed_parameter, reference_release
     )
-    web = WebTier(
-        "web",
-        WebTierArgs(
-            vpc_id=network.vpc_id,
-            public_subnet_ids=network.public_subnet_ids,
-            private_subnet_ids=network.private_subnet_ids,
-            instance_type=h.instance_type,
-            min_size=h.min_size,
-            max_size=h.max_size,
-            app_port=h.app_port,
-            health_check_path=h.health_check_path,
-            cpu_target=h.cpu_target,
-            instance_tags=s.default_tags,
-            user_data=user_data,
-            certificate_arn=h.certificate_arn,
-            oidc=(
-                OidcAuth(
-                    issuer=oidc.issuer,
-                    authorization_endpoint=oidc.authorization_endpoint,
-                    token_endpoint=oidc.token_endpoint,
-                    user_info_endpoint=oidc.user_info_endpoint,
-                    client_id=oidc.client_id,
-                    client_secret=pulumi.Output.secret(oidc.client_secret.get_secret_value()),
-                    scope=oidc.scope,
-                    session_timeout_seconds=oidc.session_timeout_seconds,
-                )
-                if oidc is not None
-                else None
-            ),
-            domain_name=h.domain_name,
-            hosted_zone_id=h.hosted_zone_id,
-            deletion_protection=h.deletion_protection,
-            root_volume_gb=h.root_volume_gb,
-            health_check_grace_seconds=h.health_check_grace_seconds,
-            min_healthy_percent=h.min_healthy_percent,
-            default_instance_warmup_seconds=s.scaling.instance_warmup_seconds,
-            instance_policies={
-                "logs-agent": logging.agent_policy_json,
-                "analytics-put": analytics.put_record_policy_json,
-                "analytics-pseudonym-key": analytics.pseudonym_key_read_policy_json,
-            },
-            warm_pool=(
-                {
-                    "pool_state": s.scaling.warm_pool_state,
-                    "min_size": s.scaling.warm_pool_min_size,
-                    # Scale-in terminates: a returning instance would carry a stale release.
-                    "instance_reuse_policy": {"reuse_on_scale_in": False},
-                }
-                if s.at_least("growth") and s.scaling.warm_pool
-                else None
-            ),
-            access_logs=(access_logs.bucket_name, access_logs.prefix),
-        ),
-    )
-    firewall = WebFirewall(
-        "firewall",
-        WebFirewallArgs(
-            region=s.region,
-            alb_arn=web.alb_arn,
-            mode=s.edge.waf_mode,
-            rate_limit_per_5_min=s.edge.rate_limit_per5_min,
-            log_group_name=f"aws-waf-logs-{prefix}",
-            log_retention_days=s.logging.audit_retention_days,
-            logs_key_arn=encryption.logs_key_arn,
-            protect=s.protect,
-        ),
-    )
-
-    # ---- data protection: database, backup vault, scheduled logical backup -----------------
-    d, b = s.database, s.backups
-    database = Database(
-        "database",
-        DatabaseArgs(
-            region=s.region,
-            identifier=db_identifier(s.project, s.stack),
-            vpc_id=network.vpc_id,
-            private_subnet_ids=network.private_subnet_ids,
-            web_security_group_id=web.instance_security_group_id,
-            logs_key_arn=encryption.logs_key_arn,
-            log_retention_days=s.logging.runtime_retention_days,
-            engine_version=d.engine_version,
-            instance_class=d.instance_class,
-            allocated_storage_gb=d.allocated_storage_gb,
-            max_allocated_storage_gb=d.max_allocated_storage_gb,
-            multi_az=d.multi_az,
-            backup_retention_days=d.backup_retention_days,
-            backup_window=d.backup_window,
-            maintenance_window=d.maintenance_window,
-            deletion_protection=d.deletion_protection,
-            final_snapshot=d.final_snapshot,
-            database_name=d.database_name,
-            slow_statement_ms=d.slow_statement_ms,
-            backup_replica_region=d.backup_replica_region,
-            stack_provider=stack_provider(s),
-            protect=s.protect,
-            break_glass_role_arn=b.break_glass_role_arn,
-            alerts_topic_arn=alerts.topic_arn,
-        ),
-    )
-    backup_vault = BackupVault(
-        "vault",
-        BackupVaultArgs(
-            region=s.region,
-            lock_mode=b.lock_mode,
-            lock_days=b.lock_days,
-            cold_after_days=b.cold_after_days,
-            expire_after_days=b.expire_after_days,
-            protect=s.protect,
-            break_glass_role_arn=b.break_glass_role_arn,
-            replica_region=b.replica_region,
-            stack_provider=stack_provider(s),
-        ),
-    )
-    backup_job = BackupJob(
-        "backup-job",
-        BackupJobArgs(
-            region=s.region,
-            vpc_id=network.vpc_id,
-            private_subnet_ids=network.private_subnet_ids,
-            security_group_id=database.backup_client_security_group_id,
-            db_host=database.address,
-            db_port=database.port,
-            database_name=database.database_name,
-            db_resource_id=database.resource_id,
-            network_ready=[network],
-            master_secret_arn=database.master_secret_arn,
-            master_secret_key_arn=database.kms_key_arn,
-            vault_bucket_name=backup_vault.bucket_name,
-            vault_bucket_arn=backup_vault.bucket_arn,
-            vault_key_arn=backup_vault.key_arn,
-            alerts_topic_arn=alerts.topic_arn,
-            logs_key_arn=encryption.logs_key_arn,
-            log_retention_days=s.logging.audit_retention_days,
-            sources=ops_sources(OPS_DIR),
-            schedule=b.schedule,
-            timeout_minutes=b.job_timeout_minutes,
-            compute_type=b.job_compute_type,
-            max_backup_age_hours=b.max_backup_age_hours,
-            protect=s.protect,
-        ),
-    )
-
-    # ---- audit trail: who did what, and alarms on what must never pass unnoticed ----------
-    audit: AuditTrail | None = None
-    au = s.audit
-    if au.enabled:
-        audit = AuditTrail(
-            "audit",
-            AuditTrailArgs(
-                region=s.region,
-                trail_name=f"{prefix}-audit",
-                log_group_name=f"/{s.project}/{s.stack}/audit/cloudtrail",
-                log_retention_days=s.logging.audit_retention_days,
-                logs_key_arn=encryption.logs_key_arn,
-                lock_mode=au.lock_mode,
-                lock_days=au.lock_days,
-                expire_after_days=au.expire_after_days,
-                alerts_topic_arn=alerts.topic_arn,
-                watched_bucket_names=[backup_vault.bucket_name],
-                metric_namespace=f"{s.project}/{s.stack}/Audit",
-                alarm_name_prefix=prefix,
-                existing_trail_arn=au.existing_trail_arn,
-                existing_log_group_name=au.existing_trail_log_group_name,
-                protect=s.protect,
-            ),
-        )
-    else:
-        pulumi.log.warn(
-            "groundwork:audit.enabled is false: this stack records no audit trail and raises "
-            "no audit alarms"
-        )
-
-    # ---- baseline alarms: web tier, error logs, database -----------------------------------
-    alarms = BaselineAlarms(
-        "alarms",
-        BaselineAlarmsArgs(
-            topic_arn=alerts.topic_arn,
-            alb_arn_suffix=web.alb_arn_suffix,
-            target_group_arn_suffix=web.target_group_arn_suffix,
-            asg_name=web.asg_name,
-            asg_min_size=h.min_size,
-            log_metric_namespace=logging.metric_namespace,
-            error_log_metric_name=logging.error_log_metric_name,
-            runtime_error_metric_name=logging.runtime_error_metric_name,
-            # Field for field the settings model (a test keeps the two in step).
-            thresholds=alarms_.Thresholds(**s.alarms.model_dump()),
-            name_prefix=prefix,
-            # The backup job raises its own failed-run and missed-run alarms.
-            database_identifier=database.identifier,
-        ),
-    )
-
-    # ---- delivery: test, then deploy in place, rolled back by the baseline alarms ----------
-    p = s.pipeline
-    pipeline = DeployPipeline(
-        "pipeline",
-        DeployPipelineArgs(
-            region=s.region,
-            resource_prefix=physical_prefix(s.project, s.stack),
-            asg_name=web.asg_name,
-            asg_arn=web.asg_arn,
-            target_group_name=web.target_group_name,
-            target_group_arn=web.target_group_arn,
-            instance_role_name=web.instance_role_name,
-            alerts_topic_arn=alerts.topic_arn,
-            alerts_key_arn=alerts.key_arn,
-            logs_key_arn=encryption.logs_key_arn,
-            log_retention_days=s.logging.runtime_retention_days,
-            rollback_alarm_names=alarms.rollback_alarm_names,
-            source=p.source,
-            source_key=p.source_key,
-            repository=p.repository,
-            branch=p.branch,
-            connection_arn=p.connection_arn,
-            require_approval=p.require_approval,
-            buildspec=p.buildspec,
-            build_timeout_minutes=p.build_timeout_minutes,
-            build_compute_type=p.build_compute_type,
-            artifact_retention_days=p.artifact_retention_days,
-            protect=s.protect,
-            # The first run deploys the reference app (the bundle `ops.release` builds);
-            # with the github source it deploys the head of `branch` instead.
-            initial_release=reference_release if p.source == "s3" else None,
-            # New instances serve the reference release until the first deployment.
-            seed_release=reference_release,
-            seed_parameter_name=seed_parameter,
-        ),
-    )
-
-    # ---- growth: performance-driven scaling, then monitoring (its latency alarm scales) ----
+    # Growth: performance-driven scaling, then monitoring (its latency alarm scales).
     scaling: PerformanceScaling | None = None
     performance: PerformanceMonitoring | None = None
-    if s.at_least("growth"):
-        scaling = PerformanceScaling(
-            "scaling",
-            PerformanceScalingArgs(
-                asg_name=web.asg_name,
-                alb_arn_suffix=web.alb_arn_suffix,
-                target_group_arn_suffix=web.target_group_arn_suffix,
-                requests_per_target=s.scaling.requests_per_target,
-                latency_p95_ms=s.scaling.latency_p95_ms,
-                predictive=s.scaling.predictive,
-                scheduling_buffer_seconds=s.scaling.scheduling_buffer_seconds,
-            ),
+    if settings.at_least("growth"):
+        scaling = _performance_scaling(settings, web)
+        performance = _performance_monitoring(
+            settings, prefix, web, alerts, encryption, scaling, database, logging, alarms, rum
         )
-        pf = s.performance
-        performance = PerformanceMonitoring(
-            "performance",
-            PerformanceMonitoringArgs(
-                region=s.region,
-                alb_arn_suffix=web.alb_arn_suffix,
-                target_group_arn_suffix=web.target_group_arn_suffix,
-                asg_name=web.asg_name,
-                alerts_topic_arn=alerts.topic_arn,
-                site_url=pf.canary_url or s.site_url or web.url,
-                health_check_path=h.health_check_path,
-                logs_key_arn=encryption.logs_key_arn,
-                canary_name=canary_name(s.project, s.stack),
-                dashboard_name=dashboard_name(s.project, s.stack),
-                alarm_name_prefix=prefix,
-                latency_p95_ms=s.scaling.latency_p95_ms,
-                latency_evaluation_periods=s.scaling.latency_evaluation_periods,
-                latency_datapoints_to_alarm=s.scaling.latency_datapoints_to_alarm,
-                error_rate_percent=pf.error_rate_percent,
-                request_anomaly_band=pf.request_anomaly_band,
-                canary_runtime=pf.canary_runtime,
-                canary_interval_minutes=pf.canary_interval_minutes,
-                canary_artifact_days=pf.canary_artifact_days,
-                canary_log_retention_days=s.logging.runtime_retention_days,
-                latency_alarm_actions=[scaling.latency_step_policy_arn],
-                database_identifier=database.identifier,
-                error_metric=(logging.metric_namespace, logging.error_log_metric_name),
-                # "Service unhealthy" also when the targets fail or the app logs errors.
-                extra_alarms=[
-                    alarms.alarm_names["unhealthyHosts"],
-                    alarms.alarm_names["errorLogRate"],
-                ],
-                rum_app_monitor_name=rum.app_monitor_name if rum is not None else None,
-                protect=s.protect,
-            ),
-        )
-
     return Platform(
-        settings=s,
+        settings=settings,
         encryption=encryption,
         alerts=alerts,
         network=network,
@@ -642,4 +277,510 @@ def build(s: Settings) -> Platform:
         rum=rum,
         scaling=scaling,
         performance=performance,
+    )
+
+
+def _alerts(settings: Settings) -> Alerts:
+    return Alerts(
+        "alerts",
+        AlertsArgs(region=settings.region, emails=settings.alerts.emails, protect=settings.protect),
+    )
+
+
+def _access_logs(settings: Settings) -> AccessLogs:
+    return AccessLogs(
+        "access-logs",
+        AccessLogsArgs(
+            region=settings.region,
+            expire_after_days=settings.edge.access_log_expire_days,
+            protect=settings.protect,
+        ),
+    )
+
+
+def _network(settings: Settings, encryption: Encryption) -> Network:
+    return Network(
+        "network",
+        NetworkArgs(
+            cidr=settings.network.cidr,
+            az_count=settings.network.availability_zones,
+            nat_gateways=settings.network.nat_gateways,
+            region=settings.region,
+            flow_log_retention_days=settings.logging.audit_retention_days,
+            log_kms_key_arn=encryption.logs_key_arn,
+            protect=settings.protect,
+        ),
+    )
+
+
+def _logging(settings: Settings, encryption: Encryption) -> Logging:
+    return Logging(
+        "logging",
+        LoggingArgs(
+            region=settings.region,
+            kms_key_arn=encryption.logs_key_arn,
+            runtime_retention_days=settings.logging.runtime_retention_days,
+            error_retention_days=settings.logging.error_retention_days,
+            name_prefix=f"/{settings.project}/{settings.stack}",
+            metric_namespace=f"{settings.project}/{settings.stack}",
+            protect=settings.protect,
+        ),
+    )
+
+
+def _analytics(settings: Settings, prefix: str, encryption: Encryption) -> Analytics:
+    analytics = settings.analytics
+    return Analytics(
+        "analytics",
+        AnalyticsArgs(
+            region=settings.region,
+            retention_days=analytics.retention_days,
+            query_results_retention_days=analytics.query_results_retention_days,
+            query_scan_limit_gb=analytics.query_scan_limit_gb,
+            buffer_interval_seconds=analytics.buffer_interval_seconds,
+            database_name=glue_name(f"{settings.project}_{settings.stack}_analytics"),
+            stream_name=f"{prefix}-events",
+            log_kms_key_arn=encryption.logs_key_arn,
+            log_retention_days=settings.logging.error_retention_days,
+            log_group_name=f"/{settings.project}/{settings.stack}/analytics/firehose-delivery",
+            protect=settings.protect,
+        ),
+    )
+
+
+def _app_config(settings: Settings, analytics: Analytics) -> dict[str, Any]:
+    """The reference app's config, as the instance bootstrap writes it."""
+    return {
+        "region": settings.region,
+        "environment": settings.stack,
+        "appPort": settings.hosting.app_port,
+        "analytics": {
+            "streamName": analytics.stream_name,
+            "pseudonymKeySecretArn": analytics.pseudonym_key_secret_arn,
+        },
+    }
+
+
+def _real_user_monitoring(
+    settings: Settings, prefix: str, encryption: Encryption, app_config: dict[str, Any]
+) -> RealUserMonitoring | None:
+    """From pmf on: the RUM app monitor, and its snippet's values added to `app_config`."""
+    if not settings.at_least("pmf"):
+        return None
+    assert settings.app_domain is not None  # settings require it from pmf on
+    rum = RealUserMonitoring(
+        "rum",
+        RealUserMonitoringArgs(
+            region=settings.region,
+            app_monitor_name=prefix,
+            domain=settings.app_domain,
+            session_sample_rate=settings.rum.session_sample_rate,
+            allow_cookies=settings.rum.allow_cookies,
+            logs_key_arn=encryption.logs_key_arn,
+            log_retention_days=settings.rum.log_retention_days,
+            function_log_retention_days=settings.logging.runtime_retention_days,
+            protect=settings.protect,
+        ),
+    )
+    app_config["rum"] = {
+        "appMonitorId": rum.app_monitor_id,
+        "identityPoolId": rum.identity_pool_id,
+        "guestRoleArn": rum.guest_role_arn,
+        "region": rum.region,
+        "sessionSampleRate": settings.rum.session_sample_rate,
+        "allowCookies": settings.rum.allow_cookies,
+    }
+    return rum
+
+
+def _user_data(
+    settings: Settings, logging: Logging, app_config: dict[str, Any], seed_parameter: str
+) -> Any:
+    """The instances' user data, or (with OIDC) a function of the load balancer's ARN."""
+
+    def user_data_with(config: dict[str, Any]) -> pulumi.Output[str]:
+        return pulumi.Output.all(
+            pulumi.Output.from_input(config),
+            logging.agent_config_parameter_name,
+            logging.agent_config_digest,
+        ).apply(
+            lambda values: bootstrap.render(
+                bootstrap.Bootstrap(
+                    region=settings.region,
+                    app_config=values[0],
+                    cloudwatch_agent_parameter=values[1],
+                    cloudwatch_agent_config_digest=values[2],
+                    install_codedeploy_agent=True,
+                    # Serve the reference release until CodeDeploy installs a deployed one.
+                    seed_parameter=seed_parameter,
+                )
+            )
+        )
+
+    if settings.auth.oidc is None:
+        return user_data_with(app_config)
+
+    # The app accepts identities only when this load balancer signed them.
+    def user_data(alb_arn: pulumi.Output[str]) -> pulumi.Output[str]:
+        return user_data_with({**app_config, "auth": app_auth_config(settings, alb_arn)})
+
+    return user_data
+
+
+def _oidc_auth(settings: Settings) -> OidcAuth | None:
+    oidc = settings.auth.oidc
+    if oidc is None:
+        return None
+    return OidcAuth(
+        issuer=oidc.issuer,
+        authorization_endpoint=oidc.authorization_endpoint,
+        token_endpoint=oidc.token_endpoint,
+        user_info_endpoint=oidc.user_info_endpoint,
+        client_id=oidc.client_id,
+        client_secret=pulumi.Output.secret(oidc.client_secret.get_secret_value()),
+        scope=oidc.scope,
+        session_timeout_seconds=oidc.session_timeout_seconds,
+    )
+
+
+def _warm_pool(settings: Settings) -> dict[str, Any] | None:
+    if not (settings.at_least("growth") and settings.scaling.warm_pool):
+        return None
+    return {
+        "pool_state": settings.scaling.warm_pool_state,
+        "min_size": settings.scaling.warm_pool_min_size,
+        # Scale-in terminates: a returning instance would carry a stale release.
+        "instance_reuse_policy": {"reuse_on_scale_in": False},
+    }
+
+
+def _web_tier(
+    settings: Settings,
+    network: Network,
+    logging: Logging,
+    analytics: Analytics,
+    access_logs: AccessLogs,
+    user_data: Any,
+) -> WebTier:
+    hosting = settings.hosting
+    return WebTier(
+        "web",
+        WebTierArgs(
+            vpc_id=network.vpc_id,
+            public_subnet_ids=network.public_subnet_ids,
+            private_subnet_ids=network.private_subnet_ids,
+            instance_type=hosting.instance_type,
+            min_size=hosting.min_size,
+            max_size=hosting.max_size,
+            app_port=hosting.app_port,
+            health_check_path=hosting.health_check_path,
+            cpu_target=hosting.cpu_target,
+            instance_tags=settings.default_tags,
+            user_data=user_data,
+            certificate_arn=hosting.certificate_arn,
+            oidc=_oidc_auth(settings),
+            domain_name=hosting.domain_name,
+            hosted_zone_id=hosting.hosted_zone_id,
+            deletion_protection=hosting.deletion_protection,
+            root_volume_gb=hosting.root_volume_gb,
+            health_check_grace_seconds=hosting.health_check_grace_seconds,
+            min_healthy_percent=hosting.min_healthy_percent,
+            default_instance_warmup_seconds=settings.scaling.instance_warmup_seconds,
+            instance_policies={
+                "logs-agent": logging.agent_policy_json,
+                "analytics-put": analytics.put_record_policy_json,
+                "analytics-pseudonym-key": analytics.pseudonym_key_read_policy_json,
+            },
+            warm_pool=_warm_pool(settings),
+            access_logs=(access_logs.bucket_name, access_logs.prefix),
+        ),
+    )
+
+
+def _firewall(settings: Settings, prefix: str, encryption: Encryption, web: WebTier) -> WebFirewall:
+    return WebFirewall(
+        "firewall",
+        WebFirewallArgs(
+            region=settings.region,
+            alb_arn=web.alb_arn,
+            mode=settings.edge.waf_mode,
+            rate_limit_per_5_min=settings.edge.rate_limit_per5_min,
+            log_group_name=f"aws-waf-logs-{prefix}",
+            log_retention_days=settings.logging.audit_retention_days,
+            logs_key_arn=encryption.logs_key_arn,
+            protect=settings.protect,
+        ),
+    )
+
+
+def _database(
+    settings: Settings, network: Network, web: WebTier, encryption: Encryption, alerts: Alerts
+) -> Database:
+    database = settings.database
+    return Database(
+        "database",
+        DatabaseArgs(
+            region=settings.region,
+            identifier=db_identifier(settings.project, settings.stack),
+            vpc_id=network.vpc_id,
+            private_subnet_ids=network.private_subnet_ids,
+            web_security_group_id=web.instance_security_group_id,
+            logs_key_arn=encryption.logs_key_arn,
+            log_retention_days=settings.logging.runtime_retention_days,
+            engine_version=database.engine_version,
+            instance_class=database.instance_class,
+            allocated_storage_gb=database.allocated_storage_gb,
+            max_allocated_storage_gb=database.max_allocated_storage_gb,
+            multi_az=database.multi_az,
+            backup_retention_days=database.backup_retention_days,
+            backup_window=database.backup_window,
+            maintenance_window=database.maintenance_window,
+            deletion_protection=database.deletion_protection,
+            final_snapshot=database.final_snapshot,
+            database_name=database.database_name,
+            slow_statement_ms=database.slow_statement_ms,
+            backup_replica_region=database.backup_replica_region,
+            stack_provider=stack_provider(settings),
+            protect=settings.protect,
+            break_glass_role_arn=settings.backups.break_glass_role_arn,
+            alerts_topic_arn=alerts.topic_arn,
+        ),
+    )
+
+
+def _backup_vault(settings: Settings) -> BackupVault:
+    backups = settings.backups
+    return BackupVault(
+        "vault",
+        BackupVaultArgs(
+            region=settings.region,
+            lock_mode=backups.lock_mode,
+            lock_days=backups.lock_days,
+            cold_after_days=backups.cold_after_days,
+            expire_after_days=backups.expire_after_days,
+            protect=settings.protect,
+            break_glass_role_arn=backups.break_glass_role_arn,
+            replica_region=backups.replica_region,
+            stack_provider=stack_provider(settings),
+        ),
+    )
+
+
+def _backup_job(
+    settings: Settings,
+    prefix: str,
+    network: Network,
+    database: Database,
+    backup_vault: BackupVault,
+    alerts: Alerts,
+    encryption: Encryption,
+) -> BackupJob:
+    backups = settings.backups
+    return BackupJob(
+        "backup-job",
+        BackupJobArgs(
+            region=settings.region,
+            vpc_id=network.vpc_id,
+            private_subnet_ids=network.private_subnet_ids,
+            security_group_id=database.backup_client_security_group_id,
+            db_host=database.address,
+            db_port=database.port,
+            database_name=database.database_name,
+            db_resource_id=database.resource_id,
+            network_ready=[network],
+            master_secret_arn=database.master_secret_arn,
+            master_secret_key_arn=database.kms_key_arn,
+            vault_bucket_name=backup_vault.bucket_name,
+            vault_bucket_arn=backup_vault.bucket_arn,
+            vault_key_arn=backup_vault.key_arn,
+            alerts_topic_arn=alerts.topic_arn,
+            logs_key_arn=encryption.logs_key_arn,
+            log_retention_days=settings.logging.audit_retention_days,
+            sources=ops_sources(OPS_DIR),
+            alarm_name_prefix=prefix,
+            schedule=backups.schedule,
+            timeout_minutes=backups.job_timeout_minutes,
+            compute_type=backups.job_compute_type,
+            max_backup_age_hours=backups.max_backup_age_hours,
+            protect=settings.protect,
+        ),
+    )
+
+
+def _audit_trail(
+    settings: Settings,
+    prefix: str,
+    encryption: Encryption,
+    alerts: Alerts,
+    backup_vault: BackupVault,
+) -> AuditTrail | None:
+    """Who did what, and alarms on what must never pass unnoticed."""
+    audit = settings.audit
+    if not audit.enabled:
+        pulumi.log.warn(
+            "groundwork:audit.enabled is false: this stack records no audit trail and raises "
+            "no audit alarms"
+        )
+        return None
+    return AuditTrail(
+        "audit",
+        AuditTrailArgs(
+            region=settings.region,
+            trail_name=f"{prefix}-audit",
+            log_group_name=f"/{settings.project}/{settings.stack}/audit/cloudtrail",
+            log_retention_days=settings.logging.audit_retention_days,
+            logs_key_arn=encryption.logs_key_arn,
+            lock_mode=audit.lock_mode,
+            lock_days=audit.lock_days,
+            expire_after_days=audit.expire_after_days,
+            alerts_topic_arn=alerts.topic_arn,
+            watched_bucket_names=[backup_vault.bucket_name],
+            metric_namespace=f"{settings.project}/{settings.stack}/Audit",
+            alarm_name_prefix=prefix,
+            existing_trail_arn=audit.existing_trail_arn,
+            existing_log_group_name=audit.existing_trail_log_group_name,
+            protect=settings.protect,
+        ),
+    )
+
+
+def _baseline_alarms(
+    settings: Settings,
+    prefix: str,
+    alerts: Alerts,
+    web: WebTier,
+    logging: Logging,
+    database: Database,
+) -> BaselineAlarms:
+    """Web tier, error logs, database."""
+    return BaselineAlarms(
+        "alarms",
+        BaselineAlarmsArgs(
+            topic_arn=alerts.topic_arn,
+            alb_arn_suffix=web.alb_arn_suffix,
+            target_group_arn_suffix=web.target_group_arn_suffix,
+            asg_name=web.asg_name,
+            asg_min_size=settings.hosting.min_size,
+            log_metric_namespace=logging.metric_namespace,
+            error_log_metric_name=logging.error_log_metric_name,
+            runtime_error_metric_name=logging.runtime_error_metric_name,
+            # Field for field the settings model (a test keeps the two in step).
+            thresholds=alarms_.Thresholds(**settings.alarms.model_dump()),
+            name_prefix=prefix,
+            # The backup job raises its own failed-run and missed-run alarms.
+            database_identifier=database.identifier,
+        ),
+    )
+
+
+def _deploy_pipeline(
+    settings: Settings,
+    web: WebTier,
+    alerts: Alerts,
+    encryption: Encryption,
+    alarms: BaselineAlarms,
+    seed_parameter: str,
+    reference_release: bytes,
+) -> DeployPipeline:
+    """Test, then deploy in place, rolled back by the baseline alarms."""
+    pipeline = settings.pipeline
+    return DeployPipeline(
+        "pipeline",
+        DeployPipelineArgs(
+            region=settings.region,
+            resource_prefix=physical_prefix(settings.project, settings.stack),
+            asg_name=web.asg_name,
+            asg_arn=web.asg_arn,
+            target_group_name=web.target_group_name,
+            target_group_arn=web.target_group_arn,
+            instance_role_name=web.instance_role_name,
+            alerts_topic_arn=alerts.topic_arn,
+            alerts_key_arn=alerts.key_arn,
+            logs_key_arn=encryption.logs_key_arn,
+            log_retention_days=settings.logging.runtime_retention_days,
+            rollback_alarm_names=alarms.rollback_alarm_names,
+            source=pipeline.source,
+            source_key=pipeline.source_key,
+            repository=pipeline.repository,
+            branch=pipeline.branch,
+            connection_arn=pipeline.connection_arn,
+            require_approval=pipeline.require_approval,
+            buildspec=pipeline.buildspec,
+            build_timeout_minutes=pipeline.build_timeout_minutes,
+            build_compute_type=pipeline.build_compute_type,
+            artifact_retention_days=pipeline.artifact_retention_days,
+            protect=settings.protect,
+            # The first run deploys the reference app (the bundle `ops.release` builds);
+            # with the github source it deploys the head of `branch` instead.
+            initial_release=reference_release if pipeline.source == "s3" else None,
+            # New instances serve the reference release until the first deployment.
+            seed_release=reference_release,
+            seed_parameter_name=seed_parameter,
+        ),
+    )
+
+
+def _performance_scaling(settings: Settings, web: WebTier) -> PerformanceScaling:
+    scaling = settings.scaling
+    return PerformanceScaling(
+        "scaling",
+        PerformanceScalingArgs(
+            asg_name=web.asg_name,
+            alb_arn_suffix=web.alb_arn_suffix,
+            target_group_arn_suffix=web.target_group_arn_suffix,
+            requests_per_target=scaling.requests_per_target,
+            latency_p95_ms=scaling.latency_p95_ms,
+            predictive=scaling.predictive,
+            scheduling_buffer_seconds=scaling.scheduling_buffer_seconds,
+        ),
+    )
+
+
+def _performance_monitoring(
+    settings: Settings,
+    prefix: str,
+    web: WebTier,
+    alerts: Alerts,
+    encryption: Encryption,
+    scaling: PerformanceScaling,
+    database: Database,
+    logging: Logging,
+    alarms: BaselineAlarms,
+    rum: RealUserMonitoring | None,
+) -> PerformanceMonitoring:
+    performance = settings.performance
+    return PerformanceMonitoring(
+        "performance",
+        PerformanceMonitoringArgs(
+            region=settings.region,
+            alb_arn_suffix=web.alb_arn_suffix,
+            target_group_arn_suffix=web.target_group_arn_suffix,
+            asg_name=web.asg_name,
+            alerts_topic_arn=alerts.topic_arn,
+            site_url=performance.canary_url or settings.site_url or web.url,
+            health_check_path=settings.hosting.health_check_path,
+            logs_key_arn=encryption.logs_key_arn,
+            canary_name=canary_name(settings.project, settings.stack),
+            dashboard_name=dashboard_name(settings.project, settings.stack),
+            alarm_name_prefix=prefix,
+            latency_p95_ms=settings.scaling.latency_p95_ms,
+            latency_evaluation_periods=settings.scaling.latency_evaluation_periods,
+            latency_datapoints_to_alarm=settings.scaling.latency_datapoints_to_alarm,
+            error_rate_percent=performance.error_rate_percent,
+            request_anomaly_band=performance.request_anomaly_band,
+            canary_runtime=performance.canary_runtime,
+            canary_interval_minutes=performance.canary_interval_minutes,
+            canary_artifact_days=performance.canary_artifact_days,
+            canary_log_retention_days=settings.logging.runtime_retention_days,
+            latency_alarm_actions=[scaling.latency_step_policy_arn],
+            database_identifier=database.identifier,
+            error_metric=(logging.metric_namespace, logging.error_log_metric_name),
+            # "Service unhealthy" also when the targets fail or the app logs errors.
+            extra_alarms=[
+                alarms.alarm_names["unhealthyHosts"],
+                alarms.alarm_names["errorLogRate"],
+            ],
+            rum_app_monitor_name=rum.app_monitor_name if rum is not None else None,
+            protect=settings.protect,
+        ),
     )

@@ -30,6 +30,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.outputs import register_all
+
 # Roles whose alarms a deployment watches to roll back (CodeDeploy automatic rollback): only
 # alarms a release itself causes. The targets' own 5xx count (not the load balancer's, which
 # also counts "no healthy target" 503s), the app's error-log rate and its latency. Each is
@@ -123,48 +125,16 @@ class AlarmSpec:
 
 def alarm_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
     """Every baseline alarm the args call for (pure)."""
+    return [*_web_specs(args), _error_log_rate(args), *_database_specs(args)]
+
+
+def _web_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
+    """The load balancer's, the targets' and the group's alarms."""
     t = args.thresholds
     m, n = t.datapoints_to_alarm, t.evaluation_periods
     alb = {"LoadBalancer": args.alb_arn_suffix}
-    specs = [
-        AlarmSpec(
-            role="alb5xx",
-            suffix="alb-5xx",
-            description=(
-                f"More than {t.alb_5xx_per_minute} 5xx responses per minute (app and load "
-                f"balancer) in {m} of {n} minutes. No requests: not breaching."
-            ),
-            comparison="GreaterThanThreshold",
-            threshold=t.alb_5xx_per_minute,
-            treat_missing_data="notBreaching",
-            evaluation_periods=n,
-            datapoints_to_alarm=m,
-            expression="FILL(target5xx, 0) + FILL(elb5xx, 0)",
-            metrics=(
-                MetricSpec(
-                    "target5xx", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "Sum", alb
-                ),
-                MetricSpec("elb5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum", alb),
-            ),
-        ),
-        AlarmSpec(
-            role="target5xx",
-            suffix="target-5xx",
-            description=(
-                f"More than {t.target_5xx_per_minute} 5xx responses per minute from the app "
-                f"itself (targets, not the load balancer) in {m} of {n} minutes. No requests "
-                "or no release yet: not breaching. Rolls a deployment back."
-            ),
-            comparison="GreaterThanThreshold",
-            threshold=t.target_5xx_per_minute,
-            treat_missing_data="notBreaching",
-            evaluation_periods=n,
-            datapoints_to_alarm=m,
-            namespace="AWS/ApplicationELB",
-            metric_name="HTTPCode_Target_5XX_Count",
-            statistic="Sum",
-            dimensions={"TargetGroup": args.target_group_arn_suffix, **alb},
-        ),
+    return [
+        *_load_balancer_specs(args),
         AlarmSpec(
             role="unhealthyHosts",
             suffix="unhealthy-hosts",
@@ -203,26 +173,84 @@ def alarm_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
             extended_statistic="p95",
             dimensions=alb,
         ),
-        AlarmSpec(
-            role="asgBelowMin",
-            suffix="asg-below-min",
-            description=(
-                f"Fewer in-service instances than the group's minimum ({args.asg_min_size}) for "
-                f"{t.asg_below_min_minutes} minutes (longer than a rolling replacement takes). "
-                "No data: breaching, the group publishes these metrics every minute."
-            ),
-            comparison="LessThanThreshold",
-            threshold=args.asg_min_size,
-            treat_missing_data="breaching",
-            evaluation_periods=t.asg_below_min_minutes,
-            datapoints_to_alarm=t.asg_below_min_minutes,
-            namespace="AWS/AutoScaling",
-            metric_name="GroupInServiceInstances",
-            statistic="Minimum",
-            dimensions={"AutoScalingGroupName": args.asg_name},
-        ),
-        _error_log_rate(args),
+        _asg_below_min(args),
     ]
+
+
+def _asg_below_min(args: BaselineAlarmsArgs) -> AlarmSpec:
+    t = args.thresholds
+    return AlarmSpec(
+        role="asgBelowMin",
+        suffix="asg-below-min",
+        description=(
+            f"Fewer in-service instances than the group's minimum ({args.asg_min_size}) for "
+            f"{t.asg_below_min_minutes} minutes (longer than a rolling replacement takes). "
+            "No data: breaching, the group publishes these metrics every minute."
+        ),
+        comparison="LessThanThreshold",
+        threshold=args.asg_min_size,
+        treat_missing_data="breaching",
+        evaluation_periods=t.asg_below_min_minutes,
+        datapoints_to_alarm=t.asg_below_min_minutes,
+        namespace="AWS/AutoScaling",
+        metric_name="GroupInServiceInstances",
+        statistic="Minimum",
+        dimensions={"AutoScalingGroupName": args.asg_name},
+    )
+
+
+def _load_balancer_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
+    """5xx responses: of the whole load balancer, and of the app's targets alone."""
+    t = args.thresholds
+    m, n = t.datapoints_to_alarm, t.evaluation_periods
+    alb = {"LoadBalancer": args.alb_arn_suffix}
+    return [
+        AlarmSpec(
+            role="alb5xx",
+            suffix="alb-5xx",
+            description=(
+                f"More than {t.alb_5xx_per_minute} 5xx responses per minute (app and load "
+                f"balancer) in {m} of {n} minutes. No requests: not breaching."
+            ),
+            comparison="GreaterThanThreshold",
+            threshold=t.alb_5xx_per_minute,
+            treat_missing_data="notBreaching",
+            evaluation_periods=n,
+            datapoints_to_alarm=m,
+            expression="FILL(target5xx, 0) + FILL(elb5xx, 0)",
+            metrics=(
+                MetricSpec(
+                    "target5xx", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "Sum", alb
+                ),
+                MetricSpec("elb5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum", alb),
+            ),
+        ),
+        AlarmSpec(
+            role="target5xx",
+            suffix="target-5xx",
+            description=(
+                f"More than {t.target_5xx_per_minute} 5xx responses per minute from the app "
+                f"itself (targets, not the load balancer) in {m} of {n} minutes. No requests "
+                "or no release yet: not breaching. Rolls a deployment back."
+            ),
+            comparison="GreaterThanThreshold",
+            threshold=t.target_5xx_per_minute,
+            treat_missing_data="notBreaching",
+            evaluation_periods=n,
+            datapoints_to_alarm=m,
+            namespace="AWS/ApplicationELB",
+            metric_name="HTTPCode_Target_5XX_Count",
+            statistic="Sum",
+            dimensions={"TargetGroup": args.target_group_arn_suffix, **alb},
+        ),
+    ]
+
+
+def _database_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
+    """The database's four alarms, when there is a database."""
+    t = args.thresholds
+    m, n = t.datapoints_to_alarm, t.evaluation_periods
+    specs: list[AlarmSpec] = []
     if args.database_identifier is not None:
         db = {"DBInstanceIdentifier": args.database_identifier}
         # Not `breaching`: a new instance's first minutes (and every restart) leave gaps that
@@ -366,4 +394,4 @@ class BaselineAlarms(pulumi.ComponentResource):
         self.alarm_names = {role: alarm.name for role, alarm in self.alarms.items()}
         self.alarm_arns = {role: alarm.arn for role, alarm in self.alarms.items()}
         self.rollback_alarm_names = [self.alarm_names[role] for role in ROLLBACK_ROLES]
-        self.register_outputs({"alarmNames": self.alarm_names})
+        register_all(self)

@@ -22,6 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import context, iam, kms
+from components.outputs import register_all
 
 
 @dataclass(frozen=True)
@@ -188,4 +189,4 @@ class Alerts(pulumi.ComponentResource):
             )
         self.topic_arn = topic.arn
         self.key_arn = key.arn
-        self.register_outputs({"topicArn": self.topic_arn})
+        register_all(self)

@@ -20,12 +20,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, contracts, iam, kms
+from components.outputs import register_all
 from components.servicelogs import LOG_CLASS_TAG
 
 # The function that fills the pseudonym-key secret once (relative to the project directory,
@@ -87,6 +88,35 @@ class NamedQuerySpec:
     sql: str
 
 
+def _feature_adoption_sql(table: str) -> str:
+    dt = contracts.PARTITION_KEY
+    return (
+        f"WITH recent AS (\n"
+        f"  SELECT account_id, plan, feature, user_id, event_time\n"
+        f"  FROM {table}\n"
+        f"  WHERE {dt} >= {_SINCE_30_DAYS}\n"
+        f"),\n"
+        f"account_users AS (\n"
+        f"  SELECT account_id, count(DISTINCT user_id) AS active_users\n"
+        f"  FROM recent\n"
+        f"  GROUP BY account_id\n"
+        f")\n"
+        f"SELECT r.account_id,\n"
+        f"       max_by(r.plan, r.event_time) AS plan,\n"
+        f"       r.feature,\n"
+        f"       count(DISTINCT r.user_id) AS feature_users,\n"
+        f"       a.active_users,\n"
+        f"       round(100.0 * count(DISTINCT r.user_id) / a.active_users, 1)"
+        f" AS adoption_percent,\n"
+        f"       min(r.event_time) AS first_used,\n"
+        f"       max(r.event_time) AS last_used\n"
+        f"FROM recent AS r\n"
+        f"JOIN account_users AS a ON a.account_id = r.account_id\n"
+        f"GROUP BY r.account_id, r.feature, a.active_users\n"
+        f"ORDER BY r.account_id, adoption_percent DESC"
+    )
+
+
 def named_queries(table: str = contracts.EVENTS_TABLE) -> dict[str, NamedQuerySpec]:
     """The product questions every SaaS asks first; each prunes partitions through `dt`."""
     dt = contracts.PARTITION_KEY
@@ -127,29 +157,7 @@ def named_queries(table: str = contracts.EVENTS_TABLE) -> dict[str, NamedQuerySp
         "feature-adoption": NamedQuerySpec(
             "Feature adoption by account",
             "Share of each account's active users who used each feature, last 30 days",
-            f"WITH recent AS (\n"
-            f"  SELECT account_id, plan, feature, user_id, event_time\n"
-            f"  FROM {table}\n"
-            f"  WHERE {dt} >= {_SINCE_30_DAYS}\n"
-            f"),\n"
-            f"account_users AS (\n"
-            f"  SELECT account_id, count(DISTINCT user_id) AS active_users\n"
-            f"  FROM recent\n"
-            f"  GROUP BY account_id\n"
-            f")\n"
-            f"SELECT r.account_id,\n"
-            f"       max_by(r.plan, r.event_time) AS plan,\n"
-            f"       r.feature,\n"
-            f"       count(DISTINCT r.user_id) AS feature_users,\n"
-            f"       a.active_users,\n"
-            f"       round(100.0 * count(DISTINCT r.user_id) / a.active_users, 1)"
-            f" AS adoption_percent,\n"
-            f"       min(r.event_time) AS first_used,\n"
-            f"       max(r.event_time) AS last_used\n"
-            f"FROM recent AS r\n"
-            f"JOIN account_users AS a ON a.account_id = r.account_id\n"
-            f"GROUP BY r.account_id, r.feature, a.active_users\n"
-            f"ORDER BY r.account_id, adoption_percent DESC",
+            _feature_adoption_sql(table),
         ),
     }
 
@@ -179,6 +187,162 @@ def pseudonym_key_read_policy(
             conditions={
                 "StringEquals": {
                     "kms:ViaService": f"secretsmanager.{region}.{context.dns_suffix_of(region)}",
+                    "kms:EncryptionContext:SecretARN": secret_arn,
+                }
+            },
+        ),
+    )
+
+
+def firehose_policy(
+    region: str,
+    bucket_arn: pulumi.Input[str],
+    key_arn: pulumi.Input[str],
+    table_arns: list[pulumi.Output[str]],
+    log_stream_arn: pulumi.Input[str],
+) -> dict[str, Any]:
+    """What Firehose may do: write events, encrypt them, read the schema, report errors."""
+    return iam.document(
+        iam.statement(
+            [
+                "s3:AbortMultipartUpload",
+                "s3:GetBucketLocation",
+                "s3:GetObject",
+                "s3:ListBucket",
+                "s3:ListBucketMultipartUploads",
+                "s3:PutObject",
+            ],
+            [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+            sid="WriteEvents",
+        ),
+        iam.statement(
+            ["kms:GenerateDataKey", "kms:Decrypt"],
+            [key_arn],
+            sid="EncryptEvents",
+            conditions={
+                "StringEquals": {"kms:ViaService": f"s3.{region}.{context.dns_suffix_of(region)}"}
+            },
+        ),
+        iam.statement(
+            ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+            table_arns,
+            sid="ReadSchema",
+        ),
+        iam.statement(["logs:PutLogEvents"], [log_stream_arn], sid="ReportDeliveryErrors"),
+    )
+
+
+def analyst_policy(
+    region: str,
+    workgroup_arn: pulumi.Input[str],
+    catalog_arns: list[pulumi.Output[str]],
+    bucket_arn: pulumi.Input[str],
+    results_arn: pulumi.Input[str],
+    key_arn: pulumi.Input[str],
+) -> dict[str, Any]:
+    """What an analyst may do: query in the workgroup, read events, write query results."""
+    return iam.document(
+        *_analyst_query_statements(workgroup_arn, catalog_arns),
+        iam.statement(
+            ["s3:GetBucketLocation", "s3:ListBucket"], [bucket_arn, results_arn], sid="ListBuckets"
+        ),
+        iam.statement(
+            ["s3:GetObject"],
+            [pulumi.Output.concat(bucket_arn, "/", contracts.EVENTS_PREFIX, "*")],
+            sid="ReadEvents",
+        ),
+        iam.statement(
+            [
+                "s3:AbortMultipartUpload",
+                "s3:GetObject",
+                "s3:ListMultipartUploadParts",
+                "s3:PutObject",
+            ],
+            [pulumi.Output.concat(results_arn, "/*")],
+            sid="WriteResults",
+        ),
+        iam.statement(
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            [key_arn],
+            sid="UseAnalyticsKey",
+            conditions={
+                "StringEquals": {
+                    "kms:ViaService": [
+                        f"s3.{region}.{context.dns_suffix_of(region)}",
+                        f"athena.{region}.{context.dns_suffix_of(region)}",
+                    ]
+                }
+            },
+        ),
+    )
+
+
+def _analyst_query_statements(
+    workgroup_arn: pulumi.Input[str], catalog_arns: list[pulumi.Output[str]]
+) -> list[dict[str, Any]]:
+    return [
+        iam.statement(
+            [
+                "athena:BatchGetNamedQuery",
+                "athena:BatchGetQueryExecution",
+                "athena:GetNamedQuery",
+                "athena:GetQueryExecution",
+                "athena:GetQueryResults",
+                "athena:GetQueryResultsStream",
+                "athena:GetWorkGroup",
+                "athena:ListNamedQueries",
+                "athena:ListQueryExecutions",
+                "athena:StartQueryExecution",
+                "athena:StopQueryExecution",
+            ],
+            [workgroup_arn],
+            sid="UseWorkgroup",
+        ),
+        iam.statement(
+            ["athena:ListWorkGroups", "athena:ListEngineVersions"], "*", sid="ListWorkgroups"
+        ),
+        iam.statement(
+            [
+                "glue:GetDatabase",
+                "glue:GetDatabases",
+                "glue:GetTable",
+                "glue:GetTables",
+                "glue:GetPartition",
+                "glue:GetPartitions",
+            ],
+            catalog_arns,
+            sid="ReadCatalog",
+        ),
+    ]
+
+
+def seed_policy(
+    region: str,
+    logs_arn: pulumi.Input[str],
+    secret_arn: pulumi.Input[str],
+    key_arn: pulumi.Input[str],
+) -> dict[str, Any]:
+    """What the seed function may do: log, describe the secret and store its first value."""
+    via_secrets_manager = f"secretsmanager.{region}.{context.dns_suffix_of(region)}"
+    return iam.document(
+        iam.statement(
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [pulumi.Output.concat(logs_arn, ":*")],
+            sid="OwnLogs",
+        ),
+        # Describe (never read) the secret, and store its first value.
+        iam.statement(
+            ["secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"],
+            [secret_arn],
+            sid="FillPseudonymKey",
+        ),
+        iam.statement(
+            ["kms:GenerateDataKey"],
+            [key_arn],
+            sid="EncryptPseudonymKey",
+            conditions={
+                "StringEquals": {
+                    "kms:ViaService": via_secrets_manager,
                     "kms:EncryptionContext:SecretARN": secret_arn,
                 }
             },
@@ -231,25 +395,69 @@ class Analytics(pulumi.ComponentResource):
         self, name: str, args: AnalyticsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("groundwork:analytics:Analytics", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        partition = context.partition_of(args.region)
-        account = context.account_id(self)
-        region = args.region
-
+        self._name, self._args = name, args
+        self._partition = context.partition_of(args.region)
+        self._account = context.account_id(self)
         key = kms.encryption_key(
             f"{name}-key",
             description="Analytics events, query results and the pseudonym key",
-            partition=partition,
-            account=account,
+            partition=self._partition,
+            account=self._account,
             parent=self,
             protect=args.protect,
         )
+        bucket = self._events_bucket(key.arn)
+        results = self._results_bucket(key.arn)
+        secret = self._pseudonym_secret(key.arn)
+        # Its value is generated in AWS at deploy time, never by the program: it stays out of
+        # the stack's state and every state backup.
+        seeded_secret_arn = self._seed_pseudonym_key(name, args, secret, key.arn)
+        database, table = self._catalog(bucket)
+        stream = self._stream(key.arn, bucket, database, table)
+        workgroup = self._workgroup(key.arn, results)
+        self.named_query_ids = self._named_queries(database, workgroup, table)
+        analyst = self._analyst_policy(key.arn, bucket, results, database, workgroup)
 
-        bucket = buckets.private_bucket(
-            f"{name}-events",
+        self.stream_name = stream.name
+        self.stream_arn = stream.arn
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        self.results_bucket_name = results.bucket
+        self.key_arn = key.arn
+        self.database_name = database.name
+        self.table_name = table.name
+        self.workgroup_name = workgroup.name
+        self.put_record_policy_json = iam.to_json(
+            put_record_policy(self._arn("firehose", "deliverystream/", args.stream_name))
+        )
+        self.pseudonym_key_secret_arn = seeded_secret_arn
+        self.pseudonym_key_read_policy_json = iam.to_json(
+            pseudonym_key_read_policy(secret.arn, key.arn, args.region)
+        )
+        self.analyst_policy_arn = analyst.arn
+        register_all(self)
+
+    def _arn(self, service: str, *resource: pulumi.Input[str]) -> pulumi.Output[str]:
+        """`arn:<partition>:<service>:<region>:<account>:<resource...>` in this stack."""
+        return context.arn(self._args.region, self._account, service, *resource)
+
+    def _glue_arns(
+        self, database: aws.glue.CatalogDatabase, table: pulumi.Input[str]
+    ) -> list[pulumi.Output[str]]:
+        """The catalog, the database and `table` (a name or `*`) as Glue resource ARNs."""
+        return [
+            self._arn("glue", "catalog"),
+            self._arn("glue", "database/", database.name),
+            self._arn("glue", "table/", database.name, "/", table),
+        ]
+
+    def _events_bucket(self, key_arn: pulumi.Output[str]) -> aws.s3.Bucket:
+        args = self._args
+        return buckets.private_bucket(
+            f"{self._name}-events",
             parent=self,
             purpose="analytics",
-            kms_key_arn=key.arn,
+            kms_key_arn=key_arn,
             protect=args.protect,
             # The whole bucket expires at the retention; delivery errors hold raw records and
             # go sooner. Without versioning (events are write-once), an expired or erased
@@ -271,11 +479,13 @@ class Analytics(pulumi.ComponentResource):
                 },
             ],
         ).bucket
-        results = buckets.private_bucket(
-            f"{name}-query-results",
+
+    def _results_bucket(self, key_arn: pulumi.Output[str]) -> aws.s3.Bucket:
+        return buckets.private_bucket(
+            f"{self._name}-query-results",
             parent=self,
             purpose="analytics-results",
-            kms_key_arn=key.arn,
+            kms_key_arn=key_arn,
             # Query results are reproducible from the events; they must not block a teardown.
             protect=False,
             force_destroy=True,
@@ -284,29 +494,32 @@ class Analytics(pulumi.ComponentResource):
                     "id": "expire-results",
                     "status": "Enabled",
                     "filter": {"prefix": ""},
-                    "expiration": {"days": args.query_results_retention_days},
+                    "expiration": {"days": self._args.query_results_retention_days},
                     "noncurrent_version_expiration": {"noncurrent_days": 1},
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
                 }
             ],
         ).bucket
 
-        # ---- pseudonym key: the app HMACs user ids with it --------------------------------
-        secret = aws.secretsmanager.Secret(
-            f"{name}-pseudonym-key",
+    def _pseudonym_secret(self, key_arn: pulumi.Output[str]) -> aws.secretsmanager.Secret:
+        """The key the app HMACs user ids with."""
+        return aws.secretsmanager.Secret(
+            f"{self._name}-pseudonym-key",
             description=(
                 "HMAC key the app uses to pseudonymise user ids in analytics events; "
                 "replacing it breaks the continuity of every user id"
             ),
-            kms_key_id=key.arn,
+            kms_key_id=key_arn,
             recovery_window_in_days=30,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=pulumi.ResourceOptions(parent=self, protect=self._args.protect),
         )
-        # Its value is generated in AWS at deploy time, never by the program: it stays out of
-        # the stack's state and every state backup.
-        seeded_secret_arn = self._seed_pseudonym_key(name, args, secret, key.arn)
 
-        # ---- catalog: the event contract as a Glue table ----------------------------------
+    def _catalog(
+        self, bucket: aws.s3.Bucket
+    ) -> tuple[aws.glue.CatalogDatabase, aws.glue.CatalogTable]:
+        """The event contract as a Glue table."""
+        name, args = self._name, self._args
+        child = pulumi.ResourceOptions(parent=self)
         database = aws.glue.CatalogDatabase(
             f"{name}-database",
             name=args.database_name,
@@ -345,90 +558,78 @@ class Analytics(pulumi.ComponentResource):
             },
             opts=child,
         )
+        return database, table
 
-        # ---- delivery --------------------------------------------------------------------
+    def _delivery_log(self) -> tuple[aws.cloudwatch.LogGroup, aws.cloudwatch.LogStream]:
+        args = self._args
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-delivery-errors",
+            f"{self._name}-delivery-errors",
             name=args.log_group_name,
             retention_in_days=args.log_retention_days,
             kms_key_id=args.log_kms_key_arn,
-            tags={"groundwork:logClass": "error"},
+            tags={LOG_CLASS_TAG: "error"},
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         log_stream = aws.cloudwatch.LogStream(
-            f"{name}-delivery-errors-stream",
+            f"{self._name}-delivery-errors-stream",
             name=DELIVERY_LOG_STREAM,
             log_group_name=log_group.name,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+        return log_group, log_stream
 
-        glue_arn = pulumi.Output.concat("arn:", partition, ":glue:", region, ":", account)
+    def _firehose_role(
+        self,
+        key_arn: pulumi.Output[str],
+        bucket: aws.s3.Bucket,
+        database: aws.glue.CatalogDatabase,
+        table: aws.glue.CatalogTable,
+        log_stream_arn: pulumi.Output[str],
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         role = aws.iam.Role(
-            f"{name}-firehose-role",
+            f"{self._name}-firehose-role",
             # Confused-deputy guard: Firehose passes the account id as the external id.
             assume_role_policy=iam.to_json(
                 iam.assume_role(
                     "firehose.amazonaws.com",
-                    conditions={"StringEquals": {"sts:ExternalId": account}},
+                    conditions={"StringEquals": {"sts:ExternalId": self._account}},
                 )
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        document = firehose_policy(
+            self._args.region,
+            bucket.arn,
+            key_arn,
+            self._glue_arns(database, table.name),
+            log_stream_arn,
         )
         role_policy = aws.iam.RolePolicy(
-            f"{name}-firehose-policy",
+            f"{self._name}-firehose-policy",
             role=role.id,
-            policy=iam.to_json(
-                iam.document(
-                    iam.statement(
-                        [
-                            "s3:AbortMultipartUpload",
-                            "s3:GetBucketLocation",
-                            "s3:GetObject",
-                            "s3:ListBucket",
-                            "s3:ListBucketMultipartUploads",
-                            "s3:PutObject",
-                        ],
-                        [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-                        sid="WriteEvents",
-                    ),
-                    iam.statement(
-                        ["kms:GenerateDataKey", "kms:Decrypt"],
-                        [key.arn],
-                        sid="EncryptEvents",
-                        conditions={
-                            "StringEquals": {
-                                "kms:ViaService": f"s3.{region}.{context.dns_suffix_of(region)}"
-                            }
-                        },
-                    ),
-                    iam.statement(
-                        ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
-                        [
-                            pulumi.Output.concat(glue_arn, ":catalog"),
-                            pulumi.Output.concat(glue_arn, ":database/", database.name),
-                            pulumi.Output.concat(
-                                glue_arn, ":table/", database.name, "/", table.name
-                            ),
-                        ],
-                        sid="ReadSchema",
-                    ),
-                    iam.statement(
-                        ["logs:PutLogEvents"],
-                        [pulumi.Output.concat(log_group.arn, ":log-stream:", log_stream.name)],
-                        sid="ReportDeliveryErrors",
-                    ),
-                )
-            ),
-            opts=child,
+            policy=iam.to_json(document),
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        stream = aws.kinesis.FirehoseDeliveryStream(
-            f"{name}-stream",
-            name=args.stream_name,
+        return role, role_policy
+
+    def _stream(
+        self,
+        key_arn: pulumi.Output[str],
+        bucket: aws.s3.Bucket,
+        database: aws.glue.CatalogDatabase,
+        table: aws.glue.CatalogTable,
+    ) -> aws.kinesis.FirehoseDeliveryStream:
+        log_group, log_stream = self._delivery_log()
+        log_stream_arn = pulumi.Output.concat(log_group.arn, ":log-stream:", log_stream.name)
+        role, role_policy = self._firehose_role(key_arn, bucket, database, table, log_stream_arn)
+        return aws.kinesis.FirehoseDeliveryStream(
+            f"{self._name}-stream",
+            name=self._args.stream_name,
             destination="extended_s3",
             server_side_encryption={
                 "enabled": True,
                 "key_type": "CUSTOMER_MANAGED_CMK",
-                "key_arn": key.arn,
+                "key_arn": key_arn,
             },
             extended_s3_configuration={
                 "role_arn": role.arn,
@@ -436,61 +637,83 @@ class Analytics(pulumi.ComponentResource):
                 "prefix": EVENTS_PREFIX,
                 "error_output_prefix": ERRORS_PREFIX,
                 "buffering_size": BUFFER_SIZE_MB,
-                "buffering_interval": args.buffer_interval_seconds,
+                "buffering_interval": self._args.buffer_interval_seconds,
                 # Parquet compresses its own pages (SNAPPY); Firehose must not wrap the file.
                 "compression_format": "UNCOMPRESSED",
-                "kms_key_arn": key.arn,
+                "kms_key_arn": key_arn,
                 "cloudwatch_logging_options": {
                     "enabled": True,
                     "log_group_name": log_group.name,
                     "log_stream_name": log_stream.name,
                 },
-                "data_format_conversion_configuration": {
-                    "enabled": True,
-                    "input_format_configuration": {
-                        # OpenX parses the contract's `2026-11-26T10:45:15.123Z` timestamps.
-                        "deserializer": {"open_x_json_ser_de": {"case_insensitive": True}}
-                    },
-                    "output_format_configuration": {
-                        "serializer": {"parquet_ser_de": {"compression": "SNAPPY"}}
-                    },
-                    "schema_configuration": {
-                        "database_name": database.name,
-                        "table_name": table.name,
-                        "role_arn": role.arn,
-                        "region": region,
-                        "version_id": "LATEST",
-                    },
-                },
+                # Built as plain dicts of the SDK's keys; the shape is the SDK's ArgsDict.
+                "data_format_conversion_configuration": cast(
+                    "aws.kinesis.FirehoseDeliveryStreamExtendedS3ConfigurationDataFormatConversionConfigurationArgsDict",
+                    self._conversion(role, database, table),
+                ),
             },
             # Firehose checks its role when the stream is created: the policy must be there.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
         )
 
-        # ---- Athena ------------------------------------------------------------------------
-        workgroup = aws.athena.Workgroup(
-            f"{name}-workgroup",
+    def _conversion(
+        self,
+        role: aws.iam.Role,
+        database: aws.glue.CatalogDatabase,
+        table: aws.glue.CatalogTable,
+    ) -> dict[str, Any]:
+        """JSON records to Parquet, against the Glue table's columns."""
+        return {
+            "enabled": True,
+            "input_format_configuration": {
+                # OpenX parses the contract's `2026-11-26T10:45:15.123Z` timestamps.
+                "deserializer": {"open_x_json_ser_de": {"case_insensitive": True}}
+            },
+            "output_format_configuration": {
+                "serializer": {"parquet_ser_de": {"compression": "SNAPPY"}}
+            },
+            "schema_configuration": {
+                "database_name": database.name,
+                "table_name": table.name,
+                "role_arn": role.arn,
+                "region": self._args.region,
+                "version_id": "LATEST",
+            },
+        }
+
+    def _workgroup(
+        self, key_arn: pulumi.Output[str], results: aws.s3.Bucket
+    ) -> aws.athena.Workgroup:
+        return aws.athena.Workgroup(
+            f"{self._name}-workgroup",
             description="Product analytics: encrypted, expiring results; scan limit per query",
             configuration={
                 # Clients cannot override the result location or its encryption.
                 "enforce_workgroup_configuration": True,
                 "publish_cloudwatch_metrics_enabled": True,
-                "bytes_scanned_cutoff_per_query": args.query_scan_limit_gb * 1024**3,
+                "bytes_scanned_cutoff_per_query": self._args.query_scan_limit_gb * 1024**3,
                 "result_configuration": {
                     "output_location": pulumi.Output.concat("s3://", results.bucket, "/results/"),
-                    "expected_bucket_owner": account,
+                    "expected_bucket_owner": self._account,
                     "encryption_configuration": {
                         "encryption_option": "SSE_KMS",
-                        "kms_key_arn": key.arn,
+                        "kms_key_arn": key_arn,
                     },
                 },
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        self.named_query_ids = {}
+
+    def _named_queries(
+        self,
+        database: aws.glue.CatalogDatabase,
+        workgroup: aws.athena.Workgroup,
+        table: aws.glue.CatalogTable,
+    ) -> dict[str, pulumi.Output[str]]:
+        ids = {}
         for query_key, spec in named_queries(contracts.EVENTS_TABLE).items():
             query = aws.athena.NamedQuery(
-                f"{name}-query-{query_key}",
+                f"{self._name}-query-{query_key}",
                 name=spec.title,
                 description=spec.description,
                 database=database.name,
@@ -498,118 +721,30 @@ class Analytics(pulumi.ComponentResource):
                 query=spec.sql,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[table]),
             )
-            self.named_query_ids[query_key] = query.id
+            ids[query_key] = query.id
+        return ids
 
-        workgroup_arn = pulumi.Output.concat(
-            "arn:", partition, ":athena:", region, ":", account, ":workgroup/", workgroup.name
+    def _analyst_policy(
+        self,
+        key_arn: pulumi.Output[str],
+        bucket: aws.s3.Bucket,
+        results: aws.s3.Bucket,
+        database: aws.glue.CatalogDatabase,
+        workgroup: aws.athena.Workgroup,
+    ) -> aws.iam.Policy:
+        document = analyst_policy(
+            self._args.region,
+            self._arn("athena", "workgroup/", workgroup.name),
+            self._glue_arns(database, "*"),
+            bucket.arn,
+            results.arn,
+            key_arn,
         )
-        analyst = aws.iam.Policy(
-            f"{name}-analyst",
+        return aws.iam.Policy(
+            f"{self._name}-analyst",
             description="Query product analytics in its Athena workgroup (attach to analysts)",
-            policy=iam.to_json(
-                iam.document(
-                    iam.statement(
-                        [
-                            "athena:BatchGetNamedQuery",
-                            "athena:BatchGetQueryExecution",
-                            "athena:GetNamedQuery",
-                            "athena:GetQueryExecution",
-                            "athena:GetQueryResults",
-                            "athena:GetQueryResultsStream",
-                            "athena:GetWorkGroup",
-                            "athena:ListNamedQueries",
-                            "athena:ListQueryExecutions",
-                            "athena:StartQueryExecution",
-                            "athena:StopQueryExecution",
-                        ],
-                        [workgroup_arn],
-                        sid="UseWorkgroup",
-                    ),
-                    iam.statement(
-                        ["athena:ListWorkGroups", "athena:ListEngineVersions"],
-                        "*",
-                        sid="ListWorkgroups",
-                    ),
-                    iam.statement(
-                        [
-                            "glue:GetDatabase",
-                            "glue:GetDatabases",
-                            "glue:GetTable",
-                            "glue:GetTables",
-                            "glue:GetPartition",
-                            "glue:GetPartitions",
-                        ],
-                        [
-                            pulumi.Output.concat(glue_arn, ":catalog"),
-                            pulumi.Output.concat(glue_arn, ":database/", database.name),
-                            pulumi.Output.concat(glue_arn, ":table/", database.name, "/*"),
-                        ],
-                        sid="ReadCatalog",
-                    ),
-                    iam.statement(
-                        ["s3:GetBucketLocation", "s3:ListBucket"],
-                        [bucket.arn, results.arn],
-                        sid="ListBuckets",
-                    ),
-                    iam.statement(
-                        ["s3:GetObject"],
-                        [pulumi.Output.concat(bucket.arn, "/", contracts.EVENTS_PREFIX, "*")],
-                        sid="ReadEvents",
-                    ),
-                    iam.statement(
-                        [
-                            "s3:AbortMultipartUpload",
-                            "s3:GetObject",
-                            "s3:ListMultipartUploadParts",
-                            "s3:PutObject",
-                        ],
-                        [pulumi.Output.concat(results.arn, "/*")],
-                        sid="WriteResults",
-                    ),
-                    iam.statement(
-                        ["kms:Decrypt", "kms:GenerateDataKey"],
-                        [key.arn],
-                        sid="UseAnalyticsKey",
-                        conditions={
-                            "StringEquals": {
-                                "kms:ViaService": [
-                                    f"s3.{region}.{context.dns_suffix_of(region)}",
-                                    f"athena.{region}.{context.dns_suffix_of(region)}",
-                                ]
-                            }
-                        },
-                    ),
-                )
-            ),
-            opts=child,
-        )
-
-        self.stream_name = stream.name
-        self.stream_arn = stream.arn
-        self.bucket_name = bucket.bucket
-        self.bucket_arn = bucket.arn
-        self.results_bucket_name = results.bucket
-        self.key_arn = key.arn
-        self.database_name = database.name
-        self.table_name = table.name
-        self.workgroup_name = workgroup.name
-        stream_arn = pulumi.Output.concat(
-            "arn:", partition, ":firehose:", region, ":", account, ":deliverystream/",
-            args.stream_name,
-        )  # fmt: skip
-        self.put_record_policy_json = iam.to_json(put_record_policy(stream_arn))
-        self.pseudonym_key_secret_arn = seeded_secret_arn
-        self.pseudonym_key_read_policy_json = iam.to_json(
-            pseudonym_key_read_policy(secret.arn, key.arn, region)
-        )
-        self.analyst_policy_arn = analyst.arn
-        self.register_outputs(
-            {
-                "streamName": self.stream_name,
-                "bucketName": self.bucket_name,
-                "workgroupName": self.workgroup_name,
-                "pseudonymKeySecretArn": self.pseudonym_key_secret_arn,
-            }
+            policy=iam.to_json(document),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _seed_pseudonym_key(
@@ -634,36 +769,10 @@ class Analytics(pulumi.ComponentResource):
             assume_role_policy=iam.to_json(iam.lambda_trust()),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        via_secrets_manager = f"secretsmanager.{region}.{context.dns_suffix_of(region)}"
         policy = aws.iam.RolePolicy(
             f"{name}-pseudonym-key-seed-policy",
             role=role.id,
-            policy=iam.to_json(
-                iam.document(
-                    iam.statement(
-                        ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        [pulumi.Output.concat(logs.arn, ":*")],
-                        sid="OwnLogs",
-                    ),
-                    # Describe (never read) the secret, and store its first value.
-                    iam.statement(
-                        ["secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"],
-                        [secret.arn],
-                        sid="FillPseudonymKey",
-                    ),
-                    iam.statement(
-                        ["kms:GenerateDataKey"],
-                        [key_arn],
-                        sid="EncryptPseudonymKey",
-                        conditions={
-                            "StringEquals": {
-                                "kms:ViaService": via_secrets_manager,
-                                "kms:EncryptionContext:SecretARN": secret.arn,
-                            }
-                        },
-                    ),
-                )
-            ),
+            policy=iam.to_json(seed_policy(region, logs.arn, secret.arn, key_arn)),
             opts=pulumi.ResourceOptions(parent=self),
         )
         function = aws.lambda_.Function(

@@ -36,7 +36,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, iam, kms
-from components.servicelogs import LOG_CLASS_TAG
+from components.outputs import register_all
+from components.servicelogs import log_group
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 # The KMS events the backup vault's key (and every other key) must never see unnoticed.
@@ -240,7 +241,7 @@ class AuditTrail(pulumi.ComponentResource):
         self.alarm_names = {}
         if log_group is not None:
             self._alarms(name, args, log_group)
-        self.register_outputs({"trailArn": self.trail_arn, "alarmNames": self.alarm_names or None})
+        register_all(self)
 
     def _trail(self, name: str, args: AuditTrailArgs) -> pulumi.Output[str]:
         partition = context.partition_of(args.region)
@@ -276,38 +277,7 @@ class AuditTrail(pulumi.ComponentResource):
                 },
             ],
         )
-        group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=args.log_group_name,
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.logs_key_arn,
-            tags={LOG_CLASS_TAG: "audit"},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-        )
-        role = aws.iam.Role(
-            f"{name}-logs-role",
-            # Plain service trust: only principals allowed iam:PassRole can hand it to a trail.
-            assume_role_policy=iam.to_json(iam.assume_role(CLOUDTRAIL)),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        group_arn = pulumi.Output.concat(
-            "arn:", partition, ":logs:", args.region, ":", account, ":log-group:",
-            args.log_group_name,
-        )  # fmt: skip
-        role_policy = aws.iam.RolePolicy(
-            f"{name}-logs-policy",
-            role=role.id,
-            policy=iam.to_json(
-                iam.document(
-                    iam.statement(
-                        ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        [pulumi.Output.concat(group_arn, ":log-stream:*")],
-                        sid="DeliverTrailEvents",
-                    )
-                )
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        group, role, role_policy = self._trail_logs(name, args, account)
         trail = aws.cloudtrail.Trail(
             f"{name}-trail",
             name=args.trail_name,
@@ -330,6 +300,36 @@ class AuditTrail(pulumi.ComponentResource):
         self.trail_arn = trail.arn
         self.bucket_name = bucket.bucket.bucket
         return group.name
+
+    def _trail_logs(
+        self, name: str, args: AuditTrailArgs, account: pulumi.Output[str]
+    ) -> tuple[aws.cloudwatch.LogGroup, aws.iam.Role, aws.iam.RolePolicy]:
+        """The trail's copy in CloudWatch Logs (what the alarms read) and the role it uses."""
+        group = log_group(
+            f"{name}-logs",
+            self,
+            name=args.log_group_name,
+            retention_days=args.log_retention_days,
+            kms_key_arn=args.logs_key_arn,
+            log_class="audit",
+            protect=args.protect,
+        )
+        group_arn = context.arn(args.region, account, "logs", "log-group:", args.log_group_name)
+        role, role_policy = iam.role_with_policy(
+            f"{name}-logs-role",
+            f"{name}-logs-policy",
+            self,
+            # Plain service trust: only principals allowed iam:PassRole can hand it to a trail.
+            iam.assume_role(CLOUDTRAIL),
+            iam.document(
+                iam.statement(
+                    ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    [pulumi.Output.concat(group_arn, ":log-stream:*")],
+                    sid="DeliverTrailEvents",
+                )
+            ),
+        )
+        return group, role, role_policy
 
     def _alarms(self, name: str, args: AuditTrailArgs, log_group: pulumi.Input[str]) -> None:
         for f in audit_filters(args.watched_bucket_names):

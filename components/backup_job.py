@@ -60,6 +60,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, iam
+from components.outputs import register_all
+from components.servicelogs import log_group
 
 IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 PYTHON_RUNTIME = "3.11"
@@ -179,6 +181,8 @@ class BackupJobArgs:
     log_retention_days: int
     # Files of the ops package: archive path -> local file (see ops_sources).
     sources: Mapping[str, Path]
+    # The alarms are named `<alarm_name_prefix>-backup-failed` and `-backup-missed`.
+    alarm_name_prefix: str
     # What the setup run needs before it starts (the private subnets' outbound routes: it
     # installs packages); depending on a component waits for all of its children.
     network_ready: Sequence[pulumi.Resource] = ()
@@ -218,10 +222,9 @@ class BackupJob(pulumi.ComponentResource):
         self, name: str, args: BackupJobArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("groundwork:data:BackupJob", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         partition = context.partition_of(args.region)
         account = context.account_id(self)
-
+        # The job's group (the database's backup client) also needs HTTPS out.
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-out-https",
             security_group_id=args.security_group_id,
@@ -230,41 +233,69 @@ class BackupJob(pulumi.ComponentResource):
             from_port=443,
             to_port=443,
             description="HTTPS to AWS APIs, the PostgreSQL packages and the RDS CA bundle",
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-
         source_bucket, source_object = self._source(name, args)
         source = _Source(source_bucket, source_object)
         log_group = self._log_group(f"{name}-logs", args)
-        role = aws.iam.Role(
+        role, policy = self._job_role(name, args, source, log_group, partition, account)
+        project = self._backup_project(name, args, source, role, policy, log_group)
+        setup_project, setup_run = self._setup(name, args, source, partition, account)
+        self._schedule(name, args, project, account, after=setup_run)
+        failure_alarm, missed_alarm = self._alarms(name, args, project)
+
+        self.project_name = project.name
+        self.project_arn = project.arn
+        self.role_arn = role.arn
+        self.log_group_name = log_group.name
+        self.failure_alarm_arn = failure_alarm.arn
+        self.missed_alarm_arn = missed_alarm.arn
+        self.setup_project_name = setup_project.name
+        self.db_user = DB_USER
+        register_all(self)
+
+    def _job_role(
+        self,
+        name: str,
+        args: BackupJobArgs,
+        source: _Source,
+        log_group: aws.cloudwatch.LogGroup,
+        partition: str,
+        account: pulumi.Output[str],
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        document = job_policy(
+            partition=partition,
+            region=args.region,
+            account=account,
+            subnet_ids=args.private_subnet_ids,
+            log_group_arn=log_group.arn,
+            source_bucket_arn=source.bucket.arn,
+            source_object_arn=source.object_arn,
+            vault_bucket_arn=args.vault_bucket_arn,
+            vault_key_arn=args.vault_key_arn,
+            database_name=args.database_name,
+            db_resource_id=args.db_resource_id,
+            db_user=DB_USER,
+        )
+        return iam.role_with_policy(
             f"{name}-role",
-            assume_role_policy=iam.to_json(
-                iam.assume_role_for_account("codebuild.amazonaws.com", account)
-            ),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
             f"{name}-policy",
-            role=role.id,
-            policy=iam.to_json(
-                job_policy(
-                    partition=partition,
-                    region=args.region,
-                    account=account,
-                    subnet_ids=args.private_subnet_ids,
-                    log_group_arn=log_group.arn,
-                    source_bucket_arn=source_bucket.arn,
-                    source_object_arn=source.object_arn,
-                    vault_bucket_arn=args.vault_bucket_arn,
-                    vault_key_arn=args.vault_key_arn,
-                    database_name=args.database_name,
-                    db_resource_id=args.db_resource_id,
-                    db_user=DB_USER,
-                )
-            ),
-            opts=child,
+            self,
+            iam.assume_role_for_account("codebuild.amazonaws.com", account),
+            document,
         )
-        project = self._project(
+
+    def _backup_project(
+        self,
+        name: str,
+        args: BackupJobArgs,
+        source: _Source,
+        role: aws.iam.Role,
+        policy: aws.iam.RolePolicy,
+        log_group: aws.cloudwatch.LogGroup,
+    ) -> aws.codebuild.Project:
+        """The scheduled project: pg_dump as the read-only role, into the vault."""
+        return self._project(
             f"{name}-project",
             args,
             source,
@@ -283,35 +314,16 @@ class BackupJob(pulumi.ComponentResource):
             description=f"Logical backup (pg_dump) of database {args.database_name} into the vault",
             timeout_minutes=args.timeout_minutes,
         )
-        setup_project, setup_run = self._setup(name, args, source, partition, account)
-        self._schedule(name, args, project, account, after=setup_run)
-        failure_alarm, missed_alarm = self._alarms(name, args, project)
-
-        self.project_name = project.name
-        self.project_arn = project.arn
-        self.role_arn = role.arn
-        self.log_group_name = log_group.name
-        self.failure_alarm_arn = failure_alarm.arn
-        self.missed_alarm_arn = missed_alarm.arn
-        self.setup_project_name = setup_project.name
-        self.db_user = DB_USER
-        self.register_outputs(
-            {
-                "projectName": self.project_name,
-                "setupProjectName": self.setup_project_name,
-                "failureAlarmArn": self.failure_alarm_arn,
-                "missedAlarmArn": self.missed_alarm_arn,
-            }
-        )
 
     def _log_group(self, name: str, args: BackupJobArgs) -> aws.cloudwatch.LogGroup:
-        return aws.cloudwatch.LogGroup(
+        return log_group(
             name,
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.logs_key_arn,
+            self,
+            retention_days=args.log_retention_days,
+            kms_key_arn=args.logs_key_arn,
             # The run log is the evidence that backups were taken (and who set up the role).
-            tags={"groundwork:logClass": "audit"},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            log_class="audit",
+            protect=args.protect,
         )
 
     def _project(
@@ -377,33 +389,25 @@ class BackupJob(pulumi.ComponentResource):
         account: pulumi.Output[str],
     ) -> tuple[aws.codebuild.Project, aws.lambda_.Invocation]:
         """The setup project (holds the master secret) and its one run per deploy."""
-        child = pulumi.ResourceOptions(parent=self)
         log_group = self._log_group(f"{name}-setup-logs", args)
-        role = aws.iam.Role(
-            f"{name}-setup-role",
-            assume_role_policy=iam.to_json(
-                iam.assume_role_for_account("codebuild.amazonaws.com", account)
-            ),
-            opts=child,
+        document = setup_policy(
+            partition=partition,
+            region=args.region,
+            account=account,
+            subnet_ids=args.private_subnet_ids,
+            log_group_arn=log_group.arn,
+            source_bucket_arn=source.bucket.arn,
+            source_object_arn=source.object_arn,
+            vault_key_arn=args.vault_key_arn,
+            secret_arn=args.master_secret_arn,
+            secret_key_arn=args.master_secret_key_arn,
         )
-        policy = aws.iam.RolePolicy(
+        role, policy = iam.role_with_policy(
+            f"{name}-setup-role",
             f"{name}-setup-policy",
-            role=role.id,
-            policy=iam.to_json(
-                setup_policy(
-                    partition=partition,
-                    region=args.region,
-                    account=account,
-                    subnet_ids=args.private_subnet_ids,
-                    log_group_arn=log_group.arn,
-                    source_bucket_arn=source.bucket.arn,
-                    source_object_arn=source.object_arn,
-                    vault_key_arn=args.vault_key_arn,
-                    secret_arn=args.master_secret_arn,
-                    secret_key_arn=args.master_secret_key_arn,
-                )
-            ),
-            opts=child,
+            self,
+            iam.assume_role_for_account("codebuild.amazonaws.com", account),
+            document,
         )
         project = self._project(
             f"{name}-setup",
@@ -435,37 +439,31 @@ class BackupJob(pulumi.ComponentResource):
         partition: str,
     ) -> aws.lambda_.Invocation:
         """A function that runs the setup build to completion, invoked once per deploy."""
-        child = pulumi.ResourceOptions(parent=self)
-        log_group = aws.cloudwatch.LogGroup(
+        starter_logs = log_group(
             f"{name}-setup-starter-logs",
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.logs_key_arn,
-            tags={"groundwork:logClass": "runtime"},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            self,
+            retention_days=args.log_retention_days,
+            kms_key_arn=args.logs_key_arn,
+            log_class="runtime",
+            protect=args.protect,
         )
-        role = aws.iam.Role(
+        role, policy = iam.role_with_policy(
             f"{name}-setup-starter-role",
-            assume_role_policy=iam.to_json(iam.lambda_trust()),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
             f"{name}-setup-starter-policy",
-            role=role.id,
-            policy=iam.to_json(
-                iam.document(
-                    iam.statement(
-                        ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        [pulumi.Output.concat(log_group.arn, ":*")],
-                        sid="OwnLogs",
-                    ),
-                    iam.statement(
-                        ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
-                        [project.arn],
-                        sid="RunTheSetup",
-                    ),
-                )
+            self,
+            iam.lambda_trust(),
+            iam.document(
+                iam.statement(
+                    ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    [pulumi.Output.concat(starter_logs.arn, ":*")],
+                    sid="OwnLogs",
+                ),
+                iam.statement(
+                    ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+                    [project.arn],
+                    sid="RunTheSetup",
+                ),
             ),
-            opts=child,
         )
         function = aws.lambda_.Function(
             f"{name}-setup-starter",
@@ -477,7 +475,7 @@ class BackupJob(pulumi.ComponentResource):
             role=role.arn,
             timeout=STARTER_TIMEOUT_SECONDS,
             memory_size=128,
-            logging_config={"log_format": "JSON", "log_group": log_group.name},
+            logging_config={"log_format": "JSON", "log_group": starter_logs.name},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
         return aws.lambda_.Invocation(
@@ -486,15 +484,7 @@ class BackupJob(pulumi.ComponentResource):
             # Runs on create and again whenever an input changes (new code version, another
             # database or host): the setup is idempotent. A delete leaves the role in place.
             lifecycle_scope="CREATE_ONLY",
-            input=pulumi.Output.json_dumps(
-                {
-                    "projectName": project.name,
-                    "sourceVersion": source.obj.version_id,
-                    "databaseName": args.database_name,
-                    "dbUser": DB_USER,
-                    "dbHost": args.db_host,
-                }
-            ),
+            input=pulumi.Output.json_dumps(_setup_run_input(args, project, source)),
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[policy, project, *args.network_ready]
             ),
@@ -550,6 +540,7 @@ class BackupJob(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         failure_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-failed",
+            name=f"{args.alarm_name_prefix}-backup-failed",
             alarm_description=(
                 f"The logical backup of {args.database_name} failed; see the run's log in "
                 "the backup job's log group."
@@ -570,6 +561,7 @@ class BackupJob(pulumi.ComponentResource):
         )
         missed_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-missed",
+            name=f"{args.alarm_name_prefix}-backup-missed",
             alarm_description=(
                 f"No logical backup of {args.database_name} succeeded in the last "
                 f"{args.max_backup_age_hours} hours."
@@ -641,6 +633,19 @@ class BackupJob(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[_required(private.versioning)]),
         )
         return bucket, source
+
+
+def _setup_run_input(
+    args: BackupJobArgs, project: aws.codebuild.Project, source: _Source
+) -> dict[str, pulumi.Input[str]]:
+    """What the starter is invoked with: a change to any of these runs the setup again."""
+    return {
+        "projectName": project.name,
+        "sourceVersion": source.obj.version_id,
+        "databaseName": args.database_name,
+        "dbUser": DB_USER,
+        "dbHost": args.db_host,
+    }
 
 
 def _build_statements(

@@ -43,12 +43,13 @@ asynchronous, usually minutes, and `verify_backups` checks each newest object's 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, iam, kms, providers
+from components.outputs import register_all
 
 # Every logical backup is written under this prefix: postgres/<db>/<UTC timestamp>.dump.
 BACKUP_PREFIX = "postgres/"
@@ -122,9 +123,7 @@ class BackupVault(pulumi.ComponentResource):
         self.key_arn = key.arn
         self.lock_mode = args.lock_mode
         self.lock_days = args.lock_days
-        self.register_outputs(
-            {"bucketName": self.bucket_name, "bucketArn": self.bucket_arn, "keyArn": self.key_arn}
-        )
+        register_all(self)
 
     def _locked_bucket(
         self,
@@ -180,49 +179,33 @@ class BackupVault(pulumi.ComponentResource):
         replica_key, replica = self._locked_bucket(
             f"{name}-replica", args, partition, account, provider, f" (replica in {region})"
         )
-        role = aws.iam.Role(
+        document = replication_policy(
+            source_region=args.region,
+            replica_region=region,
+            source_bucket_arn=source.bucket.arn,
+            replica_bucket_arn=replica.bucket.arn,
+            source_key_arn=source_key.arn,
+            replica_key_arn=replica_key.arn,
+        )
+        role, policy = iam.role_with_policy(
             f"{name}-replication-role",
+            f"{name}-replication-policy",
+            self,
             # S3 documents no confused-deputy condition for live replication roles; only a
             # principal allowed iam:PassRole in this account can name the role in a bucket's
             # replication configuration.
-            assume_role_policy=iam.to_json(iam.assume_role("s3.amazonaws.com")),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-replication-policy",
-            role=role.id,
-            policy=iam.to_json(
-                replication_policy(
-                    source_region=args.region,
-                    replica_region=region,
-                    source_bucket_arn=source.bucket.arn,
-                    replica_bucket_arn=replica.bucket.arn,
-                    source_key_arn=source_key.arn,
-                    replica_key_arn=replica_key.arn,
-                )
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+            iam.assume_role("s3.amazonaws.com"),
+            document,
         )
         aws.s3.BucketReplicationConfig(
             f"{name}-replication",
             bucket=source.bucket.id,
             role=role.arn,
-            rules=[
-                {
-                    "id": "backups-to-replica-region",
-                    "status": "Enabled",
-                    "priority": 1,
-                    "filter": {"prefix": BACKUP_PREFIX},
-                    "delete_marker_replication": {"status": "Disabled"},
-                    "source_selection_criteria": {
-                        "sse_kms_encrypted_objects": {"status": "Enabled"}
-                    },
-                    "destination": {
-                        "bucket": replica.bucket.arn,
-                        "encryption_configuration": {"replica_kms_key_id": replica_key.arn},
-                    },
-                }
-            ],
+            # The helpers build the SDK's keys as plain dicts; the shape is the SDK's ArgsDict.
+            rules=cast(
+                "list[aws.s3.BucketReplicationConfigRuleArgsDict]",
+                [replication_rule(replica.bucket.arn, replica_key.arn)],
+            ),
             # Both buckets must be versioned (and the destination locked) before S3 accepts
             # the configuration; the role must be able to act when the first object arrives.
             opts=pulumi.ResourceOptions(
@@ -233,6 +216,24 @@ class BackupVault(pulumi.ComponentResource):
             ),
         )
         return replica.bucket.bucket
+
+
+def replication_rule(
+    replica_bucket_arn: pulumi.Input[str], replica_key_arn: pulumi.Input[str]
+) -> dict[str, Any]:
+    """Backups (not delete markers) to the replica, re-encrypted with the replica's key."""
+    return {
+        "id": "backups-to-replica-region",
+        "status": "Enabled",
+        "priority": 1,
+        "filter": {"prefix": BACKUP_PREFIX},
+        "delete_marker_replication": {"status": "Disabled"},
+        "source_selection_criteria": {"sse_kms_encrypted_objects": {"status": "Enabled"}},
+        "destination": {
+            "bucket": replica_bucket_arn,
+            "encryption_configuration": {"replica_kms_key_id": replica_key_arn},
+        },
+    }
 
 
 def lifecycle_rules(args: BackupVaultArgs) -> list[dict[str, Any]]:
@@ -258,6 +259,21 @@ def lifecycle_rules(args: BackupVaultArgs) -> list[dict[str, Any]]:
     ]
 
 
+def _via_s3(region: str, bucket_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """KMS use only through S3 in `region`, for objects of `bucket_arn`."""
+    # The encryption context names the bucket (with an S3 Bucket Key) or the object; it
+    # is a string-typed key, hence StringLike.
+    return {
+        "StringEquals": {"kms:ViaService": f"s3.{region}.{context.dns_suffix_of(region)}"},
+        "StringLike": {
+            "kms:EncryptionContext:aws:s3:arn": [
+                bucket_arn,
+                pulumi.Output.concat(bucket_arn, "/*"),
+            ]
+        },
+    }
+
+
 def replication_policy(
     *,
     source_region: str,
@@ -271,19 +287,6 @@ def replication_policy(
     docstring for the pages this follows)."""
     source_objects = pulumi.Output.concat(source_bucket_arn, "/", BACKUP_PREFIX, "*")
     replica_objects = pulumi.Output.concat(replica_bucket_arn, "/", BACKUP_PREFIX, "*")
-
-    def via_s3(region: str, bucket_arn: pulumi.Input[str]) -> dict[str, Any]:
-        # The encryption context names the bucket (with an S3 Bucket Key) or the object; it
-        # is a string-typed key, hence StringLike.
-        return {
-            "StringEquals": {"kms:ViaService": f"s3.{region}.{context.dns_suffix_of(region)}"},
-            "StringLike": {
-                "kms:EncryptionContext:aws:s3:arn": [
-                    bucket_arn,
-                    pulumi.Output.concat(bucket_arn, "/*"),
-                ]
-            },
-        }
 
     return iam.document(
         iam.statement(
@@ -311,12 +314,12 @@ def replication_policy(
             ["kms:Decrypt"],
             [source_key_arn],
             sid="DecryptSource",
-            conditions=via_s3(source_region, source_bucket_arn),
+            conditions=_via_s3(source_region, source_bucket_arn),
         ),
         iam.statement(
             ["kms:Encrypt", "kms:GenerateDataKey"],
             [replica_key_arn],
             sid="EncryptReplicas",
-            conditions=via_s3(replica_region, replica_bucket_arn),
+            conditions=_via_s3(replica_region, replica_bucket_arn),
         ),
     )

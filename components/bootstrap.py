@@ -84,6 +84,56 @@ esac
 """
 
 
+def _cloudwatch_agent_lines(spec: Bootstrap, parameter: str) -> list[str]:
+    # Both architectures' URLs are spelled out so the script carries literal,
+    # region-derived locations; the running machine picks its own.
+    amd64 = shlex.quote(cloudwatch_agent_url(spec.region, "amd64"))
+    arm64 = shlex.quote(cloudwatch_agent_url(spec.region, "arm64"))
+    return [
+        "# CloudWatch agent from the region's own bucket; config from SSM.",
+        *(
+            [f"# agent config digest: {spec.cloudwatch_agent_config_digest}"]
+            if spec.cloudwatch_agent_config_digest
+            else []
+        ),
+        'if [ "$AGENT_ARCH" = arm64 ]; then',
+        f"  CW_AGENT_URL={arm64}",
+        "else",
+        f"  CW_AGENT_URL={amd64}",
+        "fi",
+        'retry curl -fsSL -o /tmp/amazon-cloudwatch-agent.rpm "$CW_AGENT_URL"',
+        "retry dnf install -y /tmp/amazon-cloudwatch-agent.rpm",
+        "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config "
+        f"-m ec2 -s -c ssm:{shlex.quote(parameter)}",
+        "",
+    ]
+
+
+def _codedeploy_agent_lines(region: str) -> list[str]:
+    url = shlex.quote(codedeploy_install_url(region))
+    return [
+        "# CodeDeploy agent from the region's own bucket. Its installer is a Ruby script;",
+        "# AWS_REGION keeps it from guessing the region over IMDSv1, which is disabled.",
+        "retry dnf install -y ruby",
+        f"retry curl -fsSL -o /tmp/codedeploy-install {url}",
+        "chmod 0755 /tmp/codedeploy-install",
+        'retry env AWS_REGION="$REGION" /tmp/codedeploy-install auto',
+        "# Talk to the IAM-authorised command service (codedeploy-commands-secure), so the",
+        "# instance role's policy decides what the agent may do.",
+        f"if grep -q '^:enable_auth_policy:' {CODEDEPLOY_AGENT_CONFIG}; then",
+        "  sed -i 's/^:enable_auth_policy:.*/:enable_auth_policy: true/' "
+        f"{CODEDEPLOY_AGENT_CONFIG}",
+        "else",
+        f"  echo ':enable_auth_policy: true' >> {CODEDEPLOY_AGENT_CONFIG}",
+        "fi",
+        "systemctl enable codedeploy-agent",
+        "# Once it polls, the deployment group's launch hook installs the last successful",
+        "# revision on this instance before it takes traffic.",
+        "systemctl restart codedeploy-agent",
+        "",
+    ]
+
+
 def render(spec: Bootstrap) -> str:
     """The user data script (plain text; the launch template base64-encodes it)."""
     app_json = json.dumps(dict(spec.app_config), indent=2, sort_keys=True)
@@ -106,53 +156,11 @@ def render(spec: Bootstrap) -> str:
         "",
     ]
     if spec.cloudwatch_agent_parameter:
-        # Both architectures' URLs are spelled out so the script carries literal,
-        # region-derived locations; the running machine picks its own.
-        amd64 = shlex.quote(cloudwatch_agent_url(spec.region, "amd64"))
-        arm64 = shlex.quote(cloudwatch_agent_url(spec.region, "arm64"))
-        lines += [
-            "# CloudWatch agent from the region's own bucket; config from SSM.",
-            *(
-                [f"# agent config digest: {spec.cloudwatch_agent_config_digest}"]
-                if spec.cloudwatch_agent_config_digest
-                else []
-            ),
-            'if [ "$AGENT_ARCH" = arm64 ]; then',
-            f"  CW_AGENT_URL={arm64}",
-            "else",
-            f"  CW_AGENT_URL={amd64}",
-            "fi",
-            'retry curl -fsSL -o /tmp/amazon-cloudwatch-agent.rpm "$CW_AGENT_URL"',
-            "retry dnf install -y /tmp/amazon-cloudwatch-agent.rpm",
-            "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config "
-            f"-m ec2 -s -c ssm:{shlex.quote(spec.cloudwatch_agent_parameter)}",
-            "",
-        ]
+        lines += _cloudwatch_agent_lines(spec, spec.cloudwatch_agent_parameter)
     if spec.seed_parameter:
         lines += _seed_lines(spec.seed_parameter)
     if spec.install_codedeploy_agent:
-        url = shlex.quote(codedeploy_install_url(spec.region))
-        lines += [
-            "# CodeDeploy agent from the region's own bucket. Its installer is a Ruby script;",
-            "# AWS_REGION keeps it from guessing the region over IMDSv1, which is disabled.",
-            "retry dnf install -y ruby",
-            f"retry curl -fsSL -o /tmp/codedeploy-install {url}",
-            "chmod 0755 /tmp/codedeploy-install",
-            'retry env AWS_REGION="$REGION" /tmp/codedeploy-install auto',
-            "# Talk to the IAM-authorised command service (codedeploy-commands-secure), so the",
-            "# instance role's policy decides what the agent may do.",
-            f"if grep -q '^:enable_auth_policy:' {CODEDEPLOY_AGENT_CONFIG}; then",
-            "  sed -i 's/^:enable_auth_policy:.*/:enable_auth_policy: true/' "
-            f"{CODEDEPLOY_AGENT_CONFIG}",
-            "else",
-            f"  echo ':enable_auth_policy: true' >> {CODEDEPLOY_AGENT_CONFIG}",
-            "fi",
-            "systemctl enable codedeploy-agent",
-            "# Once it polls, the deployment group's launch hook installs the last successful",
-            "# revision on this instance before it takes traffic.",
-            "systemctl restart codedeploy-agent",
-            "",
-        ]
+        lines += _codedeploy_agent_lines(spec.region)
     lines.append('echo "groundwork bootstrap finished"')
     return "\n".join(lines) + "\n"
 

@@ -72,6 +72,106 @@ def tls_only_policy(
     )
 
 
+_Options = Callable[..., pulumi.ResourceOptions]
+
+
+def _no_public_access(
+    name: str, bucket: aws.s3.Bucket, opts: _Options
+) -> tuple[aws.s3.BucketOwnershipControls, aws.s3.BucketPublicAccessBlock]:
+    """No ACLs (the owner owns every object) and every public access blocked."""
+    ownership = aws.s3.BucketOwnershipControls(
+        f"{name}-ownership",
+        bucket=bucket.id,
+        rule={"object_ownership": "BucketOwnerEnforced"},
+        opts=opts("ownership"),
+    )
+    public_access = aws.s3.BucketPublicAccessBlock(
+        f"{name}-public-access",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=opts("public-access"),
+    )
+    return ownership, public_access
+
+
+def _versioning_and_lock(
+    name: str,
+    bucket: aws.s3.Bucket,
+    versioned: bool,
+    object_lock: ObjectLock | None,
+    opts: _Options,
+) -> tuple[aws.s3.BucketVersioning | None, aws.s3.BucketObjectLockConfiguration | None]:
+    versioning = (
+        aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=opts("versioning"),
+        )
+        if versioned
+        else None
+    )
+    # The lock applies to versions: versioning must be on first.
+    after_versioning = [versioning] if versioning is not None else []
+    lock = (
+        aws.s3.BucketObjectLockConfiguration(
+            f"{name}-lock",
+            bucket=bucket.id,
+            object_lock_enabled="Enabled",
+            rule={"default_retention": {"mode": object_lock.mode, "days": object_lock.days}},
+            opts=opts("lock", after_versioning),
+        )
+        if object_lock is not None
+        else None
+    )
+    return versioning, lock
+
+
+def _encryption(
+    name: str,
+    bucket: aws.s3.Bucket,
+    kms_key_arn: pulumi.Input[str] | None,
+    opts: pulumi.ResourceOptions,
+) -> aws.s3.BucketServerSideEncryptionConfiguration:
+    return aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-encryption",
+        bucket=bucket.id,
+        rules=[
+            {
+                "apply_server_side_encryption_by_default": {
+                    "sse_algorithm": "aws:kms",
+                    "kms_master_key_id": kms_key_arn,
+                },
+                # One data key per bucket instead of a KMS call per object.
+                "bucket_key_enabled": True,
+            }
+            if kms_key_arn is not None
+            else {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}
+        ],
+        opts=opts,
+    )
+
+
+def _lifecycle(
+    name: str,
+    bucket: aws.s3.Bucket,
+    rules: Sequence[dict[str, Any]],
+    versioning: aws.s3.BucketVersioning | None,
+    opts: _Options,
+) -> aws.s3.BucketLifecycleConfiguration:
+    # Lifecycle rules on a versioned bucket act on versions: versioning goes first.
+    return aws.s3.BucketLifecycleConfiguration(
+        f"{name}-lifecycle",
+        bucket=bucket.id,
+        # The helpers build the SDK's keys as plain dicts; the shape is the SDK's ArgsDict.
+        rules=cast("list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]", list(rules)),
+        opts=opts("lifecycle", [versioning] if versioning is not None else []),
+    )
+
+
 def private_bucket(
     name: str,
     *,
@@ -110,62 +210,9 @@ def private_bucket(
         tags={"groundwork:purpose": purpose},
         opts=pulumi.ResourceOptions(parent=parent, protect=protect, provider=provider),
     )
-    ownership = aws.s3.BucketOwnershipControls(
-        f"{name}-ownership",
-        bucket=bucket.id,
-        rule={"object_ownership": "BucketOwnerEnforced"},
-        opts=opts("ownership"),
-    )
-    public_access = aws.s3.BucketPublicAccessBlock(
-        f"{name}-public-access",
-        bucket=bucket.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-        opts=opts("public-access"),
-    )
-    versioning = (
-        aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=opts("versioning"),
-        )
-        if versioned
-        else None
-    )
-    # Both need versioning on first: the lock applies to versions, and lifecycle rules on a
-    # versioned bucket act on versions.
-    after_versioning = [versioning] if versioning is not None else []
-    lock = (
-        aws.s3.BucketObjectLockConfiguration(
-            f"{name}-lock",
-            bucket=bucket.id,
-            object_lock_enabled="Enabled",
-            rule={"default_retention": {"mode": object_lock.mode, "days": object_lock.days}},
-            opts=opts("lock", after_versioning),
-        )
-        if object_lock is not None
-        else None
-    )
-    encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-        f"{name}-encryption",
-        bucket=bucket.id,
-        rules=[
-            {
-                "apply_server_side_encryption_by_default": {
-                    "sse_algorithm": "aws:kms",
-                    "kms_master_key_id": kms_key_arn,
-                },
-                # One data key per bucket instead of a KMS call per object.
-                "bucket_key_enabled": True,
-            }
-            if kms_key_arn is not None
-            else {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}
-        ],
-        opts=opts("encryption"),
-    )
+    ownership, public_access = _no_public_access(name, bucket, opts)
+    versioning, lock = _versioning_and_lock(name, bucket, versioned, object_lock, opts)
+    encryption = _encryption(name, bucket, kms_key_arn, opts("encryption"))
     policy = aws.s3.BucketPolicy(
         f"{name}-policy",
         bucket=bucket.id,
@@ -173,13 +220,7 @@ def private_bucket(
         # S3 rejects a policy put while the public access block is being changed.
         opts=opts("policy", [public_access]),
     )
-    lifecycle = aws.s3.BucketLifecycleConfiguration(
-        f"{name}-lifecycle",
-        bucket=bucket.id,
-        # Callers build rules as plain dicts of the SDK's keys (one shape per bucket purpose).
-        rules=cast("list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]", list(lifecycle_rules)),
-        opts=opts("lifecycle", after_versioning),
-    )
+    lifecycle = _lifecycle(name, bucket, lifecycle_rules, versioning, opts)
     return PrivateBucket(
         bucket=bucket,
         ownership=ownership,

@@ -24,3 +24,13 @@ def dns_suffix_of(region: str) -> str:
 def account_id(parent: pulumi.Resource) -> pulumi.Output[str]:
     """The deploying account, looked up rather than written down."""
     return aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent)).account_id
+
+
+def arn(
+    region: str, account: pulumi.Input[str], service: str, *resource: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """`arn:<partition>:<service>:<region>:<account>:<resource...>`, spelled from names so
+    that a policy holding it is known at preview."""
+    return pulumi.Output.concat(
+        "arn:", partition_of(region), ":", service, ":", region, ":", account, ":", *resource
+    )

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.outputs import register_all
+
 
 @dataclass(frozen=True)
 class SpendAlertsArgs:
@@ -98,6 +100,14 @@ class SpendAlerts(pulumi.ComponentResource):
             monitor_specification=monitor_specification(args.tag_key, args.tag_value),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self._anomaly_subscription(name, args, monitor)
+        self.budget_name = budget.name
+        self.monitor_arn = monitor.arn
+        register_all(self)
+
+    def _anomaly_subscription(
+        self, name: str, args: SpendAlertsArgs, monitor: aws.costexplorer.AnomalyMonitor
+    ) -> None:
         # SNS subscribers require IMMEDIATE: DAILY and WEEKLY summaries go to e-mail only.
         # https://docs.aws.amazon.com/cost-management/latest/userguide/manage-ad.html
         aws.costexplorer.AnomalySubscription(
@@ -119,6 +129,3 @@ class SpendAlerts(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
         )
-        self.budget_name = budget.name
-        self.monitor_arn = monitor.arn
-        self.register_outputs({"budgetName": self.budget_name, "monitorArn": self.monitor_arn})

@@ -32,6 +32,8 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components import context, iam, kms, providers
+from components.outputs import register_all
+from components.servicelogs import LOG_CLASS_TAG
 
 ENGINE = "postgres"
 PARAMETER_FAMILY = "postgres16"
@@ -134,10 +136,9 @@ class Database(pulumi.ComponentResource):
         self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("groundwork:data:Database", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        self._name, self._args = name, args
         partition = context.partition_of(args.region)
         account = context.account_id(self)
-
         key = kms.encryption_key(
             f"{name}-key",
             description="RDS storage, Performance Insights and the master-user secret",
@@ -147,7 +148,38 @@ class Database(pulumi.ComponentResource):
             protect=args.protect,
             break_glass_role_arn=args.break_glass_role_arn,
         )
+        sg, backup_sg = self._security_groups()
+        instance = self._instance(key, sg, partition, account)
+        if args.backup_replica_region:
+            self._replicate_backups(name, args, instance, partition, account)
+        if args.alerts_topic_arn is not None:
+            aws.rds.EventSubscription(
+                f"{name}-events",
+                sns_topic=args.alerts_topic_arn,
+                source_type="db-instance",
+                source_ids=[instance.identifier],
+                event_categories=list(EVENT_CATEGORIES),
+                enabled=True,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
+        self.identifier = instance.identifier
+        self.address = instance.address
+        self.endpoint = instance.endpoint
+        self.port = instance.port
+        self.arn = instance.arn
+        self.resource_id = instance.resource_id
+        self.database_name = args.database_name
+        self.security_group_id = sg.id
+        self.backup_client_security_group_id = backup_sg.id
+        self.master_secret_arn = instance.master_user_secrets.apply(_secret_arn)
+        self.kms_key_arn = key.arn
+        register_all(self)
+
+    def _security_groups(self) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
+        """The database's group, and the backup job's: every rule that opens the database."""
+        name, args = self._name, self._args
+        child = pulumi.ResourceOptions(parent=self)
         sg = aws.ec2.SecurityGroup(
             f"{name}-sg",
             vpc_id=args.vpc_id,
@@ -185,12 +217,15 @@ class Database(pulumi.ComponentResource):
                 description="PostgreSQL to the database",
                 opts=child,
             )
+        return sg, backup_sg
 
+    def _groups(self) -> tuple[aws.rds.SubnetGroup, aws.rds.ParameterGroup]:
+        name, args = self._name, self._args
         subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets",
             subnet_ids=list(args.private_subnet_ids),
             description="Private subnets of the database",
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         parameter_group = aws.rds.ParameterGroup(
             f"{name}-params",
@@ -200,45 +235,57 @@ class Database(pulumi.ComponentResource):
                 {"name": k, "value": v}
                 for k, v in sorted(parameters(args.slow_statement_ms).items())
             ],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+        return subnet_group, parameter_group
 
+    def _monitoring_role(
+        self, partition: str, account: pulumi.Output[str]
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
+        """The role Enhanced Monitoring publishes with."""
+        name = self._name
         monitoring_role = aws.iam.Role(
             f"{name}-monitoring-role",
             assume_role_policy=iam.to_json(
                 iam.assume_role_for_account("monitoring.rds.amazonaws.com", account)
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         monitoring_policy = aws.iam.RolePolicyAttachment(
             f"{name}-monitoring-policy",
             role=monitoring_role.name,
             policy_arn=f"arn:{partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+        return monitoring_role, monitoring_policy
 
-        log_groups = [
+    def _log_groups(self) -> list[aws.cloudwatch.LogGroup]:
+        """The groups RDS exports to, made first so that they carry retention and key."""
+        args = self._args
+        return [
             aws.cloudwatch.LogGroup(
-                f"{name}-log-{log}",
+                f"{self._name}-log-{log}",
                 name=log_group_name(args.identifier, log),
                 retention_in_days=args.log_retention_days,
                 kms_key_id=args.logs_key_arn,
-                tags={"groundwork:logClass": "runtime"},
+                tags={LOG_CLASS_TAG: "runtime"},
                 opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
             )
             for log in LOG_EXPORTS
         ]
 
-        # Unique per database (a delete-then-recreate must not collide with the last final
-        # snapshot) yet stable across updates: a random suffix kept in state, renewed only
-        # when the identifier changes.
-        snapshot_suffix = random.RandomId(
-            f"{name}-final-snapshot-suffix",
-            byte_length=4,
-            keepers={"identifier": args.identifier},
-            opts=child,
-        )
-        instance = aws.rds.Instance(
+    def _instance(
+        self,
+        key: aws.kms.Key,
+        sg: aws.ec2.SecurityGroup,
+        partition: str,
+        account: pulumi.Output[str],
+    ) -> aws.rds.Instance:
+        name, args = self._name, self._args
+        subnet_group, parameter_group = self._groups()
+        monitoring_role, monitoring_policy = self._monitoring_role(partition, account)
+        log_groups = self._log_groups()
+        return aws.rds.Instance(
             f"{name}-instance",
             identifier=args.identifier,
             engine=ENGINE,
@@ -270,11 +317,7 @@ class Database(pulumi.ComponentResource):
             delete_automated_backups=False,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=not args.final_snapshot,
-            final_snapshot_identifier=(
-                pulumi.Output.concat(args.identifier, "-final-", snapshot_suffix.hex)
-                if args.final_snapshot
-                else None
-            ),
+            final_snapshot_identifier=self._final_snapshot_identifier(),
             performance_insights_enabled=True,
             performance_insights_kms_key_id=key.arn,
             performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS,
@@ -290,38 +333,20 @@ class Database(pulumi.ComponentResource):
             ),
         )
 
-        if args.backup_replica_region:
-            self._replicate_backups(name, args, instance, partition, account)
-        if args.alerts_topic_arn is not None:
-            aws.rds.EventSubscription(
-                f"{name}-events",
-                sns_topic=args.alerts_topic_arn,
-                source_type="db-instance",
-                source_ids=[instance.identifier],
-                event_categories=list(EVENT_CATEGORIES),
-                enabled=True,
-                opts=child,
-            )
-
-        self.identifier = instance.identifier
-        self.address = instance.address
-        self.endpoint = instance.endpoint
-        self.port = instance.port
-        self.arn = instance.arn
-        self.resource_id = instance.resource_id
-        self.database_name = args.database_name
-        self.security_group_id = sg.id
-        self.backup_client_security_group_id = backup_sg.id
-        self.master_secret_arn = instance.master_user_secrets.apply(_secret_arn)
-        self.kms_key_arn = key.arn
-        self.register_outputs(
-            {
-                "identifier": self.identifier,
-                "endpoint": self.endpoint,
-                "securityGroupId": self.security_group_id,
-                "masterSecretArn": self.master_secret_arn,
-            }
+    def _final_snapshot_identifier(self) -> pulumi.Output[str] | None:
+        """Unique per database (a delete-then-recreate must not collide with the last final
+        snapshot) yet stable across updates: a random suffix kept in state, renewed only
+        when the identifier changes."""
+        args = self._args
+        snapshot_suffix = random.RandomId(
+            f"{self._name}-final-snapshot-suffix",
+            byte_length=4,
+            keepers={"identifier": args.identifier},
+            opts=pulumi.ResourceOptions(parent=self),
         )
+        if not args.final_snapshot:
+            return None
+        return pulumi.Output.concat(args.identifier, "-final-", snapshot_suffix.hex)
 
     def _replicate_backups(
         self,

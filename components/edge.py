@@ -34,7 +34,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, iam
-from components.servicelogs import LOG_CLASS_TAG
+from components.outputs import register_all
+from components.servicelogs import log_group
 
 # The access logs go under this prefix (ELB adds AWSLogs/<account>/... after it).
 ACCESS_LOG_PREFIX = "alb"
@@ -130,7 +131,7 @@ class AccessLogs(pulumi.ComponentResource):
             lambda values: values[0]
         )
         self.prefix = ACCESS_LOG_PREFIX
-        self.register_outputs({"bucketName": self.bucket_name})
+        register_all(self)
 
 
 def managed_rule(name: str, priority: int, count_only: bool) -> aws.wafv2.WebAclRuleArgsDict:
@@ -193,8 +194,6 @@ class WebFirewall(pulumi.ComponentResource):
         super().__init__("groundwork:edge:WebFirewall", name, None, opts)
         if not args.log_group_name.startswith(WAF_LOG_PREFIX):
             raise ValueError(f"{name}: WAF log group must start with {WAF_LOG_PREFIX!r}")
-        partition = context.partition_of(args.region)
-        account = context.account_id(self)
         count_only = args.mode == "count"
         rules = [managed_rule(g, i, count_only) for i, g in enumerate(MANAGED_RULE_GROUPS)]
         rules.append(rate_rule(args.rate_limit_per_5_min, len(rules), count_only))
@@ -213,14 +212,25 @@ class WebFirewall(pulumi.ComponentResource):
             web_acl_arn=acl.arn,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        group = aws.cloudwatch.LogGroup(
+        group = self._logging(name, args, acl)
+        self.web_acl_arn = acl.arn
+        self.log_group_name = group.name
+        register_all(self)
+
+    def _logging(
+        self, name: str, args: WebFirewallArgs, acl: aws.wafv2.WebAcl
+    ) -> aws.cloudwatch.LogGroup:
+        """The ACL's log group, the resource policy that lets WAF deliver into it, the link."""
+        group = log_group(
             f"{name}-logs",
+            self,
             name=args.log_group_name,
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.logs_key_arn,
-            tags={LOG_CLASS_TAG: "audit"},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            retention_days=args.log_retention_days,
+            kms_key_arn=args.logs_key_arn,
+            log_class="audit",
+            protect=args.protect,
         )
+        account = context.account_id(self)
         delivery = aws.cloudwatch.LogResourcePolicy(
             f"{name}-log-delivery",
             policy_name=f"{args.log_group_name}-delivery",
@@ -231,23 +241,18 @@ class WebFirewall(pulumi.ComponentResource):
                         "Effect": "Allow",
                         "Principal": {"Service": LOG_DELIVERY},
                         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        "Resource": pulumi.Output.concat(
-                            "arn:",
-                            partition,
-                            ":logs:",
+                        "Resource": context.arn(
                             args.region,
-                            ":",
                             account,
-                            ":log-group:",
+                            "logs",
+                            "log-group:",
                             args.log_group_name,
                             ":log-stream:*",
                         ),
                         "Condition": {
                             "StringEquals": {"aws:SourceAccount": account},
                             "ArnLike": {
-                                "aws:SourceArn": pulumi.Output.concat(
-                                    "arn:", partition, ":logs:", args.region, ":", account, ":*"
-                                )
+                                "aws:SourceArn": context.arn(args.region, account, "logs", "*")
                             },
                         },
                     }
@@ -262,6 +267,4 @@ class WebFirewall(pulumi.ComponentResource):
             redacted_fields=[{"single_header": {"name": h}} for h in REDACTED_HEADERS],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[delivery]),
         )
-        self.web_acl_arn = acl.arn
-        self.log_group_name = group.name
-        self.register_outputs({"webAclArn": self.web_acl_arn, "logGroupName": group.name})
+        return group

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components import context, kms
+from components.outputs import register_all
 
 
 @dataclass(frozen=True)
@@ -57,4 +58,4 @@ class Encryption(pulumi.ComponentResource):
             protect=args.protect,
         )
         self.logs_key_arn = logs_key.arn
-        self.register_outputs({"logsKeyArn": self.logs_key_arn})
+        register_all(self)

@@ -2,7 +2,8 @@
 
 Documents are dicts that may hold Outputs; `to_json` turns one into an `Output[str]`. Using
 `aws.iam.get_policy_document` instead would make every policy an invoke result, unknown to
-the policy pack during preview.
+the policy pack during preview. `role_with_policy` is the one resource shape built here: a
+role and its single inline policy, which many components need.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
 Statement = dict[str, Any]
 
@@ -63,3 +65,25 @@ def lambda_trust() -> dict[str, Any]:
     condition keys for execution roles (a condition on a missing key would deny), and only
     principals allowed iam:PassRole in this account can hand the role to a function."""
     return assume_role("lambda.amazonaws.com")
+
+
+def role_with_policy(
+    role_name: str,
+    policy_name: str,
+    parent: pulumi.Resource,
+    trust: Mapping[str, Any],
+    document: Mapping[str, Any],
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """A role that `trust` may assume, with `document` as its one inline policy."""
+    role = aws.iam.Role(
+        role_name,
+        assume_role_policy=to_json(trust),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    policy = aws.iam.RolePolicy(
+        policy_name,
+        role=role.id,
+        policy=to_json(document),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return role, policy

@@ -25,6 +25,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import context, contracts, iam
+from components.outputs import register_all
+from components.servicelogs import LOG_CLASS_TAG
 
 # Metric names the filters publish (namespace comes from the args).
 ERROR_LOG_METRIC = "ErrorLogEvents"
@@ -241,61 +243,15 @@ class Logging(pulumi.ComponentResource):
         self, name: str, args: LoggingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("groundwork:observability:Logging", name, None, opts)
-        partition = context.partition_of(args.region)
+        self._name, self._args = name, args
         prefix = args.name_prefix.rstrip("/")
         host_namespace = f"{args.metric_namespace}/Host"
-        # `/groundwork/prod` -> `groundwork-prod`, for names that take no slashes.
-        slug = prefix.strip("/").replace("/", "-")
-
         runtime_name, error_name = f"{prefix}/app/runtime", f"{prefix}/app/error"
         parameter_name = f"{prefix}/cloudwatch-agent/config"
-        groups: dict[str, aws.cloudwatch.LogGroup] = {}
-        for log_class, group_name, days in (
-            ("runtime", runtime_name, args.runtime_retention_days),
-            ("error", error_name, args.error_retention_days),
-        ):
-            group = aws.cloudwatch.LogGroup(
-                f"{name}-{log_class}",
-                name=group_name,
-                retention_in_days=days,
-                kms_key_id=args.kms_key_arn,
-                tags={"groundwork:logClass": log_class},
-                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-            )
-            aws.cloudwatch.LogDataProtectionPolicy(
-                f"{name}-{log_class}-data-protection",
-                log_group_name=group.name,
-                policy_document=json.dumps(
-                    data_protection_policy(f"{slug}-{log_class}", partition)
-                ),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            groups[log_class] = group
+        groups = self._log_groups(prefix, {"runtime": runtime_name, "error": error_name})
         runtime, error = groups["runtime"], groups["error"]
-
-        for role, group, pattern, metric, default in (
-            ("error-events", error, ERROR_LOG_PATTERN, ERROR_LOG_METRIC, None),
-            # A zero for every non-matching runtime line keeps the series continuous.
-            ("runtime-errors", runtime, RUNTIME_ERROR_PATTERN, RUNTIME_ERROR_METRIC, "0"),
-        ):
-            aws.cloudwatch.LogMetricFilter(
-                f"{name}-{role}",
-                log_group_name=group.name,
-                pattern=pattern,
-                metric_transformation=_count_of(metric, args.metric_namespace, default),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-
-        for key, saved in QUERIES.items():
-            aws.cloudwatch.QueryDefinition(
-                f"{name}-query-{key}",
-                # A slash makes a folder in the console: one folder per stack.
-                name=f"{prefix.strip('/')}/{saved.title}",
-                log_group_names=[groups[g].name for g in saved.groups],
-                query_string=saved.query,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-
+        self._metric_filters(runtime, error)
+        self._queries(prefix, groups)
         config_json = pulumi.Output.all(runtime.name, error.name).apply(
             lambda names: json.dumps(
                 agent_config(names[0], names[1], host_namespace), indent=2, sort_keys=True
@@ -323,14 +279,10 @@ class Logging(pulumi.ComponentResource):
         # known at preview, where the policy pack can judge it.
         account = context.account_id(self)
         group_arns = [
-            pulumi.Output.concat(
-                "arn:", partition, ":logs:", args.region, ":", account, ":log-group:", group_name
-            )
+            context.arn(args.region, account, "logs", "log-group:", group_name)
             for group_name in (runtime_name, error_name)
         ]
-        parameter_arn = pulumi.Output.concat(
-            "arn:", partition, ":ssm:", args.region, ":", account, ":parameter", parameter_name
-        )
+        parameter_arn = context.arn(args.region, account, "ssm", "parameter", parameter_name)
         self.agent_policy_json = iam.to_json(
             agent_policy(group_arns, parameter_arn, host_namespace)
         )
@@ -338,13 +290,62 @@ class Logging(pulumi.ComponentResource):
         self.error_log_metric_name = ERROR_LOG_METRIC
         self.runtime_error_metric_name = RUNTIME_ERROR_METRIC
         self.host_metrics_namespace = host_namespace
-        self.register_outputs(
-            {
-                "runtimeLogGroupName": self.runtime_log_group_name,
-                "errorLogGroupName": self.error_log_group_name,
-                "agentConfigParameterName": self.agent_config_parameter_name,
-            }
-        )
+        register_all(self)
+
+    def _log_groups(self, prefix: str, names: dict[str, str]) -> dict[str, aws.cloudwatch.LogGroup]:
+        """The runtime and error groups (log class -> group), each with its masking policy."""
+        name, args = self._name, self._args
+        partition = context.partition_of(args.region)
+        # `/groundwork/prod` -> `groundwork-prod`, for names that take no slashes.
+        slug = prefix.strip("/").replace("/", "-")
+        days = {"runtime": args.runtime_retention_days, "error": args.error_retention_days}
+        groups: dict[str, aws.cloudwatch.LogGroup] = {}
+        for log_class, group_name in names.items():
+            group = aws.cloudwatch.LogGroup(
+                f"{name}-{log_class}",
+                name=group_name,
+                retention_in_days=days[log_class],
+                kms_key_id=args.kms_key_arn,
+                tags={LOG_CLASS_TAG: log_class},
+                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            )
+            aws.cloudwatch.LogDataProtectionPolicy(
+                f"{name}-{log_class}-data-protection",
+                log_group_name=group.name,
+                policy_document=json.dumps(
+                    data_protection_policy(f"{slug}-{log_class}", partition)
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            groups[log_class] = group
+        return groups
+
+    def _metric_filters(
+        self, runtime: aws.cloudwatch.LogGroup, error: aws.cloudwatch.LogGroup
+    ) -> None:
+        for role, group, pattern, metric, default in (
+            ("error-events", error, ERROR_LOG_PATTERN, ERROR_LOG_METRIC, None),
+            # A zero for every non-matching runtime line keeps the series continuous.
+            ("runtime-errors", runtime, RUNTIME_ERROR_PATTERN, RUNTIME_ERROR_METRIC, "0"),
+        ):
+            aws.cloudwatch.LogMetricFilter(
+                f"{self._name}-{role}",
+                log_group_name=group.name,
+                pattern=pattern,
+                metric_transformation=_count_of(metric, self._args.metric_namespace, default),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+    def _queries(self, prefix: str, groups: dict[str, aws.cloudwatch.LogGroup]) -> None:
+        for key, saved in QUERIES.items():
+            aws.cloudwatch.QueryDefinition(
+                f"{self._name}-query-{key}",
+                # A slash makes a folder in the console: one folder per stack.
+                name=f"{prefix.strip('/')}/{saved.title}",
+                log_group_names=[groups[g].name for g in saved.groups],
+                query_string=saved.query,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
 
 def _count_of(

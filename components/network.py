@@ -18,6 +18,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import context, iam, subnets
+from components.outputs import register_all
+from components.servicelogs import LOG_CLASS_TAG
 
 # Interface endpoints private subnets need when they have no NAT: Session Manager, logs and
 # metrics (CloudWatch agent), secrets, KMS, STS, CodeDeploy and Firehose (app events).
@@ -76,16 +78,44 @@ class Network(pulumi.ComponentResource):
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("groundwork:network:Network", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        public_cidrs, private_cidrs = subnets.layout(args.cidr, args.az_count)
+        self._name, self._args = name, args
+        self._public_cidrs, self._private_cidrs = subnets.layout(args.cidr, args.az_count)
+        vpc = self._vpc()
+        az_names = self._availability_zones()
+        igw, public = self._public_subnets(vpc, az_names)
+        private = self._private_subnets(vpc, az_names)
+        nats = self._nat_gateways(igw, public)
+        private_rts = self._private_routes(vpc, private, nats)
+        aws.ec2.VpcEndpoint(
+            f"{name}-s3-endpoint",
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{args.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[rt.id for rt in private_rts],
+            tags={"Name": f"{name}-s3"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        if args.nat_gateways == "none":
+            self._interface_endpoints(name, args, vpc, private)
+        self._flow_logs(name, args, vpc)
 
+        self.vpc_id = vpc.id
+        self.vpc_cidr = args.cidr
+        self.public_subnet_ids = [s.id for s in public]
+        self.private_subnet_ids = [s.id for s in private]
+        self.private_route_table_ids = [rt.id for rt in private_rts]
+        self.availability_zones = az_names
+        register_all(self)
+
+    def _vpc(self) -> aws.ec2.Vpc:
+        name = self._name
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
-            cidr_block=args.cidr,
+            cidr_block=self._args.cidr,
             enable_dns_hostnames=True,
             enable_dns_support=True,
             tags={"Name": f"{name}-vpc"},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         # Managing the default security group with no rules strips the allow-all rules AWS
         # puts on it, so nothing can fall back to it (Security Hub EC2.2).
@@ -93,19 +123,28 @@ class Network(pulumi.ComponentResource):
             f"{name}-default-sg",
             vpc_id=vpc.id,
             tags={"Name": f"{name}-default-locked"},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+        return vpc
 
+    def _availability_zones(self) -> list[pulumi.Output[str]]:
+        az_count = self._args.az_count
         zones = aws.get_availability_zones_output(
             state="available",
             filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
-        az_names = [
-            zones.names.apply(lambda names, i=i: _pick_az(names, i, args.az_count))
-            for i in range(args.az_count)
+        return [
+            zones.names.apply(lambda names, i=i: _pick_az(names, i, az_count))
+            for i in range(az_count)
         ]
 
+    def _public_subnets(
+        self, vpc: aws.ec2.Vpc, az_names: list[pulumi.Output[str]]
+    ) -> tuple[aws.ec2.InternetGateway, list[aws.ec2.Subnet]]:
+        """One public subnet per AZ, routed to the internet gateway."""
+        name = self._name
+        child = pulumi.ResourceOptions(parent=self)
         igw = aws.ec2.InternetGateway(
             f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{name}-igw"}, opts=child
         )
@@ -119,14 +158,12 @@ class Network(pulumi.ComponentResource):
             gateway_id=igw.id,
             opts=child,
         )
-
         public: list[aws.ec2.Subnet] = []
-        private: list[aws.ec2.Subnet] = []
-        for i in range(args.az_count):
+        for i, cidr in enumerate(self._public_cidrs):
             pub = aws.ec2.Subnet(
                 f"{name}-public-{i}",
                 vpc_id=vpc.id,
-                cidr_block=public_cidrs[i],
+                cidr_block=cidr,
                 availability_zone=az_names[i],
                 map_public_ip_on_launch=False,
                 tags={"Name": f"{name}-public-{i}", "groundwork:tier": "public"},
@@ -136,22 +173,36 @@ class Network(pulumi.ComponentResource):
                 f"{name}-public-{i}-rta", subnet_id=pub.id, route_table_id=public_rt.id, opts=child
             )
             public.append(pub)
-            private.append(
-                aws.ec2.Subnet(
-                    f"{name}-private-{i}",
-                    vpc_id=vpc.id,
-                    cidr_block=private_cidrs[i],
-                    availability_zone=az_names[i],
-                    map_public_ip_on_launch=False,
-                    tags={"Name": f"{name}-private-{i}", "groundwork:tier": "private"},
-                    opts=child,
-                )
-            )
+        return igw, public
 
+    def _private_subnets(
+        self, vpc: aws.ec2.Vpc, az_names: list[pulumi.Output[str]]
+    ) -> list[aws.ec2.Subnet]:
+        name = self._name
+        return [
+            aws.ec2.Subnet(
+                f"{name}-private-{i}",
+                vpc_id=vpc.id,
+                cidr_block=cidr,
+                availability_zone=az_names[i],
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-private-{i}", "groundwork:tier": "private"},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for i, cidr in enumerate(self._private_cidrs)
+        ]
+
+    def _nat_gateways(
+        self, igw: aws.ec2.InternetGateway, public: list[aws.ec2.Subnet]
+    ) -> list[aws.ec2.NatGateway]:
+        name, args = self._name, self._args
         nats: list[aws.ec2.NatGateway] = []
         for i in range(_nat_count(args.nat_gateways, args.az_count)):
             eip = aws.ec2.Eip(
-                f"{name}-nat-{i}-eip", domain="vpc", tags={"Name": f"{name}-nat-{i}"}, opts=child
+                f"{name}-nat-{i}-eip",
+                domain="vpc",
+                tags={"Name": f"{name}-nat-{i}"},
+                opts=pulumi.ResourceOptions(parent=self),
             )
             nats.append(
                 aws.ec2.NatGateway(
@@ -162,7 +213,16 @@ class Network(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
                 )
             )
+        return nats
 
+    def _private_routes(
+        self,
+        vpc: aws.ec2.Vpc,
+        private: list[aws.ec2.Subnet],
+        nats: list[aws.ec2.NatGateway],
+    ) -> list[aws.ec2.RouteTable]:
+        name = self._name
+        child = pulumi.ResourceOptions(parent=self)
         private_rts: list[aws.ec2.RouteTable] = []
         for i, subnet in enumerate(private):
             rt = aws.ec2.RouteTable(
@@ -184,34 +244,7 @@ class Network(pulumi.ComponentResource):
                 f"{name}-private-{i}-rta", subnet_id=subnet.id, route_table_id=rt.id, opts=child
             )
             private_rts.append(rt)
-
-        aws.ec2.VpcEndpoint(
-            f"{name}-s3-endpoint",
-            vpc_id=vpc.id,
-            service_name=f"com.amazonaws.{args.region}.s3",
-            vpc_endpoint_type="Gateway",
-            route_table_ids=[rt.id for rt in private_rts],
-            tags={"Name": f"{name}-s3"},
-            opts=child,
-        )
-        if args.nat_gateways == "none":
-            self._interface_endpoints(name, args, vpc, private)
-
-        self._flow_logs(name, args, vpc)
-
-        self.vpc_id = vpc.id
-        self.vpc_cidr = args.cidr
-        self.public_subnet_ids = [s.id for s in public]
-        self.private_subnet_ids = [s.id for s in private]
-        self.private_route_table_ids = [rt.id for rt in private_rts]
-        self.availability_zones = az_names
-        self.register_outputs(
-            {
-                "vpcId": self.vpc_id,
-                "publicSubnetIds": self.public_subnet_ids,
-                "privateSubnetIds": self.private_subnet_ids,
-            }
-        )
+        return private_rts
 
     def _interface_endpoints(
         self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, private: list[aws.ec2.Subnet]
@@ -251,7 +284,7 @@ class Network(pulumi.ComponentResource):
             f"{name}-flow-logs",
             retention_in_days=args.flow_log_retention_days,
             kms_key_id=args.log_kms_key_arn,
-            tags={"groundwork:logClass": "audit"},
+            tags={LOG_CLASS_TAG: "audit"},
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         role = aws.iam.Role(

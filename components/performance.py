@@ -20,13 +20,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, iam, kms
 from components import dashboard as dash
+from components.outputs import register_all
 from components.servicelogs import ServiceLogGroup, ServiceLogSettings, ServiceLogSettingsArgs
 
 ALB = "AWS/ApplicationELB"
@@ -95,7 +96,7 @@ class PerformanceMonitoringArgs:
     logs_key_arn: pulumi.Input[str]
     canary_name: str
     dashboard_name: str
-    # Prefix of the names this component must choose (the composite alarm's).
+    # Prefix of every alarm's name, e.g. `groundwork-prod`: `<prefix>-latency-p95`, ...
     alarm_name_prefix: str
     latency_p95_ms: int = 500
     latency_evaluation_periods: int = 5
@@ -141,19 +142,53 @@ class PerformanceMonitoring(pulumi.ComponentResource):
     ) -> None:
         super().__init__("groundwork:observability:PerformanceMonitoring", name, None, opts)
         _validate(name, args)
-        child = pulumi.ResourceOptions(parent=self)
-        partition = context.partition_of(args.region)
-        account = context.account_id(self)
-        topic = args.alerts_topic_arn
-        lb_dims = {"LoadBalancer": args.alb_arn_suffix}
-        tg_dims = {"LoadBalancer": args.alb_arn_suffix, "TargetGroup": args.target_group_arn_suffix}
-        asg_dims = {"AutoScalingGroupName": args.asg_name}
-        canary_dims = {"CanaryName": args.canary_name}
-        threshold_seconds = args.latency_p95_ms / 1000
+        self._name, self._args = name, args
+        self._dims = _Dimensions(
+            lb={"LoadBalancer": args.alb_arn_suffix},
+            tg={"LoadBalancer": args.alb_arn_suffix, "TargetGroup": args.target_group_arn_suffix},
+            asg={"AutoScalingGroupName": args.asg_name},
+            canary={"CanaryName": args.canary_name},
+        )
+        latency = self._latency_alarm()
+        error_rate = self._error_rate_alarm()
+        anomaly = self._request_anomaly_alarm()
+        capacity = self._capacity_alarm()
+        canary, bucket = self._canary()
+        canary_alarm = self._canary_alarm(canary)
+        unhealthy = self._service_unhealthy_alarm([latency, error_rate, canary_alarm])
+        alarm_arns = [
+            unhealthy.arn,
+            latency.arn,
+            error_rate.arn,
+            canary_alarm.arn,
+            anomaly.arn,
+            capacity.arn,
+        ]
+        widgets = _widgets(args, self._dims, alarm_arns)
+        board = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=args.dashboard_name,
+            dashboard_body=pulumi.Output.json_dumps(dash.render(widgets, args.region)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
-        # ---- alarms -------------------------------------------------------------------
-        latency = aws.cloudwatch.MetricAlarm(
-            f"{name}-latency-p95",
+        self.dashboard_name = board.dashboard_name
+        self.latency_alarm_arn = latency.arn
+        self.latency_alarm_name = latency.name
+        self.error_rate_alarm_arn = error_rate.arn
+        self.request_anomaly_alarm_arn = anomaly.arn
+        self.capacity_alarm_arn = capacity.arn
+        self.canary_alarm_arn = canary_alarm.arn
+        self.service_unhealthy_alarm_arn = unhealthy.arn
+        self.canary_name = args.canary_name
+        self.artifact_bucket_name = bucket.bucket
+        register_all(self)
+
+    def _latency_alarm(self) -> aws.cloudwatch.MetricAlarm:
+        args, topic = self._args, self._args.alerts_topic_arn
+        return aws.cloudwatch.MetricAlarm(
+            f"{self._name}-latency-p95",
+            name=f"{self._args.alarm_name_prefix}-latency-p95",
             alarm_description=(
                 f"p95 target response time above {args.latency_p95_ms} ms in "
                 f"{args.latency_datapoints_to_alarm} of {args.latency_evaluation_periods} minutes"
@@ -161,23 +196,27 @@ class PerformanceMonitoring(pulumi.ComponentResource):
             ),
             namespace=ALB,
             metric_name="TargetResponseTime",
-            dimensions=tg_dims,
+            dimensions=self._dims.tg,
             extended_statistic="p95",
             period=60,
             evaluation_periods=args.latency_evaluation_periods,
             datapoints_to_alarm=args.latency_datapoints_to_alarm,
-            threshold=threshold_seconds,
+            threshold=args.latency_p95_ms / 1000,
             comparison_operator="GreaterThanThreshold",
             # No requests means no latency to worry about.
             treat_missing_data="notBreaching",
             actions_enabled=True,
             alarm_actions=[topic, *args.latency_alarm_actions],
             ok_actions=[topic],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _error_rate_alarm(self) -> aws.cloudwatch.MetricAlarm:
+        args, topic, lb_dims = self._args, self._args.alerts_topic_arn, self._dims.lb
         m = _query_metric
-        error_rate = aws.cloudwatch.MetricAlarm(
-            f"{name}-5xx-rate",
+        return aws.cloudwatch.MetricAlarm(
+            f"{self._name}-5xx-rate",
+            name=f"{self._args.alarm_name_prefix}-5xx-rate",
             alarm_description=(
                 f"5xx responses above {args.error_rate_percent:g} % of requests in "
                 f"{ERROR_RATE_DATAPOINTS} of {ERROR_RATE_PERIODS} minutes"
@@ -204,17 +243,23 @@ class PerformanceMonitoring(pulumi.ComponentResource):
             actions_enabled=True,
             alarm_actions=[topic],
             ok_actions=[topic],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        anomaly = aws.cloudwatch.MetricAlarm(
-            f"{name}-request-anomaly",
+
+    def _request_anomaly_alarm(self) -> aws.cloudwatch.MetricAlarm:
+        args, topic = self._args, self._args.alerts_topic_arn
+        return aws.cloudwatch.MetricAlarm(
+            f"{self._name}-request-anomaly",
+            name=f"{self._args.alarm_name_prefix}-request-anomaly",
             alarm_description=(
                 f"Request count above its expected band ({args.request_anomaly_band:g} standard "
                 "deviations) - a surge the capacity may not be ready for"
             ),
             metric_queries=[
                 {
-                    **m("m1", ALB, "RequestCount", lb_dims, "Sum", ANOMALY_PERIOD),
+                    **_query_metric(
+                        "m1", ALB, "RequestCount", self._dims.lb, "Sum", ANOMALY_PERIOD
+                    ),
                     "return_data": True,
                 },
                 {
@@ -232,18 +277,21 @@ class PerformanceMonitoring(pulumi.ComponentResource):
             actions_enabled=True,
             alarm_actions=[topic],
             ok_actions=[topic],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        capacity = aws.cloudwatch.MetricAlarm(
-            f"{name}-capacity-shortfall",
+    def _capacity_alarm(self) -> aws.cloudwatch.MetricAlarm:
+        topic, asg_dims = self._args.alerts_topic_arn, self._dims.asg
+        return aws.cloudwatch.MetricAlarm(
+            f"{self._name}-capacity-shortfall",
+            name=f"{self._args.alarm_name_prefix}-capacity-shortfall",
             alarm_description=(
                 f"Fewer instances in service than desired for {CAPACITY_PERIODS} minutes: "
                 "instances fail to launch or to pass health checks, so scaling cannot help"
             ),
             metric_queries=[
-                m("m1", ASG_NS, "GroupDesiredCapacity", asg_dims, "Maximum", 60),
-                m("m2", ASG_NS, "GroupInServiceInstances", asg_dims, "Minimum", 60),
+                _query_metric("m1", ASG_NS, "GroupDesiredCapacity", asg_dims, "Maximum", 60),
+                _query_metric("m2", ASG_NS, "GroupInServiceInstances", asg_dims, "Minimum", 60),
                 {
                     "id": "e1",
                     "expression": "FILL(m1, 0) - FILL(m2, 0)",
@@ -260,15 +308,17 @@ class PerformanceMonitoring(pulumi.ComponentResource):
             actions_enabled=True,
             alarm_actions=[topic],
             ok_actions=[topic],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        # ---- synthetic health check ---------------------------------------------------
+    def _artifact_bucket(self) -> tuple[buckets.PrivateBucket, pulumi.Output[str]]:
+        """The canary's run artifacts, encrypted with a key of their own; and that key's ARN."""
+        name, args = self._name, self._args
         key = kms.encryption_key(
             f"{name}-canary-key",
             description="Synthetics canary artifacts",
-            partition=partition,
-            account=account,
+            partition=context.partition_of(args.region),
+            account=context.account_id(self),
             parent=self,
             protect=args.protect,
         )
@@ -296,11 +346,13 @@ class PerformanceMonitoring(pulumi.ComponentResource):
                 },
             ],
         )
-        bucket = artifacts.bucket
+        return artifacts, key.arn
+
+    def _canary_code(self, artifacts: buckets.PrivateBucket) -> aws.s3.BucketObjectv2:
         source = CANARY_SOURCE.read_bytes()
-        code = aws.s3.BucketObjectv2(
-            f"{name}-canary-code",
-            bucket=bucket.id,
+        return aws.s3.BucketObjectv2(
+            f"{self._name}-canary-code",
+            bucket=artifacts.bucket.id,
             # The key changes with the script, which is what makes the canary pick it up.
             key=f"canary-code/{CANARY_SOURCE.stem}-{hashlib.sha256(source).hexdigest()[:16]}.zip",
             source=pulumi.AssetArchive(
@@ -310,48 +362,36 @@ class PerformanceMonitoring(pulumi.ComponentResource):
                 parent=self, depends_on=[artifacts.encryption, artifacts.ownership]
             ),
         )
+
+    def _canary_role(
+        self, bucket: aws.s3.Bucket, key_arn: pulumi.Output[str]
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        args = self._args
         canary_logs = pulumi.Output.concat(
-            "arn:", partition, ":logs:", args.region, ":", account,
-            ":log-group:/aws/lambda/cwsyn-", args.canary_name, "-*",
+            "arn:", context.partition_of(args.region), ":logs:", args.region, ":",
+            context.account_id(self), ":log-group:/aws/lambda/cwsyn-", args.canary_name, "-*",
         )  # fmt: skip
         role = aws.iam.Role(
-            f"{name}-canary-role",
+            f"{self._name}-canary-role",
             description=f"Synthetics canary {args.canary_name}",
             assume_role_policy=iam.to_json(iam.lambda_trust()),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         role_policy = aws.iam.RolePolicy(
-            f"{name}-canary-policy",
+            f"{self._name}-canary-policy",
             role=role.id,
-            policy=iam.to_json(
-                iam.document(
-                    iam.statement(
-                        ["s3:PutObject", "s3:GetObject"],
-                        [pulumi.Output.concat(bucket.arn, "/", CANARY_RUNS_PREFIX, "*")],
-                        sid="WriteRunArtifacts",
-                    ),
-                    iam.statement(["s3:GetBucketLocation"], [bucket.arn], sid="FindBucket"),
-                    # The Synthetics runtime lists buckets before it uploads; this action has
-                    # no resource-level form.
-                    iam.statement(["s3:ListAllMyBuckets"], ["*"], sid="ListBuckets"),
-                    iam.statement(
-                        ["kms:GenerateDataKey", "kms:Decrypt"], [key.arn], sid="EncryptArtifacts"
-                    ),
-                    iam.statement(
-                        ["cloudwatch:PutMetricData"],
-                        ["*"],
-                        sid="PublishCanaryMetrics",
-                        conditions={"StringEquals": {"cloudwatch:namespace": SYNTHETICS}},
-                    ),
-                    iam.statement(
-                        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                        [canary_logs],
-                        sid="CanaryLogs",
-                    ),
-                )
-            ),
-            opts=child,
+            policy=iam.to_json(canary_policy(bucket.arn, key_arn, canary_logs)),
+            opts=pulumi.ResourceOptions(parent=self),
         )
+        return role, role_policy
+
+    def _canary(self) -> tuple[aws.synthetics.Canary, aws.s3.Bucket]:
+        """A synthetic health check of the site, and the bucket its runs go to."""
+        name, args = self._name, self._args
+        artifacts, key_arn = self._artifact_bucket()
+        bucket = artifacts.bucket
+        code = self._canary_code(artifacts)
+        role, role_policy = self._canary_role(bucket, key_arn)
         target_url = pulumi.Output.concat(args.site_url, args.health_check_path)
         canary = aws.synthetics.Canary(
             f"{name}-canary",
@@ -365,7 +405,7 @@ class PerformanceMonitoring(pulumi.ComponentResource):
                 "s3://", bucket.bucket, "/", CANARY_RUNS_PREFIX
             ),
             artifact_config={
-                "s3_encryption": {"encryption_mode": "SSE_KMS", "kms_key_arn": key.arn}
+                "s3_encryption": {"encryption_mode": "SSE_KMS", "kms_key_arn": key_arn}
             },
             schedule={"expression": canary_schedule(args.canary_interval_minutes)},
             run_config={
@@ -380,8 +420,13 @@ class PerformanceMonitoring(pulumi.ComponentResource):
             delete_lambda=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
         )
+        self._canary_log_settings(canary)
+        return canary, bucket
+
+    def _canary_log_settings(self, canary: aws.synthetics.Canary) -> None:
+        args = self._args
         ServiceLogSettings(
-            f"{name}-canary-log-settings",
+            f"{self._name}-canary-log-settings",
             ServiceLogSettingsArgs(
                 region=args.region,
                 logs_key_arn=args.logs_key_arn,
@@ -398,20 +443,23 @@ class PerformanceMonitoring(pulumi.ComponentResource):
                 own_retention_days=args.canary_log_retention_days,
                 protect=args.protect,
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        canary_period = args.canary_interval_minutes * 60
-        canary_alarm = aws.cloudwatch.MetricAlarm(
-            f"{name}-canary-success",
+
+    def _canary_alarm(self, canary: aws.synthetics.Canary) -> aws.cloudwatch.MetricAlarm:
+        args, topic = self._args, self._args.alerts_topic_arn
+        return aws.cloudwatch.MetricAlarm(
+            f"{self._name}-canary-success",
+            name=f"{self._args.alarm_name_prefix}-canary-success",
             alarm_description=(
                 f"Health check {args.health_check_path} failed in 2 of the last 3 runs of canary "
                 f"{args.canary_name}"
             ),
             namespace=SYNTHETICS,
             metric_name="SuccessPercent",
-            dimensions=canary_dims,
+            dimensions=self._dims.canary,
             statistic="Average",
-            period=canary_period,
+            period=args.canary_interval_minutes * 60,
             evaluation_periods=3,
             datapoints_to_alarm=2,
             threshold=90,
@@ -424,9 +472,13 @@ class PerformanceMonitoring(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[canary]),
         )
 
-        members = [latency.name, error_rate.name, canary_alarm.name, *args.extra_alarms]
-        unhealthy = aws.cloudwatch.CompositeAlarm(
-            f"{name}-service-unhealthy",
+    def _service_unhealthy_alarm(
+        self, alarms: list[aws.cloudwatch.MetricAlarm]
+    ) -> aws.cloudwatch.CompositeAlarm:
+        args, topic = self._args, self._args.alerts_topic_arn
+        members = [*(alarm.name for alarm in alarms), *args.extra_alarms]
+        return aws.cloudwatch.CompositeAlarm(
+            f"{self._name}-service-unhealthy",
             alarm_name=f"{args.alarm_name_prefix}-service-unhealthy",
             alarm_description=(
                 "The service is unhealthy: slow, failing requests or failing health checks"
@@ -437,43 +489,47 @@ class PerformanceMonitoring(pulumi.ComponentResource):
             actions_enabled=True,
             alarm_actions=[topic],
             ok_actions=[topic],
-            opts=child,
-        )
-        alarm_arns = [
-            unhealthy.arn,
-            latency.arn,
-            error_rate.arn,
-            canary_alarm.arn,
-            anomaly.arn,
-            capacity.arn,
-        ]
-
-        # ---- dashboard -----------------------------------------------------------------
-        widgets = _widgets(args, lb_dims, tg_dims, asg_dims, canary_dims, alarm_arns)
-        board = aws.cloudwatch.Dashboard(
-            f"{name}-dashboard",
-            dashboard_name=args.dashboard_name,
-            dashboard_body=pulumi.Output.json_dumps(dash.render(widgets, args.region)),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        self.dashboard_name = board.dashboard_name
-        self.latency_alarm_arn = latency.arn
-        self.latency_alarm_name = latency.name
-        self.error_rate_alarm_arn = error_rate.arn
-        self.request_anomaly_alarm_arn = anomaly.arn
-        self.capacity_alarm_arn = capacity.arn
-        self.canary_alarm_arn = canary_alarm.arn
-        self.service_unhealthy_alarm_arn = unhealthy.arn
-        self.canary_name = args.canary_name
-        self.artifact_bucket_name = bucket.bucket
-        self.register_outputs(
-            {
-                "dashboardName": self.dashboard_name,
-                "latencyAlarmArn": self.latency_alarm_arn,
-                "serviceUnhealthyAlarmArn": self.service_unhealthy_alarm_arn,
-            }
-        )
+
+@dataclass(frozen=True)
+class _Dimensions:
+    """The CloudWatch dimensions the alarms and the dashboard share."""
+
+    lb: dict[str, pulumi.Input[str]]
+    tg: dict[str, pulumi.Input[str]]
+    asg: dict[str, pulumi.Input[str]]
+    canary: dict[str, pulumi.Input[str]]
+
+
+def canary_policy(
+    bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[str], canary_logs: pulumi.Input[str]
+) -> dict[str, Any]:
+    """What the canary may do: write its run artifacts, publish its metrics, log."""
+    return iam.document(
+        iam.statement(
+            ["s3:PutObject", "s3:GetObject"],
+            [pulumi.Output.concat(bucket_arn, "/", CANARY_RUNS_PREFIX, "*")],
+            sid="WriteRunArtifacts",
+        ),
+        iam.statement(["s3:GetBucketLocation"], [bucket_arn], sid="FindBucket"),
+        # The Synthetics runtime lists buckets before it uploads; this action has
+        # no resource-level form.
+        iam.statement(["s3:ListAllMyBuckets"], ["*"], sid="ListBuckets"),
+        iam.statement(["kms:GenerateDataKey", "kms:Decrypt"], [key_arn], sid="EncryptArtifacts"),
+        iam.statement(
+            ["cloudwatch:PutMetricData"],
+            ["*"],
+            sid="PublishCanaryMetrics",
+            conditions={"StringEquals": {"cloudwatch:namespace": SYNTHETICS}},
+        ),
+        iam.statement(
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            [canary_logs],
+            sid="CanaryLogs",
+        ),
+    )
 
 
 def _validate(name: str, args: PerformanceMonitoringArgs) -> None:
@@ -522,15 +578,9 @@ def _query_metric(
 
 
 def _widgets(
-    args: PerformanceMonitoringArgs,
-    lb_dims: dict,
-    tg_dims: dict,
-    asg_dims: dict,
-    canary_dims: dict,
-    alarm_arns: list[pulumi.Output[str]],
+    args: PerformanceMonitoringArgs, dims: _Dimensions, alarm_arns: list[pulumi.Output[str]]
 ) -> list[dash.Widget]:
-    threshold_seconds = args.latency_p95_ms / 1000
-    widgets: list[dash.Widget] = [
+    return [
         dash.TextWidget(
             f"## Performance\n"
             f"Targets: p95 response time under {args.latency_p95_ms} ms, 5xx under "
@@ -538,6 +588,24 @@ def _widgets(
             f"every {args.canary_interval_minutes} min. Every alarm notifies the alerts topic."
         ),
         dash.AlarmStatusWidget("Alarms", alarm_arns),
+        *_traffic_widgets(args, dims),
+        *_capacity_widgets(dims),
+        *_database_widgets(args),
+        *_error_log_widgets(args),
+        *_rum_widgets(args),
+        dash.MetricWidget(
+            "Health check success (%)",
+            [dash.Metric(SYNTHETICS, "SuccessPercent", dims.canary, label=args.canary_name)],
+            period=args.canary_interval_minutes * 60,
+            width=8,
+            y_min=0,
+        ),
+    ]
+
+
+def _traffic_widgets(args: PerformanceMonitoringArgs, dims: _Dimensions) -> list[dash.Widget]:
+    lb_dims, tg_dims = dims.lb, dims.tg
+    return [
         dash.MetricWidget(
             "Requests",
             [
@@ -560,7 +628,11 @@ def _widgets(
             stat="p95",
             width=8,
             y_min=0,
-            lines=[dash.HorizontalLine(threshold_seconds, f"p95 target {args.latency_p95_ms} ms")],
+            lines=[
+                dash.HorizontalLine(
+                    args.latency_p95_ms / 1000, f"p95 target {args.latency_p95_ms} ms"
+                )
+            ],
         ),
         dash.MetricWidget(
             "5xx rate (%)",
@@ -575,6 +647,12 @@ def _widgets(
             y_min=0,
             lines=[dash.HorizontalLine(args.error_rate_percent, "alarm")],
         ),
+    ]
+
+
+def _capacity_widgets(dims: _Dimensions) -> list[dash.Widget]:
+    tg_dims, asg_dims = dims.tg, dims.asg
+    return [
         dash.MetricWidget(
             "Healthy hosts",
             [
@@ -605,70 +683,72 @@ def _widgets(
             y_min=0,
         ),
     ]
-    if args.database_identifier is not None:
-        db_dims = {"DBInstanceIdentifier": args.database_identifier}
-        widgets += [
-            dash.MetricWidget(
-                "Database CPU (%)", [dash.Metric(RDS, "CPUUtilization", db_dims)], width=8, y_min=0
-            ),
-            dash.MetricWidget(
-                "Database connections",
-                [dash.Metric(RDS, "DatabaseConnections", db_dims)],
-                stat="Maximum",
-                width=8,
-                y_min=0,
-            ),
-            dash.MetricWidget(
-                "Database latency (s)",
-                [
-                    dash.Metric(RDS, "ReadLatency", db_dims, label="read"),
-                    dash.Metric(RDS, "WriteLatency", db_dims, label="write"),
-                ],
-                width=8,
-                y_min=0,
-            ),
-        ]
-    if args.error_metric is not None:
-        namespace, metric = args.error_metric
-        widgets.append(
-            dash.MetricWidget(
-                "Error log events",
-                [dash.Metric(namespace, metric, label="errors")],
-                stat="Sum",
-                width=8,
-                y_min=0,
-            )
-        )
-    if args.rum_app_monitor_name is not None:
-        rum_dims = {"application_name": args.rum_app_monitor_name}
-        widgets += [
-            dash.MetricWidget(
-                "Page load time, real users (ms)",
-                [
-                    dash.Metric(RUM, "PerformanceNavigationDuration", rum_dims, stat=p, label=p)
-                    for p in ("p50", "p90")
-                ],
-                stat="p90",
-                period=300,
-                width=8,
-                y_min=0,
-            ),
-            dash.MetricWidget(
-                "JavaScript errors, real users",
-                [dash.Metric(RUM, "JsErrorCount", rum_dims, label="errors")],
-                stat="Sum",
-                period=300,
-                width=8,
-                y_min=0,
-            ),
-        ]
-    widgets.append(
+
+
+def _database_widgets(args: PerformanceMonitoringArgs) -> list[dash.Widget]:
+    if args.database_identifier is None:
+        return []
+    db_dims = {"DBInstanceIdentifier": args.database_identifier}
+    return [
         dash.MetricWidget(
-            "Health check success (%)",
-            [dash.Metric(SYNTHETICS, "SuccessPercent", canary_dims, label=args.canary_name)],
-            period=args.canary_interval_minutes * 60,
+            "Database CPU (%)", [dash.Metric(RDS, "CPUUtilization", db_dims)], width=8, y_min=0
+        ),
+        dash.MetricWidget(
+            "Database connections",
+            [dash.Metric(RDS, "DatabaseConnections", db_dims)],
+            stat="Maximum",
+            width=8,
+            y_min=0,
+        ),
+        dash.MetricWidget(
+            "Database latency (s)",
+            [
+                dash.Metric(RDS, "ReadLatency", db_dims, label="read"),
+                dash.Metric(RDS, "WriteLatency", db_dims, label="write"),
+            ],
+            width=8,
+            y_min=0,
+        ),
+    ]
+
+
+def _error_log_widgets(args: PerformanceMonitoringArgs) -> list[dash.Widget]:
+    if args.error_metric is None:
+        return []
+    namespace, metric = args.error_metric
+    return [
+        dash.MetricWidget(
+            "Error log events",
+            [dash.Metric(namespace, metric, label="errors")],
+            stat="Sum",
             width=8,
             y_min=0,
         )
-    )
-    return widgets
+    ]
+
+
+def _rum_widgets(args: PerformanceMonitoringArgs) -> list[dash.Widget]:
+    if args.rum_app_monitor_name is None:
+        return []
+    rum_dims = {"application_name": args.rum_app_monitor_name}
+    return [
+        dash.MetricWidget(
+            "Page load time, real users (ms)",
+            [
+                dash.Metric(RUM, "PerformanceNavigationDuration", rum_dims, stat=p, label=p)
+                for p in ("p50", "p90")
+            ],
+            stat="p90",
+            period=300,
+            width=8,
+            y_min=0,
+        ),
+        dash.MetricWidget(
+            "JavaScript errors, real users",
+            [dash.Metric(RUM, "JsErrorCount", rum_dims, label="errors")],
+            stat="Sum",
+            period=300,
+            width=8,
+            y_min=0,
+        ),
+    ]

@@ -40,12 +40,14 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, iam, kms
+from components.outputs import register_all
+from components.servicelogs import LOG_CLASS_TAG
 
 # The buildspec's `reports:` key (app/buildspec.yml). CodeBuild uses an existing report group
 # named `<project>-<key>`, so the pre-created group gets exactly that name.
@@ -108,6 +110,18 @@ def physical_prefix(project: str, stack: str) -> str:
     """`<project>-<stack>` reduced to what every name here accepts (letters, digits, '-')."""
     text = re.sub(r"[^A-Za-z0-9-]+", "-", f"{project}-{stack}").strip("-")
     return text[:60].rstrip("-")
+
+
+def resource_names(prefix: str) -> dict[str, str]:
+    """The physical names the pipeline's policies refer to before the resources exist."""
+    names = {
+        "pipeline": f"{prefix}-release",
+        "project": f"{prefix}-tests",
+        "application": f"{prefix}-app",
+        "log_group": f"/{prefix}/codebuild/tests",
+    }
+    names["report_group"] = f"{names['project']}-{REPORT_GROUP_KEY}"
+    return names
 
 
 def seed_key(source_key: str) -> str:
@@ -194,42 +208,55 @@ class DeployPipeline(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         self._partition = context.partition_of(args.region)
         self._account = context.account_id(self)
-        prefix = args.resource_prefix
-        names = {
-            "pipeline": f"{prefix}-release",
-            "project": f"{prefix}-tests",
-            "application": f"{prefix}-app",
-            "log_group": f"/{prefix}/codebuild/tests",
-        }
-        names["report_group"] = f"{names['project']}-{REPORT_GROUP_KEY}"
-        self._names = names
+        self._names = resource_names(args.resource_prefix)
+        key, artifacts, source = self._storage()
 
-        key = kms.encryption_key(
-            f"{name}-key",
-            description="Release bundles: pipeline source and artifacts",
-            partition=self._partition,
-            account=self._account,
-            parent=self,
-            protect=args.protect,
-        )
-        artifacts = self._bucket(
-            "artifacts", key, purpose="artifacts", versioned=False, expire=True
-        )
-        source = (
-            self._bucket("source", key, purpose="pipeline-source", versioned=True, expire=False)
-            if args.source == "s3"
-            else None
-        )
+        project, report_group, build_policy = self._tests(key, artifacts)
+        application, deployment_group = self._deployment()
+        first_release, seed = self._publish(source, artifacts)
+        # Creating a pipeline runs it once: the roles must already be able to do their part,
+        # the report group must exist (or the first build creates a group of that name), and
+        # the run finds the first release.
+        ready = [project, report_group, deployment_group, build_policy, *first_release]
+        pipeline = self._pipeline(key, artifacts, source, ready)
 
+        aws.iam.RolePolicy(
+            f"{name}-agent-policy",
+            role=args.instance_role_name,
+            policy=iam.to_json(self._agent_policy(artifacts, key, seed)),
+            opts=self._child,
+        )
+        if source is not None:
+            self._start_on_upload(source, pipeline)
+        self._notify_failures(application)
+
+        self.pipeline_name = pipeline.name
+        self.pipeline_arn = pipeline.arn
+        self.artifact_bucket_name = artifacts.bucket
+        self.artifact_key_arn = key.arn
+        self.source_bucket_name = source.bucket if source is not None else None
+        self.source_object_key = args.source_key if source is not None else None
+        self.build_project_name = project.name
+        self.report_group_name = report_group.name
+        self.application_name = application.name
+        self.deployment_group_name = deployment_group.deployment_group_name
+        register_all(self)
+
+    # ---- tests, deployment, pipeline -------------------------------------------------------
+
+    def _tests(
+        self, key: aws.kms.Key, artifacts: aws.s3.Bucket
+    ) -> tuple[aws.codebuild.Project, aws.codebuild.ReportGroup, aws.iam.RolePolicy]:
+        """The CodeBuild project that tests each release, its reports and its role's policy."""
+        name, args, names = self._name, self._args, self._names
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-test-logs",
             name=names["log_group"],
             retention_in_days=args.log_retention_days,
             kms_key_id=args.logs_key_arn,
-            tags={"groundwork:logClass": "runtime"},
+            tags={LOG_CLASS_TAG: "runtime"},
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
-
         build_role = self._role("build-role", "codebuild.amazonaws.com")
         project = aws.codebuild.Project(
             f"{name}-tests",
@@ -255,9 +282,21 @@ class DeployPipeline(pulumi.ComponentResource):
             },
             opts=self._child,
         )
-        report_group = aws.codebuild.ReportGroup(
-            f"{name}-test-reports",
-            name=names["report_group"],
+        report_group = self._report_group(key, artifacts)
+        build_policy = aws.iam.RolePolicy(
+            f"{name}-build-policy",
+            role=build_role.id,
+            policy=iam.to_json(self._build_policy(artifacts, key)),
+            opts=self._child,
+        )
+        return project, report_group, build_policy
+
+    def _report_group(
+        self, key: aws.kms.Key, artifacts: aws.s3.Bucket
+    ) -> aws.codebuild.ReportGroup:
+        return aws.codebuild.ReportGroup(
+            f"{self._name}-test-reports",
+            name=self._names["report_group"],
             type="TEST",
             export_config={
                 "type": "S3",
@@ -268,19 +307,18 @@ class DeployPipeline(pulumi.ComponentResource):
                     "encryption_key": key.arn,
                 },
             },
-            delete_reports=not args.protect,
-            opts=self._child,
-        )
-        build_policy = aws.iam.RolePolicy(
-            f"{name}-build-policy",
-            role=build_role.id,
-            policy=iam.to_json(self._build_policy(artifacts, key)),
+            delete_reports=not self._args.protect,
             opts=self._child,
         )
 
+    def _deployment(
+        self,
+    ) -> tuple[aws.codedeploy.Application, aws.codedeploy.DeploymentGroup]:
+        """In-place deployments to the web group, rolled back on failure or alarm."""
+        name, args = self._name, self._args
         application = aws.codedeploy.Application(
             f"{name}-app",
-            name=names["application"],
+            name=self._names["application"],
             compute_platform="Server",
             opts=self._child,
         )
@@ -317,17 +355,17 @@ class DeployPipeline(pulumi.ComponentResource):
             # CodeDeploy installs its launch hook on the group with this role's permissions.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[deploy_policy]),
         )
+        return application, deployment_group
 
-        first_release = (
-            self._publish_initial_release(source)
-            if source is not None and args.initial_release is not None
-            else None
-        )
-        seed = (
-            self._publish_seed(source if source is not None else artifacts)
-            if args.seed_release is not None and args.seed_parameter_name is not None
-            else None
-        )
+    def _pipeline(
+        self,
+        key: aws.kms.Key,
+        artifacts: aws.s3.Bucket,
+        source: aws.s3.Bucket | None,
+        ready: list[pulumi.Resource],
+    ) -> aws.codepipeline.Pipeline:
+        """The pipeline, created once everything in `ready` is."""
+        name = self._name
         pipeline_role = self._role("pipeline-role", "codepipeline.amazonaws.com")
         pipeline_policy = aws.iam.RolePolicy(
             f"{name}-pipeline-policy",
@@ -335,9 +373,9 @@ class DeployPipeline(pulumi.ComponentResource):
             policy=iam.to_json(self._pipeline_policy(artifacts, source, key)),
             opts=self._child,
         )
-        pipeline = aws.codepipeline.Pipeline(
+        return aws.codepipeline.Pipeline(
             f"{name}-release",
-            name=names["pipeline"],
+            name=self._names["pipeline"],
             pipeline_type="V2",
             execution_mode="SUPERSEDED",
             role_arn=pipeline_role.arn,
@@ -348,64 +386,41 @@ class DeployPipeline(pulumi.ComponentResource):
                     "encryption_key": {"type": "KMS", "id": key.arn},
                 }
             ],
-            stages=self._stages(source),
-            # The actions name the project and deployment group by their fixed names. Creating
-            # a pipeline runs it once: the roles must already be able to do their part, and the
-            # report group must exist, or the first build creates a group of that name.
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[
-                    project,
-                    report_group,
-                    deployment_group,
-                    pipeline_policy,
-                    build_policy,
-                    # The run that creating the pipeline starts finds the first release.
-                    *([first_release] if first_release is not None else []),
-                ],
-            ),
-        )
-
-        aws.iam.RolePolicy(
-            f"{name}-agent-policy",
-            role=args.instance_role_name,
-            policy=iam.to_json(self._agent_policy(artifacts, key, seed)),
-            opts=self._child,
-        )
-        if source is not None:
-            self._start_on_upload(source, pipeline)
-        self._notify_failures(application)
-
-        self.pipeline_name = pipeline.name
-        self.pipeline_arn = pipeline.arn
-        self.artifact_bucket_name = artifacts.bucket
-        self.artifact_key_arn = key.arn
-        self.source_bucket_name = source.bucket if source is not None else None
-        self.source_object_key = args.source_key if source is not None else None
-        self.build_project_name = project.name
-        self.report_group_name = report_group.name
-        self.application_name = application.name
-        self.deployment_group_name = deployment_group.deployment_group_name
-        self.register_outputs(
-            {
-                "pipelineName": self.pipeline_name,
-                "artifactBucket": self.artifact_bucket_name,
-                "deploymentGroupName": self.deployment_group_name,
-            }
+            # The helpers build the SDK's keys as plain dicts; the shape is the SDK's ArgsDict.
+            stages=cast("list[aws.codepipeline.PipelineStageArgsDict]", self._stages(source)),
+            # The actions name the project and deployment group by their fixed names.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*ready, pipeline_policy]),
         )
 
     # ---- ARNs, built from names so that policies are known at preview ---------------------
 
     def _arn(self, service: str, resource: pulumi.Input[str]) -> pulumi.Output[str]:
-        return pulumi.Output.concat(
-            "arn:", self._partition, ":", service, ":", self._args.region, ":", self._account,
-            ":", resource,
-        )  # fmt: skip
+        return context.arn(self._args.region, self._account, service, resource)
 
     def _s3_arn(self, bucket: pulumi.Input[str], path: str = "") -> pulumi.Output[str]:
         return pulumi.Output.concat("arn:", self._partition, ":s3:::", bucket, path)
 
     # ---- storage ----------------------------------------------------------------------------
+
+    def _storage(self) -> tuple[aws.kms.Key, aws.s3.Bucket, aws.s3.Bucket | None]:
+        """The release key, the artifact bucket and (s3 source) the source bucket."""
+        key = kms.encryption_key(
+            f"{self._name}-key",
+            description="Release bundles: pipeline source and artifacts",
+            partition=self._partition,
+            account=self._account,
+            parent=self,
+            protect=self._args.protect,
+        )
+        artifacts = self._bucket(
+            "artifacts", key, purpose="artifacts", versioned=False, expire=True
+        )
+        source = (
+            self._bucket("source", key, purpose="pipeline-source", versioned=True, expire=False)
+            if self._args.source == "s3"
+            else None
+        )
+        return key, artifacts, source
 
     def _bucket(
         self, role: str, key: aws.kms.Key, *, purpose: str, versioned: bool, expire: bool
@@ -433,6 +448,23 @@ class DeployPipeline(pulumi.ComponentResource):
             versioned=versioned,
             lifecycle_rules=[lifecycle],
         ).bucket
+
+    def _publish(
+        self, source: aws.s3.Bucket | None, artifacts: aws.s3.Bucket
+    ) -> tuple[list[aws.s3.BucketObjectv2], tuple[aws.s3.Bucket, aws.ssm.Parameter] | None]:
+        """The first release (when asked for, in the source bucket) and the seed release."""
+        args = self._args
+        first_release = (
+            [self._publish_initial_release(source)]
+            if source is not None and args.initial_release is not None
+            else []
+        )
+        seed = (
+            self._publish_seed(source if source is not None else artifacts)
+            if args.seed_release is not None and args.seed_parameter_name is not None
+            else None
+        )
+        return first_release, seed
 
     def _publish_initial_release(self, source: aws.s3.Bucket) -> aws.s3.BucketObjectv2:
         """The reference release as the source object, uploaded once (see `initial_release`).
@@ -618,32 +650,7 @@ class DeployPipeline(pulumi.ComponentResource):
                 sid="ReadDeploymentConfig",
             ),
         ]
-        if source is not None:
-            statements += [
-                iam.statement(
-                    [
-                        "s3:GetObject",
-                        "s3:GetObjectVersion",
-                        "s3:GetObjectTagging",
-                        "s3:GetObjectVersionTagging",
-                    ],
-                    [self._s3_arn(source.bucket, f"/{args.source_key}")],
-                    sid="ReadReleaseBundle",
-                ),
-                iam.statement(
-                    ["s3:GetBucketVersioning", "s3:GetBucketLocation", "s3:GetBucketAcl"],
-                    [self._s3_arn(source.bucket)],
-                    sid="SourceBucket",
-                ),
-            ]
-        else:
-            assert args.connection_arn is not None  # __post_init__ guarantees it
-            service = args.connection_arn.split(":")[2]
-            statements.append(
-                iam.statement(
-                    [f"{service}:UseConnection"], [args.connection_arn], sid="ReadRepository"
-                )
-            )
+        statements += self._source_statements(source)
         if args.require_approval:
             statements += [
                 iam.statement(["sns:Publish"], [args.alerts_topic_arn], sid="AnnounceApproval"),
@@ -654,6 +661,35 @@ class DeployPipeline(pulumi.ComponentResource):
                 ),
             ]
         return iam.document(*statements)
+
+    def _source_statements(self, source: aws.s3.Bucket | None) -> list[iam.Statement]:
+        """Read the release: the bundle in the source bucket, or the repository's connection."""
+        args = self._args
+        if source is None:
+            assert args.connection_arn is not None  # __post_init__ guarantees it
+            service = args.connection_arn.split(":")[2]
+            return [
+                iam.statement(
+                    [f"{service}:UseConnection"], [args.connection_arn], sid="ReadRepository"
+                )
+            ]
+        return [
+            iam.statement(
+                [
+                    "s3:GetObject",
+                    "s3:GetObjectVersion",
+                    "s3:GetObjectTagging",
+                    "s3:GetObjectVersionTagging",
+                ],
+                [self._s3_arn(source.bucket, f"/{args.source_key}")],
+                sid="ReadReleaseBundle",
+            ),
+            iam.statement(
+                ["s3:GetBucketVersioning", "s3:GetBucketLocation", "s3:GetBucketAcl"],
+                [self._s3_arn(source.bucket)],
+                sid="SourceBucket",
+            ),
+        ]
 
     def _agent_policy(
         self,
@@ -698,10 +734,42 @@ class DeployPipeline(pulumi.ComponentResource):
 
     # ---- stages -----------------------------------------------------------------------------
 
-    def _stages(self, source: aws.s3.Bucket | None) -> list[aws.codepipeline.PipelineStageArgsDict]:
-        args, names = self._args, self._names
+    def _stages(self, source: aws.s3.Bucket | None) -> list[dict[str, Any]]:
+        """Source, Test, (Approval,) Deploy."""
+        names = self._names
+        test = {
+            "name": "Test",
+            "category": "Test",
+            "owner": "AWS",
+            "provider": "CodeBuild",
+            "version": "1",
+            "input_artifacts": [SOURCE_ARTIFACT],
+            "output_artifacts": [BUNDLE_ARTIFACT],
+            "configuration": {"ProjectName": names["project"]},
+        }
+        deploy = {
+            "name": "Deploy",
+            "category": "Deploy",
+            "owner": "AWS",
+            "provider": "CodeDeploy",
+            "version": "1",
+            "input_artifacts": [BUNDLE_ARTIFACT],
+            "configuration": {
+                "ApplicationName": names["application"],
+                "DeploymentGroupName": DEPLOYMENT_GROUP,
+            },
+        }
+        return [
+            {"name": "Source", "actions": [self._source_action(source)]},
+            {"name": "Test", "actions": [test]},
+            *([self._approval_stage()] if self._args.require_approval else []),
+            {"name": "Deploy", "actions": [deploy]},
+        ]
+
+    def _source_action(self, source: aws.s3.Bucket | None) -> dict[str, Any]:
+        args = self._args
         if source is not None:
-            source_action: aws.codepipeline.PipelineStageActionArgsDict = {
+            return {
                 "name": "Source",
                 "category": "Source",
                 "owner": "AWS",
@@ -715,84 +783,42 @@ class DeployPipeline(pulumi.ComponentResource):
                     "PollForSourceChanges": "false",
                 },
             }
-        else:
-            if not (args.connection_arn and args.repository):
-                raise ValueError("a GitHub source needs connection_arn and repository")
-            source_action = {
-                "name": "Source",
-                "category": "Source",
-                "owner": "AWS",
-                "provider": "CodeStarSourceConnection",
-                "version": "1",
-                "output_artifacts": [SOURCE_ARTIFACT],
-                "configuration": {
-                    "ConnectionArn": args.connection_arn,
-                    "FullRepositoryId": args.repository,
-                    "BranchName": args.branch,
-                    "OutputArtifactFormat": "CODE_ZIP",
-                    "DetectChanges": "true",
-                },
-            }
-        stages: list[aws.codepipeline.PipelineStageArgsDict] = [
-            {"name": "Source", "actions": [source_action]},
-            {
-                "name": "Test",
-                "actions": [
-                    {
-                        "name": "Test",
-                        "category": "Test",
-                        "owner": "AWS",
-                        "provider": "CodeBuild",
-                        "version": "1",
-                        "input_artifacts": [SOURCE_ARTIFACT],
-                        "output_artifacts": [BUNDLE_ARTIFACT],
-                        "configuration": {"ProjectName": names["project"]},
-                    }
-                ],
+        return {
+            "name": "Source",
+            "category": "Source",
+            "owner": "AWS",
+            "provider": "CodeStarSourceConnection",
+            "version": "1",
+            "output_artifacts": [SOURCE_ARTIFACT],
+            "configuration": {
+                "ConnectionArn": args.connection_arn,
+                "FullRepositoryId": args.repository,
+                "BranchName": args.branch,
+                "OutputArtifactFormat": "CODE_ZIP",
+                "DetectChanges": "true",
             },
-        ]
-        if args.require_approval:
-            stages.append(
+        }
+
+    def _approval_stage(self) -> dict[str, Any]:
+        return {
+            "name": "Approval",
+            "actions": [
                 {
-                    "name": "Approval",
-                    "actions": [
-                        {
-                            "name": "Approve",
-                            "category": "Approval",
-                            "owner": "AWS",
-                            "provider": "Manual",
-                            "version": "1",
-                            "configuration": {
-                                "NotificationArn": args.alerts_topic_arn,
-                                "CustomData": (
-                                    "The release passed its tests (see the Test stage's "
-                                    "report). Approve to deploy it to the web tier."
-                                ),
-                            },
-                        }
-                    ],
+                    "name": "Approve",
+                    "category": "Approval",
+                    "owner": "AWS",
+                    "provider": "Manual",
+                    "version": "1",
+                    "configuration": {
+                        "NotificationArn": self._args.alerts_topic_arn,
+                        "CustomData": (
+                            "The release passed its tests (see the Test stage's "
+                            "report). Approve to deploy it to the web tier."
+                        ),
+                    },
                 }
-            )
-        stages.append(
-            {
-                "name": "Deploy",
-                "actions": [
-                    {
-                        "name": "Deploy",
-                        "category": "Deploy",
-                        "owner": "AWS",
-                        "provider": "CodeDeploy",
-                        "version": "1",
-                        "input_artifacts": [BUNDLE_ARTIFACT],
-                        "configuration": {
-                            "ApplicationName": names["application"],
-                            "DeploymentGroupName": DEPLOYMENT_GROUP,
-                        },
-                    }
-                ],
-            }
-        )
-        return stages
+            ],
+        }
 
     # ---- events -----------------------------------------------------------------------------
 

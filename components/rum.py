@@ -21,6 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import context, iam
+from components.outputs import register_all
 from components.servicelogs import ServiceLogGroup, ServiceLogSettings, ServiceLogSettingsArgs
 
 TELEMETRIES: tuple[str, ...] = ("errors", "performance", "http")
@@ -83,19 +84,40 @@ class RealUserMonitoring(pulumi.ComponentResource):
         self, name: str, args: RealUserMonitoringArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("groundwork:observability:RealUserMonitoring", name, None, opts)
-        if not _MONITOR_NAME.match(args.app_monitor_name):
-            raise ValueError(
-                f"{name}: app_monitor_name {args.app_monitor_name!r} must be 1-255 of "
-                "A-Z a-z 0-9 . - _ / #"
-            )
-        if not 0 <= args.session_sample_rate <= 1:
-            raise ValueError(
-                f"{name}: session_sample_rate must be within 0..1 (got {args.session_sample_rate})"
-            )
-        child = pulumi.ResourceOptions(parent=self)
-        partition = context.partition_of(args.region)
-        account = context.account_id(self)
+        _validate(name, args)
+        self._name, self._args = name, args
+        pool, guest_role = self._guest_access()
+        monitor = aws.rum.AppMonitor(
+            f"{name}-app-monitor",
+            name=args.app_monitor_name,
+            domain=args.domain,
+            app_monitor_configuration={
+                "allow_cookies": args.allow_cookies,
+                "enable_xray": False,
+                "session_sample_rate": args.session_sample_rate,
+                "telemetries": list(args.telemetries),
+                "identity_pool_id": pool.id,
+                "guest_role_arn": guest_role.arn,
+            },
+            custom_events={"status": "DISABLED"},
+            cw_log_enabled=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self._log_settings(monitor)
 
+        self.app_monitor_id = monitor.app_monitor_id
+        self.app_monitor_arn = monitor.arn
+        self.app_monitor_name = args.app_monitor_name
+        self.identity_pool_id = pool.id
+        self.guest_role_arn = guest_role.arn
+        self.region = args.region
+        self.log_group_name = monitor.cw_log_group
+        register_all(self)
+
+    def _guest_access(self) -> tuple[aws.cognito.IdentityPool, aws.iam.Role]:
+        """An identity pool whose guests get a role that may only put events to the monitor."""
+        name, args = self._name, self._args
+        child = pulumi.ResourceOptions(parent=self)
         pool = aws.cognito.IdentityPool(
             f"{name}-identity-pool",
             # Identity pool names allow word characters and spaces only.
@@ -113,7 +135,12 @@ class RealUserMonitoring(pulumi.ComponentResource):
             max_session_duration=3600,
             opts=child,
         )
-        monitor_arn = app_monitor_arn(partition, args.region, account, args.app_monitor_name)
+        monitor_arn = app_monitor_arn(
+            context.partition_of(args.region),
+            args.region,
+            context.account_id(self),
+            args.app_monitor_name,
+        )
         aws.iam.RolePolicy(
             f"{name}-guest-put-events",
             role=guest_role.id,
@@ -128,24 +155,13 @@ class RealUserMonitoring(pulumi.ComponentResource):
             roles={"unauthenticated": guest_role.arn},
             opts=child,
         )
-        monitor = aws.rum.AppMonitor(
-            f"{name}-app-monitor",
-            name=args.app_monitor_name,
-            domain=args.domain,
-            app_monitor_configuration={
-                "allow_cookies": args.allow_cookies,
-                "enable_xray": False,
-                "session_sample_rate": args.session_sample_rate,
-                "telemetries": list(args.telemetries),
-                "identity_pool_id": pool.id,
-                "guest_role_arn": guest_role.arn,
-            },
-            custom_events={"status": "DISABLED"},
-            cw_log_enabled=True,
-            opts=child,
-        )
+        return pool, guest_role
+
+    def _log_settings(self, monitor: aws.rum.AppMonitor) -> None:
+        """Retention, key and log class for the log group RUM creates for its events."""
+        args = self._args
         ServiceLogSettings(
-            f"{name}-log-settings",
+            f"{self._name}-log-settings",
             ServiceLogSettingsArgs(
                 region=args.region,
                 logs_key_arn=args.logs_key_arn,
@@ -160,20 +176,17 @@ class RealUserMonitoring(pulumi.ComponentResource):
                 own_retention_days=args.function_log_retention_days,
                 protect=args.protect,
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        self.app_monitor_id = monitor.app_monitor_id
-        self.app_monitor_arn = monitor.arn
-        self.app_monitor_name = args.app_monitor_name
-        self.identity_pool_id = pool.id
-        self.guest_role_arn = guest_role.arn
-        self.region = args.region
-        self.log_group_name = monitor.cw_log_group
-        self.register_outputs(
-            {
-                "appMonitorId": self.app_monitor_id,
-                "identityPoolId": self.identity_pool_id,
-                "guestRoleArn": self.guest_role_arn,
-            }
+
+def _validate(name: str, args: RealUserMonitoringArgs) -> None:
+    if not _MONITOR_NAME.match(args.app_monitor_name):
+        raise ValueError(
+            f"{name}: app_monitor_name {args.app_monitor_name!r} must be 1-255 of "
+            "A-Z a-z 0-9 . - _ / #"
+        )
+    if not 0 <= args.session_sample_rate <= 1:
+        raise ValueError(
+            f"{name}: session_sample_rate must be within 0..1 (got {args.session_sample_rate})"
         )

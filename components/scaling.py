@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.outputs import register_all
+
 REQUEST_METRIC = "ALBRequestCountPerTarget"
 PREDICTIVE_METRIC_PAIR = "ALBRequestCount"
 
@@ -101,30 +103,31 @@ class PerformanceScaling(pulumi.ComponentResource):
         self.policy_arns = [requests.arn, latency.arn]
         self.predictive_policy_arn = None
         if args.predictive:
-            predictive = aws.autoscaling.Policy(
-                f"{name}-predictive",
-                autoscaling_group_name=args.asg_name,
-                policy_type="PredictiveScaling",
-                predictive_scaling_configuration={
-                    "mode": "ForecastAndScale",
-                    "scheduling_buffer_time": str(args.scheduling_buffer_seconds),
-                    # The group's maximum is a cost ceiling the forecast may not lift.
-                    "max_capacity_breach_behavior": "HonorMaxCapacity",
-                    "metric_specification": {
-                        "target_value": args.requests_per_target,
-                        "predefined_metric_pair_specification": {
-                            "predefined_metric_type": PREDICTIVE_METRIC_PAIR,
-                            "resource_label": label,
-                        },
-                    },
-                },
-                opts=child,
-            )
+            predictive = self._predictive(name, args, label)
             self.predictive_policy_arn = predictive.arn
             self.policy_arns.append(predictive.arn)
-        self.register_outputs(
-            {
-                "requestTrackingPolicyArn": self.request_tracking_policy_arn,
-                "latencyStepPolicyArn": self.latency_step_policy_arn,
-            }
+        register_all(self)
+
+    def _predictive(
+        self, name: str, args: PerformanceScalingArgs, label: pulumi.Output[str]
+    ) -> aws.autoscaling.Policy:
+        """Capacity ahead of the forecast request count, never above the group's maximum."""
+        return aws.autoscaling.Policy(
+            f"{name}-predictive",
+            autoscaling_group_name=args.asg_name,
+            policy_type="PredictiveScaling",
+            predictive_scaling_configuration={
+                "mode": "ForecastAndScale",
+                "scheduling_buffer_time": str(args.scheduling_buffer_seconds),
+                # The group's maximum is a cost ceiling the forecast may not lift.
+                "max_capacity_breach_behavior": "HonorMaxCapacity",
+                "metric_specification": {
+                    "target_value": args.requests_per_target,
+                    "predefined_metric_pair_specification": {
+                        "predefined_metric_type": PREDICTIVE_METRIC_PAIR,
+                        "resource_label": label,
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self),
         )

@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import context, iam
+from components.outputs import register_all
 
 # Relative to the project directory, which is the program's working directory under the
 # CLI and the offline recorder alike (an absolute path would differ from machine to machine).
@@ -63,54 +64,17 @@ class ServiceLogSettings(pulumi.ComponentResource):
         super().__init__("groundwork:observability:ServiceLogSettings", name, None, opts)
         if not args.log_groups:
             raise ValueError(f"{name}: ServiceLogSettingsArgs.log_groups must not be empty")
-        child = pulumi.ResourceOptions(parent=self)
-        partition = context.partition_of(args.region)
-        account = context.account_id(self)
-
-        def log_group_arn(log_group_name: pulumi.Input[str]) -> pulumi.Output[str]:
-            return pulumi.Output.concat(
-                "arn:", partition, ":logs:", args.region, ":", account, ":log-group:",
-                log_group_name,
-            )  # fmt: skip
-
-        own_logs = aws.cloudwatch.LogGroup(
+        self._name, self._args = name, args
+        self._account = context.account_id(self)
+        own_logs = log_group(
             f"{name}-logs",
-            retention_in_days=args.own_retention_days,
-            kms_key_id=args.logs_key_arn,
-            tags={LOG_CLASS_TAG: "runtime"},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            self,
+            retention_days=args.own_retention_days,
+            kms_key_arn=args.logs_key_arn,
+            log_class="runtime",
+            protect=args.protect,
         )
-        role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=iam.to_json(iam.lambda_trust()),
-            opts=child,
-        )
-        patterns = sorted({g.name_pattern for g in args.log_groups.values()})
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=iam.to_json(
-                iam.document(
-                    iam.statement(
-                        ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        [pulumi.Output.concat(own_logs.arn, ":*")],
-                        sid="OwnLogs",
-                    ),
-                    iam.statement(
-                        [
-                            "logs:CreateLogGroup",
-                            "logs:AssociateKmsKey",
-                            "logs:PutRetentionPolicy",
-                            "logs:TagResource",
-                            "logs:TagLogGroup",
-                        ],
-                        [log_group_arn(p) for p in patterns],
-                        sid="ServiceLogGroups",
-                    ),
-                )
-            ),
-            opts=child,
-        )
+        role, policy = self._role(own_logs)
         function = aws.lambda_.Function(
             f"{name}-fn",
             description="Applies retention, KMS key and tags to service-created log groups",
@@ -134,7 +98,7 @@ class ServiceLogSettings(pulumi.ComponentResource):
                 input=pulumi.Output.json_dumps(
                     {
                         "logGroupName": group.name,
-                        "logGroupArn": log_group_arn(group.name),
+                        "logGroupArn": self._log_group_arn(group.name),
                         "retentionInDays": group.retention_days,
                         "kmsKeyArn": args.logs_key_arn,
                         "tags": {LOG_CLASS_TAG: group.log_class},
@@ -145,4 +109,54 @@ class ServiceLogSettings(pulumi.ComponentResource):
 
         self.function_name = function.name
         self.role_arn = role.arn
-        self.register_outputs({"functionName": self.function_name})
+        register_all(self)
+
+    def _log_group_arn(self, log_group_name: pulumi.Input[str]) -> pulumi.Output[str]:
+        return context.arn(self._args.region, self._account, "logs", "log-group:", log_group_name)
+
+    def _role(self, own_logs: aws.cloudwatch.LogGroup) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        """The function's role: its own logs, and settings of the service log groups only."""
+        patterns = sorted({g.name_pattern for g in self._args.log_groups.values()})
+        document = iam.document(
+            iam.statement(
+                ["logs:CreateLogStream", "logs:PutLogEvents"],
+                [pulumi.Output.concat(own_logs.arn, ":*")],
+                sid="OwnLogs",
+            ),
+            iam.statement(
+                [
+                    "logs:CreateLogGroup",
+                    "logs:AssociateKmsKey",
+                    "logs:PutRetentionPolicy",
+                    "logs:TagResource",
+                    "logs:TagLogGroup",
+                ],
+                [self._log_group_arn(p) for p in patterns],
+                sid="ServiceLogGroups",
+            ),
+        )
+        return iam.role_with_policy(
+            f"{self._name}-role", f"{self._name}-policy", self, iam.lambda_trust(), document
+        )
+
+
+def log_group(
+    resource_name: str,
+    parent: pulumi.Resource,
+    *,
+    retention_days: int,
+    kms_key_arn: pulumi.Input[str],
+    log_class: str,
+    protect: bool,
+    name: pulumi.Input[str] | None = None,
+) -> aws.cloudwatch.LogGroup:
+    """A log group this stack owns: encrypted with the logs key, kept `retention_days`, tagged
+    with its log class (the tag the policy pack reads), protected where the settings say so."""
+    return aws.cloudwatch.LogGroup(
+        resource_name,
+        name=name,
+        retention_in_days=retention_days,
+        kms_key_id=kms_key_arn,
+        tags={LOG_CLASS_TAG: log_class},
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+    )

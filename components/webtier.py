@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
+from components.outputs import register_all
 
 # AWS's modern TLS policy: TLS 1.3 and 1.2 with forward secrecy only.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -161,9 +162,39 @@ class WebTier(pulumi.ComponentResource):
         self, name: str, args: WebTierArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("groundwork:hosting:WebTier", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        self._name, self._args = name, args
         https = args.certificate_arn is not None or args.domain_name is not None
+        alb_sg, instance_sg = self._security_groups(https)
+        alb = self._load_balancer(alb_sg)
+        target_group = self._target_group()
+        self._listeners(https, alb, target_group)
+        role, profile = self._instance_role()
+        launch_template = self._launch_template(alb, instance_sg, profile)
+        asg = self._autoscaling_group(target_group, launch_template)
 
+        self.alb_arn = alb.arn
+        self.alb_arn_suffix = alb.arn_suffix
+        self.alb_dns_name = alb.dns_name
+        self.alb_security_group_id = alb_sg.id
+        self.target_group_arn = target_group.arn
+        self.target_group_arn_suffix = target_group.arn_suffix
+        self.target_group_name = target_group.name
+        self.asg_name = asg.name
+        self.asg_arn = asg.arn
+        self.instance_security_group_id = instance_sg.id
+        self.instance_role_name = role.name
+        self.instance_role_arn = role.arn
+        self.url = (
+            pulumi.Output.from_input(f"https://{args.domain_name}")
+            if args.domain_name is not None
+            else alb.dns_name.apply(lambda dns: f"{'https' if https else 'http'}://{dns}")
+        )
+        register_all(self)
+
+    def _security_groups(self, https: bool) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
+        """The load balancer's and the instances' groups, each open only to what it needs."""
+        name, args = self._name, self._args
+        child = pulumi.ResourceOptions(parent=self)
         alb_sg = aws.ec2.SecurityGroup(
             f"{name}-alb-sg",
             vpc_id=args.vpc_id,
@@ -178,6 +209,15 @@ class WebTier(pulumi.ComponentResource):
             tags={"Name": f"{name}-instances"},
             opts=child,
         )
+        self._alb_rules(https, alb_sg, instance_sg)
+        self._instance_rules(alb_sg, instance_sg)
+        return alb_sg, instance_sg
+
+    def _alb_rules(
+        self, https: bool, alb_sg: aws.ec2.SecurityGroup, instance_sg: aws.ec2.SecurityGroup
+    ) -> None:
+        name, args = self._name, self._args
+        child = pulumi.ResourceOptions(parent=self)
         for port in (80, 443) if https else (80,):
             aws.vpc.SecurityGroupIngressRule(
                 f"{name}-alb-in-{port}",
@@ -212,6 +252,12 @@ class WebTier(pulumi.ComponentResource):
                 description="HTTPS to the OIDC identity provider",
                 opts=child,
             )
+
+    def _instance_rules(
+        self, alb_sg: aws.ec2.SecurityGroup, instance_sg: aws.ec2.SecurityGroup
+    ) -> None:
+        name, args = self._name, self._args
+        child = pulumi.ResourceOptions(parent=self)
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-instance-in-app",
             security_group_id=instance_sg.id,
@@ -233,8 +279,10 @@ class WebTier(pulumi.ComponentResource):
             opts=child,
         )
 
-        alb = aws.lb.LoadBalancer(
-            f"{name}-alb",
+    def _load_balancer(self, alb_sg: aws.ec2.SecurityGroup) -> aws.lb.LoadBalancer:
+        args = self._args
+        return aws.lb.LoadBalancer(
+            f"{self._name}-alb",
             load_balancer_type="application",
             internal=False,
             security_groups=[alb_sg.id],
@@ -248,10 +296,13 @@ class WebTier(pulumi.ComponentResource):
                 if args.access_logs
                 else None
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        target_group = aws.lb.TargetGroup(
-            f"{name}-tg",
+
+    def _target_group(self) -> aws.lb.TargetGroup:
+        args = self._args
+        return aws.lb.TargetGroup(
+            f"{self._name}-tg",
             port=args.app_port,
             protocol="HTTP",
             target_type="instance",
@@ -268,38 +319,21 @@ class WebTier(pulumi.ComponentResource):
                 "healthy_threshold": 2,
                 "unhealthy_threshold": 3,
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _listeners(
+        self, https: bool, alb: aws.lb.LoadBalancer, target_group: aws.lb.TargetGroup
+    ) -> None:
+        """HTTP forwards, or with a certificate redirects to HTTPS, which forwards."""
+        name, args = self._name, self._args
+        child = pulumi.ResourceOptions(parent=self)
         certificate_arn: pulumi.Input[str] | None = args.certificate_arn
         if args.domain_name is not None:
             issued = self._domain(name, args, alb)
             # A certificate the operator brings wins; the tier issues one only without it.
             certificate_arn = args.certificate_arn or issued
-        if https:
-            aws.lb.Listener(
-                f"{name}-http",
-                load_balancer_arn=alb.arn,
-                port=80,
-                protocol="HTTP",
-                default_actions=[
-                    {
-                        "type": "redirect",
-                        "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"},
-                    }
-                ],
-                opts=child,
-            )
-            aws.lb.Listener(
-                f"{name}-https",
-                load_balancer_arn=alb.arn,
-                port=443,
-                protocol="HTTPS",
-                ssl_policy=TLS_POLICY,
-                certificate_arn=certificate_arn,
-                default_actions=https_default_actions(target_group.arn, args.oidc),
-                opts=child,
-            )
-        else:
+        if not https:
             aws.lb.Listener(
                 f"{name}-http",
                 load_balancer_arn=alb.arn,
@@ -308,7 +342,34 @@ class WebTier(pulumi.ComponentResource):
                 default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
                 opts=child,
             )
+            return
+        aws.lb.Listener(
+            f"{name}-http",
+            load_balancer_arn=alb.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=[
+                {
+                    "type": "redirect",
+                    "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"},
+                }
+            ],
+            opts=child,
+        )
+        aws.lb.Listener(
+            f"{name}-https",
+            load_balancer_arn=alb.arn,
+            port=443,
+            protocol="HTTPS",
+            ssl_policy=TLS_POLICY,
+            certificate_arn=certificate_arn,
+            default_actions=https_default_actions(target_group.arn, args.oidc),
+            opts=child,
+        )
 
+    def _instance_role(self) -> tuple[aws.iam.Role, aws.iam.InstanceProfile]:
+        name, args = self._name, self._args
+        child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-instance-role",
             assume_role_policy=iam.to_json(iam.assume_role("ec2.amazonaws.com")),
@@ -329,9 +390,17 @@ class WebTier(pulumi.ComponentResource):
                 opts=child,
             )
         profile = aws.iam.InstanceProfile(f"{name}-instance-profile", role=role.name, opts=child)
+        return role, profile
 
+    def _launch_template(
+        self,
+        alb: aws.lb.LoadBalancer,
+        instance_sg: aws.ec2.SecurityGroup,
+        profile: aws.iam.InstanceProfile,
+    ) -> aws.ec2.LaunchTemplate:
+        name, args = self._name, self._args
         tags = dict(args.instance_tags)
-        launch_template = aws.ec2.LaunchTemplate(
+        return aws.ec2.LaunchTemplate(
             f"{name}-lt",
             # Resolved by EC2 at each launch, not by Pulumi at deploy time: a new AL2023 AMI
             # reaches instances as they are replaced, and never turns a `pulumi up` into an
@@ -374,9 +443,15 @@ class WebTier(pulumi.ComponentResource):
                 {"resource_type": "volume", "tags": {**tags, "Name": f"{name}-volume"}},
             ],
             update_default_version=True,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
+    def _autoscaling_group(
+        self, target_group: aws.lb.TargetGroup, launch_template: aws.ec2.LaunchTemplate
+    ) -> aws.autoscaling.Group:
+        """The group, and the CPU target tracking that scales it."""
+        name, args = self._name, self._args
+        tags = {**args.instance_tags, "Name": f"{name}-instance"}
         asg = aws.autoscaling.Group(
             f"{name}-asg",
             min_size=args.min_size,
@@ -407,7 +482,7 @@ class WebTier(pulumi.ComponentResource):
             metrics_granularity="1Minute",
             tags=[
                 {"key": key, "value": value, "propagate_at_launch": True}
-                for key, value in sorted({**tags, "Name": f"{name}-instance"}.items())
+                for key, value in sorted(tags.items())
             ],
             # Scaling policies own the desired capacity; a deploy must not reset it.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"]),
@@ -422,34 +497,9 @@ class WebTier(pulumi.ComponentResource):
                 },
                 "target_value": args.cpu_target,
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-
-        self.alb_arn = alb.arn
-        self.alb_arn_suffix = alb.arn_suffix
-        self.alb_dns_name = alb.dns_name
-        self.alb_security_group_id = alb_sg.id
-        self.target_group_arn = target_group.arn
-        self.target_group_arn_suffix = target_group.arn_suffix
-        self.target_group_name = target_group.name
-        self.asg_name = asg.name
-        self.asg_arn = asg.arn
-        self.instance_security_group_id = instance_sg.id
-        self.instance_role_name = role.name
-        self.instance_role_arn = role.arn
-        self.url = (
-            pulumi.Output.from_input(f"https://{args.domain_name}")
-            if args.domain_name is not None
-            else alb.dns_name.apply(lambda dns: f"{'https' if https else 'http'}://{dns}")
-        )
-        self.register_outputs(
-            {
-                "url": self.url,
-                "albArn": self.alb_arn,
-                "asgName": self.asg_name,
-                "targetGroupArn": self.target_group_arn,
-            }
-        )
+        return asg
 
     def _domain(
         self, name: str, args: WebTierArgs, alb: aws.lb.LoadBalancer

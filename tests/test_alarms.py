@@ -14,6 +14,7 @@ import pytest
 import settings
 from components import alarms as alarms_component
 from offline.model import RecordedResource, Recording
+from tests import checks
 from tests.conftest import stack_config
 from tests.obs_helpers import (
     METRIC_ALARM,
@@ -330,3 +331,24 @@ def test_bad_alarm_settings_are_reported_with_their_keys() -> None:
         )
     assert "groundwork:alarms.alb5xxPerMin is not a known key" in str(err.value)
     assert "did you mean 'alb5xxPerMinute'" in str(err.value)
+
+
+def unnamed_alarm_problems(rec: Recording) -> list[str]:
+    """Every metric alarm carries an explicit name, prefixed with the project and stack."""
+    prefix = f"{rec.project}-{rec.stack}-"
+    return [
+        f"{alarm.urn}: alarm name {alarm.input('name')!r} is not explicit under {prefix!r}"
+        for alarm in rec.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if not str(alarm.input("name") or "").startswith(prefix)
+    ]
+
+
+def test_every_alarm_has_an_explicit_name(
+    dev: Recording, prod: Recording, phase_variant: Any
+) -> None:
+    growth = phase_variant("prod", "growth")
+    for rec in (dev, prod, growth):
+        assert unnamed_alarm_problems(rec) == []
+    alarm = growth.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")[0]
+    broken = checks.replace_inputs(growth, alarm.urn, lambda inputs: inputs.pop("name"))
+    assert any(alarm.urn in p for p in unnamed_alarm_problems(broken))

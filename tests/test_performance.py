@@ -396,7 +396,7 @@ def test_dashboard_graphs_database_error_log_and_rum_only_when_given() -> None:
     )
 
     def namespaces(a: performance.PerformanceMonitoringArgs) -> set[str]:
-        widgets = performance._widgets(a, {}, {}, {}, {}, ["arn:alarm"])
+        widgets = performance._widgets(a, performance._Dimensions({}, {}, {}, {}), ["arn:alarm"])
         return {m.namespace for m in dash.metrics_in(dash.render(widgets, "eu-west-1"))}
 
     bare = namespaces(args)
