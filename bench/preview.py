@@ -39,16 +39,19 @@ def floor_script(types: list[str]) -> str:
         module = module_path.split("/")[0]
         sdk = SDK_MODULES[package]
         lines.append(f"import {sdk}")
+        if module == "index":  # the package's top level (random:index/randomId:RandomId)
+            lines.append(f"getattr({sdk}, {cls!r})")
+            continue
         # Modules that are Python keywords carry a trailing underscore (lambda_).
         lines.append(f"getattr(getattr({sdk}, {module!r}, None) or {sdk}.{module}_, {cls!r})")
     return "\n".join(lines) + "\n"
 
 
-def timed(command: list[str]) -> float:
+def timed(command: list[str], ok: tuple[int, ...] = (0, 1)) -> float:
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
-    if done.returncode not in (0, 1):  # 1: a mandatory violation, still a full preview
+    if done.returncode not in ok:  # preview: 1 is a mandatory violation, still a full preview
         raise SystemExit(f"FAIL {' '.join(command)} exited {done.returncode}:\n{done.stderr}")
     return elapsed
 
@@ -86,7 +89,7 @@ def main() -> int:
         preview_times, floor_times = [], []
         for _ in range(args.runs):
             preview_times.append(timed(preview))
-            floor_times.append(timed(floor))
+            floor_times.append(timed(floor, ok=(0,)))  # a floor that stops early is no floor
 
     ratio = statistics.median(preview_times) / statistics.median(floor_times)
     print(f"stack {args.stack}: {len(report['resources'])} resources")

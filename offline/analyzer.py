@@ -496,18 +496,19 @@ class PolicyPackProcess:
         if self._channel is not None:
             self._channel.close()
             self._channel = None
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.terminate()
+        # Taken before use: a failed background start closes too, possibly at the same time.
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.poll() is None:
+                proc.terminate()
                 try:
-                    self._proc.wait(timeout=5)
+                    proc.wait(timeout=5)
                 except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait(timeout=5)
-            for stream in (self._proc.stdout, self._proc.stderr):
+                    proc.kill()
+                    proc.wait(timeout=5)
+            for stream in (proc.stdout, proc.stderr):
                 if stream is not None:
                     stream.close()
-            self._proc = None
         if self._server is not None:
             self._server.stop(0)
             self._server = None

@@ -26,6 +26,7 @@ from typing import Any
 import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as runtime_resource
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
@@ -376,6 +377,13 @@ def _program_logger() -> tuple[logging.Logger, _WarningLog]:
     return logger, handler
 
 
+def _no_stack_trace() -> Any:
+    # The SDK walks the Python stack on every registration to tell the engine which source
+    # line created it. The recording keeps no source positions, so the walk (a tenth of the
+    # registration time) is skipped; an empty trace is what the SDK sends when it finds none.
+    return runtime_resource.source_pb2.StackTrace()
+
+
 def _reset_runtime() -> None:
     runtime_settings.ROOT.set(None)
     set_all_config({}, [])
@@ -424,11 +432,14 @@ def record(
         sys.path.insert(0, str(project_dir))
     cwd = os.getcwd()
     os.chdir(project_dir)
+    saved_trace = runtime_resource._get_stack_trace
+    runtime_resource._get_stack_trace = _no_stack_trace
     try:
         _sync_await(run_in_stack(lambda: runpy.run_path(str(main), run_name="__main__")))
     except pulumi.RunError as exc:
         raise ProgramError(str(exc), registered=len(monitor.records)) from None
     finally:
+        runtime_resource._get_stack_trace = saved_trace
         os.chdir(cwd)
         if added:
             sys.path.remove(str(project_dir))

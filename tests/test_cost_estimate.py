@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from importlib.util import find_spec
 from pathlib import Path
@@ -25,6 +23,7 @@ from policies.cost.estimate import (
     runs_per_month,
     unclassified_types,
 )
+from tests.cli import run_offline
 
 ROOT = Path(__file__).resolve().parent.parent
 S = "urn:pulumi:t::p::"
@@ -192,16 +191,13 @@ def test_schedules_turn_into_runs() -> None:
     assert runs_per_month("cron(0/5 * * * ? *)", 730) is None
 
 
-def test_preview_prints_estimate_with_assumptions_and_json(tmp_path: Path) -> None:
+def test_preview_prints_estimate_with_assumptions_and_json(tmp_path: Path, capsys) -> None:
     out = tmp_path / "report.json"
-    result = subprocess.run(
-        # `make preview STACK=prod`: a dry run of the shipped template (it warns, and prices).
-        [sys.executable, "-m", "offline", "preview", "--stack", "prod", "--no-policies",
-         "--preview", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    text = result.stdout
+    # `make preview STACK=prod`: a dry run of the shipped template (it warns, and prices).
+    code, text, err = run_offline(
+        ["preview", "--stack", "prod", "--no-policies", "--preview", "--json", str(out)], capsys
+    )
+    assert code == 0, err
     assert "Estimated monthly cost of groundwork/prod in eu-west-1" in text
     assert text.index("Estimated monthly cost") < text.index("Assumptions")
     assert "natProcessedGbPerMonth = 50" in text

@@ -3,14 +3,13 @@ registers anything, with one message naming each full key, its value and what is
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
 import settings
 from offline.recorder import ProgramError
+from tests.cli import run_offline
 from tests.conftest import ROOT, shipped_stack_config, stack_config, write_stack_file
 
 
@@ -212,19 +211,15 @@ def test_good_variant_still_parses() -> None:
     assert s.hosting.min_size == s.hosting.max_size == 3 and s.pipeline.source == "github"
 
 
-def test_cli_reports_bad_config_without_traceback(tmp_path) -> None:
+def test_cli_reports_bad_config_without_traceback(tmp_path, capsys) -> None:
     path = write_stack_file(tmp_path, "prod", {"groundwork:hosting": {"minSize": 50}})
-    result = subprocess.run(
-        [sys.executable, "-m", "offline", "preview", "--stack", "prod", "--stack-file", str(path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    code, out, err = run_offline(
+        ["preview", "--stack", "prod", "--stack-file", str(path)], capsys
     )
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "groundwork:hosting.minSize must be <= maxSize (got 50 > 12)" in result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    assert result.stdout == "", "nothing may be previewed for an invalid config"
+    assert code == 1, out + err
+    assert "groundwork:hosting.minSize must be <= maxSize (got 50 > 12)" in err
+    assert "Traceback" not in err + out
+    assert out == "", "nothing may be previewed for an invalid config"
 
 
 def test_update_rules_are_data_and_name_full_keys() -> None:

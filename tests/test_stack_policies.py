@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +10,7 @@ import pytest
 from offline import stackfile
 from offline.analyzer import PACK_DIR, AnalysisResult, PolicyPackProcess, load_policy_config
 from offline.model import Recording
+from tests.cli import run_offline
 from tests.conftest import ROOT, write_stack_file
 
 
@@ -54,7 +53,7 @@ def test_dev_opt_outs_show_up_as_advice(verdicts: dict) -> None:
     assert "rds-final-snapshot" in advice
 
 
-def test_weakened_prod_is_refused(tmp_path) -> None:
+def test_weakened_prod_is_refused(tmp_path, capsys) -> None:
     weakened = write_stack_file(
         tmp_path,
         "prod",
@@ -65,25 +64,11 @@ def test_weakened_prod_is_refused(tmp_path) -> None:
         },
     )
     report = tmp_path / "report.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "offline",
-            "preview",
-            "--stack",
-            "prod",
-            "--stack-file",
-            str(weakened),
-            "--json",
-            str(report),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    code, out, err = run_offline(
+        ["preview", "--stack", "prod", "--stack-file", str(weakened), "--json", str(report)],
+        capsys,
     )
-    assert result.returncode == 1, result.stdout[-2000:] + result.stderr
+    assert code == 1, out[-2000:] + err
     mandatory = {
         v["policy"]
         for v in json.loads(report.read_text())["policies"]["violations"]
@@ -92,6 +77,5 @@ def test_weakened_prod_is_refused(tmp_path) -> None:
     assert {"rds-backup-retention", "s3-object-lock-retention", "log-group-retention"} <= (
         mandatory
     ), mandatory
-    out = result.stdout
     assert "MANDATORY" in out and "FAIL:" in out
     assert "[rds-backup-retention] urn:pulumi:prod::groundwork::" in out

@@ -60,11 +60,21 @@ def _identity_memo(fn: Callable[[Any], Any], slot: str, size: int = 4) -> Callab
 
     Entries hold the argument, so an id can never be reused for another object while cached.
     A short list scanned with `is` is cheaper than hashing for the 1-2 live entries per request.
+    Inside `_request_scope` (one AnalyzeStack call) every argument is kept until the call ends,
+    so each resource of the stack is converted once rather than once per stack policy.
     """
 
     def wrapper(arg: Any, *rest: Any, **kw: Any) -> Any:
         if rest or kw:
             return fn(arg, *rest, **kw)
+        scope: dict[tuple[str, int], tuple[Any, Any]] | None = getattr(_local, "scope", None)
+        if scope is not None:
+            hit = scope.get((slot, id(arg)))
+            if hit is not None and hit[0] is arg:
+                return hit[1]
+            out = fn(arg)
+            scope[(slot, id(arg))] = (arg, out)
+            return out
         entries: list[tuple[Any, Any]] | None = getattr(_local, slot, None)
         if entries is None:
             entries = []
@@ -96,15 +106,23 @@ def install_request_memo() -> bool:
     pulumi_policy's Analyze loop converts the request's properties (MessageToDict, then
     deserialize_properties, then the unknown-checking proxy) for every policy; with ~50 policies
     that is most of the pack's time. Memoizing those three steps on the identity of their input
-    gives every policy the same read-only view. Policies never mutate props. Returns False (and
-    changes nothing) if the SDK's internals are not what this expects; set
+    gives every policy the same read-only view. Policies never mutate props. AnalyzeStack does
+    the same for every resource of the stack once per stack policy (24 x 284 conversions for
+    prod); within one such call every conversion is kept (`_request_scope`). Protobuf hands
+    back the same object for a sub-message while its parent lives, so identity is stable.
+    Returns False (and changes nothing) if the SDK's internals are not what this expects; set
     GROUNDWORK_POLICY_MEMO=0 to turn it off.
     """
     if os.environ.get("GROUNDWORK_POLICY_MEMO", "1") == "0":
         return False
     import pulumi_policy.policy as sdk_policy
 
-    names = ("json_format", "deserialize_properties", "unknown_checking_proxy")
+    names = (
+        "json_format",
+        "deserialize_properties",
+        "unknown_checking_proxy",
+        "_PolicyAnalyzerServicer",
+    )
     if not all(hasattr(sdk_policy, n) for n in names) or isinstance(
         sdk_policy.json_format, _MemoJsonFormat
     ):
@@ -112,7 +130,22 @@ def install_request_memo() -> bool:
     sdk_policy.json_format = _MemoJsonFormat(sdk_policy.json_format)
     sdk_policy.deserialize_properties = _identity_memo(sdk_policy.deserialize_properties, "deser")
     sdk_policy.unknown_checking_proxy = _identity_memo(sdk_policy.unknown_checking_proxy, "proxy")
+    sdk_policy._PolicyAnalyzerServicer = _request_scope(sdk_policy._PolicyAnalyzerServicer)
     return True
+
+
+def _request_scope(base: type) -> type:
+    """A servicer subclass whose AnalyzeStack keeps every memoized conversion for its duration."""
+
+    class Servicer(base):  # type: ignore[misc, valid-type]
+        def AnalyzeStack(self, request: Any, context: Any) -> Any:
+            _local.scope = {}
+            try:
+                return super().AnalyzeStack(request, context)
+            finally:
+                _local.scope = None  # the request's objects go with it
+
+    return Servicer
 
 
 def plain(value: Any) -> Any:
@@ -278,7 +311,7 @@ def to_policy(  # noqa: C901
                 type=r.resource_type,
                 urn=r.urn,
                 name=r.name,
-                props=plain(r.props),
+                props=_plain_memo(r.props),
                 protect=bool(r.opts.protect),
                 parent=r.parent.urn if r.parent is not None else "",
                 dependencies=tuple(d.urn for d in r.dependencies),

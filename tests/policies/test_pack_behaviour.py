@@ -13,6 +13,7 @@ import pytest
 from conftest import DEV_CONFIG, PROD_CONFIG, ROOT, config_with, run, stack_config, violations
 from policy_builders import STACK_URN, UNKNOWN
 
+from offline import stackfile
 from offline.analyzer import (
     PolicyConfigError,
     PolicyPackProcess,
@@ -20,6 +21,7 @@ from offline.analyzer import (
     reconcile,
 )
 from offline.verdicts import render_text, to_report
+from policies.rules import sdk
 from policies.rules.catalog import CATALOG
 
 # Exemptions may run at most a year ahead; 90 days from now stays valid however slow the run.
@@ -380,6 +382,37 @@ def test_memo_does_not_change_verdicts(pack) -> None:
     ) as plain:
         expected = plain.run(b.recording(*resources), PROD_CONFIG)
     assert run(pack, resources).violations == expected.violations
+
+
+def test_request_scope_converts_each_object_once_per_stack_call() -> None:
+    calls: list[object] = []
+    memo = sdk._identity_memo(lambda x: calls.append(x) or [x], "test-scope", size=1)
+    objects = [object() for _ in range(10)]
+
+    class Base:
+        def AnalyzeStack(self, request: object, context: object) -> list[list[object]]:
+            return [memo(o) for _policy in range(3) for o in objects]
+
+    out = sdk._request_scope(Base)().AnalyzeStack(None, None)
+    assert len(calls) == 10, f"3 policies x 10 resources converted {len(calls)} times, not 10"
+    assert out[0] is out[10], "every policy sees the same converted object"
+    assert getattr(sdk._local, "scope", None) is None, "the scope ends with the call"
+    for o in objects:  # outside AnalyzeStack only the short per-request memo applies
+        memo(o)
+    assert len(calls) == 20
+
+
+def test_stack_memo_keeps_every_stack_verdict(dev) -> None:
+    # The dev stack judged by the prod config: many stack-policy findings to compare.
+    config = stackfile.load("dev", ROOT)
+    policy = load_policy_config(ROOT / "policies" / "config" / "prod.json")
+    results = []
+    for memo in ("1", "0"):
+        with PolicyPackProcess(config, extra_env={"GROUNDWORK_POLICY_MEMO": memo}) as p:
+            results.append(p.run(dev, policy))
+    stack_level = [v for v in results[1].violations if v.phase == "analyze-stack"]
+    assert stack_level, "the comparison needs stack-policy findings"
+    assert results[0].violations == results[1].violations
 
 
 # -- verdicts ----------------------------------------------------------------------------------

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from pulumi.runtime.proto import analyzer_pb2
 
 from offline.analyzer import PolicyConfigError, PolicyPackProcess, load_policy_config, reconcile
 from policies.rules.catalog import BY_NAME, STRICTNESS
+from tests.cli import run_offline
 
 CONFIG_DIR = ROOT / "policies" / "config"
 SHIPPED = sorted(CONFIG_DIR.glob("*.json"))
@@ -393,23 +392,19 @@ def test_pack_version_is_pulumipolicy_yaml_everywhere(own_pack: PolicyPackProces
     ids=["impossible-date", "duplicate-key"],
 )
 def test_offline_cli_reports_bad_config_without_traceback(
-    tmp_path: Path, edit: Any, needle: str
+    tmp_path: Path, edit: Any, needle: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = (CONFIG_DIR / "dev.json").read_text()
     bad = tmp_path / "dev.json"
     bad.write_text(edit(text))
     assert bad.read_text() != text, "the edit applied"
-    result = subprocess.run(
-        [sys.executable, "-m", "offline", "preview", "--stack", "dev", "--policy-config", str(bad)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    code, _out, err = run_offline(
+        ["preview", "--stack", "dev", "--policy-config", str(bad)], capsys
     )
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and needle in result.stderr, result.stderr
+    assert code == 1, err
+    assert "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and needle in err, err
 
 
 # -- the shipped exemption binds the real program's RUM identity pool, and nothing else ------------
