@@ -3,6 +3,8 @@ registers anything, with one message naming each full key, its value and what is
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
