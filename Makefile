@@ -12,7 +12,7 @@ STACK  ?= dev
 # PREVIEW_ARGS="--overlay tests/stacks/prod.operator.yaml" for the operator-completed prod.
 PREVIEW_ARGS ?=
 DRY_RUN ?= true
-REQS   := requirements.txt requirements-dev.txt policies/requirements.txt
+REQS   := requirements.txt requirements-dev.txt policies/requirements.txt app/requirements.txt
 
 .PHONY: test typecheck preview preview-watch lint schema bench clean
 
