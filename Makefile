@@ -28,7 +28,7 @@ $(STAMP): $(PY) $(REQS)
 # type fails it), then the suite.
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(VENV)/bin/basedpyright
+	$(PY) -m basedpyright
 	$(PY) -m pytest -n auto --dist loadfile --durations=10
 
 preview: $(STAMP)
@@ -42,7 +42,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/basedpyright
+	$(PY) -m basedpyright
 
 # Regenerate what is generated from the settings package: the stack-file schema and the README's
 # config reference (tests fail while either is stale).
