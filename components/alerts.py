@@ -142,11 +142,11 @@ def topic_statements(
     return statements
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AlertsArgs:
     region: str
     emails: Sequence[str]
-    protect: bool = True
+    protect: bool
 
 
 class Alerts(pulumi.ComponentResource):

@@ -350,7 +350,7 @@ def seed_policy(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AnalyticsArgs:
     region: str
     # Raw events are deleted after this many days (GDPR storage limitation).
@@ -370,7 +370,7 @@ class AnalyticsArgs:
     log_kms_key_arn: pulumi.Input[str]
     log_retention_days: int
     log_group_name: str
-    protect: bool = True
+    protect: bool
 
 
 class Analytics(pulumi.ComponentResource):

@@ -158,7 +158,7 @@ def ops_sources(ops_dir: Path) -> dict[str, Path]:
     return {f"ops/{p.relative_to(ops_dir).as_posix()}": p for p in files}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BackupJobArgs:
     region: str
     vpc_id: pulumi.Input[str]
@@ -186,11 +186,11 @@ class BackupJobArgs:
     # What the setup run needs before it starts (the private subnets' outbound routes: it
     # installs packages); depending on a component waits for all of its children.
     network_ready: Sequence[pulumi.Resource] = ()
-    schedule: str = "cron(0 3 * * ? *)"
-    timeout_minutes: int = 60
-    compute_type: str = "BUILD_GENERAL1_SMALL"
-    max_backup_age_hours: int = 26
-    protect: bool = True
+    schedule: str
+    timeout_minutes: int
+    compute_type: str
+    max_backup_age_hours: int
+    protect: bool
 
 
 @dataclass(frozen=True)

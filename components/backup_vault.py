@@ -71,20 +71,21 @@ def lifecycle_problems(lock_days: int, cold_after_days: int, expire_after_days: 
     return problems
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BackupVaultArgs:
-    """Defaults are the safe values; settings.Backups documents each one."""
+    """`groundwork:backups` (settings.Backups) as the component sees it; no defaults that
+    settings owns (tests/test_args_defaults.py keeps it so)."""
 
     region: str
-    lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "COMPLIANCE"
-    lock_days: int = 30
-    cold_after_days: int = 30
-    expire_after_days: int = 90
-    protect: bool = True
+    lock_mode: Literal["GOVERNANCE", "COMPLIANCE"]
+    lock_days: int
+    cold_after_days: int
+    expire_after_days: int
+    protect: bool
     # Only this role may delete or disable the vault's keys (None: nobody is denied).
-    break_glass_role_arn: str | None = None
+    break_glass_role_arn: str | None
     # Replicate every backup to an object-locked bucket in this region (None: no replica).
-    replica_region: str | None = None
+    replica_region: str | None
     # The stack's aws: settings for the replica region's provider (components/providers.py).
     stack_provider: providers.StackProvider | None = None
 

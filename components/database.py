@@ -80,9 +80,10 @@ def parameters(slow_statement_ms: int) -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DatabaseArgs:
-    """Defaults are the safe values; settings.Database documents each one."""
+    """`groundwork:database` (settings.Database) as the component sees it; no defaults that
+    settings owns (tests/test_args_defaults.py keeps it so)."""
 
     region: str
     # Explicit, so the log groups RDS writes to can be created before the instance.
@@ -93,25 +94,25 @@ class DatabaseArgs:
     web_security_group_id: pulumi.Input[str]
     logs_key_arn: pulumi.Input[str]
     log_retention_days: int
-    engine_version: str = "16"
-    instance_class: str = "db.t4g.small"
-    allocated_storage_gb: int = 20
-    max_allocated_storage_gb: int = 100
-    multi_az: bool = True
-    backup_retention_days: int = 14
-    backup_window: str = "02:00-02:30"
-    maintenance_window: str = "sun:04:30-sun:05:00"
-    deletion_protection: bool = True
-    final_snapshot: bool = True
-    database_name: str = "app"
-    slow_statement_ms: int = 1000
-    backup_replica_region: str | None = None
+    engine_version: str
+    instance_class: str
+    allocated_storage_gb: int
+    max_allocated_storage_gb: int
+    multi_az: bool
+    backup_retention_days: int
+    backup_window: str
+    maintenance_window: str
+    deletion_protection: bool
+    final_snapshot: bool
+    database_name: str
+    slow_statement_ms: int
+    backup_replica_region: str | None
     # The stack's provider settings, repeated by the replica region's explicit provider.
     stack_provider: providers.StackProvider | None = None
     # Pulumi protect for the KMS keys and log groups (the instance follows deletion_protection).
-    protect: bool = True
+    protect: bool
     # When set, only this role may delete or disable the database's keys (kms.py says why).
-    break_glass_role_arn: str | None = None
+    break_glass_role_arn: str | None
     # Alerts.topic_arn: RDS events of the instance (failover, storage, backups) go there.
     alerts_topic_arn: pulumi.Input[str] | None = None
 

@@ -14,10 +14,10 @@ from components import context, kms
 from components.outputs import register_all
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EncryptionArgs:
     region: str
-    protect: bool = True
+    protect: bool
 
 
 class Encryption(pulumi.ComponentResource):

@@ -206,7 +206,7 @@ def config_digest(config_json: str) -> str:
     return hashlib.sha256(config_json.encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoggingArgs:
     region: str
     # The stack's logs key (Encryption.logs_key_arn).
@@ -219,7 +219,7 @@ class LoggingArgs:
     # alarms read well and are known at preview.
     name_prefix: str
     metric_namespace: str
-    protect: bool = True
+    protect: bool
 
 
 class Logging(pulumi.ComponentResource):

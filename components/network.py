@@ -38,7 +38,7 @@ PRIVATE_ENDPOINT_SERVICES: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NetworkArgs:
     """`cidr` and `az_count` are validated by settings (private range, /16../23, 2..6 AZs)."""
 
@@ -48,7 +48,7 @@ class NetworkArgs:
     region: str
     flow_log_retention_days: int
     log_kms_key_arn: pulumi.Input[str]
-    protect: bool = True
+    protect: bool
 
 
 def _nat_count(mode: str, az_count: int) -> int:

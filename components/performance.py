@@ -83,7 +83,7 @@ def error_rate_queries() -> list[dash.Expression]:
     ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PerformanceMonitoringArgs:
     region: str
     alb_arn_suffix: pulumi.Input[str]
@@ -98,16 +98,16 @@ class PerformanceMonitoringArgs:
     dashboard_name: str
     # Prefix of every alarm's name, e.g. `groundwork-prod`: `<prefix>-latency-p95`, ...
     alarm_name_prefix: str
-    latency_p95_ms: int = 500
-    latency_evaluation_periods: int = 5
-    latency_datapoints_to_alarm: int = 3
-    error_rate_percent: float = 5
-    request_anomaly_band: float = 3
-    canary_runtime: str = "syn-python-selenium-14.0"
-    canary_interval_minutes: int = 5
-    canary_artifact_days: int = 14
+    latency_p95_ms: int
+    latency_evaluation_periods: int
+    latency_datapoints_to_alarm: int
+    error_rate_percent: float
+    request_anomaly_band: float
+    canary_runtime: str
+    canary_interval_minutes: int
+    canary_artifact_days: int
     # Retention of the canary's (and the settings function's) Lambda logs.
-    canary_log_retention_days: int = 30
+    canary_log_retention_days: int
     # Extra actions of the p95 latency alarm, e.g. the step-scaling policy's ARN.
     latency_alarm_actions: Sequence[pulumi.Input[str]] = ()
     database_identifier: pulumi.Input[str] | None = None
@@ -117,7 +117,7 @@ class PerformanceMonitoringArgs:
     rum_app_monitor_name: str | None = None
     # More alarms (names or ARNs) the composite "service unhealthy" alarm should include.
     extra_alarms: Sequence[pulumi.Input[str]] = ()
-    protect: bool = True
+    protect: bool
 
 
 class PerformanceMonitoring(pulumi.ComponentResource):

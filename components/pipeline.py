@@ -134,7 +134,7 @@ def artifact_prefix(pipeline_name: str) -> str:
     return pipeline_name[:ARTIFACT_PREFIX_LENGTH]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DeployPipelineArgs:
     region: str
     # Physical names start with this (`<project>-<stack>`), so they are known at preview.
@@ -151,17 +151,17 @@ class DeployPipelineArgs:
     # Alarms that stop a running deployment and roll it back (5xx, unhealthy hosts, error-log
     # rate); by name, exactly as CodeDeploy takes them. Empty: roll back on failure only.
     rollback_alarm_names: Sequence[pulumi.Input[str]] = ()
-    source: Literal["s3", "github"] = "s3"
-    source_key: str = "releases/app.zip"
-    repository: str | None = None
-    branch: str = "main"
-    connection_arn: str | None = None
-    require_approval: bool = True
-    buildspec: str = "buildspec.yml"
-    build_timeout_minutes: int = 20
-    build_compute_type: str = "BUILD_GENERAL1_SMALL"
-    artifact_retention_days: int = 365
-    protect: bool = True
+    source: Literal["s3", "github"]
+    source_key: str
+    repository: str | None
+    branch: str
+    connection_arn: str | None
+    require_approval: bool
+    buildspec: str
+    build_timeout_minutes: int
+    build_compute_type: str
+    artifact_retention_days: int
+    protect: bool
     # S3 source: the reference release (the bundle `ops.release` builds), published as the
     # source object once, so the pipeline's first run deploys it with no hand step. Never
     # re-uploaded: a later `pulumi up` leaves whatever release the user uploaded since.

@@ -53,7 +53,7 @@ def guest_trust_policy(identity_pool_id: pulumi.Input[str]) -> dict:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RealUserMonitoringArgs:
     region: str
     # The app monitor's name (also the `application_name` dimension of its metrics).
@@ -66,7 +66,7 @@ class RealUserMonitoringArgs:
     # Retention of the settings function's own (runtime) logs.
     function_log_retention_days: int
     telemetries: Sequence[str] = TELEMETRIES
-    protect: bool = True
+    protect: bool
 
 
 class RealUserMonitoring(pulumi.ComponentResource):

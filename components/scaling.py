@@ -44,15 +44,15 @@ def latency_steps(latency_p95_ms: int) -> list[aws.autoscaling.PolicyStepAdjustm
     ]  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PerformanceScalingArgs:
     asg_name: pulumi.Input[str]
     alb_arn_suffix: pulumi.Input[str]
     target_group_arn_suffix: pulumi.Input[str]
     requests_per_target: int
     latency_p95_ms: int
-    predictive: bool = False
-    scheduling_buffer_seconds: int = 300
+    predictive: bool
+    scheduling_buffer_seconds: int
 
 
 class PerformanceScaling(pulumi.ComponentResource):

@@ -42,14 +42,14 @@ class ServiceLogGroup:
     log_class: str = "runtime"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ServiceLogSettingsArgs:
     region: str
     logs_key_arn: pulumi.Input[str]
     log_groups: Mapping[str, ServiceLogGroup]
     # Retention of the function's own log group.
     own_retention_days: int
-    protect: bool = True
+    protect: bool
 
 
 class ServiceLogSettings(pulumi.ComponentResource):

@@ -102,7 +102,7 @@ def https_default_actions(
     ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WebTierArgs:
     vpc_id: pulumi.Input[str]
     public_subnet_ids: Sequence[pulumi.Input[str]]
@@ -119,24 +119,24 @@ class WebTierArgs:
     # The user data, or a function of the load balancer's ARN returning it (the app checks
     # that the identities it is given were signed by this load balancer).
     user_data: pulumi.Input[str] | Callable[[pulumi.Output[str]], pulumi.Input[str]]
-    certificate_arn: str | None = None
+    certificate_arn: str | None
     # ALB OIDC authentication on the HTTPS listener; None: no authentication at the edge.
-    oidc: OidcAuth | None = None
+    oidc: OidcAuth | None
     # With a domain, the tier issues its own certificate (DNS validation in the hosted zone)
     # and points an alias record at the load balancer; `url` becomes https://<domain_name>.
-    domain_name: str | None = None
-    hosted_zone_id: str | None = None
-    deletion_protection: bool = True
-    root_volume_gb: int = 20
-    health_check_grace_seconds: int = 300
-    min_healthy_percent: int = 90
-    default_instance_warmup_seconds: int = 300
+    domain_name: str | None
+    hosted_zone_id: str | None
+    deletion_protection: bool
+    root_volume_gb: int
+    health_check_grace_seconds: int
+    min_healthy_percent: int
+    default_instance_warmup_seconds: int
     # Inline policies for the instance role, name -> policy JSON (from the components that
     # the instances talk to: logs, analytics, deploys).
     instance_policies: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     # Pre-initialised instances kept aside for scale-out (pulumi-aws `warm_pool` of the group:
     # pool_state, min_size, ...); None means no warm pool.
-    warm_pool: Mapping[str, Any] | None = None
+    warm_pool: Mapping[str, Any] | None
     # Where the ALB writes its access logs: (bucket name, prefix); None: no access logs.
     access_logs: tuple[pulumi.Input[str], str] | None = None
 

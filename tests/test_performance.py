@@ -19,6 +19,7 @@ from ops import health_canary
 from settings import SettingsError, parse
 from tests import performance_checks as pc
 from tests.checks import replace_inputs
+from tests.shipped_settings import performance_options, shipped_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -393,6 +394,7 @@ def test_dashboard_graphs_database_error_log_and_rum_only_when_given() -> None:
         canary_name="c-hc",
         dashboard_name="d",
         alarm_name_prefix="p",
+        **performance_options(shipped_settings("prod")),
     )
 
     def namespaces(a: performance.PerformanceMonitoringArgs) -> set[str]:

@@ -23,6 +23,7 @@ from components import pipeline as pl
 from offline.model import RecordedResource, Recording, is_unknown
 from offline.recorder import MOCK_ACCOUNT_ID, record
 from tests.conftest import ROOT, stack_config
+from tests.shipped_settings import pipeline_options, shipped_settings
 
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 COMPONENT = "groundwork:delivery:DeployPipeline"
@@ -291,6 +292,8 @@ _ARGS: dict[str, Any] = {
     "alerts_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/alerts",
     "logs_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/logs",
     "log_retention_days": 30,
+    # What settings owns comes from the shipped prod stack (Args carry no such defaults).
+    **pipeline_options(shipped_settings("prod")),
 }
 
 
