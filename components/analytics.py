@@ -25,13 +25,13 @@ from typing import Any, cast
 import pulumi
 import pulumi_aws as aws
 
-from components import buckets, context, contracts, iam, kms
+from components import buckets, context, contracts, iam, kms, sources
 from components.outputs import register_all
 from components.servicelogs import LOG_CLASS_TAG
 
 # The function that fills the pseudonym-key secret once (relative to the project directory,
 # the program's working directory under the CLI and the offline recorder alike).
-SEED_SOURCE = Path("ops") / "pseudonym_key.py"
+SEED_FILE = "pseudonym_key.py"
 SEED_HANDLER = "pseudonym_key.handler"
 SEED_RUNTIME = "python3.13"
 
@@ -370,6 +370,8 @@ class AnalyticsArgs:
     log_kms_key_arn: pulumi.Input[str]
     log_retention_days: int
     log_group_name: str
+    # The directory holding the seed function's source (the project's `ops` package).
+    ops_dir: Path
     protect: bool = True
 
 
@@ -781,7 +783,7 @@ class Analytics(pulumi.ComponentResource):
             runtime=SEED_RUNTIME,
             architectures=["arm64"],
             handler=SEED_HANDLER,
-            code=pulumi.AssetArchive({SEED_SOURCE.name: pulumi.FileAsset(str(SEED_SOURCE))}),
+            code=sources.handler_archive(args.ops_dir / SEED_FILE),
             role=role.arn,
             timeout=60,
             memory_size=128,

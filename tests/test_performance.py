@@ -393,6 +393,7 @@ def test_dashboard_graphs_database_error_log_and_rum_only_when_given() -> None:
         canary_name="c-hc",
         dashboard_name="d",
         alarm_name_prefix="p",
+        ops_dir=Path("unused"),
     )
 
     def namespaces(a: performance.PerformanceMonitoringArgs) -> set[str]:
