@@ -613,10 +613,7 @@ class BackupJob(pulumi.ComponentResource):
         bucket = private.bucket
         archive = pulumi.AssetArchive(
             # Recorded relative to the working directory (see components.sources).
-            {
-                path: sources.file_asset(local)
-                for path, local in sorted(args.sources.items())
-            }
+            {path: sources.file_asset(local) for path, local in sorted(args.sources.items())}
         )
         source = aws.s3.BucketObjectv2(
             f"{name}-source-code",
