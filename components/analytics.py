@@ -465,20 +465,17 @@ class Analytics(pulumi.ComponentResource):
             # go sooner. Without versioning (events are write-once), an expired or erased
             # object is gone; the noncurrent rule guards against versioning turned on later.
             lifecycle_rules=[
-                {
-                    "id": "expire-after-retention",
-                    "status": "Enabled",
-                    "filter": {"prefix": ""},
-                    "expiration": {"days": args.retention_days},
-                    "noncurrent_version_expiration": {"noncurrent_days": 1},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-                },
-                {
-                    "id": "expire-delivery-errors",
-                    "status": "Enabled",
-                    "filter": {"prefix": contracts.ERRORS_PREFIX},
-                    "expiration": {"days": min(args.retention_days, ERROR_OUTPUT_DAYS)},
-                },
+                buckets.expiry_rule(
+                    "expire-after-retention",
+                    args.retention_days,
+                    noncurrent_days=1,
+                    abort_upload_days=1,
+                ),
+                buckets.expiry_rule(
+                    "expire-delivery-errors",
+                    min(args.retention_days, ERROR_OUTPUT_DAYS),
+                    prefix=contracts.ERRORS_PREFIX,
+                ),
             ],
         ).bucket
 
@@ -492,14 +489,12 @@ class Analytics(pulumi.ComponentResource):
             protect=False,
             force_destroy=True,
             lifecycle_rules=[
-                {
-                    "id": "expire-results",
-                    "status": "Enabled",
-                    "filter": {"prefix": ""},
-                    "expiration": {"days": self._args.query_results_retention_days},
-                    "noncurrent_version_expiration": {"noncurrent_days": 1},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-                }
+                buckets.expiry_rule(
+                    "expire-results",
+                    self._args.query_results_retention_days,
+                    noncurrent_days=1,
+                    abort_upload_days=1,
+                )
             ],
         ).bucket
 

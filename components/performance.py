@@ -335,12 +335,9 @@ class PerformanceMonitoring(pulumi.ComponentResource):
             protect=None,
             force_destroy=True,
             lifecycle_rules=[
-                {
-                    "id": "expire-canary-runs",
-                    "status": "Enabled",
-                    "filter": {"prefix": CANARY_RUNS_PREFIX},
-                    "expiration": {"days": args.canary_artifact_days},
-                },
+                buckets.expiry_rule(
+                    "expire-canary-runs", args.canary_artifact_days, prefix=CANARY_RUNS_PREFIX
+                ),
                 {
                     "id": "abort-incomplete-uploads",
                     "status": "Enabled",
