@@ -343,6 +343,7 @@ def _analytics(settings: Settings, prefix: str, encryption: Encryption) -> Analy
             log_kms_key_arn=encryption.logs_key_arn,
             log_retention_days=settings.logging.error_retention_days,
             log_group_name=f"/{settings.project}/{settings.stack}/analytics/firehose-delivery",
+            ops_dir=OPS_DIR,
             protect=settings.protect,
         ),
     )
@@ -379,6 +380,7 @@ def _real_user_monitoring(
             logs_key_arn=encryption.logs_key_arn,
             log_retention_days=settings.rum.log_retention_days,
             function_log_retention_days=settings.logging.runtime_retention_days,
+            ops_dir=OPS_DIR,
             protect=settings.protect,
         ),
     )
@@ -763,6 +765,7 @@ def _performance_monitoring(
             canary_name=canary_name(settings.project, settings.stack),
             dashboard_name=dashboard_name(settings.project, settings.stack),
             alarm_name_prefix=prefix,
+            ops_dir=OPS_DIR,
             latency_p95_ms=settings.scaling.latency_p95_ms,
             latency_evaluation_periods=settings.scaling.latency_evaluation_periods,
             latency_datapoints_to_alarm=settings.scaling.latency_datapoints_to_alarm,

@@ -25,13 +25,13 @@ from typing import Any, cast
 import pulumi
 import pulumi_aws as aws
 
-from components import buckets, context, contracts, iam, kms
+from components import buckets, context, contracts, iam, kms, sources
 from components.outputs import register_all
 from components.servicelogs import LOG_CLASS_TAG
 
 # The function that fills the pseudonym-key secret once (relative to the project directory,
 # the program's working directory under the CLI and the offline recorder alike).
-SEED_SOURCE = Path("ops") / "pseudonym_key.py"
+SEED_FILE = "pseudonym_key.py"
 SEED_HANDLER = "pseudonym_key.handler"
 SEED_RUNTIME = "python3.13"
 
@@ -370,6 +370,8 @@ class AnalyticsArgs:
     log_kms_key_arn: pulumi.Input[str]
     log_retention_days: int
     log_group_name: str
+    # The directory holding the seed function's source (the project's `ops` package).
+    ops_dir: Path
     protect: bool
 
 
@@ -463,20 +465,17 @@ class Analytics(pulumi.ComponentResource):
             # go sooner. Without versioning (events are write-once), an expired or erased
             # object is gone; the noncurrent rule guards against versioning turned on later.
             lifecycle_rules=[
-                {
-                    "id": "expire-after-retention",
-                    "status": "Enabled",
-                    "filter": {"prefix": ""},
-                    "expiration": {"days": args.retention_days},
-                    "noncurrent_version_expiration": {"noncurrent_days": 1},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-                },
-                {
-                    "id": "expire-delivery-errors",
-                    "status": "Enabled",
-                    "filter": {"prefix": contracts.ERRORS_PREFIX},
-                    "expiration": {"days": min(args.retention_days, ERROR_OUTPUT_DAYS)},
-                },
+                buckets.expiry_rule(
+                    "expire-after-retention",
+                    args.retention_days,
+                    noncurrent_days=1,
+                    abort_upload_days=1,
+                ),
+                buckets.expiry_rule(
+                    "expire-delivery-errors",
+                    min(args.retention_days, ERROR_OUTPUT_DAYS),
+                    prefix=contracts.ERRORS_PREFIX,
+                ),
             ],
         ).bucket
 
@@ -490,14 +489,12 @@ class Analytics(pulumi.ComponentResource):
             protect=False,
             force_destroy=True,
             lifecycle_rules=[
-                {
-                    "id": "expire-results",
-                    "status": "Enabled",
-                    "filter": {"prefix": ""},
-                    "expiration": {"days": self._args.query_results_retention_days},
-                    "noncurrent_version_expiration": {"noncurrent_days": 1},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-                }
+                buckets.expiry_rule(
+                    "expire-results",
+                    self._args.query_results_retention_days,
+                    noncurrent_days=1,
+                    abort_upload_days=1,
+                )
             ],
         ).bucket
 
@@ -781,7 +778,7 @@ class Analytics(pulumi.ComponentResource):
             runtime=SEED_RUNTIME,
             architectures=["arm64"],
             handler=SEED_HANDLER,
-            code=pulumi.AssetArchive({SEED_SOURCE.name: pulumi.FileAsset(str(SEED_SOURCE))}),
+            code=sources.handler_archive(args.ops_dir / SEED_FILE),
             role=role.arn,
             timeout=60,
             memory_size=128,

@@ -266,15 +266,13 @@ class AuditTrail(pulumi.ComponentResource):
             object_lock=buckets.ObjectLock(mode=args.lock_mode, days=args.lock_days),
             writers=lambda bucket_arn: trail_bucket_statements(bucket_arn, account, arn),
             lifecycle_rules=[
-                {
-                    "id": "trail-logs",
-                    "status": "Enabled",
-                    "filter": {"prefix": ""},
-                    "expiration": {"days": args.expire_after_days},
+                buckets.expiry_rule(
+                    "trail-logs",
+                    args.expire_after_days,
                     # A log file hidden by a delete marker is still kept as long as its lock.
-                    "noncurrent_version_expiration": {"noncurrent_days": args.lock_days},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-                },
+                    noncurrent_days=args.lock_days,
+                    abort_upload_days=1,
+                ),
             ],
         )
         group, role, role_policy = self._trail_logs(name, args, account)

@@ -51,7 +51,6 @@ also catches a schedule that stopped firing or a build that never started.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +58,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components import buckets, context, iam
+from components import buckets, context, iam, sources
 from components.outputs import register_all
 from components.servicelogs import log_group
 
@@ -77,7 +76,8 @@ SOURCE_KEY = "backup-job/source.zip"
 DB_USER = "groundwork_backup"
 # The setup's starter (ops/run_build.py) on the Lambda Python runtime, waiting up to the
 # Lambda maximum for the build; the build itself is stopped well before that.
-STARTER_SOURCE = Path("ops") / "run_build.py"
+# The starter's source: its key in `BackupJobArgs.sources` (the ops package's files).
+STARTER_SOURCE = "ops/run_build.py"
 STARTER_HANDLER = "run_build.handler"
 STARTER_RUNTIME = "python3.13"
 STARTER_TIMEOUT_SECONDS = 900
@@ -471,7 +471,7 @@ class BackupJob(pulumi.ComponentResource):
             runtime=STARTER_RUNTIME,
             architectures=["arm64"],
             handler=STARTER_HANDLER,
-            code=pulumi.AssetArchive({STARTER_SOURCE.name: pulumi.FileAsset(str(STARTER_SOURCE))}),
+            code=sources.handler_archive(args.sources[STARTER_SOURCE]),
             role=role.arn,
             timeout=STARTER_TIMEOUT_SECONDS,
             memory_size=128,
@@ -612,12 +612,8 @@ class BackupJob(pulumi.ComponentResource):
         )
         bucket = private.bucket
         archive = pulumi.AssetArchive(
-            # Paths relative to the working directory (the project), so the state does not
-            # depend on where the repository is checked out.
-            {
-                path: pulumi.FileAsset(os.path.relpath(local))
-                for path, local in sorted(args.sources.items())
-            }
+            # Recorded relative to the working directory (see components.sources).
+            {path: sources.file_asset(local) for path, local in sorted(args.sources.items())}
         )
         source = aws.s3.BucketObjectv2(
             f"{name}-source-code",

@@ -239,18 +239,18 @@ def replication_rule(
 
 def lifecycle_rules(args: BackupVaultArgs) -> list[dict[str, Any]]:
     """The vault's lifecycle (the primary's and the replica's)."""
+    backups = buckets.expiry_rule(
+        "backups",
+        args.expire_after_days,
+        prefix=BACKUP_PREFIX,
+        # A backup hidden early by a delete marker stays restorable at least as long as its
+        # lock would have kept it.
+        noncurrent_days=args.lock_days,
+        abort_upload_days=1,
+    )
+    backups["transitions"] = [{"days": args.cold_after_days, "storage_class": COLD_STORAGE_CLASS}]
     return [
-        {
-            "id": "backups",
-            "status": "Enabled",
-            "filter": {"prefix": BACKUP_PREFIX},
-            "transitions": [{"days": args.cold_after_days, "storage_class": COLD_STORAGE_CLASS}],
-            "expiration": {"days": args.expire_after_days},
-            # A backup hidden early by a delete marker stays restorable at least as long as
-            # its lock would have kept it.
-            "noncurrent_version_expiration": {"noncurrent_days": args.lock_days},
-            "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-        },
+        backups,
         {
             "id": "delete-markers",
             "status": "Enabled",

@@ -155,6 +155,30 @@ def _encryption(
     )
 
 
+def expiry_rule(
+    rule_id: str,
+    days: int,
+    *,
+    prefix: str = "",
+    noncurrent_days: int | None = None,
+    abort_upload_days: int | None = None,
+) -> dict[str, Any]:
+    """A lifecycle rule (the SDK's keys): objects under `prefix` expire `days` after creation;
+    with `noncurrent_days`, superseded versions go that long after being superseded; with
+    `abort_upload_days`, unfinished multipart uploads are aborted after that many days."""
+    rule: dict[str, Any] = {
+        "id": rule_id,
+        "status": "Enabled",
+        "filter": {"prefix": prefix},
+        "expiration": {"days": days},
+    }
+    if noncurrent_days is not None:
+        rule["noncurrent_version_expiration"] = {"noncurrent_days": noncurrent_days}
+    if abort_upload_days is not None:
+        rule["abort_incomplete_multipart_upload"] = {"days_after_initiation": abort_upload_days}
+    return rule
+
+
 def _lifecycle(
     name: str,
     bucket: aws.s3.Bucket,

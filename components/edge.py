@@ -118,13 +118,7 @@ class AccessLogs(pulumi.ComponentResource):
             force_destroy=not args.protect,
             writers=writers,
             lifecycle_rules=[
-                {
-                    "id": "access-logs",
-                    "status": "Enabled",
-                    "filter": {"prefix": ""},
-                    "expiration": {"days": args.expire_after_days},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-                }
+                buckets.expiry_rule("access-logs", args.expire_after_days, abort_upload_days=1)
             ],
         )
         self.bucket_name = pulumi.Output.all(bucket.bucket.bucket, bucket.policy.id).apply(

@@ -25,7 +25,7 @@ from typing import Any, cast
 import pulumi
 import pulumi_aws as aws
 
-from components import buckets, context, iam, kms
+from components import buckets, context, iam, kms, sources
 from components import dashboard as dash
 from components.outputs import register_all
 from components.servicelogs import ServiceLogGroup, ServiceLogSettings, ServiceLogSettingsArgs
@@ -38,7 +38,7 @@ RUM = "AWS/RUM"
 SYNTHETICS = "CloudWatchSynthetics"
 
 # Relative to the project directory (the program's working directory).
-CANARY_SOURCE = Path("ops") / "health_canary.py"
+CANARY_FILE = "health_canary.py"
 CANARY_HANDLER = "health_canary.handler"
 # Synthetics names the canary's Lambda `cwsyn-<canary>-<uuid>`, which must fit Lambda's
 # 64-character limit: hence canary names of at most 21 characters.
@@ -98,6 +98,9 @@ class PerformanceMonitoringArgs:
     dashboard_name: str
     # Prefix of every alarm's name, e.g. `groundwork-prod`: `<prefix>-latency-p95`, ...
     alarm_name_prefix: str
+    # The directory holding the canary script and the log-settings function (the project's
+    # `ops` package).
+    ops_dir: Path
     latency_p95_ms: int
     latency_evaluation_periods: int
     latency_datapoints_to_alarm: int
@@ -332,12 +335,9 @@ class PerformanceMonitoring(pulumi.ComponentResource):
             protect=None,
             force_destroy=True,
             lifecycle_rules=[
-                {
-                    "id": "expire-canary-runs",
-                    "status": "Enabled",
-                    "filter": {"prefix": CANARY_RUNS_PREFIX},
-                    "expiration": {"days": args.canary_artifact_days},
-                },
+                buckets.expiry_rule(
+                    "expire-canary-runs", args.canary_artifact_days, prefix=CANARY_RUNS_PREFIX
+                ),
                 {
                     "id": "abort-incomplete-uploads",
                     "status": "Enabled",
@@ -349,15 +349,14 @@ class PerformanceMonitoring(pulumi.ComponentResource):
         return artifacts, key.arn
 
     def _canary_code(self, artifacts: buckets.PrivateBucket) -> aws.s3.BucketObjectv2:
-        source = CANARY_SOURCE.read_bytes()
+        script = self._args.ops_dir / CANARY_FILE
+        source = script.read_bytes()
         return aws.s3.BucketObjectv2(
             f"{self._name}-canary-code",
             bucket=artifacts.bucket.id,
             # The key changes with the script, which is what makes the canary pick it up.
-            key=f"canary-code/{CANARY_SOURCE.stem}-{hashlib.sha256(source).hexdigest()[:16]}.zip",
-            source=pulumi.AssetArchive(
-                {f"python/{CANARY_SOURCE.name}": pulumi.FileAsset(str(CANARY_SOURCE))}
-            ),
+            key=f"canary-code/{script.stem}-{hashlib.sha256(source).hexdigest()[:16]}.zip",
+            source=pulumi.AssetArchive({f"python/{script.name}": sources.file_asset(script)}),
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[artifacts.encryption, artifacts.ownership]
             ),
@@ -441,6 +440,7 @@ class PerformanceMonitoring(pulumi.ComponentResource):
                     )
                 },
                 own_retention_days=args.canary_log_retention_days,
+                ops_dir=args.ops_dir,
                 protect=args.protect,
             ),
             opts=pulumi.ResourceOptions(parent=self),

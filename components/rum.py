@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -65,6 +66,8 @@ class RealUserMonitoringArgs:
     log_retention_days: int
     # Retention of the settings function's own (runtime) logs.
     function_log_retention_days: int
+    # The directory holding the log-settings function's source (the project's `ops` package).
+    ops_dir: Path
     telemetries: Sequence[str] = TELEMETRIES
     protect: bool
 
@@ -174,6 +177,7 @@ class RealUserMonitoring(pulumi.ComponentResource):
                     )
                 },
                 own_retention_days=args.function_log_retention_days,
+                ops_dir=args.ops_dir,
                 protect=args.protect,
             ),
             opts=pulumi.ResourceOptions(parent=self),

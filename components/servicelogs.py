@@ -19,12 +19,11 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components import context, iam
+from components import context, iam, sources
 from components.outputs import register_all
 
-# Relative to the project directory, which is the program's working directory under the
-# CLI and the offline recorder alike (an absolute path would differ from machine to machine).
-HANDLER_SOURCE = Path("ops") / "log_group_settings.py"
+# The handler's file in the ops directory the caller passes in.
+HANDLER_FILE = "log_group_settings.py"
 HANDLER = "log_group_settings.handler"
 RUNTIME = "python3.13"
 LOG_CLASS_TAG = "groundwork:logClass"
@@ -49,6 +48,8 @@ class ServiceLogSettingsArgs:
     log_groups: Mapping[str, ServiceLogGroup]
     # Retention of the function's own log group.
     own_retention_days: int
+    # The directory holding the handler's source (the project's `ops` package).
+    ops_dir: Path
     protect: bool
 
 
@@ -81,7 +82,7 @@ class ServiceLogSettings(pulumi.ComponentResource):
             runtime=RUNTIME,
             architectures=["arm64"],
             handler=HANDLER,
-            code=pulumi.AssetArchive({HANDLER_SOURCE.name: pulumi.FileAsset(str(HANDLER_SOURCE))}),
+            code=sources.handler_archive(args.ops_dir / HANDLER_FILE),
             role=role.arn,
             timeout=120,
             memory_size=128,

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from ops import awsenv, pg, runctl, vault
@@ -264,23 +265,21 @@ def build_parser() -> argparse.ArgumentParser:
             "option defaults to the environment variable shown. Exit 0 on success, 1 on failure."
         ),
     )
-    parser.add_argument(
+    connection = partial(pg.add_connection_option, parser)
+    connection(
         "--secret-arn",
-        default=env("DB_SECRET_ARN"),
-        help="RDS-managed master-user secret (JSON username/password) [DB_SECRET_ARN]",
+        "RDS-managed master-user secret (JSON username/password) [DB_SECRET_ARN]",
     )
-    parser.add_argument(
+    connection(
         "--iam-auth-user",
-        default=env("DB_IAM_USER"),
-        help="log in as this database user with an IAM authentication token (rds-db:connect) "
+        "log in as this database user with an IAM authentication token (rds-db:connect) "
         "instead of a secret; needs TLS [DB_IAM_USER]",
     )
-    parser.add_argument(
+    connection(
         "--host",
-        default=env("DB_HOST"),
-        help="database endpoint address, or host:port as the stack output gives it [DB_HOST]",
+        "database endpoint address, or host:port as the stack output gives it [DB_HOST]",
     )
-    parser.add_argument("--port", default=env("DB_PORT"), help="database port [DB_PORT, 5432]")
+    connection("--port", "database port [DB_PORT, 5432]")
     parser.add_argument(
         "--stall-timeout-seconds",
         type=float,
@@ -297,30 +296,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=env("BACKUP_KMS_KEY_ID"),
         help="KMS key (ARN or id) for SSE-KMS [BACKUP_KMS_KEY_ID]",
     )
-    parser.add_argument(
+    connection(
         "--ca-bundle",
-        default=env("DB_CA_BUNDLE"),
-        help="CA bundle (RDS) to verify the server; turns on sslmode verify-full [DB_CA_BUNDLE]",
+        "CA bundle (RDS) to verify the server; turns on sslmode verify-full [DB_CA_BUNDLE]",
     )
-    parser.add_argument(
+    connection(
         "--sslmode",
-        default=env("DB_SSLMODE"),
-        choices=pg.SSLMODES,
-        help="override libpq sslmode; disable/allow/prefer only for a local server [DB_SSLMODE]",
+        "override libpq sslmode; disable/allow/prefer only for a local server [DB_SSLMODE]",
     )
-    parser.add_argument(
-        "--region", default=None, help="AWS region [AWS_REGION, AWS_DEFAULT_REGION]"
+    pg.add_aws_options(
+        parser,
+        region_help="AWS region [AWS_REGION, AWS_DEFAULT_REGION]",
+        endpoint_help="AWS endpoint override, e.g. a test server [AWS_ENDPOINT_URL]",
     )
-    parser.add_argument(
-        "--endpoint-url",
-        default=None,
-        help="AWS endpoint override, e.g. a test server [AWS_ENDPOINT_URL]",
-    )
-    parser.add_argument(
-        "--pg-bin-dir",
-        default=env("PG_BIN_DIR"),
-        help="directory with pg_dump (default: PATH) [PG_BIN_DIR]",
-    )
+    connection("--pg-bin-dir", "directory with pg_dump (default: PATH) [PG_BIN_DIR]")
     parser.add_argument(
         "--work-dir",
         default=env("BACKUP_WORK_DIR"),

@@ -36,6 +36,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from functools import partial
 
 from ops import awsenv, pg
 from ops.awsenv import OpsError
@@ -93,18 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
             "option defaults to the environment variable shown. Exit 0 on success, 1 on failure."
         ),
     )
-    parser.add_argument("--secret-arn", default=env("DB_SECRET_ARN"), help="[DB_SECRET_ARN]")
-    parser.add_argument("--host", default=env("DB_HOST"), help="endpoint address [DB_HOST]")
-    parser.add_argument("--port", default=env("DB_PORT", "5432"), help="[DB_PORT, 5432]")
+    connection = partial(pg.add_connection_option, parser)
+    connection("--secret-arn", "[DB_SECRET_ARN]")
+    connection("--host", "endpoint address [DB_HOST]")
+    connection("--port", "[DB_PORT, 5432]", fallback="5432")
     parser.add_argument("--db-name", default=env("DB_NAME"), help="database [DB_NAME]")
     parser.add_argument(
         "--role-name", default=env("BACKUP_DB_USER"), help="role to create [BACKUP_DB_USER]"
     )
-    parser.add_argument("--ca-bundle", default=env("DB_CA_BUNDLE"), help="[DB_CA_BUNDLE]")
-    parser.add_argument("--sslmode", default=env("DB_SSLMODE"), choices=pg.SSLMODES)
-    parser.add_argument("--region", default=None, help="AWS region [AWS_REGION]")
-    parser.add_argument("--endpoint-url", default=None, help="AWS endpoint override")
-    parser.add_argument("--pg-bin-dir", default=env("PG_BIN_DIR"), help="[PG_BIN_DIR]")
+    connection("--ca-bundle", "[DB_CA_BUNDLE]")
+    connection("--sslmode")
+    pg.add_aws_options(parser, "AWS region [AWS_REGION]", "AWS endpoint override")
+    connection("--pg-bin-dir", "[PG_BIN_DIR]")
     return parser
 
 

@@ -9,6 +9,7 @@ an error message or on disk. Every child runs under `ops.runctl` (watchdog, alwa
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import ipaddress
 import json
@@ -158,6 +159,45 @@ def make_endpoint(
     if ca_bundle and not Path(ca_bundle).is_file():
         raise OpsError(f"CA bundle {ca_bundle} does not exist or is not a file")
     return Endpoint(host, port_number, mode, ca_bundle)
+
+
+# The connection options the ops tools share, each with the environment variable it falls
+# back to, defined once here (the buildspecs pass configuration as plain environment). Each
+# tool keeps its own help wording; a tool whose target is not the backed-up database (the
+# restore drill) takes the flags without the fallbacks.
+CONNECTION_ENV = {
+    "--secret-arn": "DB_SECRET_ARN",
+    "--iam-auth-user": "DB_IAM_USER",
+    "--host": "DB_HOST",
+    "--port": "DB_PORT",
+    "--ca-bundle": "DB_CA_BUNDLE",
+    "--sslmode": "DB_SSLMODE",
+    "--pg-bin-dir": "PG_BIN_DIR",
+}
+
+
+def add_connection_option(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    help_text: str | None = None,
+    *,
+    from_env: bool = True,
+    fallback: str | None = None,
+) -> None:
+    """Add `flag` (a key of CONNECTION_ENV), defaulting to its environment variable (then
+    `fallback`) when `from_env`; `--sslmode` accepts only libpq's modes."""
+    if flag not in CONNECTION_ENV:
+        raise ValueError(f"{flag} is not a shared connection option ({', '.join(CONNECTION_ENV)})")
+    default = os.environ.get(CONNECTION_ENV[flag], fallback) if from_env else fallback
+    choices = SSLMODES if flag == "--sslmode" else None
+    parser.add_argument(flag, default=default, choices=choices, help=help_text)
+
+
+def add_aws_options(parser: argparse.ArgumentParser, region_help: str, endpoint_help: str) -> None:
+    """--region and --endpoint-url. No default here: ops.awsenv falls back to AWS_REGION,
+    AWS_DEFAULT_REGION and AWS_ENDPOINT_URL when a client is made."""
+    parser.add_argument("--region", default=None, help=region_help)
+    parser.add_argument("--endpoint-url", default=None, help=endpoint_help)
 
 
 def libpq_env(

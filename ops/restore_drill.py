@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -557,18 +558,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="parallel pg_restore jobs (1: one transaction; more: faster, the scratch "
         "database is dropped on any failure)",
     )
-    add("--ca-bundle", help="CA bundle to verify the target server (sslmode verify-full)")
-    add(
-        "--sslmode",
-        choices=pg.SSLMODES,
-        help="override sslmode; disable/allow/prefer only for a local server",
+    # The target is a scratch server, not the backed-up database: its TLS settings come from
+    # the command line only, never from the backup job's DB_* environment.
+    target = partial(pg.add_connection_option, parser, from_env=False)
+    target("--ca-bundle", "CA bundle to verify the target server (sslmode verify-full)")
+    target("--sslmode", "override sslmode; disable/allow/prefer only for a local server")
+    pg.add_aws_options(
+        parser,
+        region_help="AWS region [AWS_REGION, AWS_DEFAULT_REGION]",
+        endpoint_help="AWS endpoint override [AWS_ENDPOINT_URL]",
     )
-    add("--region", help="AWS region [AWS_REGION, AWS_DEFAULT_REGION]")
-    add("--endpoint-url", help="AWS endpoint override [AWS_ENDPOINT_URL]")
-    add(
-        "--pg-bin-dir",
-        default=env("PG_BIN_DIR"),
-        help="directory with pg_restore and psql (default: PATH) [PG_BIN_DIR]",
+    pg.add_connection_option(
+        parser, "--pg-bin-dir", "directory with pg_restore and psql (default: PATH) [PG_BIN_DIR]"
     )
     add("--work-dir", help="where the backup is downloaded (default: TMPDIR)")
     add(

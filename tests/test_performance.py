@@ -395,6 +395,7 @@ def test_dashboard_graphs_database_error_log_and_rum_only_when_given() -> None:
         dashboard_name="d",
         alarm_name_prefix="p",
         **performance_options(shipped_settings("prod")),
+        ops_dir=Path("unused"),
     )
 
     def namespaces(a: performance.PerformanceMonitoringArgs) -> set[str]:
