@@ -102,7 +102,9 @@ def test_main_serves_and_stops_cleanly_on_sigterm(tmp_path):
         port = probe.getsockname()[1]
     proc = _run_webapp(tmp_path, {"region": "eu-west-1", "environment": "t", "appPort": port})
     try:
-        deadline = time.monotonic() + 10
+        # A hang guard for a loaded machine, not a speed assertion: the app answering at all
+        # is the event; only a stuck start ends the wait.
+        deadline = time.monotonic() + 300
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
@@ -110,10 +112,10 @@ def test_main_serves_and_stops_cleanly_on_sigterm(tmp_path):
                     break
             except OSError:
                 assert proc.poll() is None, f"webapp exited: {proc.communicate()}"
-                assert time.monotonic() < deadline, "webapp did not answer /health in 10 s"
+                assert time.monotonic() < deadline, "webapp never answered /health (hang)"
                 time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0, "SIGTERM must stop the app with exit 0"
+        assert proc.wait(timeout=300) == 0, "SIGTERM must stop the app with exit 0"
     finally:
         if proc.poll() is None:
             proc.kill()
