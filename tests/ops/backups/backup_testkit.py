@@ -202,9 +202,11 @@ def put_backup(
     key: str,
     body: bytes,
     sha256_hex: str | None = None,
+    **metadata: str,
 ) -> dict[str, Any]:
-    """Seed a backup object directly, as a faulty or foreign writer would."""
-    metadata = {"sha256": sha256_hex or hashlib.sha256(body).hexdigest()}
+    """Seed a backup object directly, as a faulty or foreign writer would; `metadata` adds
+    what the job records beside the checksum (e.g. `**{"pg-dump-version": "16.4"}`)."""
+    metadata = {"sha256": sha256_hex or hashlib.sha256(body).hexdigest(), **metadata}
     return moto.client("s3").put_object(
         Bucket=vault.bucket,
         Key=key,
