@@ -51,6 +51,12 @@ def with_alb_listeners(http: dict | None = None, https: bool = True) -> list[Rec
 FORWARD = {"defaultActions": [{"type": "forward", "targetGroupArn": UNKNOWN}]}
 
 
+def _without_protocol(listener: RecordedResource) -> RecordedResource:
+    """The listener as written without `protocol` (the provider then defaults to HTTP)."""
+    inputs = {k: v for k, v in listener.inputs.items() if k != "protocol"}
+    return dataclasses.replace(listener, inputs=inputs)
+
+
 def _http_rule(action: dict, internal: bool = False) -> list[RecordedResource]:
     """An internet-facing (or internal) ALB whose HTTP listener redirects, plus a rule on it."""
     lb = b.alb(internal=internal)
@@ -462,6 +468,49 @@ CASES: list[Case] = [
         "http-only-forwards",
         lambda: with_alb_listeners(FORWARD, https=False),
         "violation",
+        target=1,
+    ),
+    # The letter without the intent: the provider takes any case, a missing protocol means
+    # HTTP, and the older `aws:alb` alias is the same resource.
+    Case(
+        "alb-public-https-only",
+        "lower-case-http-forwards",
+        lambda: [lb := b.alb(), b.listener(lb, "web-http", "http", **FORWARD)],
+        "violation",
+        target=1,
+    ),
+    Case(
+        "alb-public-https-only",
+        "no-protocol-forwards",
+        lambda: [lb := b.alb(), _without_protocol(b.listener(lb, "web-http", "HTTP", **FORWARD))],
+        "violation",
+        target=1,
+    ),
+    Case(
+        "alb-public-https-only",
+        "alias-type-forwards",
+        lambda: [
+            lb := b.alb(),
+            dataclasses.replace(
+                b.listener(lb, "web-http", "HTTP", **FORWARD), type="aws:alb/listener:Listener"
+            ),
+        ],
+        "violation",
+        target=1,
+    ),
+    Case(
+        "alb-public-https-only",
+        "lower-case-redirect",
+        lambda: [
+            lb := b.alb(),
+            b.listener(
+                lb,
+                "web-http",
+                "http",
+                defaultActions=[{"type": "redirect", "redirect": {"protocol": "https"}}],
+            ),
+        ],
+        "pass",
         target=1,
     ),
     Case(
