@@ -632,7 +632,7 @@ CATALOG: tuple[PolicySpec, ...] = (
     PolicySpec(
         name="alerts-topic-subscribed",
         description="Every SNS topic that alarms or manual approvals notify has at least one "
-        "subscription.",
+        "subscription whose address is not on a reserved documentation domain.",
         kind=STACK,
         check=obs.alerts_topic_subscribed,
         level=MANDATORY,
@@ -642,7 +642,8 @@ CATALOG: tuple[PolicySpec, ...] = (
         reads=(
             "alarm: alarmActions, okActions (property dependency or value = topic arn)",
             "pipeline: stages[].actions[] of category Approval, configuration.NotificationArn",
-            "subscription: topic (property dependency or value = topic arn)",
+            "subscription: topic (property dependency or value = topic arn), protocol, "
+            "endpoint (the domain of an email, email-json, http or https address)",
         ),
     ),
     PolicySpec(

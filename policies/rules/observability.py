@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from .base import StackSettings
 from .props import (
@@ -239,10 +240,48 @@ def _approval_topics(pipeline: Resource) -> list[Any]:
     ]
 
 
+# Domains reserved for documentation and testing (RFC 2606, RFC 6761): mail or a webhook
+# addressed there never reaches a person. The program's settings keep the same list; a parity
+# test holds them together (the pack runs in its own virtualenv and cannot import settings).
+RESERVED_DOMAINS: tuple[str, ...] = (
+    "example.com", "example.net", "example.org", "example", "test", "invalid", "localhost",
+)  # fmt: skip
+ADDRESSED = frozenset({"email", "email-json"})
+WEBHOOKS = frozenset({"http", "https"})
+
+
+def is_reserved_domain(domain: str) -> bool:
+    """True for a documentation/test domain or any subdomain of one."""
+    name = domain.lower().rstrip(".")
+    return any(name == r or name.endswith(f".{r}") for r in RESERVED_DOMAINS)
+
+
+def _endpoint_domain(subscription: Resource) -> str | None:
+    """The domain a mail or webhook subscription delivers to; None when not decidable."""
+    protocol, endpoint = get(subscription.props, "protocol"), get(subscription.props, "endpoint")
+    if not isinstance(protocol, str) or not isinstance(endpoint, str):
+        return None
+    if protocol.lower() in ADDRESSED:
+        return endpoint.rsplit("@", 1)[-1]
+    if protocol.lower() in WEBHOOKS:
+        return urlsplit(endpoint).hostname
+    return None
+
+
+def reaches_someone(subscription: Resource) -> bool:
+    """False only for a subscription whose address is on a reserved domain (a placeholder)."""
+    domain = _endpoint_domain(subscription)
+    return domain is None or not is_reserved_domain(domain)
+
+
 def alerts_topic_subscribed(
     resources: Sequence[Resource], cfg: Mapping[str, Any], st: StackSettings
 ) -> list[Finding]:
-    """Every topic an alarm or a manual approval notifies has at least one subscription."""
+    """Every topic an alarm or a manual approval notifies reaches someone.
+
+    A subscription counts when it names the topic and its address is not on a reserved
+    documentation domain; an address unknown at preview counts.
+    """
     topics = [r for r in resources if r.type == TOPIC]
     alerting: dict[str, Resource] = {}
     for r in resources:
@@ -259,7 +298,17 @@ def alerts_topic_subscribed(
         subscribed = [
             s for s in subscriptions if _refers_to(s, "topic", get(s.props, "topic"), topic)
         ]
-        if not subscribed:
+        reachable = [s for s in subscribed if reaches_someone(s)]
+        if subscribed and not reachable:
+            findings.append(
+                violation(
+                    f"{topic.name} receives alarms or approval requests but every subscriber is "
+                    "on a reserved domain (example.com, .test, ...): nobody would hear them "
+                    "(subscribe a real address)",
+                    topic.urn,
+                )
+            )
+        elif not subscribed:
             findings.append(
                 violation(
                     f"{topic.name} receives alarms or approval requests but has no subscription: "

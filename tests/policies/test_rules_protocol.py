@@ -74,8 +74,16 @@ ALERTS_TOPIC = "aws:sns/topic:Topic"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 
 
+REAL_ENDPOINT = ("email", "oncall@northwind-saas.com")
+
+
 def _alerts(
-    *, subscribed: bool = True, known: bool = True, approval: bool = False, alarmed: bool = True
+    *,
+    subscribed: bool = True,
+    known: bool = True,
+    approval: bool = False,
+    alarmed: bool = True,
+    endpoints: tuple[tuple[str, object], ...] = (REAL_ENDPOINT,),
 ) -> list[RecordedResource]:
     """An alerts topic, what notifies it (an alarm or a manual approval), its subscription."""
     arn = b.TOPIC_ARN if known else UNKNOWN
@@ -102,15 +110,20 @@ def _alerts(
             )
         )
     if subscribed:
-        out.append(
+        out += [
             b.res(
                 SUBSCRIPTION,
-                "alerts-email-0",
-                {"topic": arn, "protocol": "email", "endpoint": "oncall@northwind-saas.com"},
+                f"alerts-{protocol}-{i}",
+                {"topic": arn, "protocol": protocol, "endpoint": endpoint},
                 deps={"topic": (topic.urn,)},
             )
-        )
+            for i, (protocol, endpoint) in enumerate(endpoints)
+        ]
     return out
+
+
+def _reaching(*endpoints: tuple[str, object]) -> Callable[[], list[RecordedResource]]:
+    return lambda: _alerts(endpoints=endpoints)
 
 
 def _subscribed_elsewhere() -> list[RecordedResource]:
@@ -548,6 +561,42 @@ CASES: list[Case] = [
         "no-subscription",
         lambda: _alerts(subscribed=False),
         "violation",
+    ),
+    Case(
+        "alerts-topic-subscribed",
+        "only-reserved-domain-address",
+        _reaching(("email", "oncall@example.com")),
+        "violation",
+    ),
+    Case(
+        "alerts-topic-subscribed",
+        "only-reserved-subdomains-any-case",
+        _reaching(("email", "OPS@Mail.Example.ORG"), ("email-json", "ops@corp.test")),
+        "violation",
+    ),
+    Case(
+        "alerts-topic-subscribed",
+        "reserved-webhook-host",
+        _reaching(("https", "https://hooks.example.net/alarms")),
+        "violation",
+    ),
+    Case(
+        "alerts-topic-subscribed",
+        "one-real-address-beside-a-placeholder",
+        _reaching(("email", "oncall@example.com"), REAL_ENDPOINT),
+        "pass",
+    ),
+    Case(
+        "alerts-topic-subscribed",
+        "lookalike-domain-is-real",
+        _reaching(("email", "ops@notexample.com")),
+        "pass",
+    ),
+    Case(
+        "alerts-topic-subscribed",
+        "unknown-endpoint-counts",
+        _reaching(("email", UNKNOWN)),
+        "pass",
     ),
     Case(
         "alerts-topic-subscribed",

@@ -17,6 +17,7 @@ import pytest
 
 import settings
 from offline import stackfile
+from policies.rules import observability
 from policies.rules.base import StackSettings
 from tests.conftest import ROOT, write_stack_file
 
@@ -79,3 +80,15 @@ def test_a_reader_that_drifts_is_caught(tmp_path: Path) -> None:
 
     problems = parity_problems(config.values, config.project, "prod", drifted)
     assert problems and "rum_allow_cookies" in problems[0], problems
+
+
+def test_the_pack_and_settings_reserve_the_same_domains() -> None:
+    """The pack's reserved-domain list is the program's, and both decide alike."""
+    assert observability.RESERVED_DOMAINS == settings.RESERVED_DOMAINS, (
+        "policies/rules/observability.RESERVED_DOMAINS differs from settings.RESERVED_DOMAINS"
+    )
+    probes = ["example.com", "mail.EXAMPLE.org.", "corp.test", "notexample.com", "acme.io"]
+    for domain in probes:
+        assert observability.is_reserved_domain(domain) == settings.is_reserved_domain(domain), (
+            f"the pack and settings disagree on whether {domain} is reserved"
+        )
