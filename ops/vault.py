@@ -31,6 +31,7 @@ from botocore.exceptions import (
 )
 from urllib3.exceptions import ProtocolError
 
+from ops import awsenv
 from ops.awsenv import OpsError
 
 PREFIX = "postgres"
@@ -430,13 +431,23 @@ def _multipart(s3: Any, path: Path, size: int, common: dict[str, Any], part_size
             IfNoneMatch="*",
         )
     except BaseException:
-        # An unfinished upload keeps costing storage; a failed abort is not worth masking the cause.
-        with contextlib.suppress(ClientError, BotoCoreError):
-            s3.abort_multipart_upload(
-                Bucket=common["Bucket"], Key=common["Key"], UploadId=upload_id
-            )
+        abort_upload(s3, common["Bucket"], common["Key"], upload_id)
         raise
     return Upload(done.get("VersionId"), composite_sha256(digests), len(parts))
+
+
+def abort_upload(
+    s3: Any, bucket: str, key: str, upload_id: str, timeouts: Any = awsenv.CLEANUP_TIMEOUTS
+) -> None:
+    """Abort an unfinished multipart upload, briefly: it is clean-up after a failure or signal.
+
+    An unfinished upload keeps costing storage, but a failed abort is not worth masking the
+    cause, nor worth minutes of an interrupted operator's time (see awsenv.CLEANUP_TIMEOUTS).
+    """
+    with contextlib.suppress(ClientError, BotoCoreError):
+        awsenv.cleanup_client(s3, timeouts).abort_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=upload_id
+        )
 
 
 @dataclass(frozen=True)
