@@ -15,6 +15,11 @@ from policies.cost.estimate import Estimate, Item, estimate, unclassified_types
 
 def items_of(recording: Recording) -> list[Item]:
     """The recorded resources as the estimator sees them (declared inputs)."""
+    regions = {
+        r.urn: r.input("region")
+        for r in recording.resources
+        if r.type.startswith("pulumi:providers:")
+    }
     return [
         Item(
             type=r.type,
@@ -23,6 +28,8 @@ def items_of(recording: Recording) -> list[Item]:
             parent=r.parent,
             props=plain(r.inputs),
             deps=dict(r.property_dependencies),
+            # A provider reference is "<provider urn>::<id>"; the id is unknown in a preview.
+            region=regions.get(r.provider.rsplit("::", 1)[0]) if r.provider else None,
         )
         for r in recording.resources
     ]

@@ -219,3 +219,28 @@ def test_docs_show_the_current_shipped_figures(doc: str, dev: Recording, prod: R
                 f"{doc}: {rec.stack} now estimates {est.low:,.2f} .. {est.high:,.2f} USD "
                 f"(make preview STACK={rec.stack}); update the figures"
             )
+
+
+REPLICA = "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"
+
+
+def _replica_line(region: str | None) -> str:
+    db = _item("aws:rds/instance:Instance", "db", instanceClass="db.t4g.micro", allocatedStorage=20)
+    replica = Item(REPLICA, f"{S}{REPLICA}::r", "r", "", {"retentionPeriod": 7}, {}, region)
+    (line,) = [li for li in estimate([db, replica], "eu-west-1").lines if li.type == REPLICA]
+    return line.basis
+
+
+def test_the_backup_replica_is_priced_in_its_own_region() -> None:
+    """Backups stored in Frankfurt cost Frankfurt's rate (0.103), not Ireland's (0.095)."""
+    assert "$0.103/GB (eu-central-1)" in _replica_line("eu-central-1")
+    assert "$0.095/GB (eu-west-1)" in _replica_line(None), "no provider region: the stack's"
+    assert "no prices for ap-south-2" in _replica_line("ap-south-2")
+
+
+def test_the_recorded_replica_carries_its_provider_region(prod: Recording) -> None:
+    (replica,) = [i for i in items_of(prod) if i.type == REPLICA]
+    assert replica.region == "eu-central-1", (
+        f"{replica.urn}: the estimator sees region {replica.region!r}, "
+        "not the replica provider's eu-central-1"
+    )

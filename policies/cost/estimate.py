@@ -31,6 +31,9 @@ class Item:
     parent: str
     props: Mapping[str, Any]
     deps: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # The region of the explicit provider it is created through, when that provider names one
+    # (the backup replica's); None means the stack's region.
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,8 @@ class _Ctx:
                 f"no prices for region {region!r} in {PRICES_FILE.name} "
                 f"(have: {', '.join(sorted(data['regions']))})"
             )
+        self.data = data
+        self.region = region
         self.p = data["regions"][region]
         self.a = {k: v["value"] for k, v in data["assumptions"].items()}
         self.hours = float(data["hoursPerMonth"])
@@ -113,6 +118,14 @@ class _Ctx:
             return float(entry["usd"])
         value = entry["values"].get(variant)
         return None if value is None else float(value)
+
+    def usd_where(self, item: Item, key: str) -> tuple[float, str]:
+        """A price in the item's own region, or the stack's when that region has none."""
+        region = item.region or self.region
+        prices = self.data["regions"].get(region)
+        if prices is None:
+            return float(self.p[key]["usd"]), f"{self.region} rate; no prices for {region}"
+        return float(prices[key]["usd"]), region
 
     def assume(self, key: str) -> Any:
         self.used.add(key)
@@ -308,7 +321,9 @@ def _backup_replication(ctx: _Ctx, item: Item) -> Priced:
     retention = _num(_get(item.props, "retentionPeriod"), 7)
     alloc = _num(_get(db.props, "allocatedStorage"))
     top = max(alloc, _num(_get(db.props, "maxAllocatedStorage")))
-    store, transfer = ctx.usd("rdsBackupGbMonth"), ctx.usd("interRegionTransferGb")
+    # Stored in the replica's region and priced there; the transfer is billed by the source.
+    store, where = ctx.usd_where(item, "rdsBackupGbMonth")
+    transfer = ctx.usd("interRegionTransferGb")
 
     def month(storage: float) -> float:
         # The replica region has no free allowance: the whole copy is billed, and each
@@ -316,7 +331,7 @@ def _backup_replication(ctx: _Ctx, item: Item) -> Priced:
         return storage * (1 + change * retention) * store + storage * change * 30 * transfer
 
     basis = (
-        f"{alloc:g}..{top:g} GB x (1 + {change:g} x {retention:g}) x ${store}/GB + "
+        f"{alloc:g}..{top:g} GB x (1 + {change:g} x {retention:g}) x ${store}/GB ({where}) + "
         f"30 days of changes x ${transfer}/GB across regions"
     )
     return month(alloc), month(top), basis

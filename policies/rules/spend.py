@@ -38,9 +38,23 @@ DECISIVE: dict[str, tuple[str, ...]] = {
 }
 
 
+def _provider_region(r: Resource) -> str | None:
+    """The region an explicit provider names (a replica region); None for the stack's."""
+    region = (r.provider_props or {}).get("region")
+    return region if isinstance(region, str) and region else None
+
+
 def _items(resources: Sequence[Resource]) -> list[est.Item]:
     return [
-        est.Item(r.type, r.urn, r.name, r.parent, r.props, dict(r.property_dependencies))
+        est.Item(
+            r.type,
+            r.urn,
+            r.name,
+            r.parent,
+            r.props,
+            dict(r.property_dependencies),
+            region=_provider_region(r),
+        )
         for r in resources
     ]
 
