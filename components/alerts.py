@@ -184,7 +184,9 @@ class Alerts(pulumi.ComponentResource):
                 f"{name}-email-{i}",
                 topic=topic.arn,
                 protocol="email",
-                endpoint=email,
+                # The docs ask for the addresses as config secrets; settings hands them over as
+                # plain strings, so mark them again or they land in the state in plain text.
+                endpoint=pulumi.Output.secret(email),
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.topic_arn = topic.arn

@@ -2,8 +2,8 @@
 (`settings.load_stack_file`, tools, and the offline engine through `offline.stackfile`).
 
 The CLI passes config as `namespace:key -> string`, objects and lists JSON-encoded. Secure
-values (`{secure: v1:...}`) cannot be decrypted offline: they become a fixed placeholder and
-their keys are reported as secret, so the program sees a secret of the right shape.
+values (`{secure: v1:...}`) cannot be decrypted offline: each becomes a fixed stand-in and
+its key is reported as secret, so the program sees a secret where the CLI would give one.
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ from typing import Any
 
 import yaml
 
-SECRET_PLACEHOLDER = "offline-placeholder-secret"
+# Shaped like an e-mail address on a domain that is not reserved, because the secrets the
+# docs ask for are the on-call addresses (`--path 'groundwork:alerts.emails[0]'`): a stack
+# that follows them previews offline as it would under the CLI. A secret of another shape
+# (an ARN, say) fails that key's check offline; the error names the key.
+SECRET_PLACEHOLDER = "offline-placeholder-secret@undecrypted.offline-preview"
 
 
 class StackFileError(ValueError):

@@ -62,8 +62,23 @@ def test_secure_values_reach_the_program_as_secrets(tmp_path) -> None:
     loaded = stackfile.load("dev", ROOT, path)
     assert loaded.secret_keys == ("groundwork:alerts",)
     assert stackfile.SECRET_PLACEHOLDER in loaded.values["groundwork:alerts"]
-    with pytest.raises(Exception, match=r"groundwork:alerts.emails\[0\]"):
-        # The placeholder is not an e-mail address: the program validated the secret's value.
+    # The documented form (one address per secret) previews offline: the stand-in is an
+    # address, and the subscription carries it as a secret.
+    rec = record("dev", project_dir=ROOT, stack_file=path)
+    (sub,) = rec.of_type("aws:sns/topicSubscription:TopicSubscription")
+    endpoint = sub.inputs["endpoint"]
+    assert isinstance(endpoint, dict) and endpoint.get(SIG_KEY) == SECRET_SIG, (
+        f"{sub.urn}: the secret address reached the subscription as {endpoint!r}, not a secret"
+    )
+
+
+def test_a_secret_of_another_shape_is_still_validated(tmp_path) -> None:
+    """The stand-in is checked like any value: an ARN key refuses it, naming the key."""
+    config = stack_config("dev")
+    config["groundwork:backups"] = {"breakGlassRoleArn": {"secure": "v1:AAAAbase64"}}
+    path = tmp_path / "Pulumi.dev.secret.yaml"
+    path.write_text(yaml.safe_dump({"config": config}))
+    with pytest.raises(Exception, match=r"groundwork:backups.breakGlassRoleArn"):
         record("dev", project_dir=ROOT, stack_file=path)
 
 
