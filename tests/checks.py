@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from offline.model import UNKNOWN, RecordedResource, Recording, plain
+from tests.recording_queries import deps
 
 ASG = "aws:autoscaling/group:Group"
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -44,9 +45,6 @@ def replace_resource(recording: Recording, urn: str, **fields: Any) -> Recording
     resources = [dataclasses.replace(r, **fields) if r.urn == urn else r for r in recording]
     return dataclasses.replace(recording, resources=resources)
 
-
-def deps(resource: RecordedResource, key: str) -> tuple[str, ...]:
-    return resource.property_dependencies.get(key, ())
 
 
 def asg_spans_distinct_azs(rec: Recording, minimum: int) -> list[str]:

@@ -20,12 +20,12 @@ from tests.obs_helpers import (
     METRIC_ALARM,
     METRIC_FILTER,
     STACKS,
-    as_list,
     children,
     replaced,
     value,
     with_props,
 )
+from tests.recording_queries import as_list
 
 ALARMS = "groundwork:observability:BaselineAlarms"
 ALERTS = "groundwork:observability:Alerts"

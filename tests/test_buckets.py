@@ -18,8 +18,8 @@ import pytest
 
 from components import buckets
 from offline.model import RecordedResource, Recording, plain
-from tests.checks import deps
 from tests.conftest import stack_config
+from tests.recording_queries import deps
 
 BUCKET = "aws:s3/bucket:Bucket"
 KMS_KEY = "aws:kms/key:Key"

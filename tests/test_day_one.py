@@ -23,7 +23,8 @@ from offline.model import UNKNOWN, RecordedResource, Recording
 from offline.recorder import ProgramError, record
 from ops.bundle import build_bundle
 from tests.conftest import ROOT, stack_config
-from tests.obs_helpers import as_list, replaced, statements, value, with_props
+from tests.obs_helpers import replaced, value, with_props
+from tests.recording_queries import as_list, statements
 
 STACKS = ("dev", "prod")
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"

@@ -25,18 +25,16 @@ from tests.obs_helpers import (
     STACKS,
     added,
     arn,
-    as_list,
     child,
     children,
-    document,
     markdown_table_fields,
     policies_of_role,
     replaced,
-    statements,
     user_data_script,
     value,
     with_props,
 )
+from tests.recording_queries import as_list, document, statements
 
 LOGGING = "groundwork:observability:Logging"
 ENCRYPTION = "groundwork:security:Encryption"

@@ -16,7 +16,8 @@ from offline.model import Recording
 from offline.recorder import MOCK_ACCOUNT_ID
 from settings import SettingsError, parse
 from tests.conftest import stack_config
-from tests.obs_helpers import child, replaced, statements, value, with_props
+from tests.obs_helpers import child, replaced, value, with_props
+from tests.recording_queries import statements
 
 SPEND = "groundwork:cost:SpendAlerts"
 ALERTS = "groundwork:observability:Alerts"
