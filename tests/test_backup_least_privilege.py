@@ -33,7 +33,7 @@ from tests.backup_privilege_checks import (
     secret_problems,
     setup_run_problems,
 )
-from tests.checks import replace_inputs
+from tests.checks import edit_named, without_named
 from tests.conftest import ROOT
 from tests.recording_queries import as_list, by_name
 
@@ -51,10 +51,6 @@ CHECKS: dict[str, Check] = {
 @pytest.mark.parametrize("check", CHECKS, ids=list(CHECKS))
 def test_shipped_stacks_hold(stack: str, check: str, request: pytest.FixtureRequest) -> None:
     assert CHECKS[check](request.getfixturevalue(stack)) == []
-
-
-def edit(name: str, change: Callable[[dict[str, Any]], None]) -> Callable[[Recording], Recording]:
-    return lambda rec: replace_inputs(rec, by_name(rec, name).urn, change)
 
 
 def _policy(change: Callable[[list[dict[str, Any]]], None]) -> Callable[[dict[str, Any]], None]:
@@ -109,10 +105,6 @@ def _any_project(stmts: list[dict[str, Any]]) -> None:
             s["Resource"] = ["arn:aws:codebuild:eu-west-1:123456789012:project/*"]
 
 
-def _without(name: str) -> Callable[[Recording], Recording]:
-    return lambda rec: dataclasses.replace(rec, resources=[r for r in rec if r.name != name])
-
-
 def _stale(inputs: dict[str, Any]) -> None:
     inputs["input"] = json.dumps({**json.loads(inputs["input"]), "sourceVersion": "old"})
 
@@ -127,18 +119,18 @@ def _no_gpg(spec: dict[str, Any]) -> None:
 
 STARTER_POLICY = "backup-job-setup-starter-policy"
 BROKEN: dict[str, tuple[str, Callable[[Recording], Recording]]] = {
-    "web-reads-secret": ("secret", edit("web-logs-agent", _policy(_grant_secret))),
-    "job-reads-secret": ("secret", edit("backup-job-policy", _policy(_grant_secret))),
-    "setup-other-role": ("secret", edit("backup-job-setup", _other_role)),
-    "no-run": ("setup-run", _without("backup-job-setup-run")),
+    "web-reads-secret": ("secret", edit_named("web-logs-agent", _policy(_grant_secret))),
+    "job-reads-secret": ("secret", edit_named("backup-job-policy", _policy(_grant_secret))),
+    "setup-other-role": ("secret", edit_named("backup-job-setup", _other_role)),
+    "no-run": ("setup-run", without_named("backup-job-setup-run")),
     "schedule-first": ("setup-run", _unordered),
     "setup-before-nat": ("setup-run", _early_run),
-    "starter-runs-anything": ("setup-run", edit(STARTER_POLICY, _policy(_any_project))),
-    "stale-setup": ("setup-run", edit("backup-job-setup-run", _stale)),
-    "unpinned-pip": ("pinned", edit("backup-job-project", _install("pip install boto3"))),
-    "setup-unpinned": ("pinned", edit("backup-job-setup", _buildspec(_replace_install))),
-    "no-gpg-check": ("pinned", edit("backup-job-setup", _buildspec(_no_gpg))),
-    "extra-package": ("pinned", edit("backup-job-project", _install("dnf install -y -q jq"))),
+    "starter-runs-anything": ("setup-run", edit_named(STARTER_POLICY, _policy(_any_project))),
+    "stale-setup": ("setup-run", edit_named("backup-job-setup-run", _stale)),
+    "unpinned-pip": ("pinned", edit_named("backup-job-project", _install("pip install boto3"))),
+    "setup-unpinned": ("pinned", edit_named("backup-job-setup", _buildspec(_replace_install))),
+    "no-gpg-check": ("pinned", edit_named("backup-job-setup", _buildspec(_no_gpg))),
+    "extra-package": ("pinned", edit_named("backup-job-project", _install("dnf install -y -q jq"))),
 }
 
 

@@ -25,7 +25,7 @@ import settings
 from offline.model import Recording
 from offline.recorder import record
 from tests.backup_safety_checks import expected, key_guard_problems, replica_vault_problems
-from tests.checks import replace_inputs
+from tests.checks import edit_named
 from tests.conftest import ROOT, shipped_stack_config, stack_config
 from tests.recording_queries import as_list, by_name
 
@@ -59,10 +59,6 @@ def test_checks_follow_the_stack_file(dev: Recording, prod: Recording) -> None:
 # ---- broken copies ------------------------------------------------------------------------
 
 
-def edit(name: str, change: Callable[[dict[str, Any]], None]) -> Callable[[Recording], Recording]:
-    return lambda rec: replace_inputs(rec, by_name(rec, name).urn, change)
-
-
 def edit_policy(
     name: str, key: str, change: Callable[[list[dict[str, Any]]], None]
 ) -> Callable[[Recording], Recording]:
@@ -73,7 +69,7 @@ def edit_policy(
         doc["Statement"] = stmts
         inputs[key] = json.dumps(doc)
 
-    return edit(name, apply)
+    return edit_named(name, apply)
 
 
 def _deny(stmts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -136,29 +132,29 @@ BROKEN: dict[str, tuple[str, Callable[[Recording], Recording]]] = {
     ),
     "replica-unlocked": (
         "replica-vault",
-        edit("vault-replica-bucket", lambda i: i.update(objectLockEnabled=False)),
+        edit_named("vault-replica-bucket", lambda i: i.update(objectLockEnabled=False)),
     ),
     "replica-short-lock": (
         "replica-vault",
-        edit(
+        edit_named(
             "vault-replica-bucket-lock",
             lambda i: i["rule"]["defaultRetention"].update(days=1),
         ),
     ),
     "replica-home-region": (
         "replica-vault",
-        edit("vault-replica-region", lambda i: i.update(region="eu-west-1")),
+        edit_named("vault-replica-region", lambda i: i.update(region="eu-west-1")),
     ),
     "kms-objects-skipped": (
         "replica-vault",
-        edit(
+        edit_named(
             "vault-replication",
             _rule("sourceSelectionCriteria.sseKmsEncryptedObjects.status", "Disabled"),
         ),
     ),
     "replica-with-primary-key": (
         "replica-vault",
-        lambda rec: edit(
+        lambda rec: edit_named(
             "vault-replication",
             _rule(
                 "destination.encryptionConfiguration.replicaKmsKeyId",
@@ -168,7 +164,7 @@ BROKEN: dict[str, tuple[str, Callable[[Recording], Recording]]] = {
     ),
     "delete-markers-replicated": (
         "replica-vault",
-        edit("vault-replication", _rule("deleteMarkerReplication.status", "Enabled")),
+        edit_named("vault-replication", _rule("deleteMarkerReplication.status", "Enabled")),
     ),
     "retention-not-read": (
         "replica-vault",

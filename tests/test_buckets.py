@@ -19,6 +19,7 @@ import pytest
 from components import buckets
 from offline.model import Recording, plain
 from tests.bucket_checks import BUCKET, bucket_part_problems, bucket_spec_problems
+from tests.checks import without_named
 from tests.conftest import stack_config
 from tests.recording_queries import by_name
 
@@ -60,10 +61,6 @@ def with_inputs(name: str, change: Callable[[dict[str, Any]], None]) -> Breaker:
     return breaker
 
 
-def without(name: str) -> Breaker:
-    return lambda rec: dataclasses.replace(rec, resources=[r for r in rec if r.name != name])
-
-
 def renamed(name: str, new: str) -> Breaker:
     return lambda rec: replace(rec, name, name=new, urn=by_name(rec, name).urn.replace(name, new))
 
@@ -100,7 +97,7 @@ def _sse_s3(inputs: dict[str, Any]) -> None:
 
 Breaker = Callable[[Recording], Recording]
 BROKEN: dict[str, Breaker] = {
-    "policy-missing": without("vault-bucket-policy"),
+    "policy-missing": without_named("vault-bucket-policy"),
     "lifecycle-twice": duplicated("analytics-events-lifecycle"),
     "misnamed": renamed("pipeline-artifacts-public-access", "pipeline-artifacts-pab"),
     "orphan": lambda rec: replace(rec, "backup-job-source-ownership", property_dependencies={}),
@@ -111,7 +108,7 @@ BROKEN: dict[str, Breaker] = {
     "lifecycle-before-versioning": without_dependency(
         "vault-bucket-lifecycle", "vault-bucket-versioning"
     ),
-    "lock-without-versioning": without("vault-bucket-versioning"),
+    "lock-without-versioning": without_named("vault-bucket-versioning"),
     "sse-s3": with_inputs("vault-bucket-encryption", _sse_s3),
     "access-logs-kms": with_inputs(
         "access-logs-bucket-encryption",
@@ -141,7 +138,7 @@ def test_broken_parts_are_reported(case: str, prod: Recording) -> None:
         lambda rec: replace(rec, "vault-bucket", protect=False),
         lambda rec: replace(rec, "backup-job-source", protect=True),
         with_inputs("analytics-query-results", lambda i: i.update(forceDestroy=False)),
-        without("pipeline-source-versioning"),
+        without_named("pipeline-source-versioning"),
         with_inputs("analytics-events", lambda i: i["tags"].update({"groundwork:purpose": "x"})),
     ],
     ids=["vault-unprotected", "source-protected", "results-kept", "unversioned", "purpose"],
