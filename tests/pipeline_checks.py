@@ -15,6 +15,7 @@ from typing import Any
 
 from offline.model import RecordedResource, Recording
 from offline.recorder import MOCK_ACCOUNT_ID
+from tests import obs_helpers
 from tests.conftest import stack_config
 from tests.recording_queries import as_list, companions, named
 
@@ -25,13 +26,9 @@ BUCKET = "aws:s3/bucket:Bucket"
 GATES = ("Test", "Build")
 
 
-def component(rec: Recording) -> RecordedResource:
-    return rec.one(COMPONENT)
-
-
 def children(rec: Recording, type_: str) -> list[RecordedResource]:
-    component(rec)  # exactly one pipeline
-    return rec.children_of(COMPONENT, type_)
+    """Resources of `type_` under the stack's one DeployPipeline."""
+    return obs_helpers.children(rec, COMPONENT, type_)
 
 
 def child(rec: Recording, type_: str, name: str) -> RecordedResource:
