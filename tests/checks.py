@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from offline.model import UNKNOWN, RecordedResource, Recording, plain
+from tests.recording_queries import by_name, deps
 
 ASG = "aws:autoscaling/group:Group"
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -45,8 +46,16 @@ def replace_resource(recording: Recording, urn: str, **fields: Any) -> Recording
     return dataclasses.replace(recording, resources=resources)
 
 
-def deps(resource: RecordedResource, key: str) -> tuple[str, ...]:
-    return resource.property_dependencies.get(key, ())
+def edit_named(
+    name: str, change: Callable[[dict[str, Any]], None]
+) -> Callable[[Recording], Recording]:
+    """A breaker: the copy whose one resource named `name` has `change` applied to its inputs."""
+    return lambda rec: replace_inputs(rec, by_name(rec, name).urn, change)
+
+
+def without_named(name: str) -> Callable[[Recording], Recording]:
+    """A breaker: the copy without the resources named `name`."""
+    return lambda rec: dataclasses.replace(rec, resources=[r for r in rec if r.name != name])
 
 
 def asg_spans_distinct_azs(rec: Recording, minimum: int) -> list[str]:

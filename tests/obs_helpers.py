@@ -60,21 +60,7 @@ def value(r: RecordedResource, *path: str) -> Any:
     return None
 
 
-def document(text: Any) -> dict[str, Any]:
-    """An IAM/S3 policy document from its JSON text (or a dict)."""
-    text = plain(text)
-    return json.loads(text) if isinstance(text, str) else dict(text or {})
 
-
-def statements(text: Any) -> list[dict[str, Any]]:
-    stmts = document(text).get("Statement", [])
-    return [stmts] if isinstance(stmts, dict) else list(stmts)
-
-
-def as_list(x: Any) -> list[Any]:
-    if x is None:
-        return []
-    return list(x) if isinstance(x, list | tuple) else [x]
 
 
 def replaced(

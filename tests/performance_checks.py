@@ -13,8 +13,7 @@ from typing import Any
 
 from components import dashboard as dash
 from offline.model import RecordedResource, Recording, plain
-from tests.checks import deps
-from tests.obs_helpers import as_list, statements
+from tests.recording_queries import as_list, deps, named, statements
 
 ASG = "aws:autoscaling/group:Group"
 POLICY = "aws:autoscaling/policy:Policy"
@@ -43,11 +42,6 @@ COGNITO = "cognito-identity.amazonaws.com"
 def out(r: RecordedResource, key: str) -> Any:
     return plain(r.outputs).get(key)
 
-
-def named(recording: Recording, type_: str, name: str) -> RecordedResource:
-    found = [r for r in recording.of_type(type_) if r.name == name]
-    assert len(found) == 1, f"expected one {type_} named {name} in {recording.stack}: {found}"
-    return found[0]
 
 
 # ---- phase capabilities --------------------------------------------------------------------

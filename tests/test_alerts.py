@@ -13,7 +13,8 @@ from components import alerts as alerts_component
 from offline.model import Recording
 from offline.recorder import MOCK_ACCOUNT_ID
 from tests.conftest import stack_config
-from tests.obs_helpers import child, children, replaced, statements, value, with_props
+from tests.obs_helpers import child, children, replaced, value, with_props
+from tests.recording_queries import statements
 
 ALERTS = "groundwork:observability:Alerts"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"

@@ -6,290 +6,52 @@ with a deliberately broken counterpart that must be reported.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
-import re
 from typing import Any
 
 import pytest
 
 from components import bootstrap, contracts
 from components import logging as logging_component
-from offline.model import UNKNOWN, Recording, is_unknown
-from settings import LOG_RETENTION_DAYS
-from tests.conftest import stack_config
+from offline.model import UNKNOWN, Recording
+from tests.logging_checks import (
+    LOGGING,
+    agent_config_problems,
+    agent_policy_problems,
+    agent_policy_problems_in_preview,
+    app_log_groups,
+    configured_retention,
+    data_protection_problems,
+    instance_role,
+    log_group_problems,
+    metric_filter_problems,
+    query_fields,
+    saved_query_problems,
+    unknown_policies,
+)
 from tests.obs_helpers import (
     CONTRACTS_DOC,
     LOG_GROUP,
-    METRIC_FILTER,
     STACKS,
     added,
-    arn,
-    as_list,
     child,
     children,
-    document,
     markdown_table_fields,
     policies_of_role,
     replaced,
-    statements,
     user_data_script,
     value,
     with_props,
 )
-
-LOGGING = "groundwork:observability:Logging"
-ENCRYPTION = "groundwork:security:Encryption"
-PARAMETER = "aws:ssm/parameter:Parameter"
-DATA_PROTECTION = "aws:cloudwatch/logDataProtectionPolicy:LogDataProtectionPolicy"
-QUERY_DEFINITION = "aws:cloudwatch/queryDefinition:QueryDefinition"
-
-
-def _groups(rec: Recording) -> dict[str, Any]:
-    return {value(g, "tags", "groundwork:logClass"): g for g in children(rec, LOGGING, LOG_GROUP)}
-
-
-# ---- checks ------------------------------------------------------------------------------
-
-
-def log_group_problems(rec: Recording, expected_days: dict[str, int]) -> list[str]:
-    """Every log group in the stack: retention valid (and as configured), stack KMS key, class."""
-    logs_key = child(rec, ENCRYPTION, "encryption-logs")
-    problems = []
-    for g in rec.of_type(LOG_GROUP):
-        days = value(g, "retentionInDays")
-        if not days or int(days) not in LOG_RETENTION_DAYS:
-            problems.append(f"{g.urn}: retentionInDays {days!r} is not one CloudWatch accepts")
-        cls = value(g, "tags", "groundwork:logClass")
-        if cls not in ("runtime", "error", "audit"):
-            problems.append(f"{g.urn}: tag groundwork:logClass is {cls!r}")
-        configured = expected_days.get(cls) if g.parent == child_urn(rec, LOGGING) else None
-        if configured is not None and days != configured:
-            problems.append(f"{g.urn}: retention {days} != configured {configured}")
-        key = value(g, "kmsKeyId")
-        if not key or logs_key.urn not in g.property_dependencies.get("kmsKeyId", ()):
-            problems.append(f"{g.urn}: kmsKeyId {key!r} is not the stack's logs key")
-    if set(_groups(rec)) != {"runtime", "error"}:
-        problems.append(f"{LOGGING}: log classes {sorted(_groups(rec))} != runtime+error")
-    return problems
-
-
-def child_urn(rec: Recording, component_type: str) -> str:
-    return rec.one(component_type).urn
-
-
-def data_protection_problems(rec: Recording) -> list[str]:
-    """Each app log group has one policy: Audit + Deidentify over the same identifiers."""
-    problems = []
-    policies = rec.of_type(DATA_PROTECTION)
-    for cls, group in _groups(rec).items():
-        mine = [
-            p
-            for p in policies
-            if group.urn in p.property_dependencies.get("logGroupName", ())
-            and value(p, "logGroupName") == value(group, "name")
-        ]
-        if len(mine) != 1:
-            problems.append(f"{group.urn}: {len(mine)} data protection policies for {cls}")
-            continue
-        doc = json.loads(value(mine[0], "policyDocument"))
-        ops: dict[str, list[str]] = {}
-        for stmt in doc.get("Statement", []):
-            for op in stmt.get("Operation", {}):
-                ops[op] = sorted(stmt.get("DataIdentifier", []))
-        if set(ops) != {"Audit", "Deidentify"}:
-            problems.append(f"{mine[0].urn}: operations {sorted(ops)} != Audit+Deidentify")
-            continue
-        if ops["Audit"] != ops["Deidentify"]:
-            problems.append(f"{mine[0].urn}: audited and masked identifiers differ")
-        names = {i.rsplit("/", 1)[-1] for i in ops["Deidentify"]}
-        for needed in ("EmailAddress", "IpAddress", "CreditCardNumber"):
-            if needed not in names:
-                problems.append(f"{mine[0].urn}: does not mask {needed}")
-    return problems
-
-
-def metric_filter_problems(rec: Recording) -> list[str]:
-    """One filter counts every error-log event, one counts runtime ERROR/CRITICAL lines."""
-    groups = _groups(rec)
-    filters = children(rec, LOGGING, METRIC_FILTER)
-    wanted = {
-        "error": (logging_component.ERROR_LOG_METRIC, ""),
-        "runtime": (logging_component.RUNTIME_ERROR_METRIC, None),
-    }
-    problems = []
-    for cls, (metric, pattern) in wanted.items():
-        group = groups[cls]
-        found = [
-            f
-            for f in filters
-            if value(f, "metricTransformation", "name") == metric
-            and value(f, "metricTransformation", "namespace") == f"groundwork/{rec.stack}"
-        ]
-        if len(found) != 1:
-            problems.append(f"{LOGGING}: {len(found)} filters publish {metric}")
-            continue
-        f = found[0]
-        if value(f, "logGroupName") != value(group, "name") or group.urn not in (
-            f.property_dependencies.get("logGroupName", ())
-        ):
-            problems.append(f"{f.urn}: counts {metric} on {value(f, 'logGroupName')}, not {cls}")
-        got = value(f, "pattern") or ""
-        if pattern is not None and got != pattern:
-            problems.append(f"{f.urn}: pattern {got!r} does not match every event")
-        if pattern is None:
-            for level in contracts.ERROR_LEVELS:
-                if f'$.level = "{level}"' not in got:
-                    problems.append(f"{f.urn}: pattern {got!r} misses level {level}")
-            for level in set(contracts.LOG_LEVELS) - set(contracts.ERROR_LEVELS):
-                if f'"{level}"' in got:
-                    problems.append(f"{f.urn}: pattern {got!r} counts level {level}")
-    return problems
-
-
-def agent_config_problems(rec: Recording) -> list[str]:
-    """The SSM parameter holds valid JSON mapping the two contract files to the two groups."""
-    groups = _groups(rec)
-    parameter = child(rec, LOGGING, "logging-agent-config")
-    text = value(parameter, "insecureValue") or value(parameter, "value")
-    try:
-        config = json.loads(text)
-    except (TypeError, ValueError) as exc:
-        return [f"{parameter.urn}: agent config is not JSON ({exc})"]
-    entries = (
-        config.get("logs", {}).get("logs_collected", {}).get("files", {}).get("collect_list", [])
-    )
-    mapping = {e.get("file_path"): e for e in entries}
-    problems = []
-    expected = {
-        contracts.RUNTIME_LOG_PATH: value(groups["runtime"], "name"),
-        contracts.ERROR_LOG_PATH: value(groups["error"], "name"),
-    }
-    if set(mapping) != set(expected):
-        problems.append(f"{parameter.urn}: ships {sorted(mapping)} not {sorted(expected)}")
-    for path, group_name in expected.items():
-        entry = mapping.get(path)
-        if entry is None:
-            continue
-        if entry.get("log_group_name") != group_name:
-            problems.append(f"{parameter.urn}: {path} goes to {entry.get('log_group_name')}")
-        if entry.get("log_stream_name") != "{instance_id}":
-            problems.append(f"{parameter.urn}: {path} stream is {entry.get('log_stream_name')}")
-        try:
-            dt.datetime.strptime("2026-11-26T10:45:15.123Z", entry.get("timestamp_format", ""))
-        except ValueError:
-            problems.append(
-                f"{parameter.urn}: {path} timestamp_format {entry.get('timestamp_format')!r} "
-                "does not parse the contract's time field"
-            )
-        if entry.get("timezone") != "UTC":
-            problems.append(f"{parameter.urn}: {path} timezone is not UTC")
-    return problems
-
-
-def agent_policy_problems(rec: Recording) -> list[str]:
-    """The instance role's agent policy: the two groups, the one parameter, nothing more."""
-    groups = _groups(rec)
-    region = rec.outputs["region"]
-    parameter = child(rec, LOGGING, "logging-agent-config")
-    role = _instance_role(rec)
-    group_arns = {arn("logs", region, f"log-group:{value(g, 'name')}") for g in groups.values()}
-    allowed_logs = group_arns | {f"{a}:log-stream:*" for a in group_arns}
-    param_arn = arn("ssm", region, f"parameter{value(parameter, 'name')}")
-    agent = [
-        p
-        for p in policies_of_role(rec, role)
-        if any(
-            a.startswith("logs:")
-            for s in statements(value(p, "policy"))
-            for a in as_list(s["Action"])
-        )
-    ]
-    if len(agent) != 1:
-        return [f"{role.urn}: {len(agent)} inline policies grant logs actions (want 1)"]
-    problems = []
-    allowed_actions = {
-        "logs:CreateLogStream": allowed_logs,
-        "logs:DescribeLogStreams": allowed_logs,
-        "logs:PutLogEvents": allowed_logs,
-        "ssm:GetParameter": {param_arn},
-        "cloudwatch:PutMetricData": {"*"},
-        "ec2:DescribeTags": {"*"},
-    }
-    granted: set[str] = set()
-    for stmt in statements(value(agent[0], "policy")):
-        if stmt.get("Effect") != "Allow":
-            continue
-        for action in as_list(stmt.get("Action")):
-            granted.add(action)
-            if action not in allowed_actions:
-                problems.append(f"{agent[0].urn}: grants {action}, which the agent does not need")
-                continue
-            extra = set(as_list(stmt.get("Resource"))) - allowed_actions[action]
-            if extra:
-                problems.append(f"{agent[0].urn}: {action} on {sorted(extra)}")
-            if action == "cloudwatch:PutMetricData":
-                ns = stmt.get("Condition", {}).get("StringEquals", {}).get("cloudwatch:namespace")
-                if not ns or not str(ns).startswith(f"groundwork/{rec.stack}"):
-                    problems.append(f"{agent[0].urn}: PutMetricData without a namespace condition")
-    for needed in ("logs:PutLogEvents", "logs:CreateLogStream", "ssm:GetParameter"):
-        if needed not in granted:
-            problems.append(f"{agent[0].urn}: does not grant {needed}")
-    return problems
-
-
-def _actions(policy: Any) -> list[str]:
-    return [a for s in statements(policy) for a in as_list(s.get("Action"))]
-
-
-def _instance_role(rec: Recording) -> Any:
-    return child(rec, "groundwork:hosting:WebTier", "web-instance-role")
-
-
-def saved_query_problems(rec: Recording) -> list[str]:
-    """Saved queries point at the app groups and use only the contract's fields."""
-    groups = {value(g, "name"): cls for cls, g in _groups(rec).items()}
-    problems = []
-    defs = children(rec, LOGGING, QUERY_DEFINITION)
-    if len(defs) < 3:
-        problems.append(f"{LOGGING}: only {len(defs)} saved queries")
-    for q in defs:
-        names = as_list(value(q, "logGroupNames"))
-        if not names or any(n not in groups for n in names):
-            problems.append(f"{q.urn}: queries {names}, not the app log groups")
-        unknown = query_fields(value(q, "queryString") or "") - set(contracts.LOG_FIELDS)
-        if unknown:
-            problems.append(f"{q.urn}: uses fields outside the log contract: {sorted(unknown)}")
-    return problems
-
-
-_INSIGHTS_WORDS = {
-    "fields", "filter", "stats", "sort", "limit", "by", "as", "asc", "desc", "and", "or",
-    "not", "like", "in", "count", "latest", "ispresent", "display", "avg", "max", "min", "sum",
-    "pct",
-}  # fmt: skip
-
-
-def query_fields(query: str) -> set[str]:
-    """Field names a Logs Insights query reads (keywords, literals, @-fields, aliases out)."""
-    text = re.sub(r'"[^"]*"', " ", query)
-    aliases = set(re.findall(r"\bas\s+([A-Za-z_][A-Za-z0-9_]*)", text))
-    tokens = set(re.findall(r"(?<![@\w])[A-Za-z_][A-Za-z0-9_]*", text))
-    return tokens - _INSIGHTS_WORDS - aliases
-
+from tests.recording_queries import document
 
 # ---- shipped stacks ----------------------------------------------------------------------
-
-
-def _expected_days(stack: str) -> dict[str, int]:
-    cfg = stack_config(stack)["groundwork:logging"]
-    return {"runtime": cfg["runtimeRetentionDays"], "error": cfg["errorRetentionDays"]}
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_log_groups_have_valid_retention_and_the_stack_key(stack: str, request: Any) -> None:
     rec = request.getfixturevalue(stack)
-    assert log_group_problems(rec, _expected_days(stack)) == []
+    assert log_group_problems(rec, configured_retention(stack)) == []
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -350,7 +112,7 @@ def test_a_changed_agent_config_changes_the_user_data() -> None:
 
 def test_configured_retention_reaches_the_groups(record_variant: Any) -> None:
     rec = record_variant("dev", {"groundwork:logging": {"runtimeRetentionDays": 14}})
-    assert value(_groups(rec)["runtime"], "retentionInDays") == 14
+    assert value(app_log_groups(rec)["runtime"], "retentionInDays") == 14
     assert log_group_problems(rec, {"runtime": 14, "error": 30}) == []
     assert log_group_problems(rec, {"runtime": 7, "error": 30}), "a stale retention passed"
 
@@ -362,17 +124,6 @@ def test_the_docs_list_the_log_fields_the_code_uses() -> None:
     assert files == [contracts.RUNTIME_LOG_PATH, contracts.ERROR_LOG_PATH]
 
 
-def unknown_policies(rec: Recording, names: tuple[str, ...]) -> list[str]:
-    """Instance-role policies among `names` whose document is unknown (not judgeable)."""
-    role = _instance_role(rec)
-    policies = {p.name: p for p in policies_of_role(rec, role)}
-    return [
-        f"{policies[n].urn}: policy unknown at preview" if n in policies else f"{n}: missing"
-        for n in names
-        if n not in policies or is_unknown(policies[n].inputs.get("policy"))
-    ]
-
-
 PREVIEW_KNOWN = ("web-logs-agent", "web-analytics-put")
 
 
@@ -382,29 +133,18 @@ def test_agent_and_put_record_policies_are_known_at_preview(prod_preview: Record
     assert agent_policy_problems_in_preview(prod_preview) == []
 
 
-def agent_policy_problems_in_preview(rec: Recording) -> list[str]:
-    role = _instance_role(rec)
-    agent = next(p for p in policies_of_role(rec, role) if p.name == "web-logs-agent")
-    resources = {r for s in statements(agent.inputs["policy"]) for r in as_list(s["Resource"])}
-    expected = {
-        arn("logs", rec.outputs["region"], f"log-group:/groundwork/{rec.stack}/app/{c}")
-        for c in ("runtime", "error")
-    }
-    return [] if expected <= resources else [f"{agent.urn}: {sorted(resources)}"]
-
-
 # ---- failing counterparts ----------------------------------------------------------------
 
 
 def test_an_unknown_policy_at_preview_is_reported(prod_preview: Recording) -> None:
-    role = _instance_role(prod_preview)
+    role = instance_role(prod_preview)
     agent = next(p for p in policies_of_role(prod_preview, role) if p.name == "web-logs-agent")
     hidden = replaced(prod_preview, agent.urn, lambda r: with_props(r, policy=UNKNOWN))
     assert any("unknown at preview" in p for p in unknown_policies(hidden, PREVIEW_KNOWN))
 
 
 def test_missing_or_invalid_retention_and_key_are_reported(prod: Recording) -> None:
-    runtime = _groups(prod)["runtime"]
+    runtime = app_log_groups(prod)["runtime"]
     for change, words in (
         ({"retentionInDays": 42}, "retentionInDays 42"),
         ({"retentionInDays": None}, "retentionInDays None"),
@@ -412,12 +152,12 @@ def test_missing_or_invalid_retention_and_key_are_reported(prod: Recording) -> N
         ({"tags": {"groundwork:logClass": "misc"}}, "logClass"),
     ):
         broken = replaced(prod, runtime.urn, lambda r, c=change: with_props(r, **c))
-        found = log_group_problems(broken, _expected_days("prod"))
+        found = log_group_problems(broken, configured_retention("prod"))
         assert any(runtime.urn in p and words in p for p in found), (change, found)
 
 
 def test_a_key_not_from_encryption_is_reported(prod: Recording) -> None:
-    error = _groups(prod)["error"]
+    error = app_log_groups(prod)["error"]
     foreign = replaced(
         prod,
         error.urn,
@@ -426,7 +166,7 @@ def test_a_key_not_from_encryption_is_reported(prod: Recording) -> None:
             property_dependencies={**r.property_dependencies, "kmsKeyId": ()},
         ),
     )
-    assert any("kmsKeyId" in p for p in log_group_problems(foreign, _expected_days("prod")))
+    assert any("kmsKeyId" in p for p in log_group_problems(foreign, configured_retention("prod")))
 
 
 def test_unequal_or_missing_masking_is_reported(prod: Recording) -> None:
@@ -440,7 +180,7 @@ def test_unequal_or_missing_masking_is_reported(prod: Recording) -> None:
 
 
 def test_a_filter_on_the_wrong_group_or_levels_is_reported(prod: Recording) -> None:
-    groups = _groups(prod)
+    groups = app_log_groups(prod)
     errors = child(prod, LOGGING, "logging-error-events")
     moved = replaced(
         prod,
@@ -481,7 +221,7 @@ def test_a_swapped_or_broken_agent_config_is_reported(prod: Recording) -> None:
 
 
 def test_a_broader_agent_policy_is_reported(prod: Recording) -> None:
-    role = _instance_role(prod)
+    role = instance_role(prod)
     agent = next(
         p for p in policies_of_role(prod, role) if "logs:PutLogEvents" in value(p, "policy")
     )
@@ -511,7 +251,7 @@ def test_a_query_reading_a_field_outside_the_contract_is_reported(prod: Recordin
 
 
 def test_a_stray_unencrypted_log_group_anywhere_is_reported(prod: Recording) -> None:
-    runtime = _groups(prod)["runtime"]
+    runtime = app_log_groups(prod)["runtime"]
     stray = dataclasses.replace(
         runtime,
         urn=runtime.urn.replace("logging-runtime", "stray"),
@@ -521,7 +261,7 @@ def test_a_stray_unencrypted_log_group_anywhere_is_reported(prod: Recording) -> 
         outputs={},
         property_dependencies={},
     )
-    found = log_group_problems(added(prod, stray), _expected_days("prod"))
+    found = log_group_problems(added(prod, stray), configured_retention("prod"))
     assert sum("stray" in p for p in found) == 3, found
 
 

@@ -34,6 +34,7 @@ from bench.scaling_sim.stack import phase_drops, stack_notes
 from offline import stackfile
 from offline.model import Recording
 from tests.conftest import ROOT, write_stack_file
+from tests.scaling_sim_checks import simulator_drift
 
 MODEL = ModelConfig(
     capacity_per_instance=100.0, base_latency_ms=100.0, latency_cap_ms=5000.0, launch_delay_s=60
@@ -399,66 +400,6 @@ def test_latency_step_adds_more_beyond_twice_the_threshold() -> None:
 
 
 # --- the simulator follows what the stack deploys ------------------------------------------------
-
-
-def params_from_recording(rec: Recording) -> dict[str, Any]:
-    """Every simulator parameter, read from the scaling resources the program registered."""
-    asg = rec.one("aws:autoscaling/group:Group")
-    out: dict[str, Any] = {
-        "min_size": asg.input("minSize"),
-        "max_size": asg.input("maxSize"),
-        "instance_warmup_s": asg.input("defaultInstanceWarmup"),
-        "cpu_target": None,
-        "requests_per_target": None,
-        "latency_p95_ms": None,
-        "predictive": False,
-    }
-    predictive_target: tuple[str, Any] = ("", None)
-    for policy in rec.of_type("aws:autoscaling/policy:Policy"):
-        kind = policy.input("policyType")
-        if kind == "TargetTrackingScaling":
-            tracking = policy.input("targetTrackingConfiguration")
-            metric = tracking["predefinedMetricSpecification"]["predefinedMetricType"]
-            field = {"ASGAverageCPUUtilization": "cpu_target"}.get(metric, "requests_per_target")
-            out[field] = tracking["targetValue"]
-        elif kind == "StepScaling":
-            steps = sorted(
-                policy.input("stepAdjustments"), key=lambda s: float(s["metricIntervalLowerBound"])
-            )
-            out["latency_step_add"] = steps[0]["scalingAdjustment"]
-            out["latency_step_add_far"] = steps[-1]["scalingAdjustment"]
-            alarm = next(
-                a
-                for a in rec.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-                if any(policy.name in arn for arn in a.input("alarmActions", default=[]))
-            )
-            out["latency_p95_ms"] = alarm.input("threshold") * 1000
-            out["latency_alarm_n"] = alarm.input("evaluationPeriods")
-            out["latency_alarm_m"] = alarm.input("datapointsToAlarm")
-            # The second step starts where the first ends: twice the threshold.
-            assert float(steps[0]["metricIntervalUpperBound"]) == alarm.input("threshold"), (
-                f"{policy.urn}: the simulator assumes +far beyond twice the threshold"
-            )
-        elif kind == "PredictiveScaling":
-            config = policy.input("predictiveScalingConfiguration")
-            out["predictive"] = config["mode"] == "ForecastAndScale"
-            out["predictive_buffer_s"] = int(config["schedulingBufferTime"])
-            predictive_target = (policy.urn, config["metricSpecification"]["targetValue"])
-    if out["predictive"]:
-        urn, target = predictive_target
-        assert target == out["requests_per_target"], (
-            f"{urn}: the simulator forecasts with requestsPerTarget"
-        )
-    return out
-
-
-def simulator_drift(rec: Recording, config: ScalingConfig) -> list[str]:
-    """Parameters where the simulator's reading of the settings and the stack disagree."""
-    return [
-        f"{rec.stack}: {name} simulated as {getattr(config, name)!r}, deployed as {value!r}"
-        for name, value in params_from_recording(rec).items()
-        if getattr(config, name) != value
-    ]
 
 
 @pytest.mark.parametrize("phase", ["early", "growth"])
