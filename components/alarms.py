@@ -18,6 +18,11 @@ on OK, and says what missing data means:
 `alarm_specs` is pure: it turns the args into `AlarmSpec`s, so the thresholds, dimensions and
 missing-data choices are testable without the Pulumi runtime, including the database alarms
 of a stack that has no database.
+
+The module also owns every metric alarm's shape: `AlarmSpec` (a single metric or metric math,
+a fixed threshold or an anomaly band, explicit name, actions) and `metric_alarm`, the one
+place that creates an `aws.cloudwatch.MetricAlarm`. The performance, backup-job and audit
+alarms are built through it too (tests/test_alarm_builder.py holds the line).
 """
 
 from __future__ import annotations
@@ -204,8 +209,9 @@ def _source_problems(spec: AlarmSpec) -> list[str]:
             return ["a single metric needs a namespace and one of statistic, extended_statistic"]
         return []
     problems = []
-    if any(v is not None for v in (spec.namespace, spec.statistic, spec.extended_statistic)):
-        problems.append("metric math takes no namespace or statistic of its own")
+    own = (spec.namespace, spec.statistic, spec.extended_statistic)
+    if any(v is not None for v in own) or spec.dimensions:
+        problems.append("metric math takes no namespace, statistic or dimensions of its own")
     ids = [q.id for q in (*spec.metrics, *spec.expressions)]
     if len(set(ids)) != len(ids) or not all(_QUERY_ID.fullmatch(i) for i in ids):
         problems.append(f"query ids {ids} must be unique and start with a lowercase letter")

@@ -184,7 +184,8 @@ def test_metric_math_watches_the_one_expression_that_returns_data() -> None:
         (_band, {"threshold": 1.0}, "not both"),
         (_band, {"comparison": "GreaterThanThreshold"}, "with a threshold_metric_id"),
         (_band, {"threshold_metric_id": "m1"}, "must name an ANOMALY_DETECTION_BAND"),
-        (_band, {"namespace": "AWS/ApplicationELB"}, "no namespace or statistic"),
+        (_band, {"namespace": "AWS/ApplicationELB"}, "no namespace, statistic"),
+        (_band, {"dimensions": {"LoadBalancer": "app/a/1"}}, "no namespace, statistic"),
         (_band, {"metric_name": "RequestCount"}, "either a single metric"),
         (
             _band,
