@@ -18,12 +18,18 @@ on OK, and says what missing data means:
 `alarm_specs` is pure: it turns the args into `AlarmSpec`s, so the thresholds, dimensions and
 missing-data choices are testable without the Pulumi runtime, including the database alarms
 of a stack that has no database.
+
+The module also owns every metric alarm's shape: `AlarmSpec` (a single metric or metric math,
+a fixed threshold or an anomaly band, explicit name, actions) and `metric_alarm`, the one
+place that creates an `aws.cloudwatch.MetricAlarm`. The performance, backup-job and audit
+alarms are built through it too (tests/test_alarm_builder.py holds the line).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,25 +98,51 @@ class BaselineAlarmsArgs:
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """One metric of a metric-math alarm."""
+    """One metric of a metric-math alarm, read at the alarm's period."""
 
     id: str
     namespace: str
     metric_name: str
     stat: str
     dimensions: Mapping[str, Any]
+    # True only for the metric an anomaly-detection band is drawn around: AWS returns both.
+    return_data: bool = False
 
 
 @dataclass(frozen=True)
+class ExpressionSpec:
+    """One metric-math expression of an alarm, over the metrics' (and earlier expressions')
+    ids; the one that returns data is what the alarm watches."""
+
+    id: str
+    expression: str
+    label: str
+    return_data: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
 class AlarmSpec:
-    role: str
-    suffix: str  # the alarm name after the prefix
+    """Everything one CloudWatch metric alarm says; `metric_alarm` is the one place that turns a
+    spec into the resource. Checked when built (`alarm_spec_problems`)."""
+
+    role: str  # what the alarm is for, e.g. `alb5xx` (its owner's key)
+    suffix: str  # the child resource's name after its component's name
+    name: str  # the alarm's name, explicit: known at preview, so others can refer to it
     description: str
     comparison: str
-    threshold: float
     treat_missing_data: str
     evaluation_periods: int
-    datapoints_to_alarm: int
+    # Whom each state change notifies; OK and INSUFFICIENT_DATA are optional.
+    alarm_actions: Sequence[pulumi.Input[str]]
+    ok_actions: Sequence[pulumi.Input[str]] = ()
+    insufficient_data_actions: Sequence[pulumi.Input[str]] = ()
+    # None leaves the input unset (AWS's default: enabled).
+    actions_enabled: bool | None = True
+    # A fixed threshold, or the id of the anomaly-detection band the alarm compares against.
+    threshold: float | None = None
+    threshold_metric_id: str | None = None
+    # None: every evaluation period must breach.
+    datapoints_to_alarm: int | None = None
     period: int = 60
     # A single metric ...
     namespace: str | None = None
@@ -118,14 +150,120 @@ class AlarmSpec:
     statistic: str | None = None
     extended_statistic: str | None = None
     dimensions: Mapping[str, Any] = field(default_factory=dict)
-    # ... or a metric-math expression over `metrics`.
-    expression: str | None = None
+    # ... or metric math: `metrics` read at `period`, combined by `expressions`.
     metrics: tuple[MetricSpec, ...] = ()
+    expressions: tuple[ExpressionSpec, ...] = ()
+
+    def __post_init__(self) -> None:
+        problems = alarm_spec_problems(self)
+        if problems:
+            raise ValueError(f"alarm {self.name}: " + "; ".join(problems))
+
+
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
+# (ComparisonOperator, ThresholdMetricId, Metrics, TreatMissingData): the band operators are
+# "used only for alarms based on anomaly detection models", whose ThresholdMetricId names the
+# ANOMALY_DETECTION_BAND expression; a metric-math alarm watches the query that returns data.
+BAND_COMPARISONS = frozenset(
+    {
+        "GreaterThanUpperThreshold",
+        "LessThanLowerThreshold",
+        "LessThanLowerOrGreaterThanUpperThreshold",
+    }
+)
+THRESHOLD_COMPARISONS = frozenset(
+    {"GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold",
+     "LessThanOrEqualToThreshold"}
+)  # fmt: skip
+MISSING_DATA = frozenset({"breaching", "notBreaching", "ignore", "missing"})
+_QUERY_ID = re.compile(r"[a-z][A-Za-z0-9_]*")
+
+
+def alarm_spec_problems(spec: AlarmSpec) -> list[str]:
+    """What AWS (or our own rules) would refuse in `spec`; empty when it is sound."""
+    problems = [*_source_problems(spec), *_threshold_problems(spec)]
+    if spec.treat_missing_data not in MISSING_DATA:
+        problems.append(
+            f"treat_missing_data {spec.treat_missing_data!r} is not one of {sorted(MISSING_DATA)}"
+        )
+    if spec.datapoints_to_alarm is not None and not (
+        1 <= spec.datapoints_to_alarm <= spec.evaluation_periods
+    ):
+        problems.append(
+            f"datapoints_to_alarm ({spec.datapoints_to_alarm}) must be within "
+            f"1..evaluation_periods ({spec.evaluation_periods})"
+        )
+    if not spec.alarm_actions:
+        problems.append("alarm_actions is empty: nobody would hear the alarm")
+    return problems
+
+
+def _source_problems(spec: AlarmSpec) -> list[str]:
+    """A single metric with one kind of statistic, or metric math, never both."""
+    math = bool(spec.metrics or spec.expressions)
+    if (spec.metric_name is not None) == math:
+        return ["give either a single metric (metric_name) or metric math (metrics, expressions)"]
+    if not math:
+        stats = [s for s in (spec.statistic, spec.extended_statistic) if s is not None]
+        if spec.namespace is None or len(stats) != 1:
+            return ["a single metric needs a namespace and one of statistic, extended_statistic"]
+        return []
+    problems = []
+    own = (spec.namespace, spec.statistic, spec.extended_statistic)
+    if any(v is not None for v in own) or spec.dimensions:
+        problems.append("metric math takes no namespace, statistic or dimensions of its own")
+    ids = [q.id for q in (*spec.metrics, *spec.expressions)]
+    if len(set(ids)) != len(ids) or not all(_QUERY_ID.fullmatch(i) for i in ids):
+        problems.append(f"query ids {ids} must be unique and start with a lowercase letter")
+    returned = [q.id for q in (*spec.metrics, *spec.expressions) if q.return_data]
+    # An anomaly alarm returns the metric and its band; any other exactly the watched query.
+    expected = 2 if spec.threshold_metric_id is not None else 1
+    if len(returned) != expected:
+        problems.append(f"{expected} queries must return data (got {returned})")
+    return problems
+
+
+def _threshold_problems(spec: AlarmSpec) -> list[str]:
+    """A fixed threshold with a plain comparison, or an anomaly band with a band comparison."""
+    if spec.threshold_metric_id is None:
+        if spec.threshold is None or spec.comparison not in THRESHOLD_COMPARISONS:
+            return [
+                f"a fixed-threshold alarm needs a threshold and one of "
+                f"{sorted(THRESHOLD_COMPARISONS)} (got {spec.threshold}, {spec.comparison!r})"
+            ]
+        return []
+    problems = []
+    if spec.threshold is not None:
+        problems.append("give a threshold or a threshold_metric_id, not both")
+    if spec.comparison not in BAND_COMPARISONS:
+        problems.append(
+            f"comparison {spec.comparison!r} must be one of {sorted(BAND_COMPARISONS)} "
+            "with a threshold_metric_id"
+        )
+    bands = {e.id for e in spec.expressions if e.expression.startswith("ANOMALY_DETECTION_BAND(")}
+    if spec.threshold_metric_id not in bands:
+        problems.append(
+            f"threshold_metric_id {spec.threshold_metric_id!r} must name an "
+            f"ANOMALY_DETECTION_BAND expression (have {sorted(bands)})"
+        )
+    return problems
 
 
 def alarm_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
     """Every baseline alarm the args call for (pure)."""
     return [*_web_specs(args), _error_log_rate(args), *_database_specs(args)]
+
+
+def _baseline_spec(args: BaselineAlarmsArgs, *, suffix: str, **fields: Any) -> AlarmSpec:
+    """A baseline alarm: named `<name_prefix>-<suffix>`, notifying the alerts topic on ALARM
+    and on OK."""
+    return AlarmSpec(
+        suffix=suffix,
+        name=f"{args.name_prefix}-{suffix}",
+        alarm_actions=(args.topic_arn,),
+        ok_actions=(args.topic_arn,),
+        **fields,
+    )
 
 
 def _web_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
@@ -135,7 +273,8 @@ def _web_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
     alb = {"LoadBalancer": args.alb_arn_suffix}
     return [
         *_load_balancer_specs(args),
-        AlarmSpec(
+        _baseline_spec(
+            args,
             role="unhealthyHosts",
             suffix="unhealthy-hosts",
             description=(
@@ -156,7 +295,8 @@ def _web_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
             statistic="Maximum",
             dimensions={"TargetGroup": args.target_group_arn_suffix, **alb},
         ),
-        AlarmSpec(
+        _baseline_spec(
+            args,
             role="targetResponseTime",
             suffix="target-response-time",
             description=(
@@ -179,7 +319,8 @@ def _web_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
 
 def _asg_below_min(args: BaselineAlarmsArgs) -> AlarmSpec:
     t = args.thresholds
-    return AlarmSpec(
+    return _baseline_spec(
+        args,
         role="asgBelowMin",
         suffix="asg-below-min",
         description=(
@@ -205,7 +346,8 @@ def _load_balancer_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
     m, n = t.datapoints_to_alarm, t.evaluation_periods
     alb = {"LoadBalancer": args.alb_arn_suffix}
     return [
-        AlarmSpec(
+        _baseline_spec(
+            args,
             role="alb5xx",
             suffix="alb-5xx",
             description=(
@@ -217,7 +359,9 @@ def _load_balancer_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
             treat_missing_data="notBreaching",
             evaluation_periods=n,
             datapoints_to_alarm=m,
-            expression="FILL(target5xx, 0) + FILL(elb5xx, 0)",
+            expressions=(
+                ExpressionSpec("result", "FILL(target5xx, 0) + FILL(elb5xx, 0)", "alb5xx"),
+            ),
             metrics=(
                 MetricSpec(
                     "target5xx", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "Sum", alb
@@ -225,7 +369,8 @@ def _load_balancer_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
                 MetricSpec("elb5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum", alb),
             ),
         ),
-        AlarmSpec(
+        _baseline_spec(
+            args,
             role="target5xx",
             suffix="target-5xx",
             description=(
@@ -271,7 +416,8 @@ def _database_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
              f"More than {t.db_connections} database connections"),
         ):  # fmt: skip
             specs.append(
-                AlarmSpec(
+                _baseline_spec(
+                    args,
                     role=role,
                     suffix=suffix,
                     description=f"{text} in {m} of {n} minutes. {silent}",
@@ -292,7 +438,8 @@ def _database_specs(args: BaselineAlarmsArgs) -> list[AlarmSpec]:
 def _error_log_rate(args: BaselineAlarmsArgs) -> AlarmSpec:
     t = args.thresholds
     m, n = t.datapoints_to_alarm, t.evaluation_periods
-    spec = AlarmSpec(
+    spec = _baseline_spec(
+        args,
         role="errorLogRate",
         suffix="error-log-rate",
         description=(
@@ -319,7 +466,9 @@ def _error_log_rate(args: BaselineAlarmsArgs) -> AlarmSpec:
         namespace=None,
         metric_name=None,
         statistic=None,
-        expression="MAX([FILL(errorlog, 0), FILL(runtimeerrors, 0)])",
+        expressions=(
+            ExpressionSpec("result", "MAX([FILL(errorlog, 0), FILL(runtimeerrors, 0)])", spec.role),
+        ),
         metrics=(
             MetricSpec("errorlog", ns, args.error_log_metric_name, "Sum", {}),
             MetricSpec("runtimeerrors", ns, args.runtime_error_metric_name, "Sum", {}),
@@ -327,12 +476,37 @@ def _error_log_rate(args: BaselineAlarmsArgs) -> AlarmSpec:
     )
 
 
-def _alarm_inputs(spec: AlarmSpec) -> dict[str, Any]:
-    if spec.expression is not None:
+def metric_alarm(
+    resource_name: str, spec: AlarmSpec, opts: pulumi.ResourceOptions
+) -> aws.cloudwatch.MetricAlarm:
+    """The one place a CloudWatch metric alarm is created (tests/test_alarm_builder.py holds
+    the line). Empty optional action lists are left unset, not sent as `[]`."""
+    return aws.cloudwatch.MetricAlarm(
+        resource_name,
+        name=spec.name,
+        alarm_description=spec.description,
+        comparison_operator=spec.comparison,
+        threshold=spec.threshold,
+        threshold_metric_id=spec.threshold_metric_id,
+        evaluation_periods=spec.evaluation_periods,
+        datapoints_to_alarm=spec.datapoints_to_alarm,
+        treat_missing_data=spec.treat_missing_data,
+        actions_enabled=spec.actions_enabled,
+        alarm_actions=list(spec.alarm_actions),
+        ok_actions=list(spec.ok_actions) or None,
+        insufficient_data_actions=list(spec.insufficient_data_actions) or None,
+        **alarm_inputs(spec),
+        opts=opts,
+    )
+
+
+def alarm_inputs(spec: AlarmSpec) -> dict[str, Any]:
+    """The metric part of the alarm's inputs (the SDK's keys): one metric, or metric math."""
+    if spec.metrics or spec.expressions:
         queries: list[dict[str, Any]] = [
             {
                 "id": metric.id,
-                "return_data": False,
+                "return_data": metric.return_data,
                 "metric": {
                     "namespace": metric.namespace,
                     "metric_name": metric.metric_name,
@@ -343,9 +517,10 @@ def _alarm_inputs(spec: AlarmSpec) -> dict[str, Any]:
             }
             for metric in spec.metrics
         ]
-        queries.append(
-            {"id": "result", "expression": spec.expression, "label": spec.role,
-             "return_data": True}
+        queries.extend(
+            {"id": e.id, "expression": e.expression, "label": e.label,
+             "return_data": e.return_data}
+            for e in spec.expressions
         )  # fmt: skip
         return {"metric_queries": queries}
     inputs: dict[str, Any] = {
@@ -376,20 +551,8 @@ class BaselineAlarms(pulumi.ComponentResource):
         super().__init__("groundwork:observability:BaselineAlarms", name, None, opts)
         self.alarms = {}
         for spec in alarm_specs(args):
-            self.alarms[spec.role] = aws.cloudwatch.MetricAlarm(
-                f"{name}-{spec.suffix}",
-                name=f"{args.name_prefix}-{spec.suffix}",
-                alarm_description=spec.description,
-                comparison_operator=spec.comparison,
-                threshold=spec.threshold,
-                evaluation_periods=spec.evaluation_periods,
-                datapoints_to_alarm=spec.datapoints_to_alarm,
-                treat_missing_data=spec.treat_missing_data,
-                actions_enabled=True,
-                alarm_actions=[args.topic_arn],
-                ok_actions=[args.topic_arn],
-                **_alarm_inputs(spec),
-                opts=pulumi.ResourceOptions(parent=self),
+            self.alarms[spec.role] = metric_alarm(
+                f"{name}-{spec.suffix}", spec, pulumi.ResourceOptions(parent=self)
             )
         self.alarm_names = {role: alarm.name for role, alarm in self.alarms.items()}
         self.alarm_arns = {role: alarm.arn for role, alarm in self.alarms.items()}

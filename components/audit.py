@@ -36,6 +36,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, iam, kms
+from components.alarms import AlarmSpec, metric_alarm
 from components.outputs import register_all
 from components.servicelogs import log_group
 
@@ -343,22 +344,22 @@ class AuditTrail(pulumi.ComponentResource):
                 },
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            alarm = aws.cloudwatch.MetricAlarm(
-                f"{name}-{f.key}-alarm",
+            spec = AlarmSpec(
+                role=f.key,
+                suffix=f"{f.key}-alarm",
                 name=f"{args.alarm_name_prefix}-audit-{f.key}",
-                alarm_description=f.description,
+                description=f.description,
                 namespace=args.metric_namespace,
                 metric_name=f.metric,
                 statistic="Sum",
                 period=300,
                 evaluation_periods=1,
                 threshold=1,
-                comparison_operator="GreaterThanOrEqualToThreshold",
+                comparison="GreaterThanOrEqualToThreshold",
                 # No event is the normal state: OK from day one, not INSUFFICIENT_DATA.
                 treat_missing_data="notBreaching",
-                actions_enabled=True,
-                alarm_actions=[args.alerts_topic_arn],
-                ok_actions=[args.alerts_topic_arn],
-                opts=pulumi.ResourceOptions(parent=self),
+                alarm_actions=(args.alerts_topic_arn,),
+                ok_actions=(args.alerts_topic_arn,),
             )
+            alarm = metric_alarm(f"{name}-{spec.suffix}", spec, pulumi.ResourceOptions(parent=self))
             self.alarm_names[f.key] = alarm.name

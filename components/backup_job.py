@@ -50,6 +50,7 @@ also catches a schedule that stopped firing or a build that never started.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, iam, sources
+from components.alarms import AlarmSpec, metric_alarm
 from components.outputs import register_all
 from components.servicelogs import log_group
 
@@ -537,11 +539,12 @@ class BackupJob(pulumi.ComponentResource):
     def _alarms(
         self, name: str, args: BackupJobArgs, project: aws.codebuild.Project
     ) -> tuple[aws.cloudwatch.MetricAlarm, aws.cloudwatch.MetricAlarm]:
-        child = pulumi.ResourceOptions(parent=self)
-        failure_alarm = aws.cloudwatch.MetricAlarm(
-            f"{name}-failed",
+        topic = args.alerts_topic_arn
+        failed = AlarmSpec(
+            role="backupFailed",
+            suffix="failed",
             name=f"{args.alarm_name_prefix}-backup-failed",
-            alarm_description=(
+            description=(
                 f"The logical backup of {args.database_name} failed; see the run's log in "
                 "the backup job's log group."
             ),
@@ -552,40 +555,39 @@ class BackupJob(pulumi.ComponentResource):
             period=300,
             evaluation_periods=1,
             threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
+            comparison="GreaterThanOrEqualToThreshold",
             # No run, no failure; a run that never happens is the missed alarm's job.
             treat_missing_data="notBreaching",
-            alarm_actions=[args.alerts_topic_arn],
-            ok_actions=[args.alerts_topic_arn],
-            opts=child,
+            # Unset: AWS's default (enabled).
+            actions_enabled=None,
+            alarm_actions=(topic,),
+            ok_actions=(topic,),
         )
-        missed_alarm = aws.cloudwatch.MetricAlarm(
-            f"{name}-missed",
+        missed = dataclasses.replace(
+            failed,
+            role="backupMissed",
+            suffix="missed",
             name=f"{args.alarm_name_prefix}-backup-missed",
-            alarm_description=(
+            description=(
                 f"No logical backup of {args.database_name} succeeded in the last "
                 f"{args.max_backup_age_hours} hours."
             ),
-            namespace="AWS/CodeBuild",
             metric_name="SucceededBuilds",
-            dimensions={"ProjectName": project.name},
-            statistic="Sum",
             period=args.max_backup_age_hours * 3600,
-            evaluation_periods=1,
-            threshold=1,
-            comparison_operator="LessThanThreshold",
+            comparison="LessThanThreshold",
             # No data means no successful run in the window. `breaching` would page from
             # the moment the alarm exists until the first scheduled run (up to a day on day
             # one). `missing` puts silence in INSUFFICIENT_DATA instead: a new alarm already
             # starts there (no state change, no notice), and once a backup has succeeded the
             # move OK -> INSUFFICIENT_DATA notifies through insufficient_data_actions.
             treat_missing_data="missing",
-            alarm_actions=[args.alerts_topic_arn],
-            ok_actions=[args.alerts_topic_arn],
-            insufficient_data_actions=[args.alerts_topic_arn],
-            opts=child,
+            insufficient_data_actions=(topic,),
         )
-        return failure_alarm, missed_alarm
+        child = pulumi.ResourceOptions(parent=self)
+        return (
+            metric_alarm(f"{name}-{failed.suffix}", failed, child),
+            metric_alarm(f"{name}-{missed.suffix}", missed, child),
+        )
 
     def _source(
         self, name: str, args: BackupJobArgs

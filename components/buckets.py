@@ -157,21 +157,19 @@ def _encryption(
 
 def expiry_rule(
     rule_id: str,
-    days: int,
+    days: int | None,
     *,
     prefix: str = "",
     noncurrent_days: int | None = None,
     abort_upload_days: int | None = None,
 ) -> dict[str, Any]:
-    """A lifecycle rule (the SDK's keys): objects under `prefix` expire `days` after creation;
-    with `noncurrent_days`, superseded versions go that long after being superseded; with
-    `abort_upload_days`, unfinished multipart uploads are aborted after that many days."""
-    rule: dict[str, Any] = {
-        "id": rule_id,
-        "status": "Enabled",
-        "filter": {"prefix": prefix},
-        "expiration": {"days": days},
-    }
+    """A lifecycle rule (the SDK's keys): objects under `prefix` expire `days` after creation
+    (`None`: current objects stay, the rule only tidies what follows); with `noncurrent_days`,
+    superseded versions go that long after being superseded; with `abort_upload_days`,
+    unfinished multipart uploads are aborted after that many days."""
+    rule: dict[str, Any] = {"id": rule_id, "status": "Enabled", "filter": {"prefix": prefix}}
+    if days is not None:
+        rule["expiration"] = {"days": days}
     if noncurrent_days is not None:
         rule["noncurrent_version_expiration"] = {"noncurrent_days": noncurrent_days}
     if abort_upload_days is not None:

@@ -27,6 +27,7 @@ import pulumi_aws as aws
 
 from components import buckets, context, iam, kms, sources
 from components import dashboard as dash
+from components.alarms import AlarmSpec, ExpressionSpec, MetricSpec, metric_alarm
 from components.outputs import register_all
 from components.servicelogs import ServiceLogGroup, ServiceLogSettings, ServiceLogSettingsArgs
 
@@ -187,12 +188,35 @@ class PerformanceMonitoring(pulumi.ComponentResource):
         self.artifact_bucket_name = bucket.bucket
         register_all(self)
 
+    def _alarm(
+        self,
+        role: str,
+        suffix: str,
+        *,
+        extra_actions: Sequence[pulumi.Input[str]] = (),
+        depends_on: Sequence[pulumi.Resource] = (),
+        **fields: Any,
+    ) -> aws.cloudwatch.MetricAlarm:
+        """An alarm named `<alarm_name_prefix>-<suffix>`, notifying the alerts topic on ALARM
+        (and `extra_actions`) and on OK."""
+        topic = self._args.alerts_topic_arn
+        spec = AlarmSpec(
+            role=role,
+            suffix=suffix,
+            name=f"{self._args.alarm_name_prefix}-{suffix}",
+            alarm_actions=(topic, *extra_actions),
+            ok_actions=(topic,),
+            **fields,
+        )
+        opts = pulumi.ResourceOptions(parent=self, depends_on=list(depends_on) or None)
+        return metric_alarm(f"{self._name}-{suffix}", spec, opts)
+
     def _latency_alarm(self) -> aws.cloudwatch.MetricAlarm:
-        args, topic = self._args, self._args.alerts_topic_arn
-        return aws.cloudwatch.MetricAlarm(
-            f"{self._name}-latency-p95",
-            name=f"{self._args.alarm_name_prefix}-latency-p95",
-            alarm_description=(
+        args = self._args
+        return self._alarm(
+            "latencyP95",
+            "latency-p95",
+            description=(
                 f"p95 target response time above {args.latency_p95_ms} ms in "
                 f"{args.latency_datapoints_to_alarm} of {args.latency_evaluation_periods} minutes"
                 "; also scales the web tier out"
@@ -201,117 +225,83 @@ class PerformanceMonitoring(pulumi.ComponentResource):
             metric_name="TargetResponseTime",
             dimensions=self._dims.tg,
             extended_statistic="p95",
-            period=60,
             evaluation_periods=args.latency_evaluation_periods,
             datapoints_to_alarm=args.latency_datapoints_to_alarm,
             threshold=args.latency_p95_ms / 1000,
-            comparison_operator="GreaterThanThreshold",
+            comparison="GreaterThanThreshold",
             # No requests means no latency to worry about.
             treat_missing_data="notBreaching",
-            actions_enabled=True,
-            alarm_actions=[topic, *args.latency_alarm_actions],
-            ok_actions=[topic],
-            opts=pulumi.ResourceOptions(parent=self),
+            extra_actions=args.latency_alarm_actions,
         )
 
     def _error_rate_alarm(self) -> aws.cloudwatch.MetricAlarm:
-        args, topic, lb_dims = self._args, self._args.alerts_topic_arn, self._dims.lb
-        m = _query_metric
-        return aws.cloudwatch.MetricAlarm(
-            f"{self._name}-5xx-rate",
-            name=f"{self._args.alarm_name_prefix}-5xx-rate",
-            alarm_description=(
+        args, lb_dims = self._args, self._dims.lb
+        return self._alarm(
+            "errorRate",
+            "5xx-rate",
+            description=(
                 f"5xx responses above {args.error_rate_percent:g} % of requests in "
                 f"{ERROR_RATE_DATAPOINTS} of {ERROR_RATE_PERIODS} minutes"
             ),
-            metric_queries=[
-                m("m1", ALB, "RequestCount", lb_dims, "Sum", 60),
-                m("m2", ALB, "HTTPCode_Target_5XX_Count", lb_dims, "Sum", 60),
-                m("m3", ALB, "HTTPCode_ELB_5XX_Count", lb_dims, "Sum", 60),
-                *[
-                    {
-                        "id": e.id,
-                        "expression": e.expression,
-                        "label": e.label,
-                        "return_data": e.visible,
-                    }
-                    for e in error_rate_queries()
-                ],
-            ],
+            metrics=(
+                MetricSpec("m1", ALB, "RequestCount", "Sum", lb_dims),
+                MetricSpec("m2", ALB, "HTTPCode_Target_5XX_Count", "Sum", lb_dims),
+                MetricSpec("m3", ALB, "HTTPCode_ELB_5XX_Count", "Sum", lb_dims),
+            ),
+            expressions=tuple(
+                ExpressionSpec(e.id, e.expression, e.label, return_data=e.visible)
+                for e in error_rate_queries()
+            ),
             evaluation_periods=ERROR_RATE_PERIODS,
             datapoints_to_alarm=ERROR_RATE_DATAPOINTS,
             threshold=args.error_rate_percent,
-            comparison_operator="GreaterThanThreshold",
+            comparison="GreaterThanThreshold",
             treat_missing_data="notBreaching",
-            actions_enabled=True,
-            alarm_actions=[topic],
-            ok_actions=[topic],
-            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _request_anomaly_alarm(self) -> aws.cloudwatch.MetricAlarm:
-        args, topic = self._args, self._args.alerts_topic_arn
-        return aws.cloudwatch.MetricAlarm(
-            f"{self._name}-request-anomaly",
-            name=f"{self._args.alarm_name_prefix}-request-anomaly",
-            alarm_description=(
-                f"Request count above its expected band ({args.request_anomaly_band:g} standard "
+        band = self._args.request_anomaly_band
+        return self._alarm(
+            "requestAnomaly",
+            "request-anomaly",
+            description=(
+                f"Request count above its expected band ({band:g} standard "
                 "deviations) - a surge the capacity may not be ready for"
             ),
-            metric_queries=[
-                {
-                    **_query_metric(
-                        "m1", ALB, "RequestCount", self._dims.lb, "Sum", ANOMALY_PERIOD
-                    ),
-                    "return_data": True,
-                },
-                {
-                    "id": "ad1",
-                    "expression": f"ANOMALY_DETECTION_BAND(m1, {args.request_anomaly_band:g})",
-                    "label": "expected requests",
-                    "return_data": True,
-                },
-            ],
+            period=ANOMALY_PERIOD,
+            metrics=(
+                MetricSpec("m1", ALB, "RequestCount", "Sum", self._dims.lb, return_data=True),
+            ),
+            expressions=(
+                ExpressionSpec("ad1", f"ANOMALY_DETECTION_BAND(m1, {band:g})", "expected requests"),
+            ),
             threshold_metric_id="ad1",
-            comparison_operator="GreaterThanUpperThreshold",
+            comparison="GreaterThanUpperThreshold",
             evaluation_periods=ANOMALY_PERIODS,
             datapoints_to_alarm=ANOMALY_DATAPOINTS,
             treat_missing_data="notBreaching",
-            actions_enabled=True,
-            alarm_actions=[topic],
-            ok_actions=[topic],
-            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _capacity_alarm(self) -> aws.cloudwatch.MetricAlarm:
-        topic, asg_dims = self._args.alerts_topic_arn, self._dims.asg
-        return aws.cloudwatch.MetricAlarm(
-            f"{self._name}-capacity-shortfall",
-            name=f"{self._args.alarm_name_prefix}-capacity-shortfall",
-            alarm_description=(
+        asg_dims = self._dims.asg
+        return self._alarm(
+            "capacityShortfall",
+            "capacity-shortfall",
+            description=(
                 f"Fewer instances in service than desired for {CAPACITY_PERIODS} minutes: "
                 "instances fail to launch or to pass health checks, so scaling cannot help"
             ),
-            metric_queries=[
-                _query_metric("m1", ASG_NS, "GroupDesiredCapacity", asg_dims, "Maximum", 60),
-                _query_metric("m2", ASG_NS, "GroupInServiceInstances", asg_dims, "Minimum", 60),
-                {
-                    "id": "e1",
-                    "expression": "FILL(m1, 0) - FILL(m2, 0)",
-                    "label": "instances short",
-                    "return_data": True,
-                },
-            ],
+            metrics=(
+                MetricSpec("m1", ASG_NS, "GroupDesiredCapacity", "Maximum", asg_dims),
+                MetricSpec("m2", ASG_NS, "GroupInServiceInstances", "Minimum", asg_dims),
+            ),
+            expressions=(ExpressionSpec("e1", "FILL(m1, 0) - FILL(m2, 0)", "instances short"),),
             evaluation_periods=CAPACITY_PERIODS,
             datapoints_to_alarm=CAPACITY_PERIODS,
             threshold=0,
-            comparison_operator="GreaterThanThreshold",
+            comparison="GreaterThanThreshold",
             # Group metrics stop only if metrics collection is switched off: nothing to judge.
             treat_missing_data="missing",
-            actions_enabled=True,
-            alarm_actions=[topic],
-            ok_actions=[topic],
-            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _artifact_bucket(self) -> tuple[buckets.PrivateBucket, pulumi.Output[str]]:
@@ -447,11 +437,12 @@ class PerformanceMonitoring(pulumi.ComponentResource):
         )
 
     def _canary_alarm(self, canary: aws.synthetics.Canary) -> aws.cloudwatch.MetricAlarm:
-        args, topic = self._args, self._args.alerts_topic_arn
-        return aws.cloudwatch.MetricAlarm(
-            f"{self._name}-canary-success",
-            name=f"{self._args.alarm_name_prefix}-canary-success",
-            alarm_description=(
+        args = self._args
+        return self._alarm(
+            "canarySuccess",
+            "canary-success",
+            depends_on=[canary],
+            description=(
                 f"Health check {args.health_check_path} failed in 2 of the last 3 runs of canary "
                 f"{args.canary_name}"
             ),
@@ -463,13 +454,9 @@ class PerformanceMonitoring(pulumi.ComponentResource):
             evaluation_periods=3,
             datapoints_to_alarm=2,
             threshold=90,
-            comparison_operator="LessThanThreshold",
+            comparison="LessThanThreshold",
             # A canary that stopped reporting checks nothing: treat silence as failure.
             treat_missing_data="breaching",
-            actions_enabled=True,
-            alarm_actions=[topic],
-            ok_actions=[topic],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[canary]),
         )
 
     def _service_unhealthy_alarm(
@@ -559,22 +546,6 @@ def _lambda_log_group(engine_arn: str | None) -> str | None:
         return None
     parts = engine_arn.split(":")
     return f"/aws/lambda/{parts[6]}" if len(parts) > 6 else None
-
-
-def _query_metric(
-    query_id: str, namespace: str, metric: str, dims: dict, stat: str, period: int
-) -> aws.cloudwatch.MetricAlarmMetricQueryArgsDict:
-    return {
-        "id": query_id,
-        "metric": {
-            "namespace": namespace,
-            "metric_name": metric,
-            "dimensions": dims,
-            "stat": stat,
-            "period": period,
-        },
-        "return_data": False,
-    }
 
 
 def _widgets(

@@ -427,17 +427,13 @@ class DeployPipeline(pulumi.ComponentResource):
     ) -> aws.s3.Bucket:
         """A private bucket whose releases expire after the artifact retention."""
         days = self._args.artifact_retention_days
-        lifecycle: dict[str, Any] = {
-            "id": "expire-old-releases",
-            "status": "Enabled",
-            "filter": {"prefix": ""},
-            "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-        }
-        if versioned:
-            # The current release stays; superseded ones go after the retention period.
-            lifecycle["noncurrent_version_expiration"] = {"noncurrent_days": days}
-        if expire:
-            lifecycle["expiration"] = {"days": days}
+        lifecycle = buckets.expiry_rule(
+            "expire-old-releases",
+            days if expire else None,
+            # Versioned: the current release stays; superseded ones go after the retention.
+            noncurrent_days=days if versioned else None,
+            abort_upload_days=7,
+        )
         return buckets.private_bucket(
             f"{self._name}-{role}",
             parent=self,
