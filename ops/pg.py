@@ -412,8 +412,9 @@ def archive_row_counts(
             elif line.startswith(b"COPY "):
                 match = _COPY_LINE.match(line.decode("utf-8", "replace"))
                 if match:
-                    current = match.group(1)
-                    counts.setdefault(current, 0)
+                    table: str = match.group(1)  # the pattern's group always takes part
+                    current = table
+                    counts.setdefault(table, 0)
         state["current"] = current
 
     done = runctl.run(

@@ -12,6 +12,7 @@ offline driver can list them.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -87,7 +88,7 @@ def _identity_memo(fn: Callable[[Any], Any], slot: str, size: int = 4) -> Callab
         del entries[size:]
         return out
 
-    wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
+    functools.update_wrapper(wrapper, fn, assigned=(), updated=())  # sets only __wrapped__
     return wrapper
 
 
@@ -115,8 +116,11 @@ def install_request_memo() -> bool:
     """
     if os.environ.get("GROUNDWORK_POLICY_MEMO", "1") == "0":
         return False
-    import pulumi_policy.policy as sdk_policy
+    import pulumi_policy.policy
 
+    # The SDK's own imports (json_format, deserialize_properties, ...) are module globals it does
+    # not export; patching them is the point, so the module is handled untyped.
+    sdk_policy: Any = pulumi_policy.policy
     names = (
         "json_format",
         "deserialize_properties",
@@ -137,7 +141,7 @@ def install_request_memo() -> bool:
 def _request_scope(base: type) -> type:
     """A servicer subclass whose AnalyzeStack keeps every memoized conversion for its duration."""
 
-    class Servicer(base):  # type: ignore[misc, valid-type]
+    class Servicer(base):
         def AnalyzeStack(self, request: Any, context: Any) -> Any:
             _local.scope = {}
             try:
@@ -151,16 +155,15 @@ def _request_scope(base: type) -> type:
 def plain(value: Any) -> Any:
     """Plain dicts/lists from the SDK's unknown-checking proxies, unknowns left as sentinels."""
     if isinstance(value, Mapping):
-        target = value["__target"] if _is_proxy(value) else value
-        return {k: plain(v) for k, v in target.items()}
+        return {k: plain(v) for k, v in _unproxied(value).items()}
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        target = value["__target"] if _is_proxy(value) else value
-        return [plain(v) for v in target]
+        return [plain(v) for v in _unproxied(value)]
     return value
 
 
-def _is_proxy(value: Any) -> bool:
-    return type(value).__name__ in ("_DictProxy", "_ListProxy")
+def _unproxied(value: Any) -> Any:
+    """The dict or list behind one of the SDK's proxies (a proxy hands it out as `__target`)."""
+    return value["__target"] if type(value).__name__ in ("_DictProxy", "_ListProxy") else value
 
 
 _plain_memo = _identity_memo(plain, "plain")
@@ -426,7 +429,7 @@ def install_configure_check(specs: Sequence[PolicySpec], types: frozenset[str]) 
     by_name = {spec.name: spec for spec in specs}
     version = pack_version()
 
-    class Servicer(base):  # type: ignore[misc, valid-type]
+    class Servicer(base):
         _groundwork = True
 
         def __init__(self, name: str, sdk_version: str, *args: Any, **kw: Any) -> None:
