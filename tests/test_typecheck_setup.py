@@ -20,10 +20,10 @@ from tests.conftest import ROOT
 
 CANARY = "tests/typecheck/wrong_aws_arguments.py"
 POLICY_CANARY = "tests/typecheck/wrong_policy_arguments.py"
-# Production code the checker covers: the program, the pack, the ops tools, the benchmarks.
+# Production code the checker covers: the program, the pack, the ops tools, the app, the benchmarks.
 CHECKED = (
     *("components", "blueprint.py", "settings", "__main__.py"),
-    *("ops", "policies", "bench"),
+    *("ops", "policies", "app", "bench"),
 )
 
 
