@@ -58,7 +58,7 @@ def measure(memo: bool, count: int, stack_file: Path | None) -> tuple[float, flo
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--target", type=float, default=1000.0, help="pipelined calls/s")
     parser.add_argument("--stack-file", type=Path, help="a prod stack file to record instead")

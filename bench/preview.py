@@ -64,7 +64,7 @@ def summary(label: str, times: list[float]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--stack", default="prod")
     parser.add_argument("--stack-file", help="a stack file other than Pulumi.<stack>.yaml")
     parser.add_argument("--runs", type=int, default=5)

@@ -26,7 +26,7 @@ IGNORE = shutil.ignore_patterns("venv", ".git", "tests", "out", "__pycache__", "
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--stack", default="prod")
     parser.add_argument("--stack-file", type=Path, help="stack file to use instead")
     parser.add_argument("--runs", type=int, default=5)

@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from ops import awsenv, pg, runctl, vault
@@ -125,6 +126,35 @@ def check_vault_lock(s3: Any, bucket: str) -> vault.LockRule:
     return rule
 
 
+def _dump_proven(
+    tools: pg.PgTools, env: dict[str, str], path: Path, db: str, stall_seconds: float
+) -> tuple[int, pg.Toc]:
+    """pg_dump into `path`; its size and table of contents, once pg_restore has read them."""
+    size = pg.dump_database(tools, env, path, stall_seconds)
+    # Proven readable, and of the right database, before it gets a checksum: a dump
+    # pg_restore cannot read must never become the newest "backup".
+    toc = pg.list_toc(tools, path, stall_seconds)
+    if problem := toc.problem(db):
+        raise OpsError(f"pg_dump output is not a usable backup: {problem}")
+    return size, toc
+
+
+def _metadata(
+    db: str, dumped_at: datetime, pg_dump_version: str, toc: pg.Toc, sha256_hex: str
+) -> dict[str, str]:
+    """The object metadata a backup carries (what verification and the drill read back)."""
+    return {
+        "sha256": sha256_hex,
+        "database": db,
+        "dumped-at": dumped_at.strftime(vault.TIMESTAMP_FORMAT),
+        "pg-dump-version": pg_dump_version,
+        "server-version": toc.header.get("Dumped from database version", "?"),
+        "format": "custom",
+        "toc-entries": str(len(toc.entries)),
+        "tables": str(toc.tables),
+    }
+
+
 def run_backup(config: BackupConfig, log: Callable[[str], None] = lambda _: None) -> BackupResult:
     """Check, dump, validate, hash, upload and verify one backup; raises OpsError."""
     started = time.monotonic()
@@ -148,24 +178,10 @@ def run_backup(config: BackupConfig, log: Callable[[str], None] = lambda _: None
             f"pg_dump {pg_dump_version}, login {creds.username})")  # fmt: skip
         env = pg.libpq_env(endpoint, creds, db, app="groundwork-backup")
         path = workdir / "backup.dump"
-        size = pg.dump_database(tools, env, path, config.stall_seconds)
-        # Proven readable, and of the right database, before it gets a checksum: a dump
-        # pg_restore cannot read must never become the newest "backup".
-        toc = pg.list_toc(tools, path, config.stall_seconds)
-        if problem := toc.problem(db):
-            raise OpsError(f"pg_dump output is not a usable backup: {problem}")
+        size, toc = _dump_proven(tools, env, path, db, config.stall_seconds)
         sha256 = pg.sha256_file(path)
         log(f"uploading {size} bytes to s3://{config.bucket}/{key}")
-        metadata = {
-            "sha256": sha256.hex(),
-            "database": db,
-            "dumped-at": dumped_at.strftime(vault.TIMESTAMP_FORMAT),
-            "pg-dump-version": pg_dump_version,
-            "server-version": toc.header.get("Dumped from database version", "?"),
-            "format": "custom",
-            "toc-entries": str(len(toc.entries)),
-            "tables": str(toc.tables),
-        }
+        metadata = _metadata(db, dumped_at, pg_dump_version, toc, sha256.hex())
         upload = vault.upload_file(
             s3,
             path,
@@ -255,7 +271,6 @@ def _env_int(name: str, default: int) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    env = os.environ.get
     parser = argparse.ArgumentParser(
         prog="python -m ops.backup",
         description=(
@@ -265,6 +280,15 @@ def build_parser() -> argparse.ArgumentParser:
             "option defaults to the environment variable shown. Exit 0 on success, 1 on failure."
         ),
     )
+    # The order of the options is the order of --help.
+    _add_login_options(parser)
+    _add_vault_options(parser)
+    _add_transport_options(parser)
+    _add_staging_options(parser)
+    return parser
+
+
+def _add_login_options(parser: argparse.ArgumentParser) -> None:
     connection = partial(pg.add_connection_option, parser)
     connection(
         "--secret-arn",
@@ -280,12 +304,16 @@ def build_parser() -> argparse.ArgumentParser:
         "database endpoint address, or host:port as the stack output gives it [DB_HOST]",
     )
     connection("--port", "database port [DB_PORT, 5432]")
-    parser.add_argument(
-        "--stall-timeout-seconds",
-        type=float,
-        default=None,
-        help="stop pg_dump after this long without progress "
+
+
+def _add_vault_options(parser: argparse.ArgumentParser) -> None:
+    """The dump's stall timeout, the database to dump and where it goes."""
+    env = os.environ.get
+    pg.add_stall_option(
+        parser,
+        "stop pg_dump after this long without progress "
         f"[BACKUP_STALL_SECONDS, {runctl.DEFAULT_STALL_SECONDS:g}]",
+        default=None,
     )
     parser.add_argument("--db-name", default=env("DB_NAME"), help="database to dump [DB_NAME]")
     parser.add_argument(
@@ -296,6 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=env("BACKUP_KMS_KEY_ID"),
         help="KMS key (ARN or id) for SSE-KMS [BACKUP_KMS_KEY_ID]",
     )
+
+
+def _add_transport_options(parser: argparse.ArgumentParser) -> None:
+    """TLS to the database, the AWS endpoint and the PostgreSQL client programs."""
+    connection = partial(pg.add_connection_option, parser)
     connection(
         "--ca-bundle",
         "CA bundle (RDS) to verify the server; turns on sslmode verify-full [DB_CA_BUNDLE]",
@@ -310,9 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
         endpoint_help="AWS endpoint override, e.g. a test server [AWS_ENDPOINT_URL]",
     )
     connection("--pg-bin-dir", "directory with pg_dump (default: PATH) [PG_BIN_DIR]")
+
+
+def _add_staging_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--work-dir",
-        default=env("BACKUP_WORK_DIR"),
+        default=os.environ.get("BACKUP_WORK_DIR"),
         help="where the dump is staged before upload (default: TMPDIR) [BACKUP_WORK_DIR]",
     )
     parser.add_argument(
@@ -323,7 +359,6 @@ def build_parser() -> argparse.ArgumentParser:
         f"{vault.MULTIPART_THRESHOLD // 2**20}]",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

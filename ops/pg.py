@@ -193,6 +193,13 @@ def add_connection_option(
     parser.add_argument(flag, default=default, choices=choices, help=help_text)
 
 
+def add_stall_option(
+    parser: argparse.ArgumentParser, help_text: str, default: float | None
+) -> None:
+    """--stall-timeout-seconds: how long a client program may go without progress (runctl)."""
+    parser.add_argument("--stall-timeout-seconds", type=float, default=default, help=help_text)
+
+
 def add_aws_options(parser: argparse.ArgumentParser, region_help: str, endpoint_help: str) -> None:
     """--region and --endpoint-url. No default here: ops.awsenv falls back to AWS_REGION,
     AWS_DEFAULT_REGION and AWS_ENDPOINT_URL when a client is made."""
@@ -412,8 +419,9 @@ def archive_row_counts(
             elif line.startswith(b"COPY "):
                 match = _COPY_LINE.match(line.decode("utf-8", "replace"))
                 if match:
-                    current = match.group(1)
-                    counts.setdefault(current, 0)
+                    table: str = match.group(1)  # the pattern's group always takes part
+                    current = table
+                    counts.setdefault(table, 0)
         state["current"] = current
 
     done = runctl.run(

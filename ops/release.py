@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
-import boto3
+import boto3.session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ops.bundle import Bundle, ReleaseError, build_bundle

@@ -500,7 +500,6 @@ def _target_room(run: _Run, size: int) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    env = os.environ.get
     parser = argparse.ArgumentParser(
         prog="python -m ops.restore_drill",
         description=(
@@ -511,6 +510,18 @@ def build_parser() -> argparse.ArgumentParser:
             "otherwise."
         ),
     )
+    # The order of the options is the order of --help.
+    _add_backup_options(parser)
+    _add_target_options(parser)
+    _add_restore_options(parser)
+    _add_transport_options(parser)
+    _add_run_options(parser)
+    return parser
+
+
+def _add_backup_options(parser: argparse.ArgumentParser) -> None:
+    """Which backup: the vault and source database (from the job's environment), a key."""
+    env = os.environ.get
     add = parser.add_argument
     add(
         "--bucket",
@@ -526,6 +537,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--key", help="a specific backup key (default: the newest valid one)")
     add("--version-id", help="a specific version of --key")
+
+
+def _add_target_options(parser: argparse.ArgumentParser) -> None:
+    """Where to restore, and the login there."""
+    add = parser.add_argument
     add(
         "--target-host",
         required=True,
@@ -544,6 +560,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--target-db-instance-id",
         help="the target's RDS instance id: its FreeStorageSpace is checked before download",
     )
+
+
+def _add_restore_options(parser: argparse.ArgumentParser) -> None:
+    """The scratch database and how the restore runs."""
+    add = parser.add_argument
     add(
         "--maintenance-db",
         default="postgres",
@@ -558,6 +579,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="parallel pg_restore jobs (1: one transaction; more: faster, the scratch "
         "database is dropped on any failure)",
     )
+
+
+def _add_transport_options(parser: argparse.ArgumentParser) -> None:
+    """TLS to the target, the AWS endpoint and the PostgreSQL client programs."""
     # The target is a scratch server, not the backed-up database: its TLS settings come from
     # the command line only, never from the backup job's DB_* environment.
     target = partial(pg.add_connection_option, parser, from_env=False)
@@ -571,22 +596,24 @@ def build_parser() -> argparse.ArgumentParser:
     pg.add_connection_option(
         parser, "--pg-bin-dir", "directory with pg_restore and psql (default: PATH) [PG_BIN_DIR]"
     )
-    add("--work-dir", help="where the backup is downloaded (default: TMPDIR)")
-    add(
-        "--stall-timeout-seconds",
-        type=float,
-        default=runctl.DEFAULT_STALL_SECONDS,
-        help="stop a client program after this long without progress "
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--work-dir", help="where the backup is downloaded (default: TMPDIR)")
+    pg.add_stall_option(
+        parser,
+        "stop a client program after this long without progress "
         f"({runctl.DEFAULT_STALL_SECONDS:g}; longer than the biggest index build)",
+        default=runctl.DEFAULT_STALL_SECONDS,
     )
-    add(
+    tolerance = vault.DEFAULT_UPLOAD_TOLERANCE.total_seconds() / 60
+    parser.add_argument(
         "--upload-tolerance-minutes",
         type=float,
-        default=vault.DEFAULT_UPLOAD_TOLERANCE.total_seconds() / 60,
+        default=tolerance,
         help="how far a key's time may trail S3's LastModified (the job's timeout plus a "
-        f"margin; {vault.DEFAULT_UPLOAD_TOLERANCE.total_seconds() / 60:g})",
+        f"margin; {tolerance:g})",
     )
-    return parser  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -271,6 +271,24 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def _get_object_args(
+    bucket: str, key: str, version_id: str | None, first: dict[str, Any] | None, size: int
+) -> dict[str, Any]:
+    """The first request asks S3 for its checksum; a resumed one continues at byte `size` of
+    the very version and ETag the first response returned."""
+    args: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if version_id:
+        args["VersionId"] = version_id
+    elif first:
+        args["VersionId"] = first.get("VersionId")
+    if first is None:
+        args["ChecksumMode"] = "ENABLED"
+    else:
+        args["Range"] = f"bytes={size}-"
+        args["IfMatch"] = first["ETag"]
+    return args
+
+
 def stream_object(
     s3: Any,
     bucket: str,
@@ -292,16 +310,8 @@ def stream_object(
     fd = os.open(sink, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600) if sink else None
     try:
         while True:
-            args: dict[str, Any] = {"Bucket": bucket, "Key": key}
-            if version_id or first:
-                args["VersionId"] = version_id or first.get("VersionId")  # type: ignore[union-attr]
-            if first is None:
-                args["ChecksumMode"] = "ENABLED"
-            else:
-                args["Range"] = f"bytes={size}-"
-                args["IfMatch"] = first["ETag"]
             try:
-                response = s3.get_object(**args)
+                response = s3.get_object(**_get_object_args(bucket, key, version_id, first, size))
                 first = first or response
                 body = response["Body"]
                 while chunk := body.read(READ_CHUNK):

@@ -22,7 +22,6 @@ The rules are pure functions over the API responses (`check_*`); `run_checks` fe
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -469,6 +468,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--db-instance-id", required=True, help="RDS DB instance identifier")
     parser.add_argument("--bucket", required=True, help="backup vault bucket")
     parser.add_argument("--db-name", required=True, help="database whose logical backups to check")
+    # The order of the options is the order of --help.
+    _add_rds_expectations(parser)
+    _add_vault_expectations(parser)
+    _add_download_options(parser)
+    return parser
+
+
+def _add_rds_expectations(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--min-retention-days",
         type=int,
@@ -481,6 +488,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=15,
         help="latest restorable time at most this old (15)",
     )
+
+
+def _add_vault_expectations(parser: argparse.ArgumentParser) -> None:
+    """The vault's lock, the newest backup's age and replication, and key-time tolerance."""
     parser.add_argument(
         "--min-lock-days",
         type=int,
@@ -509,29 +520,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="require the newest backup's S3 replication status to be COMPLETED "
         "(groundwork:backups.replicaRegion set)",
     )
+    tolerance = vault.DEFAULT_UPLOAD_TOLERANCE.total_seconds() / 60
     parser.add_argument(
         "--upload-tolerance-minutes",
         type=float,
-        default=vault.DEFAULT_UPLOAD_TOLERANCE.total_seconds() / 60,
+        default=tolerance,
         help="how far a key's time may trail S3's LastModified: the job's timeout "
-        f"(groundwork:backups.jobTimeoutMinutes) plus a margin "
-        f"({vault.DEFAULT_UPLOAD_TOLERANCE.total_seconds() / 60:g})",
+        f"(groundwork:backups.jobTimeoutMinutes) plus a margin ({tolerance:g})",
     )
+
+
+def _add_download_options(parser: argparse.ArgumentParser) -> None:
+    """Where the newest backup is read, with which client programs, from which AWS endpoint."""
     parser.add_argument("--work-dir", help="where the newest backup is downloaded (TMPDIR)")
-    parser.add_argument(
-        "--pg-bin-dir",
-        default=os.environ.get("PG_BIN_DIR"),
-        help="directory with pg_restore (default: PATH) [PG_BIN_DIR]",
+    pg.add_connection_option(
+        parser, "--pg-bin-dir", "directory with pg_restore (default: PATH) [PG_BIN_DIR]"
     )
-    parser.add_argument(
-        "--stall-timeout-seconds",
-        type=float,
+    pg.add_stall_option(
+        parser,
+        f"stop pg_restore after this long without progress ({runctl.DEFAULT_STALL_SECONDS:g})",
         default=runctl.DEFAULT_STALL_SECONDS,
-        help=f"stop pg_restore after this long without progress ({runctl.DEFAULT_STALL_SECONDS:g})",
     )
-    parser.add_argument("--region", help="AWS region [AWS_REGION, AWS_DEFAULT_REGION]")
-    parser.add_argument("--endpoint-url", help="AWS endpoint override [AWS_ENDPOINT_URL]")
-    return parser
+    pg.add_aws_options(
+        parser,
+        region_help="AWS region [AWS_REGION, AWS_DEFAULT_REGION]",
+        endpoint_help="AWS endpoint override [AWS_ENDPOINT_URL]",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -140,7 +140,7 @@ class EventSender:
         if self._key is None:
             secrets = self._session().client("secretsmanager", config=self._botocore_config())
             secret = secrets.get_secret_value(SecretId=self._config.pseudonym_key_secret_arn)
-            value = secret.get("SecretBinary") or secret["SecretString"].encode("utf-8")
+            value: bytes = secret.get("SecretBinary") or secret["SecretString"].encode("utf-8")
             if not value:
                 raise ValueError("analytics.pseudonymKeySecretArn: the secret is empty")
             self._key = value
@@ -153,7 +153,7 @@ class EventSender:
 
     def _session(self) -> Any:
         try:
-            import boto3  # lazily: only stacks with analytics need boto3 on the instance
+            import boto3.session  # lazily: only stacks with analytics need boto3 on the instance
         except ImportError:
             raise RuntimeError(
                 "analytics is configured but boto3 is not importable; the deploy bundle "

@@ -31,6 +31,12 @@ client_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _EXTRA_FIELDS = ("method", "path", "status", "durationMs")
 
 
+class _ContractFileHandler(logging.handlers.WatchedFileHandler):
+    """A contract file's handler, marked so that a second setup replaces it (and only it)."""
+
+    _groundwork = True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record, on one line, with the fields of the log contract."""
 
@@ -77,10 +83,9 @@ def configure_logging(directory: Path | None = None, level: str | None = None) -
     formatter = JsonFormatter()
     # WatchedFileHandler reopens the file after logrotate renames it.
     for name, handler_level in ((RUNTIME_FILE, level_name), (ERROR_FILE, "ERROR")):
-        handler = logging.handlers.WatchedFileHandler(directory / name, encoding="utf-8")
+        handler = _ContractFileHandler(directory / name, encoding="utf-8")
         handler.setLevel(handler_level)
         handler.setFormatter(formatter)
-        handler._groundwork = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level_name)
     # botocore's DEBUG output would include request bodies; keep AWS libraries at INFO.

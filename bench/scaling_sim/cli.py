@@ -456,9 +456,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    out = out or sys.stdout
+    stream: TextIO = out or sys.stdout
     try:
-        return run(args, out)
+        return run(args, stream)
     except (ParamsError, StackError) as exc:
         print(f"{parser.prog}: error:\n  " + str(exc).replace("\n", "\n  "), file=sys.stderr)
         return 2

@@ -479,9 +479,12 @@ def simulate(
             (floor, "predictive" if floor > scaling.min_size else "min size")
         ]
         for p in policies:
-            if _breaching(metric_history[p.name], model.scale_out_datapoints, _above(p.target)):
+            value = metric[p.name]  # a breach means the datapoint exists (datapoints >= 1)
+            if value is not None and _breaching(
+                metric_history[p.name], model.scale_out_datapoints, _above(p.target)
+            ):
                 candidates.append(
-                    (_ceil(serving * metric[p.name] / p.target), f"target tracking ({p.name})")
+                    (_ceil(serving * value / p.target), f"target tracking ({p.name})")
                 )
         if scaling.latency_p95_ms is not None and boundary >= step_ready_at:
             window = latency_history[-scaling.latency_alarm_n :]
@@ -509,7 +512,11 @@ def simulate(
             and all(b + ready_after <= boundary for b in launched)
             and boundary - last_scale_in >= scale_in_cooldown
         ):
-            keep = max(_ceil(serving * metric[p.name] / p.target) for p in policies)
+            keep = max(
+                _ceil(serving * value / p.target)
+                for p in policies
+                if (value := metric[p.name]) is not None  # all breach: every one exists
+            )
             new = max(keep, desired - model.scale_in_step, floor)
             if new < desired:
                 cause = "scale-in"

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
 COMPONENT_SEPARATOR = "$"
@@ -111,6 +111,14 @@ class _Ctx:
         self.by_urn = {i.urn: i for i in items}
         self.used: set[str] = set()
         self.missing: list[str] = []
+
+    # A price without a variant is always in the table (KeyError otherwise); one with a variant
+    # (an instance class, a storage class) may be missing: None, so the item is left unpriced.
+    @overload
+    def usd(self, key: str) -> float: ...
+
+    @overload
+    def usd(self, key: str, variant: str) -> float | None: ...
 
     def usd(self, key: str, variant: str | None = None) -> float | None:
         entry = self.p[key]

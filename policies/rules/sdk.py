@@ -12,10 +12,12 @@ offline driver can list them.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +89,7 @@ def _identity_memo(fn: Callable[[Any], Any], slot: str, size: int = 4) -> Callab
         del entries[size:]
         return out
 
-    wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
+    functools.update_wrapper(wrapper, fn, assigned=(), updated=())  # sets only __wrapped__
     return wrapper
 
 
@@ -115,8 +117,11 @@ def install_request_memo() -> bool:
     """
     if os.environ.get("GROUNDWORK_POLICY_MEMO", "1") == "0":
         return False
-    import pulumi_policy.policy as sdk_policy
+    import pulumi_policy.policy
 
+    # The SDK's own imports (json_format, deserialize_properties, ...) are module globals it does
+    # not export; patching them is the point, so the module is handled untyped.
+    sdk_policy: Any = pulumi_policy.policy
     names = (
         "json_format",
         "deserialize_properties",
@@ -137,7 +142,7 @@ def install_request_memo() -> bool:
 def _request_scope(base: type) -> type:
     """A servicer subclass whose AnalyzeStack keeps every memoized conversion for its duration."""
 
-    class Servicer(base):  # type: ignore[misc, valid-type]
+    class Servicer(base):
         def AnalyzeStack(self, request: Any, context: Any) -> Any:
             _local.scope = {}
             try:
@@ -151,16 +156,15 @@ def _request_scope(base: type) -> type:
 def plain(value: Any) -> Any:
     """Plain dicts/lists from the SDK's unknown-checking proxies, unknowns left as sentinels."""
     if isinstance(value, Mapping):
-        target = value["__target"] if _is_proxy(value) else value
-        return {k: plain(v) for k, v in target.items()}
+        return {k: plain(v) for k, v in _unproxied(value).items()}
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        target = value["__target"] if _is_proxy(value) else value
-        return [plain(v) for v in target]
+        return [plain(v) for v in _unproxied(value)]
     return value
 
 
-def _is_proxy(value: Any) -> bool:
-    return type(value).__name__ in ("_DictProxy", "_ListProxy")
+def _unproxied(value: Any) -> Any:
+    """The dict or list behind one of the SDK's proxies (a proxy hands it out as `__target`)."""
+    return value["__target"] if type(value).__name__ in ("_DictProxy", "_ListProxy") else value
 
 
 _plain_memo = _identity_memo(plain, "plain")
@@ -256,79 +260,117 @@ def _description(spec: PolicySpec) -> str:
     return f"{spec.description[:-1]} ({'; '.join(refs)})."
 
 
-# Its two validators are closures over one config cache; over the C901 limit until they
-# become methods of a class.
-def to_policy(  # noqa: C901
-    spec: PolicySpec, log: EngineLog, known_types: frozenset[str] = frozenset()
-) -> ResourceValidationPolicy | StackValidationPolicy:
-    cache = _ConfigCache(spec, known_types)
-    description = _description(spec)
+def _expired_message(e: Exemption) -> str:
+    return (
+        f"exemption ({e.target}) expired on {e.expires.isoformat()} (reason was: {e.reason}); "
+        "fix the resource or renew the exemption"
+    )
 
-    def applied(exemption: Exemption, urn: str) -> None:
+
+def _resource_of(args: ResourceValidationArgs) -> Resource:
+    provider = args.provider
+    return Resource(
+        type=args.resource_type,
+        urn=args.urn,
+        name=args.name,
+        props=_plain_memo(args.props),
+        protect=bool(args.opts.protect),
+        parent=args.opts.parent or "",
+        provider_props=_plain_memo(provider.props) if provider is not None else None,
+    )
+
+
+def _stack_resources(args: StackValidationArgs) -> list[Resource]:
+    return [
+        Resource(
+            type=r.resource_type,
+            urn=r.urn,
+            name=r.name,
+            props=_plain_memo(r.props),
+            protect=bool(r.opts.protect),
+            parent=r.parent.urn if r.parent is not None else "",
+            dependencies=tuple(d.urn for d in r.dependencies),
+            property_dependencies={
+                k: tuple(d.urn for d in v) for k, v in r.property_dependencies.items()
+            },
+        )
+        for r in args.resources
+    ]
+
+
+def _report_expired(
+    exemptions: Sequence[Exemption],
+    resources: Sequence[Resource],
+    today: date,
+    report: ReportViolation,
+) -> None:
+    """A stack policy names every resource an expired exemption still matches."""
+    for e in exemptions:
+        if e.expired(today):
+            for r in resources:
+                if e.matches(r.urn, r.name):
+                    report(_expired_message(e), r.urn)
+
+
+def _report_findings(findings: Sequence[Finding], report: ReportViolation, by_urn: bool) -> None:
+    """Report the decided findings (a stack policy names each one's resource), then hand the
+    undecided ones to the SDK's preview diagnostic."""
+    for f in findings:
+        if not f.unknown:
+            report(f.message, (f.urn or None) if by_urn else None)
+    _raise_undecided(findings)
+
+
+class _Validators:
+    """The resource and stack validators of one policy, over one config cache."""
+
+    def __init__(self, spec: PolicySpec, log: EngineLog, known_types: frozenset[str]) -> None:
+        self._spec = spec
+        self._log = log
+        self._cache = _ConfigCache(spec, known_types)
+
+    def _applied(self, exemption: Exemption, urn: str) -> None:
         record = {**exemption.as_dict(), "resource": urn}
-        log.info(f"{PACK_NAME}: {EXEMPTION_LOG_PREFIX}{json.dumps(record, sort_keys=True)}", urn)
-
-    def expired_message(e: Exemption) -> str:
-        return (
-            f"exemption ({e.target}) expired on {e.expires.isoformat()} (reason was: {e.reason}); "
-            "fix the resource or renew the exemption"
+        self._log.info(
+            f"{PACK_NAME}: {EXEMPTION_LOG_PREFIX}{json.dumps(record, sort_keys=True)}", urn
         )
 
-    def validate_resource(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        if args.resource_type not in spec.types:
+    def resource(self, args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if args.resource_type not in self._spec.types:
             return
-        config, exemptions = cache.get(args.get_config())
-        provider = args.provider
-        resource = Resource(
-            type=args.resource_type,
-            urn=args.urn,
-            name=args.name,
-            props=_plain_memo(args.props),
-            protect=bool(args.opts.protect),
-            parent=args.opts.parent or "",
-            provider_props=_plain_memo(provider.props) if provider is not None else None,
-        )
+        config, exemptions = self._cache.get(args.get_config())
+        resource = _resource_of(args)
         today = today_utc()
         matching = [e for e in exemptions if e.matches(resource.urn, resource.name)]
         for e in matching:
             if e.expired(today):
-                report(expired_message(e), None)
+                report(_expired_message(e), None)
         active = [e for e in matching if not e.expired(today)]
-        findings = spec.check(resource, config, _Settings.get())
+        findings = self._spec.check(resource, config, _Settings.get())
         if active:
             if findings:
-                applied(active[0], resource.urn)
+                self._applied(active[0], resource.urn)
             return
-        for f in findings:
-            if not f.unknown:
-                report(f.message, None)
-        _raise_undecided(findings)
+        _report_findings(findings, report, by_urn=False)
 
-    def validate_stack(args: StackValidationArgs, report: ReportViolation) -> None:
-        config, exemptions = cache.get(args.get_config())
-        resources = [
-            Resource(
-                type=r.resource_type,
-                urn=r.urn,
-                name=r.name,
-                props=_plain_memo(r.props),
-                protect=bool(r.opts.protect),
-                parent=r.parent.urn if r.parent is not None else "",
-                dependencies=tuple(d.urn for d in r.dependencies),
-                property_dependencies={
-                    k: tuple(d.urn for d in v) for k, v in r.property_dependencies.items()
-                },
-            )
-            for r in args.resources
-        ]
+    def stack(self, args: StackValidationArgs, report: ReportViolation) -> None:
+        config, exemptions = self._cache.get(args.get_config())
+        resources = _stack_resources(args)
         names = {r.urn: r.name for r in resources}
         today = today_utc()
-        for e in exemptions:
-            if e.expired(today):
-                for r in resources:
-                    if e.matches(r.urn, r.name):
-                        report(expired_message(e), r.urn)
-        findings = spec.check(resources, config, _Settings.get())
+        _report_expired(exemptions, resources, today, report)
+        findings = self._spec.check(resources, config, _Settings.get())
+        kept = self._unexempted(findings, exemptions, names, today)
+        _report_findings(kept, report, by_urn=True)
+
+    def _unexempted(
+        self,
+        findings: Sequence[Finding],
+        exemptions: Sequence[Exemption],
+        names: Mapping[str, str],
+        today: date,
+    ) -> list[Finding]:
+        """The findings no active exemption covers; each covered one is logged as applied."""
         kept: list[Finding] = []
         for f in findings:
             active = [
@@ -337,17 +379,19 @@ def to_policy(  # noqa: C901
                 if f.urn and not e.expired(today) and e.matches(f.urn, names.get(f.urn, ""))
             ]
             if active:
-                applied(active[0], f.urn)
+                self._applied(active[0], f.urn)
                 continue
             kept.append(f)
-        for f in kept:
-            if not f.unknown:
-                report(f.message, f.urn or None)
-        _raise_undecided(kept)
+        return kept
 
+
+def to_policy(
+    spec: PolicySpec, log: EngineLog, known_types: frozenset[str] = frozenset()
+) -> ResourceValidationPolicy | StackValidationPolicy:
+    validators = _Validators(spec, log, known_types)
     common: dict[str, Any] = {
         "name": spec.name,
-        "description": description,
+        "description": _description(spec),
         "enforcement_level": _LEVELS[spec.level],
         "config_schema": PolicyConfigSchema(properties=spec.schema()),
         "remediation_steps": spec.remediation,
@@ -355,8 +399,8 @@ def to_policy(  # noqa: C901
         "tags": ["groundwork"],
     }
     if spec.kind == RESOURCE:
-        return ResourceValidationPolicy(validate=validate_resource, **common)
-    return StackValidationPolicy(validate=validate_stack, **common)
+        return ResourceValidationPolicy(validate=validators.resource, **common)
+    return StackValidationPolicy(validate=validators.stack, **common)
 
 
 def known_types(specs: Sequence[PolicySpec]) -> frozenset[str]:
@@ -426,7 +470,7 @@ def install_configure_check(specs: Sequence[PolicySpec], types: frozenset[str]) 
     by_name = {spec.name: spec for spec in specs}
     version = pack_version()
 
-    class Servicer(base):  # type: ignore[misc, valid-type]
+    class Servicer(base):
         _groundwork = True
 
         def __init__(self, name: str, sdk_version: str, *args: Any, **kw: Any) -> None:

@@ -17,7 +17,7 @@ from .props import Finding, Resource, get, is_unknown, undecided, violation
 try:  # tests import the pack as `policies.rules`
     from ..cost import estimate as est
 except ImportError:  # the pack runs from its own directory: `cost` is a top-level package
-    from cost import estimate as est  # type: ignore[no-redef]
+    from cost import estimate as est
 
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
 LC = "aws:ec2/launchConfiguration:LaunchConfiguration"

@@ -33,7 +33,8 @@ ASG = "aws:autoscaling/group:Group"
 @cache
 def taggable_types() -> frozenset[str]:
     """Type tokens whose pulumi-aws 7 inputs have a `tags` map (see taggable_types.txt)."""
-    text = importlib_resources.files(__package__).joinpath("taggable_types.txt").read_text()
+    package = __name__.rpartition(".")[0]  # `rules` or `policies.rules`, as imported
+    text = importlib_resources.files(package).joinpath("taggable_types.txt").read_text()
     return frozenset(
         line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
     )
