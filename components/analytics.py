@@ -26,8 +26,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, contracts, iam, kms, sources
+from components.loggroups import log_group
 from components.outputs import register_all
-from components.servicelogs import LOG_CLASS_TAG
 
 # The function that fills the pseudonym-key secret once (relative to the project directory,
 # the program's working directory under the CLI and the offline recorder alike).
@@ -559,21 +559,22 @@ class Analytics(pulumi.ComponentResource):
 
     def _delivery_log(self) -> tuple[aws.cloudwatch.LogGroup, aws.cloudwatch.LogStream]:
         args = self._args
-        log_group = aws.cloudwatch.LogGroup(
+        group = log_group(
             f"{self._name}-delivery-errors",
+            self,
             name=args.log_group_name,
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.log_kms_key_arn,
-            tags={LOG_CLASS_TAG: "error"},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            retention_days=args.log_retention_days,
+            kms_key_arn=args.log_kms_key_arn,
+            log_class="error",
+            protect=args.protect,
         )
         log_stream = aws.cloudwatch.LogStream(
             f"{self._name}-delivery-errors-stream",
             name=DELIVERY_LOG_STREAM,
-            log_group_name=log_group.name,
+            log_group_name=group.name,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        return log_group, log_stream
+        return group, log_stream
 
     def _firehose_role(
         self,
@@ -616,8 +617,8 @@ class Analytics(pulumi.ComponentResource):
         database: aws.glue.CatalogDatabase,
         table: aws.glue.CatalogTable,
     ) -> aws.kinesis.FirehoseDeliveryStream:
-        log_group, log_stream = self._delivery_log()
-        log_stream_arn = pulumi.Output.concat(log_group.arn, ":log-stream:", log_stream.name)
+        group, log_stream = self._delivery_log()
+        log_stream_arn = pulumi.Output.concat(group.arn, ":log-stream:", log_stream.name)
         role, role_policy = self._firehose_role(key_arn, bucket, database, table, log_stream_arn)
         return aws.kinesis.FirehoseDeliveryStream(
             f"{self._name}-stream",
@@ -640,7 +641,7 @@ class Analytics(pulumi.ComponentResource):
                 "kms_key_arn": key_arn,
                 "cloudwatch_logging_options": {
                     "enabled": True,
-                    "log_group_name": log_group.name,
+                    "log_group_name": group.name,
                     "log_stream_name": log_stream.name,
                 },
                 # Built as plain dicts of the SDK's keys; the shape is the SDK's ArgsDict.
@@ -754,12 +755,13 @@ class Analytics(pulumi.ComponentResource):
         """A function that may only describe the secret and store a value in it, invoked once
         at deploy time; returns the secret's ARN once the secret holds a value."""
         region = args.region
-        logs = aws.cloudwatch.LogGroup(
+        logs = log_group(
             f"{name}-pseudonym-key-seed-logs",
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.log_kms_key_arn,
-            tags={LOG_CLASS_TAG: "runtime"},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            self,
+            retention_days=args.log_retention_days,
+            kms_key_arn=args.log_kms_key_arn,
+            log_class="runtime",
+            protect=args.protect,
         )
         role = aws.iam.Role(
             f"{name}-pseudonym-key-seed-role",

@@ -36,8 +36,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, iam, kms
+from components.loggroups import log_group
 from components.outputs import register_all
-from components.servicelogs import log_group
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 # The KMS events the backup vault's key (and every other key) must never see unnoticed.

@@ -59,8 +59,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, iam, sources
+from components.loggroups import log_group
 from components.outputs import register_all
-from components.servicelogs import log_group
 
 IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 PYTHON_RUNTIME = "3.11"

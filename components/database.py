@@ -32,8 +32,8 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components import context, iam, kms, providers
+from components.loggroups import log_group
 from components.outputs import register_all
-from components.servicelogs import LOG_CLASS_TAG
 
 ENGINE = "postgres"
 PARAMETER_FAMILY = "postgres16"
@@ -264,13 +264,14 @@ class Database(pulumi.ComponentResource):
         """The groups RDS exports to, made first so that they carry retention and key."""
         args = self._args
         return [
-            aws.cloudwatch.LogGroup(
+            log_group(
                 f"{self._name}-log-{log}",
+                self,
                 name=log_group_name(args.identifier, log),
-                retention_in_days=args.log_retention_days,
-                kms_key_id=args.logs_key_arn,
-                tags={LOG_CLASS_TAG: "runtime"},
-                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+                retention_days=args.log_retention_days,
+                kms_key_arn=args.logs_key_arn,
+                log_class="runtime",
+                protect=args.protect,
             )
             for log in LOG_EXPORTS
         ]

@@ -18,8 +18,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import context, iam, subnets
+from components.loggroups import log_group
 from components.outputs import register_all
-from components.servicelogs import LOG_CLASS_TAG
 
 # Interface endpoints private subnets need when they have no NAT: Session Manager, logs and
 # metrics (CloudWatch agent), secrets, KMS, STS, CodeDeploy and Firehose (app events).
@@ -280,12 +280,13 @@ class Network(pulumi.ComponentResource):
             )
 
     def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc) -> None:
-        log_group = aws.cloudwatch.LogGroup(
+        group = log_group(
             f"{name}-flow-logs",
-            retention_in_days=args.flow_log_retention_days,
-            kms_key_id=args.log_kms_key_arn,
-            tags={LOG_CLASS_TAG: "audit"},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            self,
+            retention_days=args.flow_log_retention_days,
+            kms_key_arn=args.log_kms_key_arn,
+            log_class="audit",
+            protect=args.protect,
         )
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
@@ -311,7 +312,7 @@ class Network(pulumi.ComponentResource):
                             "logs:PutLogEvents",
                             "logs:DescribeLogStreams",
                         ],
-                        [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
+                        [group.arn, pulumi.Output.concat(group.arn, ":*")],
                         sid="WriteFlowLogs",
                     ),
                     iam.statement(
@@ -328,7 +329,7 @@ class Network(pulumi.ComponentResource):
             vpc_id=vpc.id,
             traffic_type="ALL",
             log_destination_type="cloud-watch-logs",
-            log_destination=log_group.arn,
+            log_destination=group.arn,
             iam_role_arn=role.arn,
             max_aggregation_interval=600,
             opts=pulumi.ResourceOptions(parent=self),

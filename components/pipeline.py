@@ -46,8 +46,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, iam, kms
+from components.loggroups import log_group
 from components.outputs import register_all
-from components.servicelogs import LOG_CLASS_TAG
 
 # The buildspec's `reports:` key (app/buildspec.yml). CodeBuild uses an existing report group
 # named `<project>-<key>`, so the pre-created group gets exactly that name.
@@ -249,13 +249,14 @@ class DeployPipeline(pulumi.ComponentResource):
     ) -> tuple[aws.codebuild.Project, aws.codebuild.ReportGroup, aws.iam.RolePolicy]:
         """The CodeBuild project that tests each release, its reports and its role's policy."""
         name, args, names = self._name, self._args, self._names
-        log_group = aws.cloudwatch.LogGroup(
+        logs = log_group(
             f"{name}-test-logs",
+            self,
             name=names["log_group"],
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.logs_key_arn,
-            tags={LOG_CLASS_TAG: "runtime"},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            retention_days=args.log_retention_days,
+            kms_key_arn=args.logs_key_arn,
+            log_class="runtime",
+            protect=args.protect,
         )
         build_role = self._role("build-role", "codebuild.amazonaws.com")
         project = aws.codebuild.Project(
@@ -277,7 +278,7 @@ class DeployPipeline(pulumi.ComponentResource):
             build_timeout=args.build_timeout_minutes,
             queued_timeout=60,
             logs_config={
-                "cloudwatch_logs": {"status": "ENABLED", "group_name": log_group.name},
+                "cloudwatch_logs": {"status": "ENABLED", "group_name": logs.name},
                 "s3_logs": {"status": "DISABLED"},
             },
             opts=self._child,

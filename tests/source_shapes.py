@@ -1,0 +1,56 @@
+"""Finders for repeated resource shapes built by hand instead of through their one helper.
+
+Each finder reads one module's source and returns `module:line` for every place that builds
+the shape itself; the tests run them over `components/` and the wiring (the helper's own module
+excepted), and over a broken snippet, so that no finder can pass vacuously.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPONENTS = ROOT / "components"
+
+Finder = Callable[[str, str], list[str]]
+
+
+def _calls_to(tree: ast.AST, class_name: str) -> Iterator[ast.Call]:
+    """Calls of `class_name`, however it is reached (`aws.x.Class(`, `x.Class(`, `Class(`)."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if (isinstance(func, ast.Attribute) and func.attr == class_name) or (
+            isinstance(func, ast.Name) and func.id == class_name
+        ):
+            yield node
+
+
+def _text_lines(source: str, text: str) -> Iterator[int]:
+    for number, line in enumerate(source.splitlines(), start=1):
+        if text in line:
+            yield number
+
+
+def hand_built_log_groups(source: str, module: str) -> list[str]:
+    """A `LogGroup` constructed, or the log-class tag key spelled, outside `loggroups`."""
+    found = [
+        f"{module}:{c.lineno}: LogGroup(...)" for c in _calls_to(ast.parse(source), "LogGroup")
+    ]
+    found += [
+        f"{module}:{n}: groundwork:logClass" for n in _text_lines(source, "groundwork:logClass")
+    ]
+    return sorted(found)
+
+
+def outside(helper_module: str, finder: Finder) -> list[str]:
+    """`finder` over every module in `components/` and the wiring, but the helper's own."""
+    return [
+        problem
+        for path in [*sorted(COMPONENTS.glob("*.py")), ROOT / "blueprint.py"]
+        if path.name != helper_module
+        for problem in finder(path.read_text(), path.name)
+    ]

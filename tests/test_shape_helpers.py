@@ -1,0 +1,38 @@
+"""Repeated resource shapes go through their one helper (issue 14, item 3).
+
+Each test runs a finder from `tests.source_shapes` over `components/` and over a deliberately
+broken snippet. That the helpers left the program unchanged is the behaviour snapshot's job
+(`tests.behaviour_snapshot`), run before and after the move.
+"""
+
+from __future__ import annotations
+
+from components import loggroups
+from tests import source_shapes as shapes
+
+
+def test_log_groups_come_from_the_one_helper() -> None:
+    problems = shapes.outside("loggroups.py", shapes.hand_built_log_groups)
+    assert not problems, f"build log groups with loggroups.log_group: {problems}"
+
+
+def test_a_hand_built_log_group_is_found() -> None:
+    broken = (
+        "import pulumi_aws as aws\n"
+        "from pulumi_aws.cloudwatch import LogGroup\n"
+        'a = aws.cloudwatch.LogGroup("a", retention_in_days=7)\n'
+        'b = LogGroup("b", tags={"groundwork:logClass": "runtime"})\n'
+    )
+    assert shapes.hand_built_log_groups(broken, "broken.py") == [
+        "broken.py:3: LogGroup(...)",
+        "broken.py:4: LogGroup(...)",
+        "broken.py:4: groundwork:logClass",
+    ]
+    fine = 'group = loggroups.log_group("a", parent, retention_days=7, log_class="audit")\n'
+    assert shapes.hand_built_log_groups(fine, "ok.py") == [], fine
+
+
+def test_the_helper_spells_the_tag_the_policy_pack_reads() -> None:
+    # The pack (its own virtualenv) and the tests spell the key themselves; this keeps the
+    # program's one spelling equal to theirs.
+    assert loggroups.class_tags("error") == {"groundwork:logClass": "error"}
