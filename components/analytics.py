@@ -400,6 +400,7 @@ class Analytics(pulumi.ComponentResource):
         self._name, self._args = name, args
         self._partition = context.partition_of(args.region)
         self._account = context.account_id(self)
+        self._arns = context.Arns(args.region, self._account)
         key = kms.encryption_key(
             f"{name}-key",
             description="Analytics events, query results and the pseudonym key",
@@ -430,7 +431,7 @@ class Analytics(pulumi.ComponentResource):
         self.table_name = table.name
         self.workgroup_name = workgroup.name
         self.put_record_policy_json = iam.to_json(
-            put_record_policy(self._arn("firehose", "deliverystream/", args.stream_name))
+            put_record_policy(self._arns.of("firehose", "deliverystream/", args.stream_name))
         )
         self.pseudonym_key_secret_arn = seeded_secret_arn
         self.pseudonym_key_read_policy_json = iam.to_json(
@@ -439,18 +440,14 @@ class Analytics(pulumi.ComponentResource):
         self.analyst_policy_arn = analyst.arn
         register_all(self)
 
-    def _arn(self, service: str, *resource: pulumi.Input[str]) -> pulumi.Output[str]:
-        """`arn:<partition>:<service>:<region>:<account>:<resource...>` in this stack."""
-        return context.arn(self._args.region, self._account, service, *resource)
-
     def _glue_arns(
         self, database: aws.glue.CatalogDatabase, table: pulumi.Input[str]
     ) -> list[pulumi.Output[str]]:
         """The catalog, the database and `table` (a name or `*`) as Glue resource ARNs."""
         return [
-            self._arn("glue", "catalog"),
-            self._arn("glue", "database/", database.name),
-            self._arn("glue", "table/", database.name, "/", table),
+            self._arns.of("glue", "catalog"),
+            self._arns.of("glue", "database/", database.name),
+            self._arns.of("glue", "table/", database.name, "/", table),
         ]
 
     def _events_bucket(self, key_arn: pulumi.Output[str]) -> aws.s3.Bucket:
@@ -732,7 +729,7 @@ class Analytics(pulumi.ComponentResource):
     ) -> aws.iam.Policy:
         document = analyst_policy(
             self._args.region,
-            self._arn("athena", "workgroup/", workgroup.name),
+            self._arns.of("athena", "workgroup/", workgroup.name),
             self._glue_arns(database, "*"),
             bucket.arn,
             results.arn,

@@ -131,9 +131,7 @@ def trail_arn(
     partition: str, region: str, account: pulumi.Input[str], name: str
 ) -> pulumi.Output[str]:
     """The trail's ARN spelled out, so the key and bucket policies can name it before it exists."""
-    return pulumi.Output.concat(
-        "arn:", partition, ":cloudtrail:", region, ":", account, ":trail/", name
-    )
+    return context.arn_in(partition, "cloudtrail", region, account, "trail/", name)
 
 
 def trail_key_statements(
@@ -150,8 +148,8 @@ def trail_key_statements(
             {
                 **source,
                 "StringLike": {
-                    "kms:EncryptionContext:aws:cloudtrail:arn": pulumi.Output.concat(
-                        "arn:", partition, ":cloudtrail:*:", account, ":trail/*"
+                    "kms:EncryptionContext:aws:cloudtrail:arn": context.arn_in(
+                        partition, "cloudtrail", "*", account, "trail/*"
                     )
                 },
             },

@@ -658,7 +658,7 @@ def _build_statements(
     """What any of these CodeBuild projects needs: its logs, its source, its network."""
     dns_suffix = context.dns_suffix_of(region)
     subnet_arns = [
-        pulumi.Output.concat(f"arn:{partition}:ec2:{region}:", account, ":subnet/", subnet)
+        context.arn_in(partition, "ec2", region, account, "subnet/", subnet)
         for subnet in subnet_ids
     ]
     return [
@@ -683,11 +683,7 @@ def _build_statements(
         iam.statement(list(VPC_BUILD_ACTIONS), ["*"], sid="VpcBuildNetworkInterfaces"),
         iam.statement(
             ["ec2:CreateNetworkInterfacePermission"],
-            [
-                pulumi.Output.concat(
-                    f"arn:{partition}:ec2:{region}:", account, ":network-interface/*"
-                )
-            ],
+            [context.arn_in(partition, "ec2", region, account, "network-interface/*")],
             sid="AttachBuildInterfaces",
             conditions={
                 "StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"},
@@ -705,9 +701,7 @@ def db_user_arn(
     user: str,
 ) -> pulumi.Output[str]:
     """The rds-db:connect resource for one database user of one instance (its resource id)."""
-    return pulumi.Output.concat(
-        f"arn:{partition}:rds-db:{region}:", account, ":dbuser:", resource_id, f"/{user}"
-    )
+    return context.arn_in(partition, "rds-db", region, account, "dbuser:", resource_id, f"/{user}")
 
 
 def job_policy(

@@ -255,7 +255,9 @@ class Database(pulumi.ComponentResource):
         monitoring_policy = aws.iam.RolePolicyAttachment(
             f"{name}-monitoring-policy",
             role=monitoring_role.name,
-            policy_arn=f"arn:{partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+            policy_arn=context.aws_owned_arn(
+                partition, "iam", "policy/service-role/AmazonRDSEnhancedMonitoringRole"
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         return monitoring_role, monitoring_policy

@@ -71,7 +71,7 @@ def elb_writer(
     account = aws.elb.get_service_account_output(
         region=region, opts=pulumi.InvokeOutputOptions(parent=parent)
     ).id
-    return {"AWS": pulumi.Output.concat("arn:", partition, ":iam::", account, ":root")}
+    return {"AWS": context.account_root(partition, account)}
 
 
 @dataclass(frozen=True)

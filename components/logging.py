@@ -112,7 +112,8 @@ QUERIES: dict[str, SavedQuery] = {
 def data_protection_policy(name: str, partition: str) -> dict[str, Any]:
     """Audit + mask statements over the same identifiers (CloudWatch requires them equal)."""
     identifiers = [
-        f"arn:{partition}:dataprotection::aws:data-identifier/{d}" for d in DATA_IDENTIFIERS
+        context.aws_owned_arn(partition, "dataprotection", f"data-identifier/{d}")
+        for d in DATA_IDENTIFIERS
     ]
     return {
         "Name": name,

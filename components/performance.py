@@ -366,10 +366,14 @@ class PerformanceMonitoring(pulumi.ComponentResource):
         self, bucket: aws.s3.Bucket, key_arn: pulumi.Output[str]
     ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         args = self._args
-        canary_logs = pulumi.Output.concat(
-            "arn:", context.partition_of(args.region), ":logs:", args.region, ":",
-            context.account_id(self), ":log-group:/aws/lambda/cwsyn-", args.canary_name, "-*",
-        )  # fmt: skip
+        canary_logs = context.arn(
+            args.region,
+            context.account_id(self),
+            "logs",
+            "log-group:/aws/lambda/cwsyn-",
+            args.canary_name,
+            "-*",
+        )
         role = aws.iam.Role(
             f"{self._name}-canary-role",
             description=f"Synthetics canary {args.canary_name}",

@@ -208,6 +208,8 @@ class DeployPipeline(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         self._partition = context.partition_of(args.region)
         self._account = context.account_id(self)
+        # ARNs built from names, so that the policies are known at preview.
+        self._arns = context.Arns(args.region, self._account)
         self._names = resource_names(args.resource_prefix)
         key, artifacts, source = self._storage()
 
@@ -393,14 +395,6 @@ class DeployPipeline(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*ready, pipeline_policy]),
         )
 
-    # ---- ARNs, built from names so that policies are known at preview ---------------------
-
-    def _arn(self, service: str, resource: pulumi.Input[str]) -> pulumi.Output[str]:
-        return context.arn(self._args.region, self._account, service, resource)
-
-    def _s3_arn(self, bucket: pulumi.Input[str], path: str = "") -> pulumi.Output[str]:
-        return pulumi.Output.concat("arn:", self._partition, ":s3:::", bucket, path)
-
     # ---- storage ----------------------------------------------------------------------------
 
     def _storage(self) -> tuple[aws.kms.Key, aws.s3.Bucket, aws.s3.Bucket | None]:
@@ -532,7 +526,7 @@ class DeployPipeline(pulumi.ComponentResource):
 
     def _build_policy(self, artifacts: aws.s3.Bucket, key: aws.kms.Key) -> dict[str, Any]:
         names = self._names
-        log_group = self._arn("logs", f"log-group:{names['log_group']}")
+        log_group = self._arns.of("logs", f"log-group:{names['log_group']}")
         return iam.document(
             iam.statement(
                 ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -541,12 +535,12 @@ class DeployPipeline(pulumi.ComponentResource):
             ),
             iam.statement(
                 ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-                [self._s3_arn(artifacts.bucket, "/*")],
+                [self._arns.s3(artifacts.bucket, "/*")],
                 sid="ReadSourceWriteBundleAndReports",
             ),
             iam.statement(
                 ["s3:GetBucketAcl", "s3:GetBucketLocation"],
-                [self._s3_arn(artifacts.bucket)],
+                [self._arns.s3(artifacts.bucket)],
                 sid="ArtifactBucket",
             ),
             iam.statement(list(_KMS_USE), [key.arn], sid="ArtifactKey"),
@@ -557,7 +551,7 @@ class DeployPipeline(pulumi.ComponentResource):
                     "codebuild:BatchPutTestCases",
                     "codebuild:BatchPutCodeCoverages",
                 ],
-                [self._arn("codebuild", f"report-group/{names['report_group']}")],
+                [self._arns.of("codebuild", f"report-group/{names['report_group']}")],
                 sid="TestReports",
             ),
         )
@@ -596,7 +590,7 @@ class DeployPipeline(pulumi.ComponentResource):
                 iam.statement(
                     ["cloudwatch:DescribeAlarms"],
                     [
-                        self._arn("cloudwatch", pulumi.Output.concat("alarm:", alarm))
+                        self._arns.of("cloudwatch", pulumi.Output.concat("alarm:", alarm))
                         for alarm in args.rollback_alarm_names
                     ],
                     sid="ReadRollbackAlarms",
@@ -608,28 +602,28 @@ class DeployPipeline(pulumi.ComponentResource):
         self, artifacts: aws.s3.Bucket, source: aws.s3.Bucket | None, key: aws.kms.Key
     ) -> dict[str, Any]:
         args, names = self._args, self._names
-        application = self._arn("codedeploy", f"application:{names['application']}")
+        application = self._arns.of("codedeploy", f"application:{names['application']}")
         statements = [
             iam.statement(
                 ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:PutObjectAcl"],
-                [self._s3_arn(artifacts.bucket, "/*")],
+                [self._arns.s3(artifacts.bucket, "/*")],
                 sid="Artifacts",
             ),
             iam.statement(
                 ["s3:GetBucketVersioning", "s3:GetBucketLocation", "s3:GetBucketAcl"],
-                [self._s3_arn(artifacts.bucket)],
+                [self._arns.s3(artifacts.bucket)],
                 sid="ArtifactBucket",
             ),
             iam.statement(list(_KMS_USE), [key.arn], sid="ArtifactKey"),
             iam.statement(
                 ["codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild"],
-                [self._arn("codebuild", f"project/{names['project']}")],
+                [self._arns.of("codebuild", f"project/{names['project']}")],
                 sid="RunTests",
             ),
             iam.statement(
                 ["codedeploy:CreateDeployment", "codedeploy:GetDeployment"],
                 [
-                    self._arn(
+                    self._arns.of(
                         "codedeploy",
                         f"deploymentgroup:{names['application']}/{DEPLOYMENT_GROUP}",
                     )
@@ -647,7 +641,7 @@ class DeployPipeline(pulumi.ComponentResource):
             ),
             iam.statement(
                 ["codedeploy:GetDeploymentConfig"],
-                [self._arn("codedeploy", f"deploymentconfig:{DEPLOYMENT_CONFIG}")],
+                [self._arns.of("codedeploy", f"deploymentconfig:{DEPLOYMENT_CONFIG}")],
                 sid="ReadDeploymentConfig",
             ),
         ]
@@ -682,12 +676,12 @@ class DeployPipeline(pulumi.ComponentResource):
                     "s3:GetObjectTagging",
                     "s3:GetObjectVersionTagging",
                 ],
-                [self._s3_arn(source.bucket, f"/{args.source_key}")],
+                [self._arns.s3(source.bucket, f"/{args.source_key}")],
                 sid="ReadReleaseBundle",
             ),
             iam.statement(
                 ["s3:GetBucketVersioning", "s3:GetBucketLocation", "s3:GetBucketAcl"],
-                [self._s3_arn(source.bucket)],
+                [self._arns.s3(source.bucket)],
                 sid="SourceBucket",
             ),
         ]
@@ -708,7 +702,7 @@ class DeployPipeline(pulumi.ComponentResource):
             seed_statements = [
                 iam.statement(
                     ["s3:GetObject"],
-                    [self._s3_arn(bucket.bucket, f"/{self._seed_key()}")],
+                    [self._arns.s3(bucket.bucket, f"/{self._seed_key()}")],
                     sid="ReadSeedRelease",
                 ),
                 iam.statement(["ssm:GetParameter"], [parameter.arn], sid="FindSeedRelease"),
@@ -717,7 +711,7 @@ class DeployPipeline(pulumi.ComponentResource):
             *seed_statements,
             iam.statement(
                 ["s3:GetObject", "s3:GetObjectVersion"],
-                [self._s3_arn(artifacts.bucket, prefix)],
+                [self._arns.s3(artifacts.bucket, prefix)],
                 sid="ReadDeployBundles",
             ),
             iam.statement(
@@ -853,7 +847,7 @@ class DeployPipeline(pulumi.ComponentResource):
                     iam.statement(
                         ["codepipeline:StartPipelineExecution"],
                         # Built from the name, so the policy is known at preview.
-                        [self._arn("codepipeline", self._names["pipeline"])],
+                        [self._arns.of("codepipeline", self._names["pipeline"])],
                         sid="StartRelease",
                     )
                 )

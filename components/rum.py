@@ -34,9 +34,7 @@ _MONITOR_NAME = re.compile(r"^[.\-_/#A-Za-z0-9]{1,255}$")
 
 def app_monitor_arn(partition: str, region: str, account: pulumi.Input[str], name: str):
     """The app monitor's ARN, built from values known before it exists (and at preview)."""
-    return pulumi.Output.concat(
-        "arn:", partition, ":rum:", region, ":", account, ":appmonitor/", name
-    )
+    return context.arn_in(partition, "rum", region, account, "appmonitor/", name)
 
 
 def guest_trust_policy(identity_pool_id: pulumi.Input[str]) -> dict:

@@ -46,6 +46,18 @@ def hand_built_log_groups(source: str, module: str) -> list[str]:
     return sorted(found)
 
 
+def hand_built_arns(source: str, module: str) -> list[str]:
+    """A string that starts an ARN (`"arn:"`, `f"arn:{partition}..."`) or names a literal
+    partition (`arn:aws`), outside `context`, whose helpers spell every ARN."""
+    return sorted(
+        f"{module}:{node.lineno}: {node.value[:40]!r}"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and (node.value.startswith("arn:") or "arn:aws" in node.value)
+    )
+
+
 def outside(helper_module: str, finder: Finder) -> list[str]:
     """`finder` over every module in `components/` and the wiring, but the helper's own."""
     return [

@@ -7,7 +7,7 @@ broken snippet. That the helpers left the program unchanged is the behaviour sna
 
 from __future__ import annotations
 
-from components import loggroups
+from components import context, loggroups
 from tests import source_shapes as shapes
 
 
@@ -36,3 +36,37 @@ def test_the_helper_spells_the_tag_the_policy_pack_reads() -> None:
     # The pack (its own virtualenv) and the tests spell the key themselves; this keeps the
     # program's one spelling equal to theirs.
     assert loggroups.class_tags("error") == {"groundwork:logClass": "error"}
+
+
+def test_arns_come_from_the_context_helpers() -> None:
+    problems = shapes.outside("context.py", shapes.hand_built_arns)
+    assert not problems, f"build ARNs with context.arn / arn_in / account_root / s3_arn: {problems}"
+
+
+def test_a_hand_built_arn_is_found() -> None:
+    broken = (
+        'root = pulumi.Output.concat("arn:", partition, ":iam::", account, ":root")\n'
+        'user = pulumi.Output.concat(f"arn:{partition}:rds-db:{region}:", account)\n'
+        'policy = "arn:aws:iam::aws:policy/ReadOnlyAccess"\n'
+    )
+    assert [p.split(":")[1] for p in shapes.hand_built_arns(broken, "broken.py")] == [
+        "1",
+        "2",
+        "3",
+    ], shapes.hand_built_arns(broken, "broken.py")
+    fine = (
+        "root = context.account_root(partition, account)\n"
+        'key = "kms:EncryptionContext:aws:cloudtrail:arn"\n'
+        'objects = pulumi.Output.concat(bucket.arn, "/*")\n'
+    )
+    assert shapes.hand_built_arns(fine, "ok.py") == [], fine
+
+
+def test_aws_owned_arns_have_no_region_and_the_aws_account() -> None:
+    # AWS managed policies are `arn:<partition>:iam::aws:policy/<path>`, the pattern in
+    # https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_AttachedManagedPolicy.html
+    # (ARNs with this stack's account are recorded values; the behaviour snapshot proves them.)
+    assert (
+        context.aws_owned_arn("aws-cn", "iam", "policy/ReadOnlyAccess")
+        == "arn:aws-cn:iam::aws:policy/ReadOnlyAccess"
+    )
