@@ -581,17 +581,6 @@ class Analytics(pulumi.ComponentResource):
         table: aws.glue.CatalogTable,
         log_stream_arn: pulumi.Output[str],
     ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
-        role = aws.iam.Role(
-            f"{self._name}-firehose-role",
-            # Confused-deputy guard: Firehose passes the account id as the external id.
-            assume_role_policy=iam.to_json(
-                iam.assume_role(
-                    "firehose.amazonaws.com",
-                    conditions={"StringEquals": {"sts:ExternalId": self._account}},
-                )
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         document = firehose_policy(
             self._args.region,
             bucket.arn,
@@ -599,13 +588,17 @@ class Analytics(pulumi.ComponentResource):
             self._glue_arns(database, table.name),
             log_stream_arn,
         )
-        role_policy = aws.iam.RolePolicy(
+        return iam.role_with_policy(
+            f"{self._name}-firehose-role",
             f"{self._name}-firehose-policy",
-            role=role.id,
-            policy=iam.to_json(document),
-            opts=pulumi.ResourceOptions(parent=self),
+            self,
+            # Confused-deputy guard: Firehose passes the account id as the external id.
+            iam.assume_role(
+                "firehose.amazonaws.com",
+                conditions={"StringEquals": {"sts:ExternalId": self._account}},
+            ),
+            document,
         )
-        return role, role_policy
 
     def _stream(
         self,
@@ -760,16 +753,12 @@ class Analytics(pulumi.ComponentResource):
             log_class="runtime",
             protect=args.protect,
         )
-        role = aws.iam.Role(
+        role, policy = iam.role_with_policy(
             f"{name}-pseudonym-key-seed-role",
-            assume_role_policy=iam.to_json(iam.lambda_trust()),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        policy = aws.iam.RolePolicy(
             f"{name}-pseudonym-key-seed-policy",
-            role=role.id,
-            policy=iam.to_json(seed_policy(region, logs.arn, secret.arn, key_arn)),
-            opts=pulumi.ResourceOptions(parent=self),
+            self,
+            iam.lambda_trust(),
+            seed_policy(region, logs.arn, secret.arn, key_arn),
         )
         function = aws.lambda_.Function(
             f"{name}-pseudonym-key-seed-fn",

@@ -499,21 +499,12 @@ class BackupJob(pulumi.ComponentResource):
         *,
         after: pulumi.Resource,
     ) -> None:
-        child = pulumi.ResourceOptions(parent=self)
-        scheduler_role = aws.iam.Role(
+        scheduler_role, _ = iam.role_with_policy(
             f"{name}-scheduler-role",
-            assume_role_policy=iam.to_json(
-                iam.assume_role_for_account("scheduler.amazonaws.com", account)
-            ),
-            opts=child,
-        )
-        aws.iam.RolePolicy(
             f"{name}-scheduler-policy",
-            role=scheduler_role.id,
-            policy=iam.to_json(
-                iam.document(iam.statement(["codebuild:StartBuild"], [project.arn]))
-            ),
-            opts=child,
+            self,
+            iam.assume_role_for_account("scheduler.amazonaws.com", account),
+            iam.document(iam.statement(["codebuild:StartBuild"], [project.arn])),
         )
         aws.scheduler.Schedule(
             f"{name}-schedule",

@@ -288,41 +288,33 @@ class Network(pulumi.ComponentResource):
             log_class="audit",
             protect=args.protect,
         )
-        role = aws.iam.Role(
+        role, _ = iam.role_with_policy(
             f"{name}-flow-logs-role",
-            # Confused-deputy guard: only flow logs of this account may assume the role.
-            assume_role_policy=iam.to_json(
-                iam.assume_role_for_account("vpc-flow-logs.amazonaws.com", context.account_id(self))
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        aws.iam.RolePolicy(
             f"{name}-flow-logs-policy",
-            role=role.id,
-            policy=iam.to_json(
-                # The actions AWS documents for the flow-logs role. DescribeLogGroups is a
-                # read-only list that IAM authorises on "*" only (the service authorization
-                # reference names no resource type for it), as the documented role shows.
-                # https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
-                iam.document(
-                    iam.statement(
-                        [
-                            "logs:CreateLogGroup",
-                            "logs:CreateLogStream",
-                            "logs:PutLogEvents",
-                            "logs:DescribeLogStreams",
-                        ],
-                        [group.arn, pulumi.Output.concat(group.arn, ":*")],
-                        sid="WriteFlowLogs",
-                    ),
-                    iam.statement(
-                        ["logs:DescribeLogGroups"],
-                        "*",
-                        sid="FindFlowLogGroup",
-                    ),
-                )
+            self,
+            # Confused-deputy guard: only flow logs of this account may assume the role.
+            iam.assume_role_for_account("vpc-flow-logs.amazonaws.com", context.account_id(self)),
+            # The actions AWS documents for the flow-logs role. DescribeLogGroups is a
+            # read-only list that IAM authorises on "*" only (the service authorization
+            # reference names no resource type for it), as the documented role shows.
+            # https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
+            iam.document(
+                iam.statement(
+                    [
+                        "logs:CreateLogGroup",
+                        "logs:CreateLogStream",
+                        "logs:PutLogEvents",
+                        "logs:DescribeLogStreams",
+                    ],
+                    [group.arn, pulumi.Output.concat(group.arn, ":*")],
+                    sid="WriteFlowLogs",
+                ),
+                iam.statement(
+                    ["logs:DescribeLogGroups"],
+                    "*",
+                    sid="FindFlowLogGroup",
+                ),
             ),
-            opts=pulumi.ResourceOptions(parent=self),
         )
         aws.ec2.FlowLog(
             f"{name}-flow-log",

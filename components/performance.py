@@ -374,19 +374,14 @@ class PerformanceMonitoring(pulumi.ComponentResource):
             args.canary_name,
             "-*",
         )
-        role = aws.iam.Role(
+        return iam.role_with_policy(
             f"{self._name}-canary-role",
-            description=f"Synthetics canary {args.canary_name}",
-            assume_role_policy=iam.to_json(iam.lambda_trust()),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        role_policy = aws.iam.RolePolicy(
             f"{self._name}-canary-policy",
-            role=role.id,
-            policy=iam.to_json(canary_policy(bucket.arn, key_arn, canary_logs)),
-            opts=pulumi.ResourceOptions(parent=self),
+            self,
+            iam.lambda_trust(),
+            canary_policy(bucket.arn, key_arn, canary_logs),
+            description=f"Synthetics canary {args.canary_name}",
         )
-        return role, role_policy
 
     def _canary(self) -> tuple[aws.synthetics.Canary, aws.s3.Bucket]:
         """A synthetic health check of the site, and the bucket its runs go to."""

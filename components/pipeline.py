@@ -222,11 +222,11 @@ class DeployPipeline(pulumi.ComponentResource):
         ready = [project, report_group, deployment_group, build_policy, *first_release]
         pipeline = self._pipeline(key, artifacts, source, ready)
 
-        aws.iam.RolePolicy(
+        iam.inline_policy(
             f"{name}-agent-policy",
-            role=args.instance_role_name,
-            policy=iam.to_json(self._agent_policy(artifacts, key, seed)),
-            opts=self._child,
+            self,
+            args.instance_role_name,
+            self._agent_policy(artifacts, key, seed),
         )
         if source is not None:
             self._start_on_upload(source, pipeline)
@@ -260,7 +260,9 @@ class DeployPipeline(pulumi.ComponentResource):
             log_class="runtime",
             protect=args.protect,
         )
-        build_role = self._role("build-role", "codebuild.amazonaws.com")
+        build_role, build_policy = self._role(
+            "build", "codebuild.amazonaws.com", self._build_policy(artifacts, key)
+        )
         project = aws.codebuild.Project(
             f"{name}-tests",
             name=names["project"],
@@ -286,12 +288,6 @@ class DeployPipeline(pulumi.ComponentResource):
             opts=self._child,
         )
         report_group = self._report_group(key, artifacts)
-        build_policy = aws.iam.RolePolicy(
-            f"{name}-build-policy",
-            role=build_role.id,
-            policy=iam.to_json(self._build_policy(artifacts, key)),
-            opts=self._child,
-        )
         return project, report_group, build_policy
 
     def _report_group(
@@ -325,12 +321,8 @@ class DeployPipeline(pulumi.ComponentResource):
             compute_platform="Server",
             opts=self._child,
         )
-        deploy_role = self._role("deploy-role", "codedeploy.amazonaws.com")
-        deploy_policy = aws.iam.RolePolicy(
-            f"{name}-deploy-policy",
-            role=deploy_role.id,
-            policy=iam.to_json(self._deploy_policy()),
-            opts=self._child,
+        deploy_role, deploy_policy = self._role(
+            "deploy", "codedeploy.amazonaws.com", self._deploy_policy()
         )
         alarms = list(args.rollback_alarm_names)
         rollback_events = ["DEPLOYMENT_FAILURE", *(["DEPLOYMENT_STOP_ON_ALARM"] if alarms else [])]
@@ -369,12 +361,10 @@ class DeployPipeline(pulumi.ComponentResource):
     ) -> aws.codepipeline.Pipeline:
         """The pipeline, created once everything in `ready` is."""
         name = self._name
-        pipeline_role = self._role("pipeline-role", "codepipeline.amazonaws.com")
-        pipeline_policy = aws.iam.RolePolicy(
-            f"{name}-pipeline-policy",
-            role=pipeline_role.id,
-            policy=iam.to_json(self._pipeline_policy(artifacts, source, key)),
-            opts=self._child,
+        pipeline_role, pipeline_policy = self._role(
+            "pipeline",
+            "codepipeline.amazonaws.com",
+            self._pipeline_policy(artifacts, source, key),
         )
         return aws.codepipeline.Pipeline(
             f"{name}-release",
@@ -516,12 +506,17 @@ class DeployPipeline(pulumi.ComponentResource):
 
     # ---- roles ------------------------------------------------------------------------------
 
-    def _role(self, role: str, service: str) -> aws.iam.Role:
-        """A service role only this account's `service` can assume (confused-deputy guard)."""
-        return aws.iam.Role(
-            f"{self._name}-{role}",
-            assume_role_policy=iam.to_json(iam.assume_role_for_account(service, self._account)),
-            opts=self._child,
+    def _role(
+        self, kind: str, service: str, document: dict[str, Any]
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        """`<name>-<kind>-role`, which only this account's `service` can assume (confused-deputy
+        guard), with `document` as its inline policy `<name>-<kind>-policy`."""
+        return iam.role_with_policy(
+            f"{self._name}-{kind}-role",
+            f"{self._name}-{kind}-policy",
+            self,
+            iam.assume_role_for_account(service, self._account),
+            document,
         )
 
     def _build_policy(self, artifacts: aws.s3.Bucket, key: aws.kms.Key) -> dict[str, Any]:
@@ -838,21 +833,17 @@ class DeployPipeline(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[notification]),
         )
-        role = self._role("start-role", "events.amazonaws.com")
-        policy = aws.iam.RolePolicy(
-            f"{name}-start-policy",
-            role=role.id,
-            policy=iam.to_json(
-                iam.document(
-                    iam.statement(
-                        ["codepipeline:StartPipelineExecution"],
-                        # Built from the name, so the policy is known at preview.
-                        [self._arns.of("codepipeline", self._names["pipeline"])],
-                        sid="StartRelease",
-                    )
+        role, policy = self._role(
+            "start",
+            "events.amazonaws.com",
+            iam.document(
+                iam.statement(
+                    ["codepipeline:StartPipelineExecution"],
+                    # Built from the name, so the policy is known at preview.
+                    [self._arns.of("codepipeline", self._names["pipeline"])],
+                    sid="StartRelease",
                 )
             ),
-            opts=self._child,
         )
         aws.cloudwatch.EventTarget(
             f"{name}-on-upload-target",

@@ -370,10 +370,11 @@ class WebTier(pulumi.ComponentResource):
     def _instance_role(self) -> tuple[aws.iam.Role, aws.iam.InstanceProfile]:
         name, args = self._name, self._args
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
+        role, _ = iam.role_with_policies(
             f"{name}-instance-role",
-            assume_role_policy=iam.to_json(iam.assume_role("ec2.amazonaws.com")),
-            opts=child,
+            self,
+            iam.assume_role("ec2.amazonaws.com"),
+            {f"{name}-{policy}": document for policy, document in args.instance_policies.items()},
         )
         # Session Manager instead of SSH: no key pairs, no port 22.
         aws.iam.RolePolicyAttachment(
@@ -382,13 +383,6 @@ class WebTier(pulumi.ComponentResource):
             policy_arn=aws.iam.ManagedPolicy.AMAZON_SSM_MANAGED_INSTANCE_CORE,
             opts=child,
         )
-        for policy_name, document in sorted(args.instance_policies.items()):
-            aws.iam.RolePolicy(
-                f"{name}-{policy_name}",
-                role=role.id,
-                policy=document,
-                opts=child,
-            )
         profile = aws.iam.InstanceProfile(f"{name}-instance-profile", role=role.name, opts=child)
         return role, profile
 

@@ -58,6 +58,14 @@ def hand_built_arns(source: str, module: str) -> list[str]:
     )
 
 
+def hand_built_role_policies(source: str, module: str) -> list[str]:
+    """An inline policy (`RolePolicy`) constructed outside `iam`, whose helpers make a role
+    with its policies (or a policy for another component's role)."""
+    return [
+        f"{module}:{c.lineno}: RolePolicy(...)" for c in _calls_to(ast.parse(source), "RolePolicy")
+    ]
+
+
 def outside(helper_module: str, finder: Finder) -> list[str]:
     """`finder` over every module in `components/` and the wiring, but the helper's own."""
     return [

@@ -70,3 +70,20 @@ def test_aws_owned_arns_have_no_region_and_the_aws_account() -> None:
         context.aws_owned_arn("aws-cn", "iam", "policy/ReadOnlyAccess")
         == "arn:aws-cn:iam::aws:policy/ReadOnlyAccess"
     )
+
+
+def test_inline_policies_come_from_the_iam_helpers() -> None:
+    problems = shapes.outside("iam.py", shapes.hand_built_role_policies)
+    assert not problems, (
+        f"use iam.role_with_policy / role_with_policies / inline_policy: {problems}"
+    )
+
+
+def test_a_hand_built_inline_policy_is_found() -> None:
+    broken = (
+        'role = aws.iam.Role("r", assume_role_policy=trust)\n'
+        'aws.iam.RolePolicy("p", role=role.id, policy=doc)\n'
+    )
+    assert shapes.hand_built_role_policies(broken, "broken.py") == ["broken.py:2: RolePolicy(...)"]
+    fine = 'role, policy = iam.role_with_policy("r", "p", parent, trust, doc)\n'
+    assert shapes.hand_built_role_policies(fine, "ok.py") == [], fine
