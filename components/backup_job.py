@@ -58,7 +58,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components import buckets, context, iam, sources
+from components import buckets, context, iam, secgroups, sources
 from components.loggroups import log_group
 from components.outputs import register_all
 
@@ -225,16 +225,11 @@ class BackupJob(pulumi.ComponentResource):
         partition = context.partition_of(args.region)
         account = context.account_id(self)
         # The job's group (the database's backup client) also needs HTTPS out.
-        aws.vpc.SecurityGroupEgressRule(
+        https = secgroups.Rule(
             f"{name}-out-https",
-            security_group_id=args.security_group_id,
-            cidr_ipv4="0.0.0.0/0",
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            description="HTTPS to AWS APIs, the PostgreSQL packages and the RDS CA bundle",
-            opts=pulumi.ResourceOptions(parent=self),
+            "HTTPS to AWS APIs, the PostgreSQL packages and the RDS CA bundle",
         )
+        secgroups.allow_out(https, self, args.security_group_id, 443, cidr=secgroups.ANYWHERE)
         source_bucket, source_object = self._source(name, args)
         source = _Source(source_bucket, source_object)
         log_group = self._log_group(f"{name}-logs", args)

@@ -17,7 +17,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components import context, iam, subnets
+from components import context, iam, secgroups, subnets
 from components.loggroups import log_group
 from components.outputs import register_all
 
@@ -249,23 +249,15 @@ class Network(pulumi.ComponentResource):
     def _interface_endpoints(
         self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, private: list[aws.ec2.Subnet]
     ) -> None:
-        sg = aws.ec2.SecurityGroup(
+        sg = secgroups.security_group(
             f"{name}-endpoints-sg",
+            self,
             vpc_id=vpc.id,
             description="HTTPS from inside the VPC to AWS service endpoints",
-            tags={"Name": f"{name}-endpoints"},
-            opts=pulumi.ResourceOptions(parent=self),
+            name_tag=f"{name}-endpoints",
         )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-endpoints-https",
-            security_group_id=sg.id,
-            cidr_ipv4=args.cidr,
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            description="HTTPS from the VPC",
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        rule = secgroups.Rule(f"{name}-endpoints-https", "HTTPS from the VPC")
+        secgroups.allow_in(rule, self, sg.id, 443, cidr=args.cidr)
         for service in PRIVATE_ENDPOINT_SERVICES:
             aws.ec2.VpcEndpoint(
                 f"{name}-{service}-endpoint",

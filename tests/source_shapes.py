@@ -66,6 +66,19 @@ def hand_built_role_policies(source: str, module: str) -> list[str]:
     ]
 
 
+SECURITY_GROUP_CLASSES = ("SecurityGroup", "SecurityGroupIngressRule", "SecurityGroupEgressRule")
+
+
+def hand_built_security_groups(source: str, module: str) -> list[str]:
+    """A security group or one of its rules constructed outside `secgroups`."""
+    tree = ast.parse(source)
+    return sorted(
+        f"{module}:{c.lineno}: {cls}(...)"
+        for cls in SECURITY_GROUP_CLASSES
+        for c in _calls_to(tree, cls)
+    )
+
+
 def outside(helper_module: str, finder: Finder) -> list[str]:
     """`finder` over every module in `components/` and the wiring, but the helper's own."""
     return [

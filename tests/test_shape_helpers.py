@@ -7,7 +7,12 @@ broken snippet. That the helpers left the program unchanged is the behaviour sna
 
 from __future__ import annotations
 
-from components import context, loggroups
+from typing import cast
+
+import pulumi
+import pytest
+
+from components import context, loggroups, secgroups
 from tests import source_shapes as shapes
 
 
@@ -87,3 +92,38 @@ def test_a_hand_built_inline_policy_is_found() -> None:
     assert shapes.hand_built_role_policies(broken, "broken.py") == ["broken.py:2: RolePolicy(...)"]
     fine = 'role, policy = iam.role_with_policy("r", "p", parent, trust, doc)\n'
     assert shapes.hand_built_role_policies(fine, "ok.py") == [], fine
+
+
+def test_security_groups_and_rules_come_from_the_one_helper() -> None:
+    problems = shapes.outside("secgroups.py", shapes.hand_built_security_groups)
+    assert not problems, f"build security groups and rules with secgroups: {problems}"
+
+
+def test_a_hand_built_security_group_pair_is_found() -> None:
+    broken = (
+        'sg = aws.ec2.SecurityGroup("db", vpc_id=vpc)\n'
+        "aws.vpc.SecurityGroupIngressRule(\n"
+        '    "db-in", security_group_id=sg.id, referenced_security_group_id=web, from_port=5432\n'
+        ")\n"
+        'SecurityGroupEgressRule("web-out", security_group_id=web)\n'
+    )
+    assert shapes.hand_built_security_groups(broken, "broken.py") == [
+        "broken.py:1: SecurityGroup(...)",
+        "broken.py:2: SecurityGroupIngressRule(...)",
+        "broken.py:5: SecurityGroupEgressRule(...)",
+    ]
+    fine = 'aws.ec2.DefaultSecurityGroup("default", vpc_id=vpc.id)\n'
+    assert shapes.hand_built_security_groups(fine, "ok.py") == [], fine
+
+
+@pytest.mark.parametrize("peers", [{}, {"cidr": "10.0.0.0/16", "peer": "sg-1"}])
+def test_a_rule_opens_to_exactly_one_peer(peers: dict[str, str]) -> None:
+    # Refused before any resource is registered, so no runtime is needed.
+    with pytest.raises(ValueError, match="db-in: give a CIDR block or a peer group"):
+        secgroups.allow_in(
+            secgroups.Rule("db-in", "PostgreSQL"),
+            cast(pulumi.Resource, None),
+            "sg-0",
+            5432,
+            **peers,
+        )
