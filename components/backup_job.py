@@ -229,7 +229,7 @@ class BackupJob(pulumi.ComponentResource):
             f"{name}-out-https",
             "HTTPS to AWS APIs, the PostgreSQL packages and the RDS CA bundle",
         )
-        secgroups.allow_out(https, self, args.security_group_id, 443, cidr=secgroups.ANYWHERE)
+        secgroups.allow("out", https, self, args.security_group_id, 443, cidr=secgroups.ANYWHERE)
         source_bucket, source_object = self._source(name, args)
         source = _Source(source_bucket, source_object)
         log_group = self._log_group(f"{name}-logs", args)

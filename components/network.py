@@ -257,7 +257,7 @@ class Network(pulumi.ComponentResource):
             name_tag=f"{name}-endpoints",
         )
         rule = secgroups.Rule(f"{name}-endpoints-https", "HTTPS from the VPC")
-        secgroups.allow_in(rule, self, sg.id, 443, cidr=args.cidr)
+        secgroups.allow("in", rule, self, sg.id, 443, cidr=args.cidr)
         for service in PRIVATE_ENDPOINT_SERVICES:
             aws.ec2.VpcEndpoint(
                 f"{name}-{service}-endpoint",

@@ -4,19 +4,17 @@ A group is made empty (its rules are separate resources, so that two groups can 
 other); each rule opens one TCP port to one CIDR block or one other group. `connect` is the
 pair the web tier and the database both build: a client group that may reach a server group
 on one port, written on both sides (the client's egress to the server, the server's ingress
-from the client), so that neither group is open to anything else. A structure test keeps
-security groups and their rules out of every other module.
+from the client), each naming the other group rather than an address range. A structure
+test keeps security groups and their rules out of every other module.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
-
-_Rule = TypeVar("_Rule", aws.vpc.SecurityGroupIngressRule, aws.vpc.SecurityGroupEgressRule)
 
 # Every IPv4 address: the internet, for a public listener or outbound HTTPS.
 ANYWHERE = "0.0.0.0/0"
@@ -48,7 +46,8 @@ def security_group(
     )
 
 
-def allow_in(
+def allow(
+    direction: Literal["in", "out"],
     rule: Rule,
     parent: pulumi.Resource,
     group: pulumi.Input[str],
@@ -56,36 +55,14 @@ def allow_in(
     *,
     cidr: str | None = None,
     peer: pulumi.Input[str] | None = None,
-) -> aws.vpc.SecurityGroupIngressRule:
-    """`group` accepts TCP `port` from `cidr` or from the `peer` group."""
-    return _tcp_rule(aws.vpc.SecurityGroupIngressRule, rule, parent, group, port, cidr, peer)
-
-
-def allow_out(
-    rule: Rule,
-    parent: pulumi.Resource,
-    group: pulumi.Input[str],
-    port: int,
-    *,
-    cidr: str | None = None,
-    peer: pulumi.Input[str] | None = None,
-) -> aws.vpc.SecurityGroupEgressRule:
-    """`group` may send to TCP `port` of `cidr` or of the `peer` group."""
-    return _tcp_rule(aws.vpc.SecurityGroupEgressRule, rule, parent, group, port, cidr, peer)
-
-
-def _tcp_rule(
-    kind: type[_Rule],
-    rule: Rule,
-    parent: pulumi.Resource,
-    group: pulumi.Input[str],
-    port: int,
-    cidr: str | None,
-    peer: pulumi.Input[str] | None,
-) -> _Rule:
-    # Exactly one peer: an address range or another group.
+) -> pulumi.CustomResource:
+    """`group` accepts TCP `port` from (`in`), or may send to TCP `port` of (`out`), either the
+    address range `cidr` or the `peer` group: exactly one of them."""
     if (cidr is None) == (peer is None):
         raise ValueError(f"{rule.name}: give a CIDR block or a peer group, not both or neither")
+    kind = (
+        aws.vpc.SecurityGroupIngressRule if direction == "in" else aws.vpc.SecurityGroupEgressRule
+    )
     return kind(
         rule.name,
         security_group_id=group,
@@ -110,5 +87,5 @@ def connect(
 ) -> None:
     """The `client` group may reach the `server` group on TCP `port`: the client's egress and
     the server's ingress, each naming the other group rather than an address range."""
-    allow_out(egress, parent, client, port, peer=server)
-    allow_in(ingress, parent, server, port, peer=client)
+    allow("out", egress, parent, client, port, peer=server)
+    allow("in", ingress, parent, server, port, peer=client)

@@ -227,17 +227,17 @@ class WebTier(pulumi.ComponentResource):
         name, args = self._name, self._args
         for port in (80, 443) if https else (80,):
             rule = Rule(f"{name}-alb-in-{port}", f"Public traffic on {port}")
-            secgroups.allow_in(rule, self, alb_sg.id, port, cidr=ANYWHERE)
+            secgroups.allow("in", rule, self, alb_sg.id, port, cidr=ANYWHERE)
         if args.oidc is not None:
             # The load balancer itself calls the IdP's token and user-info endpoints:
             # https://aws.amazon.com/premiumsupport/knowledge-center/elb-configure-authentication-alb/
             rule = Rule(f"{name}-alb-out-idp", "HTTPS to the OIDC identity provider")
-            secgroups.allow_out(rule, self, alb_sg.id, 443, cidr=ANYWHERE)
+            secgroups.allow("out", rule, self, alb_sg.id, 443, cidr=ANYWHERE)
         rule = Rule(
             f"{name}-instance-out-https",
             "HTTPS to AWS APIs, package repositories and agent downloads",
         )
-        secgroups.allow_out(rule, self, instance_sg.id, 443, cidr=ANYWHERE)
+        secgroups.allow("out", rule, self, instance_sg.id, 443, cidr=ANYWHERE)
 
     def _load_balancer(self, alb_sg: aws.ec2.SecurityGroup) -> aws.lb.LoadBalancer:
         args = self._args
