@@ -37,8 +37,9 @@ class Publisher:
     # call SNS makes for it.
     key_source_account: bool
     doc: str
-    # An `aws:SourceArn` pattern the topic policy also requires ({partition}, {account}).
-    topic_source_arn: str | None = None
+    # An `aws:SourceArn` pattern the topic policy also requires: (service, resource) of a
+    # regionless ARN in this account.
+    topic_source_arn: tuple[str, str] | None = None
 
 
 # One entry per publisher: alarms, event rules, RDS events and the spend alerts.
@@ -87,7 +88,7 @@ PUBLISHERS: tuple[Publisher, ...] = (
         topic_source_account=True,
         key_source_account=False,
         doc="https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html",
-        topic_source_arn="arn:{partition}:budgets::{account}:*",
+        topic_source_arn=("budgets", "*"),
     ),
     # Cost Anomaly Detection alerts (components/cost.py): the topic policy with the account.
     # https://docs.aws.amazon.com/cost-management/latest/userguide/ad-SNS.html
@@ -133,8 +134,8 @@ def topic_statements(
         }
         condition: dict[str, Any] = _account_condition(account) if p.topic_source_account else {}
         if p.topic_source_arn is not None:
-            pattern = p.topic_source_arn
-            arn = account.apply(lambda a, f=pattern: f.format(partition=partition, account=a))
+            service, resource = p.topic_source_arn
+            arn = context.arn_in(partition, service, "", account, resource)
             condition["ArnLike"] = {"aws:SourceArn": arn}
         if condition:
             stmt["Condition"] = condition

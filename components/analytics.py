@@ -26,8 +26,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, contracts, iam, kms, sources
+from components.loggroups import log_group
 from components.outputs import register_all
-from components.servicelogs import LOG_CLASS_TAG
 
 # The function that fills the pseudonym-key secret once (relative to the project directory,
 # the program's working directory under the CLI and the offline recorder alike).
@@ -400,6 +400,7 @@ class Analytics(pulumi.ComponentResource):
         self._name, self._args = name, args
         self._partition = context.partition_of(args.region)
         self._account = context.account_id(self)
+        self._arns = context.Arns(args.region, self._account)
         key = kms.encryption_key(
             f"{name}-key",
             description="Analytics events, query results and the pseudonym key",
@@ -430,7 +431,7 @@ class Analytics(pulumi.ComponentResource):
         self.table_name = table.name
         self.workgroup_name = workgroup.name
         self.put_record_policy_json = iam.to_json(
-            put_record_policy(self._arn("firehose", "deliverystream/", args.stream_name))
+            put_record_policy(self._arns.of("firehose", "deliverystream/", args.stream_name))
         )
         self.pseudonym_key_secret_arn = seeded_secret_arn
         self.pseudonym_key_read_policy_json = iam.to_json(
@@ -439,18 +440,14 @@ class Analytics(pulumi.ComponentResource):
         self.analyst_policy_arn = analyst.arn
         register_all(self)
 
-    def _arn(self, service: str, *resource: pulumi.Input[str]) -> pulumi.Output[str]:
-        """`arn:<partition>:<service>:<region>:<account>:<resource...>` in this stack."""
-        return context.arn(self._args.region, self._account, service, *resource)
-
     def _glue_arns(
         self, database: aws.glue.CatalogDatabase, table: pulumi.Input[str]
     ) -> list[pulumi.Output[str]]:
         """The catalog, the database and `table` (a name or `*`) as Glue resource ARNs."""
         return [
-            self._arn("glue", "catalog"),
-            self._arn("glue", "database/", database.name),
-            self._arn("glue", "table/", database.name, "/", table),
+            self._arns.of("glue", "catalog"),
+            self._arns.of("glue", "database/", database.name),
+            self._arns.of("glue", "table/", database.name, "/", table),
         ]
 
     def _events_bucket(self, key_arn: pulumi.Output[str]) -> aws.s3.Bucket:
@@ -559,21 +556,22 @@ class Analytics(pulumi.ComponentResource):
 
     def _delivery_log(self) -> tuple[aws.cloudwatch.LogGroup, aws.cloudwatch.LogStream]:
         args = self._args
-        log_group = aws.cloudwatch.LogGroup(
+        group = log_group(
             f"{self._name}-delivery-errors",
+            self,
             name=args.log_group_name,
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.log_kms_key_arn,
-            tags={LOG_CLASS_TAG: "error"},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            retention_days=args.log_retention_days,
+            kms_key_arn=args.log_kms_key_arn,
+            log_class="error",
+            protect=args.protect,
         )
         log_stream = aws.cloudwatch.LogStream(
             f"{self._name}-delivery-errors-stream",
             name=DELIVERY_LOG_STREAM,
-            log_group_name=log_group.name,
+            log_group_name=group.name,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        return log_group, log_stream
+        return group, log_stream
 
     def _firehose_role(
         self,
@@ -583,17 +581,6 @@ class Analytics(pulumi.ComponentResource):
         table: aws.glue.CatalogTable,
         log_stream_arn: pulumi.Output[str],
     ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
-        role = aws.iam.Role(
-            f"{self._name}-firehose-role",
-            # Confused-deputy guard: Firehose passes the account id as the external id.
-            assume_role_policy=iam.to_json(
-                iam.assume_role(
-                    "firehose.amazonaws.com",
-                    conditions={"StringEquals": {"sts:ExternalId": self._account}},
-                )
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         document = firehose_policy(
             self._args.region,
             bucket.arn,
@@ -601,13 +588,17 @@ class Analytics(pulumi.ComponentResource):
             self._glue_arns(database, table.name),
             log_stream_arn,
         )
-        role_policy = aws.iam.RolePolicy(
+        return iam.role_with_policy(
+            f"{self._name}-firehose-role",
             f"{self._name}-firehose-policy",
-            role=role.id,
-            policy=iam.to_json(document),
-            opts=pulumi.ResourceOptions(parent=self),
+            self,
+            # Confused-deputy guard: Firehose passes the account id as the external id.
+            iam.assume_role(
+                "firehose.amazonaws.com",
+                conditions={"StringEquals": {"sts:ExternalId": self._account}},
+            ),
+            document,
         )
-        return role, role_policy
 
     def _stream(
         self,
@@ -616,8 +607,8 @@ class Analytics(pulumi.ComponentResource):
         database: aws.glue.CatalogDatabase,
         table: aws.glue.CatalogTable,
     ) -> aws.kinesis.FirehoseDeliveryStream:
-        log_group, log_stream = self._delivery_log()
-        log_stream_arn = pulumi.Output.concat(log_group.arn, ":log-stream:", log_stream.name)
+        group, log_stream = self._delivery_log()
+        log_stream_arn = pulumi.Output.concat(group.arn, ":log-stream:", log_stream.name)
         role, role_policy = self._firehose_role(key_arn, bucket, database, table, log_stream_arn)
         return aws.kinesis.FirehoseDeliveryStream(
             f"{self._name}-stream",
@@ -640,7 +631,7 @@ class Analytics(pulumi.ComponentResource):
                 "kms_key_arn": key_arn,
                 "cloudwatch_logging_options": {
                     "enabled": True,
-                    "log_group_name": log_group.name,
+                    "log_group_name": group.name,
                     "log_stream_name": log_stream.name,
                 },
                 # Built as plain dicts of the SDK's keys; the shape is the SDK's ArgsDict.
@@ -731,7 +722,7 @@ class Analytics(pulumi.ComponentResource):
     ) -> aws.iam.Policy:
         document = analyst_policy(
             self._args.region,
-            self._arn("athena", "workgroup/", workgroup.name),
+            self._arns.of("athena", "workgroup/", workgroup.name),
             self._glue_arns(database, "*"),
             bucket.arn,
             results.arn,
@@ -754,23 +745,20 @@ class Analytics(pulumi.ComponentResource):
         """A function that may only describe the secret and store a value in it, invoked once
         at deploy time; returns the secret's ARN once the secret holds a value."""
         region = args.region
-        logs = aws.cloudwatch.LogGroup(
+        logs = log_group(
             f"{name}-pseudonym-key-seed-logs",
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.log_kms_key_arn,
-            tags={LOG_CLASS_TAG: "runtime"},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            self,
+            retention_days=args.log_retention_days,
+            kms_key_arn=args.log_kms_key_arn,
+            log_class="runtime",
+            protect=args.protect,
         )
-        role = aws.iam.Role(
+        role, policy = iam.role_with_policy(
             f"{name}-pseudonym-key-seed-role",
-            assume_role_policy=iam.to_json(iam.lambda_trust()),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        policy = aws.iam.RolePolicy(
             f"{name}-pseudonym-key-seed-policy",
-            role=role.id,
-            policy=iam.to_json(seed_policy(region, logs.arn, secret.arn, key_arn)),
-            opts=pulumi.ResourceOptions(parent=self),
+            self,
+            iam.lambda_trust(),
+            seed_policy(region, logs.arn, secret.arn, key_arn),
         )
         function = aws.lambda_.Function(
             f"{name}-pseudonym-key-seed-fn",

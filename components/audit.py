@@ -37,8 +37,8 @@ import pulumi_aws as aws
 
 from components import buckets, context, iam, kms
 from components.alarms import AlarmSpec, metric_alarm
+from components.loggroups import log_group
 from components.outputs import register_all
-from components.servicelogs import log_group
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 # The KMS events the backup vault's key (and every other key) must never see unnoticed.
@@ -132,9 +132,7 @@ def trail_arn(
     partition: str, region: str, account: pulumi.Input[str], name: str
 ) -> pulumi.Output[str]:
     """The trail's ARN spelled out, so the key and bucket policies can name it before it exists."""
-    return pulumi.Output.concat(
-        "arn:", partition, ":cloudtrail:", region, ":", account, ":trail/", name
-    )
+    return context.arn_in(partition, "cloudtrail", region, account, "trail/", name)
 
 
 def trail_key_statements(
@@ -151,8 +149,8 @@ def trail_key_statements(
             {
                 **source,
                 "StringLike": {
-                    "kms:EncryptionContext:aws:cloudtrail:arn": pulumi.Output.concat(
-                        "arn:", partition, ":cloudtrail:*:", account, ":trail/*"
+                    "kms:EncryptionContext:aws:cloudtrail:arn": context.arn_in(
+                        partition, "cloudtrail", "*", account, "trail/*"
                     )
                 },
             },

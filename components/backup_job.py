@@ -59,10 +59,10 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components import buckets, context, iam, sources
+from components import buckets, context, iam, secgroups, sources
 from components.alarms import AlarmSpec, metric_alarm
+from components.loggroups import log_group
 from components.outputs import register_all
-from components.servicelogs import log_group
 
 IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 PYTHON_RUNTIME = "3.11"
@@ -227,16 +227,11 @@ class BackupJob(pulumi.ComponentResource):
         partition = context.partition_of(args.region)
         account = context.account_id(self)
         # The job's group (the database's backup client) also needs HTTPS out.
-        aws.vpc.SecurityGroupEgressRule(
+        https = secgroups.Rule(
             f"{name}-out-https",
-            security_group_id=args.security_group_id,
-            cidr_ipv4="0.0.0.0/0",
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            description="HTTPS to AWS APIs, the PostgreSQL packages and the RDS CA bundle",
-            opts=pulumi.ResourceOptions(parent=self),
+            "HTTPS to AWS APIs, the PostgreSQL packages and the RDS CA bundle",
         )
+        secgroups.allow("out", https, self, args.security_group_id, 443, cidr=secgroups.ANYWHERE)
         source_bucket, source_object = self._source(name, args)
         source = _Source(source_bucket, source_object)
         log_group = self._log_group(f"{name}-logs", args)
@@ -501,21 +496,12 @@ class BackupJob(pulumi.ComponentResource):
         *,
         after: pulumi.Resource,
     ) -> None:
-        child = pulumi.ResourceOptions(parent=self)
-        scheduler_role = aws.iam.Role(
+        scheduler_role, _ = iam.role_with_policy(
             f"{name}-scheduler-role",
-            assume_role_policy=iam.to_json(
-                iam.assume_role_for_account("scheduler.amazonaws.com", account)
-            ),
-            opts=child,
-        )
-        aws.iam.RolePolicy(
             f"{name}-scheduler-policy",
-            role=scheduler_role.id,
-            policy=iam.to_json(
-                iam.document(iam.statement(["codebuild:StartBuild"], [project.arn]))
-            ),
-            opts=child,
+            self,
+            iam.assume_role_for_account("scheduler.amazonaws.com", account),
+            iam.document(iam.statement(["codebuild:StartBuild"], [project.arn])),
         )
         aws.scheduler.Schedule(
             f"{name}-schedule",
@@ -660,7 +646,7 @@ def _build_statements(
     """What any of these CodeBuild projects needs: its logs, its source, its network."""
     dns_suffix = context.dns_suffix_of(region)
     subnet_arns = [
-        pulumi.Output.concat(f"arn:{partition}:ec2:{region}:", account, ":subnet/", subnet)
+        context.arn_in(partition, "ec2", region, account, "subnet/", subnet)
         for subnet in subnet_ids
     ]
     return [
@@ -685,11 +671,7 @@ def _build_statements(
         iam.statement(list(VPC_BUILD_ACTIONS), ["*"], sid="VpcBuildNetworkInterfaces"),
         iam.statement(
             ["ec2:CreateNetworkInterfacePermission"],
-            [
-                pulumi.Output.concat(
-                    f"arn:{partition}:ec2:{region}:", account, ":network-interface/*"
-                )
-            ],
+            [context.arn_in(partition, "ec2", region, account, "network-interface/*")],
             sid="AttachBuildInterfaces",
             conditions={
                 "StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"},
@@ -707,9 +689,7 @@ def db_user_arn(
     user: str,
 ) -> pulumi.Output[str]:
     """The rds-db:connect resource for one database user of one instance (its resource id)."""
-    return pulumi.Output.concat(
-        f"arn:{partition}:rds-db:{region}:", account, ":dbuser:", resource_id, f"/{user}"
-    )
+    return context.arn_in(partition, "rds-db", region, account, "dbuser:", resource_id, f"/{user}")
 
 
 def job_policy(

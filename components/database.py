@@ -31,9 +31,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components import context, iam, kms, providers
+from components import context, iam, kms, providers, secgroups
+from components.loggroups import log_group
 from components.outputs import register_all
-from components.servicelogs import LOG_CLASS_TAG
+from components.secgroups import Rule
 
 ENGINE = "postgres"
 PARAMETER_FAMILY = "postgres16"
@@ -180,43 +181,30 @@ class Database(pulumi.ComponentResource):
     def _security_groups(self) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
         """The database's group, and the backup job's: every rule that opens the database."""
         name, args = self._name, self._args
-        child = pulumi.ResourceOptions(parent=self)
-        sg = aws.ec2.SecurityGroup(
+        sg = secgroups.security_group(
             f"{name}-sg",
+            self,
             vpc_id=args.vpc_id,
             description="PostgreSQL: from the web tier and the backup job only",
-            tags={"Name": f"{name}-postgres"},
-            opts=child,
+            name_tag=f"{name}-postgres",
         )
         # The backup job's own group, made here so that every rule that opens the database
         # is in this component; the job attaches it and adds its HTTPS egress.
-        backup_sg = aws.ec2.SecurityGroup(
+        backup_sg = secgroups.security_group(
             f"{name}-backup-client-sg",
+            self,
             vpc_id=args.vpc_id,
             description="Logical backup job: PostgreSQL to the database",
-            tags={"Name": f"{name}-backup-client"},
-            opts=child,
+            name_tag=f"{name}-backup-client",
         )
         for role, client in (("web", args.web_security_group_id), ("backup", backup_sg.id)):
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-in-{role}",
-                security_group_id=sg.id,
-                referenced_security_group_id=client,
-                ip_protocol="tcp",
-                from_port=PORT,
-                to_port=PORT,
-                description=f"PostgreSQL from the {role} security group",
-                opts=child,
-            )
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-{role}-out-db",
-                security_group_id=client,
-                referenced_security_group_id=sg.id,
-                ip_protocol="tcp",
-                from_port=PORT,
-                to_port=PORT,
-                description="PostgreSQL to the database",
-                opts=child,
+            secgroups.connect(
+                self,
+                client=client,
+                server=sg.id,
+                port=PORT,
+                egress=Rule(f"{name}-{role}-out-db", "PostgreSQL to the database"),
+                ingress=Rule(f"{name}-in-{role}", f"PostgreSQL from the {role} security group"),
             )
         return sg, backup_sg
 
@@ -255,7 +243,9 @@ class Database(pulumi.ComponentResource):
         monitoring_policy = aws.iam.RolePolicyAttachment(
             f"{name}-monitoring-policy",
             role=monitoring_role.name,
-            policy_arn=f"arn:{partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+            policy_arn=context.aws_owned_arn(
+                partition, "iam", "policy/service-role/AmazonRDSEnhancedMonitoringRole"
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         return monitoring_role, monitoring_policy
@@ -264,13 +254,14 @@ class Database(pulumi.ComponentResource):
         """The groups RDS exports to, made first so that they carry retention and key."""
         args = self._args
         return [
-            aws.cloudwatch.LogGroup(
+            log_group(
                 f"{self._name}-log-{log}",
+                self,
                 name=log_group_name(args.identifier, log),
-                retention_in_days=args.log_retention_days,
-                kms_key_id=args.logs_key_arn,
-                tags={LOG_CLASS_TAG: "runtime"},
-                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+                retention_days=args.log_retention_days,
+                kms_key_arn=args.logs_key_arn,
+                log_class="runtime",
+                protect=args.protect,
             )
             for log in LOG_EXPORTS
         ]

@@ -34,8 +34,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, iam
+from components.loggroups import log_group
 from components.outputs import register_all
-from components.servicelogs import log_group
 
 # The access logs go under this prefix (ELB adds AWSLogs/<account>/... after it).
 ACCESS_LOG_PREFIX = "alb"
@@ -71,7 +71,7 @@ def elb_writer(
     account = aws.elb.get_service_account_output(
         region=region, opts=pulumi.InvokeOutputOptions(parent=parent)
     ).id
-    return {"AWS": pulumi.Output.concat("arn:", partition, ":iam::", account, ":root")}
+    return {"AWS": context.account_root(partition, account)}
 
 
 @dataclass(frozen=True)

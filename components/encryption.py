@@ -32,9 +32,7 @@ class Encryption(pulumi.ComponentResource):
         partition = context.partition_of(args.region)
         account = context.account_id(self)
         logs_service = f"logs.{args.region}.{context.dns_suffix_of(args.region)}"
-        log_groups = pulumi.Output.concat(
-            "arn:", partition, ":logs:", args.region, ":", account, ":log-group:*"
-        )
+        log_groups = context.arn(args.region, account, "logs", "log-group:*")
         logs_key = kms.encryption_key(
             f"{name}-logs",
             description="CloudWatch Logs encryption for this stack's log groups",

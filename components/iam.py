@@ -2,8 +2,9 @@
 
 Documents are dicts that may hold Outputs; `to_json` turns one into an `Output[str]`. Using
 `aws.iam.get_policy_document` instead would make every policy an invoke result, unknown to
-the policy pack during preview. `role_with_policy` is the one resource shape built here: a
-role and its single inline policy, which many components need.
+the policy pack during preview. The one resource shape built here is a role with its inline
+policies (`role_with_policy`, `role_with_policies`, `inline_policy`), which many components
+need; a structure test keeps `RolePolicy` out of every other module.
 """
 
 from __future__ import annotations
@@ -67,23 +68,62 @@ def lambda_trust() -> dict[str, Any]:
     return assume_role("lambda.amazonaws.com")
 
 
+# A policy document as data (`document(...)`), or one already in JSON (another component's).
+PolicyDocument = Mapping[str, Any] | pulumi.Input[str]
+
+
+def inline_policy(
+    policy_name: str, parent: pulumi.Resource, role: pulumi.Input[str], document: PolicyDocument
+) -> aws.iam.RolePolicy:
+    """`document` as an inline policy of `role` (its name or id)."""
+    return aws.iam.RolePolicy(
+        policy_name,
+        role=role,
+        policy=to_json(document) if isinstance(document, Mapping) else document,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def role_with_policies(
+    role_name: str,
+    parent: pulumi.Resource,
+    trust: Mapping[str, Any],
+    policies: Mapping[str, PolicyDocument],
+    *,
+    description: str | None = None,
+    max_session_duration: int | None = None,
+) -> tuple[aws.iam.Role, dict[str, aws.iam.RolePolicy]]:
+    """A role that `trust` may assume, with one inline policy per `policies` entry (resource
+    name -> document)."""
+    role = aws.iam.Role(
+        role_name,
+        description=description,
+        assume_role_policy=to_json(trust),
+        max_session_duration=max_session_duration,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return role, {
+        name: inline_policy(name, parent, role.id, document) for name, document in policies.items()
+    }
+
+
 def role_with_policy(
     role_name: str,
     policy_name: str,
     parent: pulumi.Resource,
     trust: Mapping[str, Any],
-    document: Mapping[str, Any],
+    document: PolicyDocument,
+    *,
+    description: str | None = None,
+    max_session_duration: int | None = None,
 ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
     """A role that `trust` may assume, with `document` as its one inline policy."""
-    role = aws.iam.Role(
+    role, policies = role_with_policies(
         role_name,
-        assume_role_policy=to_json(trust),
-        opts=pulumi.ResourceOptions(parent=parent),
+        parent,
+        trust,
+        {policy_name: document},
+        description=description,
+        max_session_duration=max_session_duration,
     )
-    policy = aws.iam.RolePolicy(
-        policy_name,
-        role=role.id,
-        policy=to_json(document),
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
-    return role, policy
+    return role, policies[policy_name]

@@ -28,14 +28,14 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
+from components import context, iam
 
 
 def root_admin_statement(partition: str, account: pulumi.Input[str]) -> iam.Statement:
     return {
         "Sid": "AccountAdministers",
         "Effect": "Allow",
-        "Principal": {"AWS": pulumi.Output.concat("arn:", partition, ":iam::", account, ":root")},
+        "Principal": {"AWS": context.account_root(partition, account)},
         "Action": "kms:*",
         "Resource": "*",
     }

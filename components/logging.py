@@ -25,8 +25,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import context, contracts, iam
+from components.loggroups import log_group
 from components.outputs import register_all
-from components.servicelogs import LOG_CLASS_TAG
 
 # Metric names the filters publish (namespace comes from the args).
 ERROR_LOG_METRIC = "ErrorLogEvents"
@@ -112,7 +112,8 @@ QUERIES: dict[str, SavedQuery] = {
 def data_protection_policy(name: str, partition: str) -> dict[str, Any]:
     """Audit + mask statements over the same identifiers (CloudWatch requires them equal)."""
     identifiers = [
-        f"arn:{partition}:dataprotection::aws:data-identifier/{d}" for d in DATA_IDENTIFIERS
+        context.aws_owned_arn(partition, "dataprotection", f"data-identifier/{d}")
+        for d in DATA_IDENTIFIERS
     ]
     return {
         "Name": name,
@@ -301,13 +302,14 @@ class Logging(pulumi.ComponentResource):
         days = {"runtime": args.runtime_retention_days, "error": args.error_retention_days}
         groups: dict[str, aws.cloudwatch.LogGroup] = {}
         for log_class, group_name in names.items():
-            group = aws.cloudwatch.LogGroup(
+            group = log_group(
                 f"{name}-{log_class}",
+                self,
                 name=group_name,
-                retention_in_days=days[log_class],
-                kms_key_id=args.kms_key_arn,
-                tags={LOG_CLASS_TAG: log_class},
-                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+                retention_days=days[log_class],
+                kms_key_arn=args.kms_key_arn,
+                log_class=log_class,
+                protect=args.protect,
             )
             aws.cloudwatch.LogDataProtectionPolicy(
                 f"{name}-{log_class}-data-protection",

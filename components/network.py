@@ -17,9 +17,9 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components import context, iam, subnets
+from components import context, iam, secgroups, subnets
+from components.loggroups import log_group
 from components.outputs import register_all
-from components.servicelogs import LOG_CLASS_TAG
 
 # Interface endpoints private subnets need when they have no NAT: Session Manager, logs and
 # metrics (CloudWatch agent), secrets, KMS, STS, CodeDeploy and Firehose (app events).
@@ -249,23 +249,15 @@ class Network(pulumi.ComponentResource):
     def _interface_endpoints(
         self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, private: list[aws.ec2.Subnet]
     ) -> None:
-        sg = aws.ec2.SecurityGroup(
+        sg = secgroups.security_group(
             f"{name}-endpoints-sg",
+            self,
             vpc_id=vpc.id,
             description="HTTPS from inside the VPC to AWS service endpoints",
-            tags={"Name": f"{name}-endpoints"},
-            opts=pulumi.ResourceOptions(parent=self),
+            name_tag=f"{name}-endpoints",
         )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-endpoints-https",
-            security_group_id=sg.id,
-            cidr_ipv4=args.cidr,
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            description="HTTPS from the VPC",
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        rule = secgroups.Rule(f"{name}-endpoints-https", "HTTPS from the VPC")
+        secgroups.allow("in", rule, self, sg.id, 443, cidr=args.cidr)
         for service in PRIVATE_ENDPOINT_SERVICES:
             aws.ec2.VpcEndpoint(
                 f"{name}-{service}-endpoint",
@@ -280,55 +272,48 @@ class Network(pulumi.ComponentResource):
             )
 
     def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc) -> None:
-        log_group = aws.cloudwatch.LogGroup(
+        group = log_group(
             f"{name}-flow-logs",
-            retention_in_days=args.flow_log_retention_days,
-            kms_key_id=args.log_kms_key_arn,
-            tags={LOG_CLASS_TAG: "audit"},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            self,
+            retention_days=args.flow_log_retention_days,
+            kms_key_arn=args.log_kms_key_arn,
+            log_class="audit",
+            protect=args.protect,
         )
-        role = aws.iam.Role(
+        role, _ = iam.role_with_policy(
             f"{name}-flow-logs-role",
-            # Confused-deputy guard: only flow logs of this account may assume the role.
-            assume_role_policy=iam.to_json(
-                iam.assume_role_for_account("vpc-flow-logs.amazonaws.com", context.account_id(self))
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        aws.iam.RolePolicy(
             f"{name}-flow-logs-policy",
-            role=role.id,
-            policy=iam.to_json(
-                # The actions AWS documents for the flow-logs role. DescribeLogGroups is a
-                # read-only list that IAM authorises on "*" only (the service authorization
-                # reference names no resource type for it), as the documented role shows.
-                # https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
-                iam.document(
-                    iam.statement(
-                        [
-                            "logs:CreateLogGroup",
-                            "logs:CreateLogStream",
-                            "logs:PutLogEvents",
-                            "logs:DescribeLogStreams",
-                        ],
-                        [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
-                        sid="WriteFlowLogs",
-                    ),
-                    iam.statement(
-                        ["logs:DescribeLogGroups"],
-                        "*",
-                        sid="FindFlowLogGroup",
-                    ),
-                )
+            self,
+            # Confused-deputy guard: only flow logs of this account may assume the role.
+            iam.assume_role_for_account("vpc-flow-logs.amazonaws.com", context.account_id(self)),
+            # The actions AWS documents for the flow-logs role. DescribeLogGroups is a
+            # read-only list that IAM authorises on "*" only (the service authorization
+            # reference names no resource type for it), as the documented role shows.
+            # https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
+            iam.document(
+                iam.statement(
+                    [
+                        "logs:CreateLogGroup",
+                        "logs:CreateLogStream",
+                        "logs:PutLogEvents",
+                        "logs:DescribeLogStreams",
+                    ],
+                    [group.arn, pulumi.Output.concat(group.arn, ":*")],
+                    sid="WriteFlowLogs",
+                ),
+                iam.statement(
+                    ["logs:DescribeLogGroups"],
+                    "*",
+                    sid="FindFlowLogGroup",
+                ),
             ),
-            opts=pulumi.ResourceOptions(parent=self),
         )
         aws.ec2.FlowLog(
             f"{name}-flow-log",
             vpc_id=vpc.id,
             traffic_type="ALL",
             log_destination_type="cloud-watch-logs",
-            log_destination=log_group.arn,
+            log_destination=group.arn,
             iam_role_arn=role.arn,
             max_aggregation_interval=600,
             opts=pulumi.ResourceOptions(parent=self),

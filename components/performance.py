@@ -356,23 +356,22 @@ class PerformanceMonitoring(pulumi.ComponentResource):
         self, bucket: aws.s3.Bucket, key_arn: pulumi.Output[str]
     ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         args = self._args
-        canary_logs = pulumi.Output.concat(
-            "arn:", context.partition_of(args.region), ":logs:", args.region, ":",
-            context.account_id(self), ":log-group:/aws/lambda/cwsyn-", args.canary_name, "-*",
-        )  # fmt: skip
-        role = aws.iam.Role(
+        canary_logs = context.arn(
+            args.region,
+            context.account_id(self),
+            "logs",
+            "log-group:/aws/lambda/cwsyn-",
+            args.canary_name,
+            "-*",
+        )
+        return iam.role_with_policy(
             f"{self._name}-canary-role",
-            description=f"Synthetics canary {args.canary_name}",
-            assume_role_policy=iam.to_json(iam.lambda_trust()),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        role_policy = aws.iam.RolePolicy(
             f"{self._name}-canary-policy",
-            role=role.id,
-            policy=iam.to_json(canary_policy(bucket.arn, key_arn, canary_logs)),
-            opts=pulumi.ResourceOptions(parent=self),
+            self,
+            iam.lambda_trust(),
+            canary_policy(bucket.arn, key_arn, canary_logs),
+            description=f"Synthetics canary {args.canary_name}",
         )
-        return role, role_policy
 
     def _canary(self) -> tuple[aws.synthetics.Canary, aws.s3.Bucket]:
         """A synthetic health check of the site, and the bucket its runs go to."""

@@ -46,8 +46,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import buckets, context, iam, kms
+from components.loggroups import log_group
 from components.outputs import register_all
-from components.servicelogs import LOG_CLASS_TAG
 
 # The buildspec's `reports:` key (app/buildspec.yml). CodeBuild uses an existing report group
 # named `<project>-<key>`, so the pre-created group gets exactly that name.
@@ -208,6 +208,8 @@ class DeployPipeline(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         self._partition = context.partition_of(args.region)
         self._account = context.account_id(self)
+        # ARNs built from names, so that the policies are known at preview.
+        self._arns = context.Arns(args.region, self._account)
         self._names = resource_names(args.resource_prefix)
         key, artifacts, source = self._storage()
 
@@ -220,11 +222,11 @@ class DeployPipeline(pulumi.ComponentResource):
         ready = [project, report_group, deployment_group, build_policy, *first_release]
         pipeline = self._pipeline(key, artifacts, source, ready)
 
-        aws.iam.RolePolicy(
+        iam.inline_policy(
             f"{name}-agent-policy",
-            role=args.instance_role_name,
-            policy=iam.to_json(self._agent_policy(artifacts, key, seed)),
-            opts=self._child,
+            self,
+            args.instance_role_name,
+            self._agent_policy(artifacts, key, seed),
         )
         if source is not None:
             self._start_on_upload(source, pipeline)
@@ -249,15 +251,18 @@ class DeployPipeline(pulumi.ComponentResource):
     ) -> tuple[aws.codebuild.Project, aws.codebuild.ReportGroup, aws.iam.RolePolicy]:
         """The CodeBuild project that tests each release, its reports and its role's policy."""
         name, args, names = self._name, self._args, self._names
-        log_group = aws.cloudwatch.LogGroup(
+        logs = log_group(
             f"{name}-test-logs",
+            self,
             name=names["log_group"],
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.logs_key_arn,
-            tags={LOG_CLASS_TAG: "runtime"},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            retention_days=args.log_retention_days,
+            kms_key_arn=args.logs_key_arn,
+            log_class="runtime",
+            protect=args.protect,
         )
-        build_role = self._role("build-role", "codebuild.amazonaws.com")
+        build_role, build_policy = self._role(
+            "build", "codebuild.amazonaws.com", self._build_policy(artifacts, key)
+        )
         project = aws.codebuild.Project(
             f"{name}-tests",
             name=names["project"],
@@ -277,18 +282,12 @@ class DeployPipeline(pulumi.ComponentResource):
             build_timeout=args.build_timeout_minutes,
             queued_timeout=60,
             logs_config={
-                "cloudwatch_logs": {"status": "ENABLED", "group_name": log_group.name},
+                "cloudwatch_logs": {"status": "ENABLED", "group_name": logs.name},
                 "s3_logs": {"status": "DISABLED"},
             },
             opts=self._child,
         )
         report_group = self._report_group(key, artifacts)
-        build_policy = aws.iam.RolePolicy(
-            f"{name}-build-policy",
-            role=build_role.id,
-            policy=iam.to_json(self._build_policy(artifacts, key)),
-            opts=self._child,
-        )
         return project, report_group, build_policy
 
     def _report_group(
@@ -322,12 +321,8 @@ class DeployPipeline(pulumi.ComponentResource):
             compute_platform="Server",
             opts=self._child,
         )
-        deploy_role = self._role("deploy-role", "codedeploy.amazonaws.com")
-        deploy_policy = aws.iam.RolePolicy(
-            f"{name}-deploy-policy",
-            role=deploy_role.id,
-            policy=iam.to_json(self._deploy_policy()),
-            opts=self._child,
+        deploy_role, deploy_policy = self._role(
+            "deploy", "codedeploy.amazonaws.com", self._deploy_policy()
         )
         alarms = list(args.rollback_alarm_names)
         rollback_events = ["DEPLOYMENT_FAILURE", *(["DEPLOYMENT_STOP_ON_ALARM"] if alarms else [])]
@@ -366,12 +361,10 @@ class DeployPipeline(pulumi.ComponentResource):
     ) -> aws.codepipeline.Pipeline:
         """The pipeline, created once everything in `ready` is."""
         name = self._name
-        pipeline_role = self._role("pipeline-role", "codepipeline.amazonaws.com")
-        pipeline_policy = aws.iam.RolePolicy(
-            f"{name}-pipeline-policy",
-            role=pipeline_role.id,
-            policy=iam.to_json(self._pipeline_policy(artifacts, source, key)),
-            opts=self._child,
+        pipeline_role, pipeline_policy = self._role(
+            "pipeline",
+            "codepipeline.amazonaws.com",
+            self._pipeline_policy(artifacts, source, key),
         )
         return aws.codepipeline.Pipeline(
             f"{name}-release",
@@ -391,14 +384,6 @@ class DeployPipeline(pulumi.ComponentResource):
             # The actions name the project and deployment group by their fixed names.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*ready, pipeline_policy]),
         )
-
-    # ---- ARNs, built from names so that policies are known at preview ---------------------
-
-    def _arn(self, service: str, resource: pulumi.Input[str]) -> pulumi.Output[str]:
-        return context.arn(self._args.region, self._account, service, resource)
-
-    def _s3_arn(self, bucket: pulumi.Input[str], path: str = "") -> pulumi.Output[str]:
-        return pulumi.Output.concat("arn:", self._partition, ":s3:::", bucket, path)
 
     # ---- storage ----------------------------------------------------------------------------
 
@@ -517,17 +502,22 @@ class DeployPipeline(pulumi.ComponentResource):
 
     # ---- roles ------------------------------------------------------------------------------
 
-    def _role(self, role: str, service: str) -> aws.iam.Role:
-        """A service role only this account's `service` can assume (confused-deputy guard)."""
-        return aws.iam.Role(
-            f"{self._name}-{role}",
-            assume_role_policy=iam.to_json(iam.assume_role_for_account(service, self._account)),
-            opts=self._child,
+    def _role(
+        self, kind: str, service: str, document: dict[str, Any]
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        """`<name>-<kind>-role`, which only this account's `service` can assume (confused-deputy
+        guard), with `document` as its inline policy `<name>-<kind>-policy`."""
+        return iam.role_with_policy(
+            f"{self._name}-{kind}-role",
+            f"{self._name}-{kind}-policy",
+            self,
+            iam.assume_role_for_account(service, self._account),
+            document,
         )
 
     def _build_policy(self, artifacts: aws.s3.Bucket, key: aws.kms.Key) -> dict[str, Any]:
         names = self._names
-        log_group = self._arn("logs", f"log-group:{names['log_group']}")
+        log_group = self._arns.of("logs", f"log-group:{names['log_group']}")
         return iam.document(
             iam.statement(
                 ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -536,12 +526,12 @@ class DeployPipeline(pulumi.ComponentResource):
             ),
             iam.statement(
                 ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-                [self._s3_arn(artifacts.bucket, "/*")],
+                [self._arns.s3(artifacts.bucket, "/*")],
                 sid="ReadSourceWriteBundleAndReports",
             ),
             iam.statement(
                 ["s3:GetBucketAcl", "s3:GetBucketLocation"],
-                [self._s3_arn(artifacts.bucket)],
+                [self._arns.s3(artifacts.bucket)],
                 sid="ArtifactBucket",
             ),
             iam.statement(list(_KMS_USE), [key.arn], sid="ArtifactKey"),
@@ -552,7 +542,7 @@ class DeployPipeline(pulumi.ComponentResource):
                     "codebuild:BatchPutTestCases",
                     "codebuild:BatchPutCodeCoverages",
                 ],
-                [self._arn("codebuild", f"report-group/{names['report_group']}")],
+                [self._arns.of("codebuild", f"report-group/{names['report_group']}")],
                 sid="TestReports",
             ),
         )
@@ -591,7 +581,7 @@ class DeployPipeline(pulumi.ComponentResource):
                 iam.statement(
                     ["cloudwatch:DescribeAlarms"],
                     [
-                        self._arn("cloudwatch", pulumi.Output.concat("alarm:", alarm))
+                        self._arns.of("cloudwatch", pulumi.Output.concat("alarm:", alarm))
                         for alarm in args.rollback_alarm_names
                     ],
                     sid="ReadRollbackAlarms",
@@ -603,28 +593,28 @@ class DeployPipeline(pulumi.ComponentResource):
         self, artifacts: aws.s3.Bucket, source: aws.s3.Bucket | None, key: aws.kms.Key
     ) -> dict[str, Any]:
         args, names = self._args, self._names
-        application = self._arn("codedeploy", f"application:{names['application']}")
+        application = self._arns.of("codedeploy", f"application:{names['application']}")
         statements = [
             iam.statement(
                 ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:PutObjectAcl"],
-                [self._s3_arn(artifacts.bucket, "/*")],
+                [self._arns.s3(artifacts.bucket, "/*")],
                 sid="Artifacts",
             ),
             iam.statement(
                 ["s3:GetBucketVersioning", "s3:GetBucketLocation", "s3:GetBucketAcl"],
-                [self._s3_arn(artifacts.bucket)],
+                [self._arns.s3(artifacts.bucket)],
                 sid="ArtifactBucket",
             ),
             iam.statement(list(_KMS_USE), [key.arn], sid="ArtifactKey"),
             iam.statement(
                 ["codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild"],
-                [self._arn("codebuild", f"project/{names['project']}")],
+                [self._arns.of("codebuild", f"project/{names['project']}")],
                 sid="RunTests",
             ),
             iam.statement(
                 ["codedeploy:CreateDeployment", "codedeploy:GetDeployment"],
                 [
-                    self._arn(
+                    self._arns.of(
                         "codedeploy",
                         f"deploymentgroup:{names['application']}/{DEPLOYMENT_GROUP}",
                     )
@@ -642,7 +632,7 @@ class DeployPipeline(pulumi.ComponentResource):
             ),
             iam.statement(
                 ["codedeploy:GetDeploymentConfig"],
-                [self._arn("codedeploy", f"deploymentconfig:{DEPLOYMENT_CONFIG}")],
+                [self._arns.of("codedeploy", f"deploymentconfig:{DEPLOYMENT_CONFIG}")],
                 sid="ReadDeploymentConfig",
             ),
         ]
@@ -677,12 +667,12 @@ class DeployPipeline(pulumi.ComponentResource):
                     "s3:GetObjectTagging",
                     "s3:GetObjectVersionTagging",
                 ],
-                [self._s3_arn(source.bucket, f"/{args.source_key}")],
+                [self._arns.s3(source.bucket, f"/{args.source_key}")],
                 sid="ReadReleaseBundle",
             ),
             iam.statement(
                 ["s3:GetBucketVersioning", "s3:GetBucketLocation", "s3:GetBucketAcl"],
-                [self._s3_arn(source.bucket)],
+                [self._arns.s3(source.bucket)],
                 sid="SourceBucket",
             ),
         ]
@@ -703,7 +693,7 @@ class DeployPipeline(pulumi.ComponentResource):
             seed_statements = [
                 iam.statement(
                     ["s3:GetObject"],
-                    [self._s3_arn(bucket.bucket, f"/{self._seed_key()}")],
+                    [self._arns.s3(bucket.bucket, f"/{self._seed_key()}")],
                     sid="ReadSeedRelease",
                 ),
                 iam.statement(["ssm:GetParameter"], [parameter.arn], sid="FindSeedRelease"),
@@ -712,7 +702,7 @@ class DeployPipeline(pulumi.ComponentResource):
             *seed_statements,
             iam.statement(
                 ["s3:GetObject", "s3:GetObjectVersion"],
-                [self._s3_arn(artifacts.bucket, prefix)],
+                [self._arns.s3(artifacts.bucket, prefix)],
                 sid="ReadDeployBundles",
             ),
             iam.statement(
@@ -839,21 +829,17 @@ class DeployPipeline(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[notification]),
         )
-        role = self._role("start-role", "events.amazonaws.com")
-        policy = aws.iam.RolePolicy(
-            f"{name}-start-policy",
-            role=role.id,
-            policy=iam.to_json(
-                iam.document(
-                    iam.statement(
-                        ["codepipeline:StartPipelineExecution"],
-                        # Built from the name, so the policy is known at preview.
-                        [self._arn("codepipeline", self._names["pipeline"])],
-                        sid="StartRelease",
-                    )
+        role, policy = self._role(
+            "start",
+            "events.amazonaws.com",
+            iam.document(
+                iam.statement(
+                    ["codepipeline:StartPipelineExecution"],
+                    # Built from the name, so the policy is known at preview.
+                    [self._arns.of("codepipeline", self._names["pipeline"])],
+                    sid="StartRelease",
                 )
             ),
-            opts=self._child,
         )
         aws.cloudwatch.EventTarget(
             f"{name}-on-upload-target",

@@ -34,9 +34,7 @@ _MONITOR_NAME = re.compile(r"^[.\-_/#A-Za-z0-9]{1,255}$")
 
 def app_monitor_arn(partition: str, region: str, account: pulumi.Input[str], name: str):
     """The app monitor's ARN, built from values known before it exists (and at preview)."""
-    return pulumi.Output.concat(
-        "arn:", partition, ":rum:", region, ":", account, ":appmonitor/", name
-    )
+    return context.arn_in(partition, "rum", region, account, "appmonitor/", name)
 
 
 def guest_trust_policy(identity_pool_id: pulumi.Input[str]) -> dict:
@@ -131,26 +129,20 @@ class RealUserMonitoring(pulumi.ComponentResource):
             allow_classic_flow=False,
             opts=child,
         )
-        guest_role = aws.iam.Role(
-            f"{name}-guest-role",
-            description="CloudWatch RUM web client guests: PutRumEvents on one app monitor",
-            assume_role_policy=iam.to_json(guest_trust_policy(pool.id)),
-            max_session_duration=3600,
-            opts=child,
-        )
         monitor_arn = app_monitor_arn(
             context.partition_of(args.region),
             args.region,
             context.account_id(self),
             args.app_monitor_name,
         )
-        aws.iam.RolePolicy(
+        guest_role, _ = iam.role_with_policy(
+            f"{name}-guest-role",
             f"{name}-guest-put-events",
-            role=guest_role.id,
-            policy=iam.to_json(
-                iam.document(iam.statement(["rum:PutRumEvents"], [monitor_arn], sid="PutRumEvents"))
-            ),
-            opts=child,
+            self,
+            guest_trust_policy(pool.id),
+            iam.document(iam.statement(["rum:PutRumEvents"], [monitor_arn], sid="PutRumEvents")),
+            description="CloudWatch RUM web client guests: PutRumEvents on one app monitor",
+            max_session_duration=3600,
         )
         aws.cognito.IdentityPoolRoleAttachment(
             f"{name}-identity-pool-roles",

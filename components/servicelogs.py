@@ -20,13 +20,13 @@ import pulumi
 import pulumi_aws as aws
 
 from components import context, iam, sources
+from components.loggroups import class_tags, log_group
 from components.outputs import register_all
 
 # The handler's file in the ops directory the caller passes in.
 HANDLER_FILE = "log_group_settings.py"
 HANDLER = "log_group_settings.handler"
 RUNTIME = "python3.13"
-LOG_CLASS_TAG = "groundwork:logClass"
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class ServiceLogSettings(pulumi.ComponentResource):
                         "logGroupArn": self._log_group_arn(group.name),
                         "retentionInDays": group.retention_days,
                         "kmsKeyArn": args.logs_key_arn,
-                        "tags": {LOG_CLASS_TAG: group.log_class},
+                        "tags": class_tags(group.log_class),
                     }
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
@@ -139,25 +139,3 @@ class ServiceLogSettings(pulumi.ComponentResource):
         return iam.role_with_policy(
             f"{self._name}-role", f"{self._name}-policy", self, iam.lambda_trust(), document
         )
-
-
-def log_group(
-    resource_name: str,
-    parent: pulumi.Resource,
-    *,
-    retention_days: int,
-    kms_key_arn: pulumi.Input[str],
-    log_class: str,
-    protect: bool,
-    name: pulumi.Input[str] | None = None,
-) -> aws.cloudwatch.LogGroup:
-    """A log group this stack owns: encrypted with the logs key, kept `retention_days`, tagged
-    with its log class (the tag the policy pack reads), protected where the settings say so."""
-    return aws.cloudwatch.LogGroup(
-        resource_name,
-        name=name,
-        retention_in_days=retention_days,
-        kms_key_id=kms_key_arn,
-        tags={LOG_CLASS_TAG: log_class},
-        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
-    )

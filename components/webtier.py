@@ -18,8 +18,9 @@ from typing import Any, cast
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
+from components import iam, secgroups
 from components.outputs import register_all
+from components.secgroups import ANYWHERE, Rule
 
 # AWS's modern TLS policy: TLS 1.3 and 1.2 with forward secrecy only.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -194,90 +195,49 @@ class WebTier(pulumi.ComponentResource):
     def _security_groups(self, https: bool) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
         """The load balancer's and the instances' groups, each open only to what it needs."""
         name, args = self._name, self._args
-        child = pulumi.ResourceOptions(parent=self)
-        alb_sg = aws.ec2.SecurityGroup(
+        alb_sg = secgroups.security_group(
             f"{name}-alb-sg",
+            self,
             vpc_id=args.vpc_id,
             description="Load balancer: HTTP(S) from the internet, app port to instances",
-            tags={"Name": f"{name}-alb"},
-            opts=child,
+            name_tag=f"{name}-alb",
         )
-        instance_sg = aws.ec2.SecurityGroup(
+        instance_sg = secgroups.security_group(
             f"{name}-instance-sg",
+            self,
             vpc_id=args.vpc_id,
             description="Web instances: app port from the load balancer only",
-            tags={"Name": f"{name}-instances"},
-            opts=child,
+            name_tag=f"{name}-instances",
         )
-        self._alb_rules(https, alb_sg, instance_sg)
-        self._instance_rules(alb_sg, instance_sg)
+        secgroups.connect(
+            self,
+            client=alb_sg.id,
+            server=instance_sg.id,
+            port=args.app_port,
+            egress=Rule(f"{name}-alb-out-app", "Forward to instances on the app port"),
+            ingress=Rule(f"{name}-instance-in-app", "App port from the load balancer only"),
+        )
+        self._public_rules(https, alb_sg, instance_sg)
         return alb_sg, instance_sg
 
-    def _alb_rules(
+    def _public_rules(
         self, https: bool, alb_sg: aws.ec2.SecurityGroup, instance_sg: aws.ec2.SecurityGroup
     ) -> None:
+        """What each group exchanges with the internet."""
         name, args = self._name, self._args
-        child = pulumi.ResourceOptions(parent=self)
         for port in (80, 443) if https else (80,):
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-alb-in-{port}",
-                security_group_id=alb_sg.id,
-                cidr_ipv4="0.0.0.0/0",
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                description=f"Public traffic on {port}",
-                opts=child,
-            )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-alb-out-app",
-            security_group_id=alb_sg.id,
-            referenced_security_group_id=instance_sg.id,
-            ip_protocol="tcp",
-            from_port=args.app_port,
-            to_port=args.app_port,
-            description="Forward to instances on the app port",
-            opts=child,
-        )
+            rule = Rule(f"{name}-alb-in-{port}", f"Public traffic on {port}")
+            secgroups.allow("in", rule, self, alb_sg.id, port, cidr=ANYWHERE)
         if args.oidc is not None:
             # The load balancer itself calls the IdP's token and user-info endpoints:
             # https://aws.amazon.com/premiumsupport/knowledge-center/elb-configure-authentication-alb/
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-alb-out-idp",
-                security_group_id=alb_sg.id,
-                cidr_ipv4="0.0.0.0/0",
-                ip_protocol="tcp",
-                from_port=443,
-                to_port=443,
-                description="HTTPS to the OIDC identity provider",
-                opts=child,
-            )
-
-    def _instance_rules(
-        self, alb_sg: aws.ec2.SecurityGroup, instance_sg: aws.ec2.SecurityGroup
-    ) -> None:
-        name, args = self._name, self._args
-        child = pulumi.ResourceOptions(parent=self)
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-instance-in-app",
-            security_group_id=instance_sg.id,
-            referenced_security_group_id=alb_sg.id,
-            ip_protocol="tcp",
-            from_port=args.app_port,
-            to_port=args.app_port,
-            description="App port from the load balancer only",
-            opts=child,
-        )
-        aws.vpc.SecurityGroupEgressRule(
+            rule = Rule(f"{name}-alb-out-idp", "HTTPS to the OIDC identity provider")
+            secgroups.allow("out", rule, self, alb_sg.id, 443, cidr=ANYWHERE)
+        rule = Rule(
             f"{name}-instance-out-https",
-            security_group_id=instance_sg.id,
-            cidr_ipv4="0.0.0.0/0",
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            description="HTTPS to AWS APIs, package repositories and agent downloads",
-            opts=child,
+            "HTTPS to AWS APIs, package repositories and agent downloads",
         )
+        secgroups.allow("out", rule, self, instance_sg.id, 443, cidr=ANYWHERE)
 
     def _load_balancer(self, alb_sg: aws.ec2.SecurityGroup) -> aws.lb.LoadBalancer:
         args = self._args
@@ -370,10 +330,11 @@ class WebTier(pulumi.ComponentResource):
     def _instance_role(self) -> tuple[aws.iam.Role, aws.iam.InstanceProfile]:
         name, args = self._name, self._args
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
+        role, _ = iam.role_with_policies(
             f"{name}-instance-role",
-            assume_role_policy=iam.to_json(iam.assume_role("ec2.amazonaws.com")),
-            opts=child,
+            self,
+            iam.assume_role("ec2.amazonaws.com"),
+            {f"{name}-{policy}": document for policy, document in args.instance_policies.items()},
         )
         # Session Manager instead of SSH: no key pairs, no port 22.
         aws.iam.RolePolicyAttachment(
@@ -382,13 +343,6 @@ class WebTier(pulumi.ComponentResource):
             policy_arn=aws.iam.ManagedPolicy.AMAZON_SSM_MANAGED_INSTANCE_CORE,
             opts=child,
         )
-        for policy_name, document in sorted(args.instance_policies.items()):
-            aws.iam.RolePolicy(
-                f"{name}-{policy_name}",
-                role=role.id,
-                policy=document,
-                opts=child,
-            )
         profile = aws.iam.InstanceProfile(f"{name}-instance-profile", role=role.name, opts=child)
         return role, profile
 
