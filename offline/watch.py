@@ -13,6 +13,7 @@ or went away.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import threading
@@ -22,9 +23,19 @@ from pathlib import Path
 from typing import TextIO
 
 from offline import stackfile, tree, verdicts
-from offline.analyzer import AnalysisResult, PolicyPackProcess, load_policy_config
+from offline.analyzer import (
+    AnalysisResult,
+    AnalyzerError,
+    PolicyPackProcess,
+    StreamingAnalysis,
+    load_policy_config,
+)
 from offline.model import Recording
 from offline.recorder import record
+
+# The pack's switch for taking stack config from ConfigureStack (policies/rules/sdk.py; the
+# offline engine does not import the pack's modules).
+STACK_CONFIG_SOURCE_ENV = "GROUNDWORK_STACK_CONFIG_SOURCE"
 
 # What a recording depends on (a stack file is added per session). The offline engine is
 # loaded once per process and is not reloaded.
@@ -145,53 +156,90 @@ class WatchSession:
         self.seen = fingerprint(self.paths)
         self.pack_starts = 0
 
-    def _restart_pack_if_needed(self, config: stackfile.StackConfig) -> threading.Thread | None:
-        """Start a new pack in the background when its inputs changed (it boots while the
-        program records); the returned thread is joined before the pack is used."""
-        inputs = fingerprint([self.pack_dir, self.stack_path])
+    def _pack_for(self, config: stackfile.StackConfig) -> threading.Event | None:
+        """The pack for this run: the running one, told the stack config if it changed, or a
+        new one when `policies/` changed (its rules are imported at start). A new pack boots in
+        the background while the program records; the returned event is set once it answers
+        (or failed), and the analysis waits for it."""
+        inputs = fingerprint([self.pack_dir])
         if self._pack is not None and inputs == self._pack_inputs:
+            if config != self._pack.stack_config:
+                self._pack.configure_stack(config)
             return None
         if self._pack is not None:
             self._pack.close()
-        self._pack = PolicyPackProcess(config, pack_dir=self.pack_dir, dry_run=self.preview)
-        self._pack_inputs = inputs
+        pack = PolicyPackProcess(
+            config,
+            pack_dir=self.pack_dir,
+            dry_run=self.preview,
+            # The pack then takes stack config from ConfigureStack (policies/rules/sdk.py), so
+            # a stack-file edit reaches the running pack instead of starting another.
+            extra_env={STACK_CONFIG_SOURCE_ENV: "request"},
+        )
+        self._pack, self._pack_inputs = pack, inputs
         self.pack_starts += 1
         self._start_error = None
+        ready = threading.Event()
 
-        def start(pack: PolicyPackProcess = self._pack) -> None:
+        def start() -> None:
             try:
                 pack.start()
             except Exception as exc:  # raised in the caller's thread by run()
                 self._start_error = exc
+            finally:
+                ready.set()
 
-        thread = threading.Thread(target=start, name="policy-pack-start", daemon=True)
-        thread.start()
-        return thread
+        threading.Thread(target=start, name="policy-pack-start", daemon=True).start()
+        return ready
 
     def run(self) -> tuple[Recording, AnalysisResult | None, list[str] | None]:
         """Record and judge once; the diff against the previous run (None the first time)."""
         self.seen = fingerprint(self.paths)
         forget_project_modules(self.project_dir)
         config = stackfile.load(self.stack, self.project_dir, self.stack_file)
-        starting = self._restart_pack_if_needed(config) if self.policies else None
-        recording = record(
-            self.stack,
-            project_dir=self.project_dir,
-            stack_file=self.stack_file,
-            preview=self.preview,
-        )
-        result = None
-        if self.policies and self._pack is not None:
-            if starting is not None:
-                starting.join()
-            if self._start_error is not None:
-                self._pack = None  # the next run starts a fresh one
-                raise self._start_error
-            result = self._pack.run(recording, load_policy_config(self.policy_path))
+        stream = None
+        if self.policies:
+            policy_config = load_policy_config(self.policy_path)
+            ready = self._pack_for(config)
+            assert self._pack is not None
+            # Each resource is judged as the program registers it (the pack works on the other
+            # core), as in the one-shot preview; AnalyzeStack follows the program.
+            stream = self._pack.stream(policy_config, ready)
+        # The cyclic collector would walk the warm SDK's objects again and again during the
+        # run; it runs once afterwards instead, while the session waits (settle()).
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            recording = record(
+                self.stack,
+                project_dir=self.project_dir,
+                stack_file=self.stack_file,
+                preview=self.preview,
+                on_register=stream.submit if stream is not None else None,
+            )
+            result = self._finish(stream, recording) if stream is not None else None
+        finally:
+            if stream is not None:
+                stream.abort()
+            if was_enabled:
+                gc.enable()
         snapshot = Snapshot.of(recording, result)
         changes = None if self.last is None else diff(self.last, snapshot)
         self.last = snapshot
         return recording, result, changes
+
+    def _finish(self, stream: StreamingAnalysis, recording: Recording) -> AnalysisResult:
+        try:
+            return stream.finish(recording)
+        except AnalyzerError:
+            if self._start_error is not None:  # the real cause: the pack did not start
+                self._pack = None  # the next run starts a fresh one
+                raise self._start_error from None
+            raise
+
+    def settle(self) -> None:
+        """The work a run leaves for the idle time before the next edit: collect its garbage."""
+        gc.collect()
 
     def pending(self) -> list[Path]:
         """Files changed since the last run started."""
@@ -228,5 +276,6 @@ def watch(
             first = False
         out.write(f"watching {session.project_dir} for changes (Ctrl-C to stop)\n")
         out.flush()
+        session.settle()
         while not stop.is_set() and not session.pending():
             stop.wait(interval)
