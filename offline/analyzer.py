@@ -414,6 +414,11 @@ class PolicyPackProcess:
                 f"policy pack did not answer: {exc}; stderr: {self.stderr()}"
             ) from exc
 
+    @property
+    def pid(self) -> int | None:
+        """The pack process's id while it runs (which process judged a run)."""
+        return self._proc.pid if self._proc is not None else None
+
     def _configure_stack(self) -> None:
         self._stub.ConfigureStack(
             analyzer_pb2.AnalyzerStackConfigureRequest(

@@ -241,6 +241,11 @@ class WatchSession:
         """The work a run leaves for the idle time before the next edit: collect its garbage."""
         gc.collect()
 
+    @property
+    def pack_pid(self) -> int | None:
+        """The running pack's process id (None before the first run or with policies off)."""
+        return self._pack.pid if self._pack is not None else None
+
     def pending(self) -> list[Path]:
         """Files changed since the last run started."""
         return changed_files(self.seen, fingerprint(self.paths))
