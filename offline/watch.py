@@ -13,11 +13,15 @@ or went away.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gc
+import importlib
 import json
+import os
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -82,22 +86,62 @@ def forget_project_modules(project_dir: Path) -> list[str]:
     """Drop the project's own modules from `sys.modules`, so the next run imports them anew.
 
     By name as well as by file: a module of the same name loaded from elsewhere (another
-    checkout in the same process) would otherwise shadow the project's own.
+    checkout in the same process) would otherwise shadow the project's own. Returns the names
+    in import order.
     """
-    keep = [project_dir / name for name in _KEEP]
     names = _project_module_names(project_dir)
     gone = []
     for name, module in list(sys.modules.items()):
-        if name.split(".")[0] in names:
-            del sys.modules[name]
-            gone.append(name)
-            continue
         file = getattr(module, "__file__", None)
-        path = Path(file).resolve() if file else None
-        if path and path.is_relative_to(project_dir) and not any(map(path.is_relative_to, keep)):
+        if name.split(".")[0] in names or (file and _in_project(file, project_dir)):
             del sys.modules[name]
             gone.append(name)
     return gone
+
+
+@functools.cache
+def _in_project(file: str, project_dir: Path) -> bool:
+    """Whether a module file is the project's own (not the engine's, the tests' or the venv's).
+
+    Cached: resolving the ~1,500 SDK module paths on every run cost a tenth of a re-run, and a
+    module's file does not move while the session runs.
+    """
+    path = Path(file).resolve()
+    keep = [project_dir / name for name in _KEEP]
+    return path.is_relative_to(project_dir) and not any(map(path.is_relative_to, keep))
+
+
+@contextlib.contextmanager
+def _as_a_run_imports(project_dir: Path) -> Iterator[None]:
+    """The import context the recorder gives the program: its directory on sys.path and cwd."""
+    added = str(project_dir) not in sys.path
+    if added:
+        sys.path.insert(0, str(project_dir))
+    cwd = os.getcwd()
+    os.chdir(project_dir)
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        if added:
+            sys.path.remove(str(project_dir))
+
+
+def import_fresh(project_dir: Path, names: Iterable[str]) -> bool:
+    """Import the project modules `names` anew, in order, as the program's run would.
+
+    Fresh modules have never run the program, so using them for the next run leaks nothing;
+    importing them ahead moves their cost (dataclass and pydantic class creation) off the run.
+    False (with the partial import forgotten) if one fails; the run then imports and reports.
+    """
+    try:
+        with _as_a_run_imports(project_dir):
+            for name in names:
+                importlib.import_module(name)
+    except Exception:  # the run imports again and reports the error itself
+        forget_project_modules(project_dir)
+        return False
+    return True
 
 
 @dataclass
@@ -155,6 +199,8 @@ class WatchSession:
         self.last: Snapshot | None = None
         self.seen = fingerprint(self.paths)
         self.pack_starts = 0
+        # The watched files as they were when settle() imported fresh project modules.
+        self._imported_at: Fingerprint | None = None
 
     def _pack_for(self, config: stackfile.StackConfig) -> threading.Event | None:
         """The pack for this run: the running one, told the stack config if it changed, or a
@@ -194,8 +240,21 @@ class WatchSession:
 
     def run(self) -> tuple[Recording, AnalysisResult | None, list[str] | None]:
         """Record and judge once; the diff against the previous run (None the first time)."""
+        # The cyclic collector would walk the warm SDK's objects again and again during the
+        # run; it runs once afterwards instead, while the session waits (settle()).
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run()
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _run(self) -> tuple[Recording, AnalysisResult | None, list[str] | None]:
         self.seen = fingerprint(self.paths)
-        forget_project_modules(self.project_dir)
+        if not self._fresh_modules_current():
+            forget_project_modules(self.project_dir)
+        self._imported_at = None
         config = stackfile.load(self.stack, self.project_dir, self.stack_file)
         stream = None
         if self.policies:
@@ -205,10 +264,6 @@ class WatchSession:
             # Each resource is judged as the program registers it (the pack works on the other
             # core), as in the one-shot preview; AnalyzeStack follows the program.
             stream = self._pack.stream(policy_config, ready)
-        # The cyclic collector would walk the warm SDK's objects again and again during the
-        # run; it runs once afterwards instead, while the session waits (settle()).
-        was_enabled = gc.isenabled()
-        gc.disable()
         try:
             recording = record(
                 self.stack,
@@ -221,8 +276,6 @@ class WatchSession:
         finally:
             if stream is not None:
                 stream.abort()
-            if was_enabled:
-                gc.enable()
         snapshot = Snapshot.of(recording, result)
         changes = None if self.last is None else diff(self.last, snapshot)
         self.last = snapshot
@@ -237,9 +290,23 @@ class WatchSession:
                 raise self._start_error from None
             raise
 
+    def _fresh_modules_current(self) -> bool:
+        """Whether settle()'s fresh modules still match the sources: only the stack file (read
+        at run time, never at import) may have changed since they were imported."""
+        if self._imported_at is None:
+            return False
+        return all(p == self.stack_path for p in changed_files(self._imported_at, self.seen))
+
     def settle(self) -> None:
-        """The work a run leaves for the idle time before the next edit: collect its garbage."""
+        """The work a run leaves for the idle time before the next edit: forget the modules
+        that ran, collect the garbage, and import the project's modules afresh for the next
+        run (it re-imports them anyway if a source changes in the meantime)."""
+        names = forget_project_modules(self.project_dir)
         gc.collect()
+        # Taken before the import: an edit landing during it shows as a change in run().
+        before = fingerprint(self.paths)
+        if import_fresh(self.project_dir, names):
+            self._imported_at = before
 
     @property
     def pack_pid(self) -> int | None:
