@@ -110,3 +110,48 @@ def test_a_policies_edit_restarts_the_pack(project: Path) -> None:
         assert any(c.startswith("- [advisory] alerts-topic-subscribed") for c in changes or [])
     finally:
         session.close()
+
+
+def test_settle_imports_fresh_modules_that_only_a_stack_file_edit_reuses(project: Path) -> None:
+    session = WatchSession("dev", project, policies=False)
+    name = "components.network"
+    try:
+        session.run()
+        ran = sys.modules[name]
+        session.settle()
+        fresh = sys.modules.get(name)
+        assert fresh is not None and fresh is not ran, (
+            f"{name}: settle() must import a module that has not run the program"
+        )
+        _edit(project / "Pulumi.dev.yaml", "maxSize: 2", "maxSize: 3")
+        _, _, changes = session.run()
+        assert sys.modules[name] is fresh, f"{name}: a stack-file edit must reuse the fresh module"
+        assert any(c.endswith("(maxSize)") for c in changes or []), changes
+
+        # Any other source edit after settle(): the fresh modules are stale, import again.
+        session.settle()
+        stale = sys.modules[name]
+        _edit(
+            project / "components" / "network.py",
+            "enable_dns_hostnames=True",
+            "enable_dns_hostnames=False",
+        )
+        recording, _, _ = session.run()
+        assert sys.modules[name] is not stale, f"{name}: an edited component must be re-imported"
+        vpc = next(r for r in recording if r.type == "aws:ec2/vpc:Vpc")
+        assert vpc.input("enableDnsHostnames") is False, f"{vpc.urn}: the edit did not take"
+    finally:
+        session.close()
+
+
+def test_settle_survives_a_broken_edit_and_the_run_reports_it(project: Path) -> None:
+    session = WatchSession("dev", project, policies=False)
+    try:
+        session.run()
+        (project / "components" / "network.py").write_text("def broken(:\n")
+        session.settle()  # must not raise: the run reports the error
+        assert "components.network" not in sys.modules, "a failed import must be forgotten"
+        with pytest.raises(Exception, match="network"):
+            session.run()
+    finally:
+        session.close()
