@@ -2,11 +2,14 @@
 
 The SDK stays imported and the policy pack stays running between runs, so a re-run costs the
 program and the policies, not the interpreter, the ~20 `pulumi_aws` modules and the pack's
-start. Each run first forgets every module of the project (blueprint, settings, components,
-ops, ...), so an edited component is imported afresh and no module state survives from the
-previous run; the SDK and the offline engine itself stay loaded. The pack reads the stack
-config only when it starts and its rules only when imported, so a change to the stack file or
-to `policies/` restarts it. After the first full report, each run prints only what changed:
+start. No module state survives from one run to the next: the project's modules (blueprint,
+settings, components, ops, ...) that ran are forgotten, and the next run uses modules imported
+afresh, either by settle() while the session waits for an edit (kept only if nothing but the
+stack file changed since) or by the run itself; the SDK and the offline engine stay loaded.
+A stack-file edit reaches the running pack as a new ConfigureStack (the pack takes its stack
+config from that request when this session starts it, see policies/rules/sdk.py); a change to
+`policies/` restarts it, since its rules are imported at start. Each resource is judged while
+the program registers it. After the first full report, each run prints only what changed:
 resources added, removed or changed (with the changed input keys), and verdicts that appeared
 or went away.
 """
@@ -209,9 +212,12 @@ class WatchSession:
         (or failed), and the analysis waits for it."""
         inputs = fingerprint([self.pack_dir])
         if self._pack is not None and inputs == self._pack_inputs:
-            if config != self._pack.stack_config:
-                self._pack.configure_stack(config)
-            return None
+            try:
+                if config != self._pack.stack_config:
+                    self._pack.configure_stack(config)
+                return None
+            except AnalyzerError:  # the pack died since the last run: start another
+                pass
         if self._pack is not None:
             self._pack.close()
         pack = PolicyPackProcess(
@@ -285,8 +291,11 @@ class WatchSession:
         try:
             return stream.finish(recording)
         except AnalyzerError:
-            if self._start_error is not None:  # the real cause: the pack did not start
-                self._pack = None  # the next run starts a fresh one
+            # The pack did not start or failed mid-run: the next run starts a fresh one.
+            if self._pack is not None:
+                self._pack.close()
+                self._pack = None
+            if self._start_error is not None:  # the real cause
                 raise self._start_error from None
             raise
 
