@@ -8,6 +8,7 @@ counter, never from timing. Each run is started by the test; nothing waits on a 
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import pytest
 
 from offline import stackfile
 from offline.analyzer import PolicyPackProcess, load_policy_config
-from offline.watch import WatchSession
+from offline.watch import STACK_CONFIG_SOURCE_ENV, WatchSession
 from tests.conftest import ROOT
 
 IGNORE = shutil.ignore_patterns("venv", ".git", "tests", "out", "__pycache__", "*.pyc", "bench")
@@ -155,3 +156,26 @@ def test_settle_survives_a_broken_edit_and_the_run_reports_it(project: Path) -> 
             session.run()
     finally:
         session.close()
+
+
+def test_the_pack_takes_stack_config_from_configure_stack_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Pulumi CLI path keeps PULUMI_CONFIG; only the opt-in makes ConfigureStack count."""
+    from pulumi.runtime.proto import analyzer_pb2
+
+    from policies.rules import sdk
+
+    monkeypatch.setattr(sdk._Settings, "_requested", None)
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"groundwork:phase": "early"}))
+    monkeypatch.setenv("PULUMI_STACK", "dev")
+    monkeypatch.delenv(sdk.STACK_CONFIG_SOURCE_ENV, raising=False)
+    request = analyzer_pb2.AnalyzerStackConfigureRequest(
+        stack="dev", project="groundwork", config={"groundwork:phase": "growth"}
+    )
+    assert not sdk._Settings.configure_stack(request)
+    assert sdk._Settings.get().phase == "early", "groundwork:phase: PULUMI_CONFIG must win"
+    monkeypatch.setenv(sdk.STACK_CONFIG_SOURCE_ENV, sdk.STACK_CONFIG_FROM_REQUEST)
+    assert sdk._Settings.configure_stack(request)
+    assert sdk._Settings.get().phase == "growth", "groundwork:phase: the request must win"
+    assert STACK_CONFIG_SOURCE_ENV == sdk.STACK_CONFIG_SOURCE_ENV, "the driver's switch name"
