@@ -336,7 +336,9 @@ def watch(
     session: WatchSession,
     out: TextIO = sys.stdout,
     stop: threading.Event | None = None,
-    interval: float = 0.3,
+    # A poll stats the ~120 watched files (a few ms); every tenth of a second keeps the
+    # delay between an edit and its re-run small beside the re-run itself.
+    interval: float = 0.1,
     on_error: Callable[[Exception], None] | None = None,
 ) -> None:
     """Run once in full, then re-run on every change until `stop` is set (or Ctrl-C)."""
