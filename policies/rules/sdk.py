@@ -219,9 +219,10 @@ class _ConfigCache:
 
 # Where the rules' stack settings come from. Unset (the Pulumi CLI): PULUMI_CONFIG, fixed for
 # the process's life, which is how pulumi_policy itself delivers stack config (it reads the
-# environment; its ConfigureStack keeps only the stack tags). "request": the config each
-# ConfigureStack request carries (the CLI sends the same map there), so a driver can keep one
-# pack across stack-config edits (the offline watch mode) instead of starting a new one.
+# environment; its ConfigureStack keeps only the stack tags). "request": the `config` map each
+# ConfigureStack request carries (the analyzer protocol's "configuration of the stack being
+# analyzed"), so a driver can keep one pack across stack-config edits (the offline watch mode)
+# instead of starting a new one.
 STACK_CONFIG_SOURCE_ENV = "GROUNDWORK_STACK_CONFIG_SOURCE"
 STACK_CONFIG_FROM_REQUEST = "request"
 
