@@ -2,9 +2,11 @@
 
 Run: `venv/bin/python -m bench.watch [--stack prod] [--runs 5] [--target 1.5]`. Copies the
 project to a temporary directory, starts a watch session (SDK imported, pack running), then
-edits the stack file before each timed run, the user's edit loop. A stack-file edit is the
-expensive case: the pack reads stack config at start, so it restarts (in the background,
-while the program records).
+edits the stack file before each timed run, the user's edit loop. The running pack is sent the
+new stack config (ConfigureStack) rather than restarted; the figure line says how many times
+the pack started, so a restart on the critical path shows. Between runs the session does what
+the watch loop does while it waits for the next edit (`settle()`), untimed; the loop notices an
+edit within its poll interval (0.1 s), which the figure leaves out.
 """
 
 from __future__ import annotations
@@ -51,11 +53,13 @@ def main() -> int:
         try:
             session.run()
             for i in range(args.runs):
-                # A comment-only edit still changes the file, so the pack restarts as it must.
+                session.settle()
+                # A comment-only edit still changes the file: the session must re-run.
                 stack_file.write_text(stack_file.read_text() + f"# edit {i}\n")
                 start = time.perf_counter()
                 session.run()
                 times.append(time.perf_counter() - start)
+            starts = session.pack_starts
         finally:
             session.close()
     median = statistics.median(times)
@@ -63,7 +67,7 @@ def main() -> int:
     print(
         f"watch re-run after a stack-file edit ({args.stack}, {args.runs} runs): min "
         f"{min(times):.2f} s, median {median:.2f} s, max {max(times):.2f} s "
-        f"(target <= {args.target:.1f} s): {verdict}"
+        f"(target <= {args.target:.1f} s, pack started {starts}x): {verdict}"
     )
     return 0 if verdict == "ok" else 1
 

@@ -407,20 +407,43 @@ class PolicyPackProcess:
             grpc.channel_ready_future(self._channel).result(timeout=self.start_timeout)
             self._handshake(engine_address)
             self._load_info()
-            self._stub.ConfigureStack(
-                analyzer_pb2.AnalyzerStackConfigureRequest(
-                    stack=self.stack_config.stack,
-                    project=self.stack_config.project,
-                    organization=self.organization,
-                    dry_run=self.dry_run,
-                    config=self.stack_config.values,
-                    config_secret_keys=list(self.stack_config.secret_keys),
-                )
-            )
+            self._configure_stack()
         except (grpc.RpcError, grpc.FutureTimeoutError) as exc:
             self.close()
             raise AnalyzerError(
                 f"policy pack did not answer: {exc}; stderr: {self.stderr()}"
+            ) from exc
+
+    @property
+    def pid(self) -> int | None:
+        """The pack process's id while it runs (which process judged a run)."""
+        return self._proc.pid if self._proc is not None else None
+
+    def _configure_stack(self) -> None:
+        self._stub.ConfigureStack(
+            analyzer_pb2.AnalyzerStackConfigureRequest(
+                stack=self.stack_config.stack,
+                project=self.stack_config.project,
+                organization=self.organization,
+                dry_run=self.dry_run,
+                config=self.stack_config.values,
+                config_secret_keys=list(self.stack_config.secret_keys),
+            )
+        )
+
+    def configure_stack(self, stack_config: StackConfig) -> None:
+        """Send a running pack another stack config (ConfigureStack), for the next run.
+
+        Only a pack that takes stack config from the request uses it (the groundwork pack does
+        when started with GROUNDWORK_STACK_CONFIG_SOURCE=request in `extra_env`); one that reads
+        PULUMI_CONFIG keeps the config it started with. The default providers follow it either way.
+        """
+        self.stack_config = stack_config
+        try:
+            self._configure_stack()
+        except grpc.RpcError as exc:
+            raise AnalyzerError(
+                f"ConfigureStack failed: {exc.details()}; pack stderr: {self.stderr()}"
             ) from exc
 
     def _drain_stderr(self) -> None:

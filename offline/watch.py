@@ -2,29 +2,47 @@
 
 The SDK stays imported and the policy pack stays running between runs, so a re-run costs the
 program and the policies, not the interpreter, the ~20 `pulumi_aws` modules and the pack's
-start. Each run first forgets every module of the project (blueprint, settings, components,
-ops, ...), so an edited component is imported afresh and no module state survives from the
-previous run; the SDK and the offline engine itself stay loaded. The pack reads the stack
-config only when it starts and its rules only when imported, so a change to the stack file or
-to `policies/` restarts it. After the first full report, each run prints only what changed:
+start. No module state survives from one run to the next: the project's modules (blueprint,
+settings, components, ops, ...) that ran are forgotten, and the next run uses modules imported
+afresh, either by settle() while the session waits for an edit (kept only if nothing but the
+stack file changed since) or by the run itself; the SDK and the offline engine stay loaded.
+A stack-file edit reaches the running pack as a new ConfigureStack (the pack takes its stack
+config from that request when this session starts it, see policies/rules/sdk.py); a change to
+`policies/` restarts it, since its rules are imported at start. Each resource is judged while
+the program registers it. After the first full report, each run prints only what changed:
 resources added, removed or changed (with the changed input keys), and verdicts that appeared
 or went away.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import gc
+import importlib
 import json
+import os
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from offline import stackfile, tree, verdicts
-from offline.analyzer import AnalysisResult, PolicyPackProcess, load_policy_config
+from offline.analyzer import (
+    AnalysisResult,
+    AnalyzerError,
+    PolicyPackProcess,
+    StreamingAnalysis,
+    load_policy_config,
+)
 from offline.model import Recording
 from offline.recorder import record
+
+# The pack's switch for taking stack config from ConfigureStack (policies/rules/sdk.py; the
+# offline engine does not import the pack's modules).
+STACK_CONFIG_SOURCE_ENV = "GROUNDWORK_STACK_CONFIG_SOURCE"
 
 # What a recording depends on (a stack file is added per session). The offline engine is
 # loaded once per process and is not reloaded.
@@ -71,22 +89,62 @@ def forget_project_modules(project_dir: Path) -> list[str]:
     """Drop the project's own modules from `sys.modules`, so the next run imports them anew.
 
     By name as well as by file: a module of the same name loaded from elsewhere (another
-    checkout in the same process) would otherwise shadow the project's own.
+    checkout in the same process) would otherwise shadow the project's own. Returns the names
+    in import order.
     """
-    keep = [project_dir / name for name in _KEEP]
     names = _project_module_names(project_dir)
     gone = []
     for name, module in list(sys.modules.items()):
-        if name.split(".")[0] in names:
-            del sys.modules[name]
-            gone.append(name)
-            continue
         file = getattr(module, "__file__", None)
-        path = Path(file).resolve() if file else None
-        if path and path.is_relative_to(project_dir) and not any(map(path.is_relative_to, keep)):
+        if name.split(".")[0] in names or (file and _in_project(file, project_dir)):
             del sys.modules[name]
             gone.append(name)
     return gone
+
+
+@functools.cache
+def _in_project(file: str, project_dir: Path) -> bool:
+    """Whether a module file is the project's own (not the engine's, the tests' or the venv's).
+
+    Cached: resolving the ~1,500 SDK module paths on every run cost a tenth of a re-run, and a
+    module's file does not move while the session runs.
+    """
+    path = Path(file).resolve()
+    keep = [project_dir / name for name in _KEEP]
+    return path.is_relative_to(project_dir) and not any(map(path.is_relative_to, keep))
+
+
+@contextlib.contextmanager
+def _as_a_run_imports(project_dir: Path) -> Iterator[None]:
+    """The import context the recorder gives the program: its directory on sys.path and cwd."""
+    added = str(project_dir) not in sys.path
+    if added:
+        sys.path.insert(0, str(project_dir))
+    cwd = os.getcwd()
+    os.chdir(project_dir)
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        if added:
+            sys.path.remove(str(project_dir))
+
+
+def import_fresh(project_dir: Path, names: Iterable[str]) -> bool:
+    """Import the project modules `names` anew, in order, as the program's run would.
+
+    Fresh modules have never run the program, so using them for the next run leaks nothing;
+    importing them ahead moves their cost (dataclass and pydantic class creation) off the run.
+    False (with the partial import forgotten) if one fails; the run then imports and reports.
+    """
+    try:
+        with _as_a_run_imports(project_dir):
+            for name in names:
+                importlib.import_module(name)
+    except Exception:  # the run imports again and reports the error itself
+        forget_project_modules(project_dir)
+        return False
+    return True
 
 
 @dataclass
@@ -144,54 +202,125 @@ class WatchSession:
         self.last: Snapshot | None = None
         self.seen = fingerprint(self.paths)
         self.pack_starts = 0
+        # The watched files as they were when settle() imported fresh project modules.
+        self._imported_at: Fingerprint | None = None
 
-    def _restart_pack_if_needed(self, config: stackfile.StackConfig) -> threading.Thread | None:
-        """Start a new pack in the background when its inputs changed (it boots while the
-        program records); the returned thread is joined before the pack is used."""
-        inputs = fingerprint([self.pack_dir, self.stack_path])
+    def _pack_for(self, config: stackfile.StackConfig) -> threading.Event | None:
+        """The pack for this run: the running one, told the stack config if it changed, or a
+        new one when `policies/` changed (its rules are imported at start). A new pack boots in
+        the background while the program records; the returned event is set once it answers
+        (or failed), and the analysis waits for it."""
+        inputs = fingerprint([self.pack_dir])
         if self._pack is not None and inputs == self._pack_inputs:
-            return None
+            try:
+                if config != self._pack.stack_config:
+                    self._pack.configure_stack(config)
+                return None
+            except AnalyzerError:  # the pack died since the last run: start another
+                pass
         if self._pack is not None:
             self._pack.close()
-        self._pack = PolicyPackProcess(config, pack_dir=self.pack_dir, dry_run=self.preview)
-        self._pack_inputs = inputs
+        pack = PolicyPackProcess(
+            config,
+            pack_dir=self.pack_dir,
+            dry_run=self.preview,
+            # The pack then takes stack config from ConfigureStack (policies/rules/sdk.py), so
+            # a stack-file edit reaches the running pack instead of starting another.
+            extra_env={STACK_CONFIG_SOURCE_ENV: "request"},
+        )
+        self._pack, self._pack_inputs = pack, inputs
         self.pack_starts += 1
         self._start_error = None
+        ready = threading.Event()
 
-        def start(pack: PolicyPackProcess = self._pack) -> None:
+        def start() -> None:
             try:
                 pack.start()
             except Exception as exc:  # raised in the caller's thread by run()
                 self._start_error = exc
+            finally:
+                ready.set()
 
-        thread = threading.Thread(target=start, name="policy-pack-start", daemon=True)
-        thread.start()
-        return thread
+        threading.Thread(target=start, name="policy-pack-start", daemon=True).start()
+        return ready
 
     def run(self) -> tuple[Recording, AnalysisResult | None, list[str] | None]:
         """Record and judge once; the diff against the previous run (None the first time)."""
+        # The cyclic collector would walk the warm SDK's objects again and again during the
+        # run; it runs once afterwards instead, while the session waits (settle()).
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run()
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _run(self) -> tuple[Recording, AnalysisResult | None, list[str] | None]:
         self.seen = fingerprint(self.paths)
-        forget_project_modules(self.project_dir)
+        if not self._fresh_modules_current():
+            forget_project_modules(self.project_dir)
+        self._imported_at = None
         config = stackfile.load(self.stack, self.project_dir, self.stack_file)
-        starting = self._restart_pack_if_needed(config) if self.policies else None
-        recording = record(
-            self.stack,
-            project_dir=self.project_dir,
-            stack_file=self.stack_file,
-            preview=self.preview,
-        )
-        result = None
-        if self.policies and self._pack is not None:
-            if starting is not None:
-                starting.join()
-            if self._start_error is not None:
-                self._pack = None  # the next run starts a fresh one
-                raise self._start_error
-            result = self._pack.run(recording, load_policy_config(self.policy_path))
+        stream = None
+        if self.policies:
+            policy_config = load_policy_config(self.policy_path)
+            ready = self._pack_for(config)
+            assert self._pack is not None
+            # Each resource is judged as the program registers it (the pack works on the other
+            # core), as in the one-shot preview; AnalyzeStack follows the program.
+            stream = self._pack.stream(policy_config, ready)
+        try:
+            recording = record(
+                self.stack,
+                project_dir=self.project_dir,
+                stack_file=self.stack_file,
+                preview=self.preview,
+                on_register=stream.submit if stream is not None else None,
+            )
+            result = self._finish(stream, recording) if stream is not None else None
+        finally:
+            if stream is not None:
+                stream.abort()
         snapshot = Snapshot.of(recording, result)
         changes = None if self.last is None else diff(self.last, snapshot)
         self.last = snapshot
         return recording, result, changes
+
+    def _finish(self, stream: StreamingAnalysis, recording: Recording) -> AnalysisResult:
+        try:
+            return stream.finish(recording)
+        except AnalyzerError:
+            # The pack did not start or failed mid-run: the next run starts a fresh one.
+            if self._pack is not None:
+                self._pack.close()
+                self._pack = None
+            if self._start_error is not None:  # the real cause
+                raise self._start_error from None
+            raise
+
+    def _fresh_modules_current(self) -> bool:
+        """Whether settle()'s fresh modules still match the sources: only the stack file (read
+        at run time, never at import) may have changed since they were imported."""
+        if self._imported_at is None:
+            return False
+        return all(p == self.stack_path for p in changed_files(self._imported_at, self.seen))
+
+    def settle(self) -> None:
+        """The work a run leaves for the idle time before the next edit: forget the modules
+        that ran, collect the garbage, and import the project's modules afresh for the next
+        run (it re-imports them anyway if a source changes in the meantime)."""
+        names = forget_project_modules(self.project_dir)
+        gc.collect()
+        # Taken before the import: an edit landing during it shows as a change in run().
+        before = fingerprint(self.paths)
+        if import_fresh(self.project_dir, names):
+            self._imported_at = before
+
+    @property
+    def pack_pid(self) -> int | None:
+        """The running pack's process id (None before the first run or with policies off)."""
+        return self._pack.pid if self._pack is not None else None
 
     def pending(self) -> list[Path]:
         """Files changed since the last run started."""
@@ -207,7 +336,9 @@ def watch(
     session: WatchSession,
     out: TextIO = sys.stdout,
     stop: threading.Event | None = None,
-    interval: float = 0.3,
+    # A poll stats the ~120 watched files (a few ms); every tenth of a second keeps the
+    # delay between an edit and its re-run small beside the re-run itself.
+    interval: float = 0.1,
     on_error: Callable[[Exception], None] | None = None,
 ) -> None:
     """Run once in full, then re-run on every change until `stop` is set (or Ctrl-C)."""
@@ -228,5 +359,6 @@ def watch(
             first = False
         out.write(f"watching {session.project_dir} for changes (Ctrl-C to stop)\n")
         out.flush()
+        session.settle()
         while not stop.is_set() and not session.pending():
             stop.wait(interval)

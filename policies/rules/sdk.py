@@ -3,11 +3,11 @@
 Responsibilities: refuse invalid policy config in `Configure` itself, before any resource is
 analysed (every policy's config validated, exemptions parsed), report the pack version of
 PulumiPolicy.yaml (the one the CLI shows) in the SDK's own messages too, skip resources a
-policy does not cover before any work, read stack config once per process
-environment, apply exemptions, report findings, and turn "undecided" findings into the SDK's
-own preview diagnostic (by raising its UnknownValueError). Applied exemptions are logged to the
-engine (Engine.Log at the address the CLI passes), so `pulumi preview` shows them and the
-offline driver can list them.
+policy does not cover before any work, read stack config once per process environment (or per
+ConfigureStack, for a driver that asks: see STACK_CONFIG_SOURCE_ENV), apply exemptions, report
+findings, and turn "undecided" findings into the SDK's own preview diagnostic (by raising its
+UnknownValueError). Applied exemptions are logged to the engine (Engine.Log at the address the
+CLI passes), so `pulumi preview` shows them and the offline driver can list them.
 """
 
 from __future__ import annotations
@@ -221,19 +221,45 @@ class _ConfigCache:
             return self._value
 
 
+# Where the rules' stack settings come from. Unset (the Pulumi CLI): PULUMI_CONFIG, fixed for
+# the process's life, which is how pulumi_policy itself delivers stack config (it reads the
+# environment; its ConfigureStack keeps only the stack tags). "request": the `config` map each
+# ConfigureStack request carries (the analyzer protocol's "configuration of the stack being
+# analyzed"), so a driver can keep one pack across stack-config edits (the offline watch mode)
+# instead of starting a new one.
+STACK_CONFIG_SOURCE_ENV = "GROUNDWORK_STACK_CONFIG_SOURCE"
+STACK_CONFIG_FROM_REQUEST = "request"
+
+
 class _Settings:
-    """Stack settings from PULUMI_CONFIG, parsed again only when the environment changes."""
+    """Stack settings from PULUMI_CONFIG, parsed again only when the environment changes, or
+    from the latest ConfigureStack request when the driver asked for that (see above)."""
 
     _raw: str | None = None
     _value: StackSettings = StackSettings()
+    _requested: StackSettings | None = None
 
     @classmethod
     def get(cls) -> StackSettings:
+        if cls._requested is not None:
+            return cls._requested
         raw = os.environ.get("PULUMI_CONFIG", "") + "\0" + os.environ.get("PULUMI_STACK", "")
         if raw != cls._raw:
             cls._value = settings_from_env(os.environ)
             cls._raw = raw
         return cls._value
+
+    @classmethod
+    def configure_stack(cls, request: Any) -> bool:
+        """Adopt a ConfigureStack request's config if the driver asked for it; True if so."""
+        if os.environ.get(STACK_CONFIG_SOURCE_ENV) != STACK_CONFIG_FROM_REQUEST:
+            return False
+        cls._requested = StackSettings.from_config(
+            {str(k): str(v) for k, v in request.config.items()},
+            project=request.project,
+            stack=request.stack,
+        )
+        return True
 
 
 def _raise_undecided(findings: Sequence[Finding]) -> None:
@@ -451,8 +477,9 @@ def configure_problems(
 
 
 def install_configure_check(specs: Sequence[PolicySpec], types: frozenset[str]) -> bool:
-    """Make pulumi_policy's analyzer validate all policy config in Configure, and report the
-    PulumiPolicy.yaml version.
+    """Make pulumi_policy's analyzer validate all policy config in Configure, report the
+    PulumiPolicy.yaml version, and take stack config from ConfigureStack when the driver set
+    STACK_CONFIG_SOURCE_ENV (the CLI does not: PULUMI_CONFIG stays the source there).
 
     The SDK stores whatever Configure receives and hands it to a policy only when a resource of
     its type turns up, so a bad value would surface late or never; and it reports version
@@ -475,6 +502,10 @@ def install_configure_check(specs: Sequence[PolicySpec], types: frozenset[str]) 
 
         def __init__(self, name: str, sdk_version: str, *args: Any, **kw: Any) -> None:
             super().__init__(name, version or sdk_version, *args, **kw)
+
+        def ConfigureStack(self, request: Any, context: Any) -> Any:
+            _Settings.configure_stack(request)
+            return super().ConfigureStack(request, context)
 
         def Configure(self, request: Any, context: Any) -> Any:
             configs = {

@@ -1,0 +1,181 @@
+"""A stack-file edit reaches the watch session's running pack; a `policies/` edit restarts it.
+
+The pack judges some rules by the stack config itself (the dev budget, the phase, default
+tags), so a pack that kept the config it started with would miss a verdict the edit changes.
+Which process judged each run is read from the pack's process id and the session's start
+counter, never from timing. Each run is started by the test; nothing waits on a clock.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from offline import stackfile
+from offline.analyzer import PolicyPackProcess, load_policy_config
+from offline.watch import STACK_CONFIG_SOURCE_ENV, WatchSession
+from tests.conftest import ROOT
+
+IGNORE = shutil.ignore_patterns("venv", ".git", "tests", "out", "__pycache__", "*.pyc", "bench")
+BUDGET_POLICY = "dev-cost-within-budget"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Path]:
+    """A copy of the project. Afterwards the modules loaded from the copy are gone and the ones
+    it shadowed are back; the SDK modules a run imported stay (pulumi refuses a second import of
+    a provider package in one process)."""
+    copy = tmp_path / "project"
+    shutil.copytree(ROOT, copy, ignore=IGNORE)
+    saved = dict(sys.modules)
+    yield copy
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None) or ""
+        if name not in saved and Path(file).resolve().is_relative_to(copy.resolve()):
+            del sys.modules[name]
+    sys.modules.update(saved)
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{path}: {old!r} not found; update the test's edit"
+    path.write_text(text.replace(old, new, 1))
+
+
+def _budget_verdicts(lines: list[str] | None) -> list[str]:
+    return [c for c in lines or [] if f"] {BUDGET_POLICY}: " in c]
+
+
+def test_a_stack_file_edit_changes_a_verdict_without_restarting_the_pack(project: Path) -> None:
+    session = WatchSession("dev", project)
+    try:
+        _, first, _ = session.run()
+        assert first is not None and not first.of(BUDGET_POLICY), (
+            f"{BUDGET_POLICY}: dev's estimate must fit groundwork:cost.monthlyBudgetUsd 200"
+        )
+        pid = session.pack_pid
+        # The pack reads the budget from the stack config, not from a resource: only a pack
+        # that took the edited config reports the estimate over the lowered budget.
+        stack_file = project / "Pulumi.dev.yaml"
+        _edit(stack_file, "monthlyBudgetUsd: 200", "monthlyBudgetUsd: 100")
+        recording, result, changes = session.run()
+        assert session.pack_starts == 1 and session.pack_pid == pid, (
+            f"a stack-file edit restarted the pack (pid {pid} -> {session.pack_pid})"
+        )
+        added = [c for c in _budget_verdicts(changes) if c.startswith("+ [mandatory]")]
+        assert added and "groundwork:cost.monthlyBudgetUsd" in added[0], (
+            f"{recording.stack_urn}: groundwork:cost.monthlyBudgetUsd lowered to 100 must be "
+            f"reported by {BUDGET_POLICY}: {changes}"
+        )
+        assert result is not None and result.of(BUDGET_POLICY, recording.stack_urn)
+    finally:
+        session.close()
+
+    # The broken copy: a pack as the Pulumi CLI starts it (stack config from PULUMI_CONFIG at
+    # start, no opt-in) is sent the same edited config and keeps judging by the old budget,
+    # so the check above fails for a pack that did not take the new config.
+    old = stackfile.load("dev", ROOT)
+    new = stackfile.load("dev", project)
+    assert old.values != new.values, "the edit must change the stack config"
+    with PolicyPackProcess(old, pack_dir=project / "policies", dry_run=False) as cli_pack:
+        cli_pack.configure_stack(new)
+        stale = cli_pack.run(recording, load_policy_config(session.policy_path))
+    assert not stale.of(BUDGET_POLICY), (
+        f"{BUDGET_POLICY}: a pack started the CLI's way must keep PULUMI_CONFIG's budget: "
+        f"{stale.of(BUDGET_POLICY)}"
+    )
+
+
+def test_a_policies_edit_restarts_the_pack(project: Path) -> None:
+    session = WatchSession("dev", project)
+    try:
+        session.run()
+        pid = session.pack_pid
+        rule = project / "policies" / "rules" / "observability.py"
+        _edit(rule, "nobody would hear them", "nobody would hear the alarms")
+        assert rule in session.pending()
+        _, result, changes = session.run()
+        assert session.pack_starts == 2 and session.pack_pid not in (None, pid), (
+            f"a policies/ edit must start a new pack (pid {pid} -> {session.pack_pid})"
+        )
+        assert result is not None
+        messages = [v.message for v in result.of("alerts-topic-subscribed")]
+        assert any("nobody would hear the alarms" in m for m in messages), (
+            f"alerts-topic-subscribed: the edited rule did not run: {messages}"
+        )
+        assert any(c.startswith("- [advisory] alerts-topic-subscribed") for c in changes or [])
+    finally:
+        session.close()
+
+
+def test_settle_imports_fresh_modules_that_only_a_stack_file_edit_reuses(project: Path) -> None:
+    session = WatchSession("dev", project, policies=False)
+    name = "components.network"
+    try:
+        session.run()
+        ran = sys.modules[name]
+        session.settle()
+        fresh = sys.modules.get(name)
+        assert fresh is not None and fresh is not ran, (
+            f"{name}: settle() must import a module that has not run the program"
+        )
+        _edit(project / "Pulumi.dev.yaml", "maxSize: 2", "maxSize: 3")
+        _, _, changes = session.run()
+        assert sys.modules[name] is fresh, f"{name}: a stack-file edit must reuse the fresh module"
+        assert any(c.endswith("(maxSize)") for c in changes or []), changes
+
+        # Any other source edit after settle(): the fresh modules are stale, import again.
+        session.settle()
+        stale = sys.modules[name]
+        _edit(
+            project / "components" / "network.py",
+            "enable_dns_hostnames=True",
+            "enable_dns_hostnames=False",
+        )
+        recording, _, _ = session.run()
+        assert sys.modules[name] is not stale, f"{name}: an edited component must be re-imported"
+        vpc = next(r for r in recording if r.type == "aws:ec2/vpc:Vpc")
+        assert vpc.input("enableDnsHostnames") is False, f"{vpc.urn}: the edit did not take"
+    finally:
+        session.close()
+
+
+def test_settle_survives_a_broken_edit_and_the_run_reports_it(project: Path) -> None:
+    session = WatchSession("dev", project, policies=False)
+    try:
+        session.run()
+        (project / "components" / "network.py").write_text("def broken(:\n")
+        session.settle()  # must not raise: the run reports the error
+        assert "components.network" not in sys.modules, "a failed import must be forgotten"
+        with pytest.raises(Exception, match="network"):
+            session.run()
+    finally:
+        session.close()
+
+
+def test_the_pack_takes_stack_config_from_configure_stack_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Pulumi CLI path keeps PULUMI_CONFIG; only the opt-in makes ConfigureStack count."""
+    from pulumi.runtime.proto import analyzer_pb2
+
+    from policies.rules import sdk
+
+    monkeypatch.setattr(sdk._Settings, "_requested", None)
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"groundwork:phase": "early"}))
+    monkeypatch.setenv("PULUMI_STACK", "dev")
+    monkeypatch.delenv(sdk.STACK_CONFIG_SOURCE_ENV, raising=False)
+    request = analyzer_pb2.AnalyzerStackConfigureRequest(
+        stack="dev", project="groundwork", config={"groundwork:phase": "growth"}
+    )
+    assert not sdk._Settings.configure_stack(request)
+    assert sdk._Settings.get().phase == "early", "groundwork:phase: PULUMI_CONFIG must win"
+    monkeypatch.setenv(sdk.STACK_CONFIG_SOURCE_ENV, sdk.STACK_CONFIG_FROM_REQUEST)
+    assert sdk._Settings.configure_stack(request)
+    assert sdk._Settings.get().phase == "growth", "groundwork:phase: the request must win"
+    assert STACK_CONFIG_SOURCE_ENV == sdk.STACK_CONFIG_SOURCE_ENV, "the driver's switch name"
