@@ -82,6 +82,12 @@ def prod_preview(recording_cache: Path, operator_prod_file: Path) -> Recording:
     return shared_record(recording_cache, ROOT, "prod", stack_file=operator_prod_file, preview=True)
 
 
+@pytest.fixture(scope="session")
+def shipped_prod_dry_run(recording_cache: Path) -> Recording:
+    """A dry run of the shipped prod template, placeholders and all (`make preview STACK=prod`)."""
+    return shared_record(recording_cache, ROOT, "prod", preview=True)
+
+
 @pytest.fixture
 def record_variant(tmp_path: Path, recording_cache: Path) -> Callable[..., Recording]:
     """Record a copy of a shipped stack with `overrides` deep-merged into its config.
@@ -168,6 +174,19 @@ def prod_elsewhere(recording_cache: Path, tmp_path_factory: pytest.TempPathFacto
     return shared_record(
         recording_cache, ROOT, "prod", stack_file=path, account_id=ELSEWHERE_ACCOUNT
     )
+
+
+# dev with one value changed in each of several independent groups. Each test that uses it
+# checks that its own group's value reaches its own resources (and that a stale value is
+# caught); no group below feeds another's resources, so they share one recording.
+DEV_ALTERED: dict[str, Any] = {
+    "groundwork:alarms": {"alb5xxPerMinute": 42, "errorLogEventsPerMinute": 7},  # test_alarms
+    "groundwork:analytics": {"retentionDays": 90},  # test_analytics
+    "groundwork:logging": {"runtimeRetentionDays": 14},  # test_logging
+    "groundwork:edge": {"wafMode": "block", "rateLimitPer5Min": 500},  # test_edge
+    "groundwork:database": {"deletionProtection": True},  # test_data_protection
+    "groundwork:audit": {"enabled": False},  # test_audit
+}
 
 
 # ---- the settings load alone ----------------------------------------------------------------

@@ -19,7 +19,7 @@ import settings
 from components import analytics as analytics_component
 from components import contracts
 from offline.model import RecordedResource, Recording
-from tests.conftest import stack_config
+from tests.conftest import DEV_ALTERED, stack_config
 from tests.obs_helpers import (
     CONTRACTS_DOC,
     STACKS,
@@ -412,7 +412,9 @@ def test_the_app_config_waits_for_the_key(prod: Recording) -> None:
 
 
 def test_configured_retention_reaches_bucket_and_projection(record_variant: Any) -> None:
-    rec = record_variant("dev", {"groundwork:analytics": {"retentionDays": 90}})
+    # dev with other groups changed too (DEV_ALTERED): one recording for several files.
+    assert DEV_ALTERED["groundwork:analytics"] == {"retentionDays": 90}
+    rec = record_variant("dev", DEV_ALTERED)
     assert private_bucket_problems(rec, _analytics_bucket(rec), 90) == []
     assert private_bucket_problems(rec, _analytics_bucket(rec), 30), "stale expiry passed"
     table = child(rec, ANALYTICS, "analytics-events-table")

@@ -14,6 +14,7 @@ from components import audit as audit_
 from offline.model import Recording
 from settings import SettingsError, parse
 from tests.checks import replace_inputs
+from tests.conftest import DEV_ALTERED
 
 AUDIT = "groundwork:security:AuditTrail"
 TRAIL = "aws:cloudtrail/trail:Trail"
@@ -246,7 +247,9 @@ def test_org_trail_without_log_group_skips_alarms_and_warns(
 
 
 def test_disabled_audit_builds_nothing(record_variant: Callable[..., Recording]) -> None:
-    rec = record_variant("dev", {"groundwork:audit": {"enabled": False}})
+    # dev with other groups changed too (DEV_ALTERED): one recording for several files.
+    assert DEV_ALTERED["groundwork:audit"] == {"enabled": False}
+    rec = record_variant("dev", DEV_ALTERED)
     assert rec.of_type(AUDIT) == [] and rec.of_type(TRAIL) == []
 
 

@@ -235,11 +235,6 @@ SHIPPED_KEYS = (
 )
 
 
-@pytest.fixture(scope="module")
-def shipped_prod_dry_run() -> Recording:
-    return record("prod", project_dir=ROOT, preview=True)
-
-
 def test_shipped_prod_template_previews_with_a_warning_per_placeholder(
     shipped_prod_dry_run: Recording,
 ) -> None:

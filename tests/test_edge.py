@@ -12,6 +12,7 @@ from components import edge
 from offline.model import RecordedResource, Recording
 from settings import SettingsError, parse
 from tests.checks import ALB, replace_inputs
+from tests.conftest import DEV_ALTERED
 
 ACL = "aws:wafv2/webAcl:WebAcl"
 ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
@@ -164,7 +165,9 @@ def test_broken_firewalls_are_caught(prod: Recording) -> None:
 
 
 def test_rate_limit_and_mode_come_from_settings(record_variant: Callable[..., Recording]) -> None:
-    rec = record_variant("dev", {"groundwork:edge": {"wafMode": "block", "rateLimitPer5Min": 500}})
+    # dev with other groups changed too (DEV_ALTERED): one recording for several files.
+    assert DEV_ALTERED["groundwork:edge"] == {"wafMode": "block", "rateLimitPer5Min": 500}
+    rec = record_variant("dev", DEV_ALTERED)
     assert firewall_problems(rec, "block", 500) == []
 
 

@@ -17,7 +17,7 @@ from components import bootstrap, contracts
 from components import logging as logging_component
 from offline.model import UNKNOWN, Recording, is_unknown
 from settings import LOG_RETENTION_DAYS
-from tests.conftest import stack_config
+from tests.conftest import DEV_ALTERED, stack_config
 from tests.obs_helpers import (
     CONTRACTS_DOC,
     LOG_GROUP,
@@ -349,7 +349,9 @@ def test_a_changed_agent_config_changes_the_user_data() -> None:
 
 
 def test_configured_retention_reaches_the_groups(record_variant: Any) -> None:
-    rec = record_variant("dev", {"groundwork:logging": {"runtimeRetentionDays": 14}})
+    # dev with other groups changed too (DEV_ALTERED): one recording for several files.
+    assert DEV_ALTERED["groundwork:logging"] == {"runtimeRetentionDays": 14}
+    rec = record_variant("dev", DEV_ALTERED)
     assert value(_groups(rec)["runtime"], "retentionInDays") == 14
     assert log_group_problems(rec, {"runtime": 14, "error": 30}) == []
     assert log_group_problems(rec, {"runtime": 7, "error": 30}), "a stale retention passed"
