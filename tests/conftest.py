@@ -188,6 +188,17 @@ DEV_ALTERED: dict[str, Any] = {
     "groundwork:audit": {"enabled": False},  # test_audit
 }
 
+# prod at growth with scaling switches (tests/test_scaling.py) and RUM settings
+# (tests/test_rum.py) changed: independent groups, one recording.
+GROWTH_ALTERED: dict[str, Any] = {
+    "groundwork:scaling": {
+        "predictive": False,
+        "requestsPerTarget": 600,
+        "schedulingBufferSeconds": 600,
+    },
+    "groundwork:rum": {"sessionSampleRate": 0.05, "allowCookies": True, "logRetentionDays": 90},
+}
+
 
 # ---- the settings load alone ----------------------------------------------------------------
 
