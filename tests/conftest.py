@@ -82,22 +82,38 @@ def prod_preview(recording_cache: Path, operator_prod_file: Path) -> Recording:
     return shared_record(recording_cache, ROOT, "prod", stack_file=operator_prod_file, preview=True)
 
 
+@pytest.fixture(scope="session")
+def shipped_prod_dry_run(recording_cache: Path) -> Recording:
+    """A dry run of the shipped prod template, placeholders and all (`make preview STACK=prod`)."""
+    return shared_record(recording_cache, ROOT, "prod", preview=True)
+
+
 @pytest.fixture
-def record_variant(tmp_path: Path) -> Callable[..., Recording]:
-    """Record a copy of a shipped stack with `overrides` deep-merged into its config."""
+def record_variant(tmp_path: Path, recording_cache: Path) -> Callable[..., Recording]:
+    """Record a copy of a shipped stack with `overrides` deep-merged into its config.
+
+    Shared through the recording cache: the same variant asked for by several tests (or
+    workers) is recorded once. A recording that needs a callback is made afresh."""
 
     def run(
         stack: str, overrides: dict[str, Any], *, preview: bool = False, **kw: Any
     ) -> Recording:
         path = write_stack_file(tmp_path, stack, overrides)
-        return record(stack, project_dir=ROOT, stack_file=path, preview=preview, **kw)
+        if "on_register" in kw:
+            return record(stack, project_dir=ROOT, stack_file=path, preview=preview, **kw)
+        return shared_record(
+            recording_cache, ROOT, stack, stack_file=path, preview=preview, **kw
+        )
 
     return run
 
 
 @pytest.fixture(scope="session")
-def phase_variant(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Recording]:
-    """A shipped stack recorded at another phase (plus overrides), once per session per variant."""
+def phase_variant(
+    tmp_path_factory: pytest.TempPathFactory, recording_cache: Path
+) -> Callable[..., Recording]:
+    """A shipped stack recorded at another phase (plus overrides), once per run per variant
+    (shared with the other workers through the recording cache)."""
     cache: dict[str, Recording] = {}
 
     def get(
@@ -108,10 +124,99 @@ def phase_variant(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Rec
         if key not in cache:
             directory = tmp_path_factory.mktemp(f"{stack}-{phase}")
             path = write_stack_file(directory, stack, merged)
-            cache[key] = record(stack, project_dir=ROOT, stack_file=path, preview=preview)
+            cache[key] = shared_record(
+                recording_cache, ROOT, stack, stack_file=path, preview=preview
+            )
         return cache[key]
 
     return get
+
+
+# ---- variants several test files record: one definition, so they share one recording ----------
+
+# prod serving HTTPS with a certificate of its own and no domain (tests/test_day_one.py,
+# tests/test_hosting.py).
+OWN_CERTIFICATE: dict[str, Any] = {
+    "groundwork:hosting": {
+        "domainName": None,
+        "hostedZoneId": None,
+        "certificateArn": "arn:aws:acm:eu-west-1:111122223333:certificate/abcd-1234",
+    },
+    "groundwork:performance": {"canaryUrl": "https://shop.northwind-saas.com"},
+}
+# prod with a GitHub source (tests/test_pipeline.py, tests/test_day_one.py).
+GITHUB_SOURCE: dict[str, Any] = {
+    "groundwork:pipeline": {
+        "source": "github",
+        "repository": "acme/shop",
+        "branch": "release",
+        "connectionArn": (
+            "arn:aws:codestar-connections:eu-west-1:123456789012:connection/0a1b2c3d-4e5f"
+        ),
+    }
+}
+# prod grown to its last phase in another region and account: nothing of the shipped region
+# or the mock account may remain (tests/test_hosting.py, tests/test_performance.py,
+# tests/test_edge.py).
+ELSEWHERE: dict[str, Any] = {"groundwork:phase": "growth", "aws:region": "ap-southeast-2"}
+ELSEWHERE_ACCOUNT = "210987654321"
+# dev alerting two addresses on a reserved domain (tests/test_alerts.py,
+# tests/test_spend_alerts.py).
+RESERVED_RECIPIENTS: dict[str, Any] = {
+    "groundwork:alerts": {"emails": ["a@example.com", "b@example.com"]}
+}
+
+
+@pytest.fixture(scope="session")
+def prod_elsewhere(recording_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Recording:
+    """prod with ELSEWHERE, looked up in account ELSEWHERE_ACCOUNT: once per run."""
+    path = write_stack_file(tmp_path_factory.mktemp("elsewhere"), "prod", ELSEWHERE)
+    return shared_record(
+        recording_cache, ROOT, "prod", stack_file=path, account_id=ELSEWHERE_ACCOUNT
+    )
+
+
+# dev with one value changed in each of several independent groups. Each test that uses it
+# checks that its own group's value reaches its own resources (and that a stale value is
+# caught); no group below feeds another's resources, so they share one recording.
+DEV_ALTERED: dict[str, Any] = {
+    "groundwork:alarms": {"alb5xxPerMinute": 42, "errorLogEventsPerMinute": 7},  # test_alarms
+    "groundwork:analytics": {"retentionDays": 90},  # test_analytics
+    "groundwork:logging": {"runtimeRetentionDays": 14},  # test_logging
+    "groundwork:edge": {"wafMode": "block", "rateLimitPer5Min": 500},  # test_edge
+    "groundwork:database": {"deletionProtection": True},  # test_data_protection
+    "groundwork:audit": {"enabled": False},  # test_audit
+}
+
+# prod at growth with scaling switches (tests/test_scaling.py) and RUM settings
+# (tests/test_rum.py) changed: independent groups, one recording.
+GROWTH_ALTERED: dict[str, Any] = {
+    "groundwork:scaling": {
+        "predictive": False,
+        "requestsPerTarget": 600,
+        "schedulingBufferSeconds": 600,
+    },
+    "groundwork:rum": {"sessionSampleRate": 0.05, "allowCookies": True, "logRetentionDays": 90},
+}
+
+
+# ---- the settings load alone ----------------------------------------------------------------
+
+# A program that only loads the settings (tests/programs/settings_only): what a config does
+# to a dry run (warnings) or an update (a refusal), without building the platform.
+SETTINGS_ONLY = ROOT / "tests" / "programs" / "settings_only"
+
+
+@pytest.fixture
+def load_variant(tmp_path: Path) -> Callable[..., Recording]:
+    """`settings.load()` under the Pulumi runtime for a variant of a shipped stack: a Recording
+    whose warnings are the dry run's, or the ProgramError a real update raises."""
+
+    def run(stack: str, overrides: dict[str, Any], *, preview: bool = False) -> Recording:
+        path = write_stack_file(tmp_path, stack, overrides)
+        return record(stack, project_dir=SETTINGS_ONLY, stack_file=path, preview=preview)
+
+    return run
 
 
 # ---- AWS: a moto server over real HTTP ------------------------------------------------------

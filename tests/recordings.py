@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import pickle
 from collections.abc import Iterable
@@ -20,6 +21,7 @@ from typing import Any
 
 from offline.model import Recording
 from offline.recorder import record
+from offline.stackfile import read_config
 
 # What a recording depends on, relative to the project root: the program, the components and
 # settings it runs, the sources it ships into resources (ops/, app/), and the offline engine
@@ -60,10 +62,15 @@ def recording_key(root: Path, stack: str, stack_file: Path | None, **options: An
     for path in _files(root, SOURCES):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
-    # A stack file counts by content: each worker writes the same variant to a path of its own.
-    digest.update((stack_file or shipped).read_bytes())
+    # A stack file counts by its config, not its bytes: each worker writes the same variant to a
+    # path of its own, and a variant equal to the shipped file (comments aside) is the same stack.
+    config = read_config(stack_file or shipped)
+    digest.update(json.dumps(config, sort_keys=True, default=str).encode())
     for sdk in SDKS:
         digest.update(f"{sdk}=={metadata.version(sdk)}".encode())
+    # preview=False is record()'s default: asked for or not, it is the same recording.
+    if options.get("preview") is False:
+        options = {k: v for k, v in options.items() if k != "preview"}
     digest.update(repr((stack, sorted(options.items()))).encode())
     return digest.hexdigest()[:32]
 

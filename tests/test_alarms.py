@@ -23,7 +23,7 @@ from tests.alarm_checks import (
     unnamed_alarm_problems,
     unwatched_filter_problems,
 )
-from tests.conftest import stack_config
+from tests.conftest import DEV_ALTERED, stack_config
 from tests.obs_helpers import (
     STACKS,
     replaced,
@@ -78,9 +78,9 @@ def test_alarm_names_are_known_and_exported(prod: Recording) -> None:
 
 
 def test_changed_thresholds_reach_the_alarms(record_variant: Any) -> None:
-    rec = record_variant(
-        "dev", {"groundwork:alarms": {"alb5xxPerMinute": 42, "errorLogEventsPerMinute": 7}}
-    )
+    # dev with other groups changed too (DEV_ALTERED): one recording for several files.
+    assert DEV_ALTERED["groundwork:alarms"] == {"alb5xxPerMinute": 42, "errorLogEventsPerMinute": 7}
+    rec = record_variant("dev", DEV_ALTERED)
     by_role = roles(rec)
     assert value(by_role["alb5xx"], "threshold") == 42
     assert value(by_role["errorLogRate"], "threshold") == 7

@@ -27,6 +27,7 @@ from tests.analytics_checks import (
     sql_problems,
     workgroup_problems,
 )
+from tests.conftest import DEV_ALTERED
 from tests.obs_helpers import (
     CONTRACTS_DOC,
     STACKS,
@@ -140,7 +141,9 @@ def test_the_app_config_waits_for_the_key(prod: Recording) -> None:
 
 
 def test_configured_retention_reaches_bucket_and_projection(record_variant: Any) -> None:
-    rec = record_variant("dev", {"groundwork:analytics": {"retentionDays": 90}})
+    # dev with other groups changed too (DEV_ALTERED): one recording for several files.
+    assert DEV_ALTERED["groundwork:analytics"] == {"retentionDays": 90}
+    rec = record_variant("dev", DEV_ALTERED)
     assert private_bucket_problems(rec, analytics_bucket(rec), 90) == []
     assert private_bucket_problems(rec, analytics_bucket(rec), 30), "stale expiry passed"
     table = child(rec, ANALYTICS, "analytics-events-table")

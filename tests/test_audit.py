@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from offline.model import Recording
+from offline.recorder import record
 from settings import SettingsError, parse
 from tests.audit_checks import (
     ALARM,
@@ -27,6 +29,9 @@ from tests.audit_checks import (
     trail_problems,
 )
 from tests.checks import replace_inputs
+from tests.conftest import DEV_ALTERED, ROOT, write_stack_file
+
+AUDIT_ALONE = ROOT / "tests" / "programs" / "audit_alone"
 
 VAULT_BUCKET = "vault-bucket"
 ORG_TRAIL = "arn:aws:cloudtrail:eu-west-1:999988887777:trail/org-trail"
@@ -140,18 +145,26 @@ def test_org_trail_with_log_group_gets_alarms_and_no_second_trail(
     assert alarm_problems(rec, "other/group"), "filters on another group must be caught"
 
 
-def test_org_trail_without_log_group_skips_alarms_and_warns(
-    record_variant: Callable[..., Recording],
-) -> None:
-    rec = record_variant("prod", {"groundwork:audit": {"existingTrailArn": ORG_TRAIL}})
+def test_org_trail_without_log_group_skips_alarms_and_warns(tmp_path: Path) -> None:
+    # Settings and blueprint's audit wiring alone (tests/programs/audit_alone); the case with
+    # a log group above runs the whole program.
+    path = write_stack_file(tmp_path, "prod", {"groundwork:audit": {"existingTrailArn": ORG_TRAIL}})
+    rec = record("prod", project_dir=AUDIT_ALONE, stack_file=path)
     assert rec.of_type(TRAIL) == [] and rec.children_of(AUDIT, ALARM) == []
+    # The same harness on the stack's own settings builds the trail and its alarms.
+    (tmp_path / "own").mkdir()
+    own = write_stack_file(tmp_path / "own", "prod", {})
+    shipped = record("prod", project_dir=AUDIT_ALONE, stack_file=own)
+    assert shipped.of_type(TRAIL) and shipped.children_of(AUDIT, ALARM), shipped.stack_urn
     assert any(
         "audit alarms skipped" in w and "organisation owns" in w for w in rec.warnings
     ), rec.warnings
 
 
 def test_disabled_audit_builds_nothing(record_variant: Callable[..., Recording]) -> None:
-    rec = record_variant("dev", {"groundwork:audit": {"enabled": False}})
+    # dev with other groups changed too (DEV_ALTERED): one recording for several files.
+    assert DEV_ALTERED["groundwork:audit"] == {"enabled": False}
+    rec = record_variant("dev", DEV_ALTERED)
     assert rec.of_type(AUDIT) == [] and rec.of_type(TRAIL) == []
 
 

@@ -14,7 +14,7 @@ import pytest
 import settings
 from offline.model import SECRET_SIG, SIG_KEY, Recording
 from offline.stackfile import SECRET_PLACEHOLDER
-from tests.conftest import stack_config
+from tests.conftest import OWN_CERTIFICATE, merge, stack_config
 
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0b1f2f4a-1111-2222-3333-444455556666"
 OIDC = {
@@ -28,18 +28,18 @@ OIDC = {
 LISTENER = "aws:lb/listener:Listener"
 
 
+# HTTPS from a certificate of the stack's own, with and without auth: the pair differs in
+# `groundwork:auth` alone. Without auth it is the variant tests/test_day_one.py and
+# tests/test_hosting.py record (OWN_CERTIFICATE): one recording per run.
 @pytest.fixture(scope="module")
 def with_auth(phase_variant: Callable[..., Recording]) -> Recording:
-    return phase_variant(
-        "prod",
-        "early",
-        {"groundwork:hosting": {"certificateArn": CERT}, "groundwork:auth": {"oidc": OIDC}},
-    )
+    auth = merge(OWN_CERTIFICATE, {"groundwork:auth": {"oidc": OIDC}})
+    return phase_variant("prod", "early", auth)
 
 
 @pytest.fixture(scope="module")
 def without_auth(phase_variant: Callable[..., Recording]) -> Recording:
-    return phase_variant("prod", "early", {"groundwork:hosting": {"certificateArn": CERT}})
+    return phase_variant("prod", "early", OWN_CERTIFICATE)
 
 
 def _https(rec: Recording):

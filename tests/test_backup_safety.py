@@ -236,12 +236,14 @@ def test_the_shipped_placeholder_is_named() -> None:
     assert "groundwork:backups.breakGlassRoleArn" not in dict(settings.unsafe_for_update(completed))
 
 
-def test_a_real_update_refuses_the_placeholder_and_a_preview_warns() -> None:
+def test_a_real_update_refuses_the_placeholder_and_a_preview_warns(
+    shipped_prod_dry_run: Recording,
+) -> None:
     from offline.recorder import ProgramError
 
     with pytest.raises(ProgramError, match=r"groundwork:backups\.breakGlassRoleArn"):
         record("prod", project_dir=ROOT)
-    rec = record("prod", project_dir=ROOT, preview=True)
+    rec = shipped_prod_dry_run
     assert rec.resources, "a preview of the shipped prod file runs"
     assert any("groundwork:backups.breakGlassRoleArn" in w for w in rec.warnings), rec.warnings
 

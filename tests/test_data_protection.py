@@ -23,7 +23,7 @@ import settings
 from components import backup_job, backup_vault, database, windows
 from offline import stackfile
 from offline.model import RecordedResource, Recording, is_unknown, plain
-from tests.conftest import ROOT
+from tests.conftest import DEV_ALTERED, ROOT
 from tests.data_protection_checks import (
     INGRESS,
     LIFECYCLE,
@@ -370,7 +370,9 @@ def test_dev_opt_outs_show(dev: Recording) -> None:
 def test_protect_follows_deletion_protection_not_groundwork_protect(record_variant: Any) -> None:
     """dev with deletion protection on: the instance is protected although groundwork:protect
     is false; the vault, which follows groundwork:protect, is not."""
-    rec = record_variant("dev", {"groundwork:database": {"deletionProtection": True}})
+    # dev with other groups changed too (DEV_ALTERED): one recording for several files.
+    assert DEV_ALTERED["groundwork:database"] == {"deletionProtection": True}
+    rec = record_variant("dev", DEV_ALTERED)
     db = the_instance(rec)
     assert db.protect is True and db.input("deletionProtection") is True, db.urn
     assert not vault_bucket(rec).protect, vault_bucket(rec).urn

@@ -20,7 +20,7 @@ from components import alarms as alarms_component
 from components import pipeline as pipeline_component
 from offline.model import Recording
 from offline.recorder import ProgramError, record
-from tests.conftest import ROOT, stack_config
+from tests.conftest import GITHUB_SOURCE, OWN_CERTIFICATE, ROOT, stack_config
 from tests.day_one_checks import (
     ALARM,
     CERT_VALIDATION,
@@ -136,11 +136,6 @@ SHIPPED_KEYS = (
 )
 
 
-@pytest.fixture(scope="module")
-def shipped_prod_dry_run() -> Recording:
-    return record("prod", project_dir=ROOT, preview=True)
-
-
 def test_shipped_prod_template_previews_with_a_warning_per_placeholder(
     shipped_prod_dry_run: Recording,
 ) -> None:
@@ -172,17 +167,21 @@ def test_shipped_prod_template_refuses_an_update_naming_every_key() -> None:
     ],
 )
 def test_recipients_on_reserved_domains_count_as_none(
-    emails: list[str], refused: bool, record_variant: Callable[..., Recording]
+    emails: list[str], refused: bool, load_variant: Callable[..., Recording]
 ) -> None:
+    # Decided by the settings load, before any resource: run that alone. The whole program
+    # with a real recipient is the `prod` fixture (test_prod_alerts_reach_a_real_address).
     overrides = {"groundwork:alerts": {"emails": emails}}
     if refused:
-        with pytest.raises(ProgramError, match=r"groundwork:alerts\.emails"):
-            record_variant("prod", overrides)
-        dry = record_variant("prod", overrides, preview=True)
+        with pytest.raises(ProgramError, match=r"groundwork:alerts\.emails") as caught:
+            load_variant("prod", overrides)
+        assert caught.value.registered == 0
+        dry = load_variant("prod", overrides, preview=True)
         assert any("groundwork:alerts.emails" in w for w in dry.warnings), dry.warnings
     else:
-        rec = record_variant("prod", overrides)
-        assert not rec.warnings and subscription_problems(rec) == []
+        rec = load_variant("prod", overrides)
+        assert not rec.warnings, rec.warnings
+        assert not load_variant("prod", overrides, preview=True).warnings
 
 
 def test_dev_is_not_held_to_the_protected_rules(dev: Recording) -> None:
@@ -225,34 +224,28 @@ NO_DOMAIN = {"groundwork:hosting": {"domainName": None, "hostedZoneId": None}}
 
 
 def test_prod_without_a_domain_warns_in_a_dry_run_and_refuses_an_update(
-    record_variant: Callable[..., Recording],
+    load_variant: Callable[..., Recording], record_variant: Callable[..., Recording]
 ) -> None:
-    dry = record_variant("prod", NO_DOMAIN, preview=True)
+    dry = load_variant("prod", NO_DOMAIN, preview=True)
     assert any("groundwork:hosting.domainName" in w for w in dry.warnings), dry.warnings
+    # One refusal through the whole program: it stops before registering anything.
     with pytest.raises(ProgramError, match=r"groundwork:hosting\.domainName") as caught:
         record_variant("prod", NO_DOMAIN)
     assert caught.value.registered == 0
     # A reserved domain is no domain.
     reserved = {"groundwork:hosting": {"domainName": "shop.example.net"}}
     with pytest.raises(ProgramError, match=r"groundwork:hosting\.domainName"):
-        record_variant("prod", reserved)
+        load_variant("prod", reserved)
+    assert not load_variant("prod", {}).warnings, "the operator's own domain is refused"
 
 
 def test_prod_with_its_own_certificate_and_no_domain_serves_https(
     record_variant: Callable[..., Recording],
 ) -> None:
-    cert = "arn:aws:acm:eu-west-1:111122223333:certificate/abcd-1234"
-    rec = record_variant(
-        "prod",
-        {
-            "groundwork:hosting": {
-                "domainName": None,
-                "hostedZoneId": None,
-                "certificateArn": cert,
-            },
-            "groundwork:performance": {"canaryUrl": "https://shop.northwind-saas.com"},
-        },
-    )
+    # The variant tests/test_hosting.py records too (OWN_CERTIFICATE): one recording per run.
+    cert = OWN_CERTIFICATE["groundwork:hosting"]["certificateArn"]
+    assert OWN_CERTIFICATE["groundwork:hosting"]["domainName"] is None
+    rec = record_variant("prod", OWN_CERTIFICATE)
     assert rec.warnings == [] and https_problems(rec, None) == []
     https = next(li for li in rec.of_type(LISTENER) if li.input("port") == 443)
     assert https.input("certificateArn") == cert and not rec.of_type(CERT_VALIDATION)
@@ -303,18 +296,8 @@ def test_s3_source_starts_from_the_reference_release_once(stack: str, request: A
 def test_github_source_first_run_deploys_the_branch(
     record_variant: Callable[..., Recording],
 ) -> None:
-    connection = "arn:aws:codeconnections:eu-west-1:111122223333:connection/abc-123"
-    rec = record_variant(
-        "dev",
-        {
-            "groundwork:pipeline": {
-                "source": "github",
-                "repository": "northwind/shop",
-                "branch": "release",
-                "connectionArn": connection,
-            }
-        },
-    )
+    # The variant tests/test_pipeline.py records (GITHUB_SOURCE): one recording per run.
+    rec = record_variant("prod", GITHUB_SOURCE)
     # Nothing is published: the run that creating the pipeline starts deploys the head of
     # `branch`, which must hold the app at its root (buildspec.yml, appspec.yml).
     assert first_release_problems(rec) == []
@@ -323,7 +306,9 @@ def test_github_source_first_run_deploys_the_branch(
     # Until run 1 has deployed the branch, instances serve the reference release (seed).
     assert seed_problems(rec) == []
     source = rec.one(PIPELINE).input("stages")[0]["actions"][0]["configuration"]
-    assert source["BranchName"] == "release" and source["FullRepositoryId"] == "northwind/shop"
+    pipeline = GITHUB_SOURCE["groundwork:pipeline"]
+    assert source["BranchName"] == pipeline["branch"] == "release"
+    assert source["FullRepositoryId"] == pipeline["repository"], rec.one(PIPELINE).urn
     assert rollback_problems(rec) == [], "the first run's deployment could not start"
 
 

@@ -11,6 +11,7 @@ from components import edge
 from offline.model import Recording
 from settings import SettingsError, parse
 from tests.checks import ALB, replace_inputs
+from tests.conftest import DEV_ALTERED
 from tests.edge_checks import (
     ACL,
     ASSOCIATION,
@@ -69,7 +70,9 @@ def test_broken_firewalls_are_caught(prod: Recording) -> None:
 
 
 def test_rate_limit_and_mode_come_from_settings(record_variant: Callable[..., Recording]) -> None:
-    rec = record_variant("dev", {"groundwork:edge": {"wafMode": "block", "rateLimitPer5Min": 500}})
+    # dev with other groups changed too (DEV_ALTERED): one recording for several files.
+    assert DEV_ALTERED["groundwork:edge"] == {"wafMode": "block", "rateLimitPer5Min": 500}
+    rec = record_variant("dev", DEV_ALTERED)
     assert firewall_problems(rec, "block", 500) == []
 
 
@@ -86,13 +89,14 @@ def test_alb_writes_access_logs_to_its_bucket(
     assert access_log_problems(off, days, writer)
 
 
-def test_elb_account_is_looked_up_not_written_down(
-    record_variant: Callable[..., Recording],
-) -> None:
-    rec = record_variant("dev", {"aws:region": "us-east-2"})
+def test_elb_account_is_looked_up_not_written_down(prod_elsewhere: Recording) -> None:
+    # prod moved to ap-southeast-2 (and another account), shared with tests/test_hosting.py.
+    rec = prod_elsewhere
+    assert rec.outputs["region"] == "ap-southeast-2", rec.stack_urn
     writer = elb_writer(rec)
     assert writer != elb_writer_for("eu-west-1")
-    assert access_log_problems(rec, 14, writer) == []
+    assert access_log_problems(rec, 90, writer) == []
+    assert access_log_problems(rec, 90, elb_writer_for("eu-west-1")), "the shipped region's"
 
 
 def test_newer_regions_grant_the_log_delivery_principal(

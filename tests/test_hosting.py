@@ -8,6 +8,7 @@ from components.webtier import TLS_POLICY, ami_parameter, architecture_of
 from offline.model import Recording
 from tests import checks
 from tests.checks import ALB, ASG, LISTENER, LT, POLICY, replace_inputs, replace_resource
+from tests.conftest import ELSEWHERE, ELSEWHERE_ACCOUNT, OWN_CERTIFICATE
 
 
 def test_prod_asg_spans_three_private_subnets_in_distinct_azs(prod: Recording) -> None:
@@ -106,8 +107,9 @@ def test_plain_http_without_certificate(dev: Recording) -> None:
 
 
 def test_https_with_redirect_when_certificate_set(record_variant) -> None:
-    cert = "arn:aws:acm:eu-west-1:111122223333:certificate/abcd-1234"
-    rec = record_variant("prod", {"groundwork:hosting": {"certificateArn": cert}})
+    # The variant tests/test_day_one.py records too (a certificate and no domain).
+    cert = OWN_CERTIFICATE["groundwork:hosting"]["certificateArn"]
+    rec = record_variant("prod", OWN_CERTIFICATE)
     by_port = {listener.input("port"): listener for listener in rec.of_type(LISTENER)}
     assert set(by_port) == {80, 443}
     redirect = by_port[80].input("defaultActions")[0]
@@ -153,9 +155,10 @@ def test_children_parented_to_components(prod: Recording, dev: Recording) -> Non
     assert checks.children_parented(orphan)
 
 
-def test_no_hard_coded_region_account_or_az(record_variant) -> None:
+def test_no_hard_coded_region_account_or_az(prod_elsewhere: Recording) -> None:
     """Deployed elsewhere, nothing of the shipped region or the default mock account remains."""
-    rec = record_variant("prod", {"aws:region": "ap-southeast-2"}, account_id="210987654321")
+    rec = prod_elsewhere
+    assert (ELSEWHERE["aws:region"], ELSEWHERE_ACCOUNT) == ("ap-southeast-2", "210987654321")
     assert checks.literal_leaks(rec, ["eu-west-1", "123456789012", "eu-west-1a"]) == []
     zones = {s.input("availabilityZone") for s in rec.of_type(checks.SUBNET)}
     assert zones == {"ap-southeast-2a", "ap-southeast-2b", "ap-southeast-2c"}

@@ -14,6 +14,7 @@ import pytest
 from components import bootstrap, contracts
 from components import logging as logging_component
 from offline.model import UNKNOWN, Recording
+from tests.conftest import DEV_ALTERED
 from tests.logging_checks import (
     LOGGING,
     agent_config_problems,
@@ -111,7 +112,9 @@ def test_a_changed_agent_config_changes_the_user_data() -> None:
 
 
 def test_configured_retention_reaches_the_groups(record_variant: Any) -> None:
-    rec = record_variant("dev", {"groundwork:logging": {"runtimeRetentionDays": 14}})
+    # dev with other groups changed too (DEV_ALTERED): one recording for several files.
+    assert DEV_ALTERED["groundwork:logging"] == {"runtimeRetentionDays": 14}
+    rec = record_variant("dev", DEV_ALTERED)
     assert value(app_log_groups(rec)["runtime"], "retentionInDays") == 14
     assert log_group_problems(rec, {"runtime": 14, "error": 30}) == []
     assert log_group_problems(rec, {"runtime": 7, "error": 30}), "a stale retention passed"

@@ -26,9 +26,12 @@ def test_key_follows_sources_stack_file_and_options(tmp_path: Path) -> None:
     (root / "components" / "__pycache__" / "web.cpython-311.pyc").write_bytes(b"x")
     assert recordings.recording_key(root, "dev", None) == key, "bytecode is not an input"
     assert recordings.recording_key(root, "dev", None, preview=True) != key, "preview"
+    assert recordings.recording_key(root, "dev", None, preview=False) == key, "the default"
     (root / "Pulumi.dev.yaml").write_text("config: {a: 1}\n")
     changed_stack = recordings.recording_key(root, "dev", None)
     assert changed_stack != key, "Pulumi.dev.yaml changed"
+    (root / "Pulumi.dev.yaml").write_text("# the same config, other layout\nconfig:\n  a: 1\n")
+    assert recordings.recording_key(root, "dev", None) == changed_stack, "comments, layout"
     (root / "components" / "web.py").write_text("SIZE = 2\n")
     assert recordings.recording_key(root, "dev", None) != changed_stack, "components/web.py"
 

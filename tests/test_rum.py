@@ -13,7 +13,7 @@ from offline.model import Recording
 from settings import SettingsError, parse
 from tests import performance_checks as pc
 from tests.checks import replace_inputs
-from tests.conftest import stack_config
+from tests.conftest import GROWTH_ALTERED, stack_config
 
 CUSTOM = {
     "groundwork:rum": {"sessionSampleRate": 0.05, "allowCookies": True, "logRetentionDays": 90}
@@ -27,7 +27,10 @@ def pmf(phase_variant: Callable[..., Recording]) -> Recording:
 
 @pytest.fixture(scope="module")
 def custom(phase_variant: Callable[..., Recording]) -> Recording:
-    return phase_variant("prod", "pmf", CUSTOM)
+    # RUM is the same from pmf on: CUSTOM at growth, with tests/test_scaling.py's scaling
+    # switches too (GROWTH_ALTERED), is one recording for both files.
+    assert GROWTH_ALTERED["groundwork:rum"] == CUSTOM["groundwork:rum"]
+    return phase_variant("prod", "growth", GROWTH_ALTERED)
 
 
 def test_guest_role_may_only_put_events_on_this_monitor(pmf: Recording) -> None:

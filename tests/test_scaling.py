@@ -13,6 +13,7 @@ from offline.model import Recording
 from settings import SettingsError, parse
 from tests import performance_checks as pc
 from tests.checks import replace_inputs
+from tests.conftest import GROWTH_ALTERED
 
 # One custom growth variant covers the switches: no predictive scaling. (A warm pool is refused
 # while the pipeline deploys with CodeDeploy: test_warm_pool_is_refused_with_codedeploy.)
@@ -32,7 +33,9 @@ def growth(phase_variant: Callable[..., Recording]) -> Recording:
 
 @pytest.fixture(scope="module")
 def custom(phase_variant: Callable[..., Recording]) -> Recording:
-    return phase_variant("prod", "growth", CUSTOM)
+    # CUSTOM with tests/test_rum.py's RUM settings too (GROWTH_ALTERED): one recording.
+    assert GROWTH_ALTERED["groundwork:scaling"] == CUSTOM["groundwork:scaling"]
+    return phase_variant("prod", "growth", GROWTH_ALTERED)
 
 
 def policy(rec: Recording, name: str):

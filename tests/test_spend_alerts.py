@@ -14,7 +14,7 @@ import pytest
 
 from offline.model import Recording
 from settings import SettingsError, parse
-from tests.conftest import stack_config
+from tests.conftest import RESERVED_RECIPIENTS, stack_config
 from tests.obs_helpers import child, replaced, value, with_props
 from tests.spend_alert_checks import (
     ALERTS,
@@ -102,10 +102,13 @@ def test_bad_cost_settings_are_refused_by_full_key(cost: dict[str, Any], needle:
 
 
 def test_no_recipient_warns_that_spend_alerts_reach_nobody(
-    record_variant: Callable[..., Recording],
+    dev: Recording, record_variant: Callable[..., Recording]
 ) -> None:
-    for emails in ([], ["ops@example.com"]):  # a reserved domain receives nothing either
-        rec = record_variant("dev", {"groundwork:alerts": {"emails": emails}})
+    # The shipped dev stack has no recipient; RESERVED_RECIPIENTS (shared with
+    # tests/test_alerts.py) only addresses on a reserved domain, which receive nothing either.
+    assert stack_config("dev")["groundwork:alerts"]["emails"] == []
+    reserved = RESERVED_RECIPIENTS["groundwork:alerts"]["emails"]
+    for emails, rec in (([], dev), (reserved, record_variant("dev", RESERVED_RECIPIENTS))):
         assert any("reach nobody" in w for w in rec.warnings), (emails, rec.warnings)
     rec = record_variant("dev", {"groundwork:alerts": {"emails": ["ops@northwind-saas.com"]}})
     assert not any("reach nobody" in w for w in rec.warnings), rec.warnings

@@ -29,6 +29,7 @@ from pulumi.runtime.proto import analyzer_pb2
 from offline.analyzer import PolicyConfigError, PolicyPackProcess, load_policy_config, reconcile
 from policies.rules.catalog import BY_NAME, STRICTNESS
 from tests.cli import run_offline
+from tests.conftest import SETTINGS_ONLY
 
 CONFIG_DIR = ROOT / "policies" / "config"
 SHIPPED = sorted(CONFIG_DIR.glob("*.json"))
@@ -398,9 +399,11 @@ def test_offline_cli_reports_bad_config_without_traceback(
     bad = tmp_path / "dev.json"
     bad.write_text(edit(text))
     assert bad.read_text() != text, "the edit applied"
-    code, _out, err = run_offline(
-        ["preview", "--stack", "dev", "--policy-config", str(bad)], capsys
-    )
+    # The pack refuses its config whatever the program registers: the CLI runs the program's
+    # settings load alone (SETTINGS_ONLY) on the shipped dev stack, not the whole platform.
+    argv = ["preview", "--stack", "dev", "--project-dir", str(SETTINGS_ONLY)]
+    argv += ["--stack-file", str(ROOT / "Pulumi.dev.yaml"), "--policy-config", str(bad)]
+    code, _out, err = run_offline(argv, capsys)
     assert code == 1, err
     assert "Traceback" not in err, err
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
