@@ -30,7 +30,9 @@ if TYPE_CHECKING:  # the engine itself is imported once the collector is tuned (
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m offline", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m offline", description=(__doc__ or "").split("\n")[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("preview", help="record the program for a stack and print its tree")
     p.add_argument("--stack", default="dev", help="stack name (reads Pulumi.<stack>.yaml)")

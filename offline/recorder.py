@@ -118,14 +118,16 @@ class FakeCloud(pulumi.runtime.Mocks):
             arn = f"arn:aws:{service}:{made.region}:{self.account_id}:{kind}/{made.name}"
         state.setdefault("arn", arn)
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:
+    def call(
+        self, args: pulumi_mocks.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         handler = _INVOKES.get(args.token)
         if handler is None:
             raise NotImplementedError(
                 f"the offline engine has no answer for invoke {args.token}; add one to "
                 f"offline/recorder.py or compute the value in the program"
             )
-        return handler(self, dict(args.args))
+        return handler(self, dict(args.args)), []  # the answer, and no check failures
 
 
 @dataclass
@@ -483,7 +485,7 @@ def record(
     main = project_dir / "__main__.py"
     try:
         with _program_environment(project_dir), runtime.installed():
-            _sync_await(run_in_stack(lambda: runpy.run_path(str(main), run_name="__main__")))
+            _sync_await(run_in_stack(lambda: _run_program(main)))
     except pulumi.RunError as exc:
         raise ProgramError(str(exc), registered=len(monitor.records)) from None
     finally:
@@ -497,6 +499,10 @@ def record(
         stack_urn=monitor.stack_urn,
         warnings=list(warnings.messages),
     )
+
+
+def _run_program(main: Path) -> None:
+    runpy.run_path(str(main), run_name="__main__")
 
 
 def _mock_runtime(

@@ -23,12 +23,17 @@ from contextlib import contextmanager
 from typing import Any
 
 from pulumi.runtime import resource as runtime_resource
+from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime import stack as runtime_stack
-from pulumi.runtime.settings import SETTINGS, _get_rpc_manager
+from pulumi.runtime.proto import source_pb2
+from pulumi.runtime.settings import _get_rpc_manager
+
+# The runtime's settings; `lock` and `outputs` are context properties its type stubs do not show.
+SETTINGS: Any = runtime_settings.SETTINGS
 
 
 def _no_stack_trace() -> Any:
-    return runtime_resource.source_pb2.StackTrace()
+    return source_pb2.StackTrace()
 
 
 async def _await_rpcs() -> None:
