@@ -132,7 +132,7 @@ class AnalysisResult:
         return [v for v in self.violations if v.policy == policy and (urn is None or v.urn == urn)]
 
 
-class _Pairs(dict):  # type: ignore[type-arg]
+class _Pairs(dict[str, Any]):
     """A JSON object that remembers the keys it saw more than once."""
 
     duplicates: tuple[str, ...] = ()
@@ -456,10 +456,9 @@ class PolicyPackProcess:
 
     def _read_port(self) -> int:
         assert self._proc is not None and self._proc.stdout is not None
+        stdout = self._proc.stdout
         result: queue.Queue[bytes] = queue.Queue()
-        threading.Thread(
-            target=lambda: result.put(self._proc.stdout.readline()), daemon=True
-        ).start()  # type: ignore[union-attr]
+        threading.Thread(target=lambda: result.put(stdout.readline()), daemon=True).start()
         try:
             line = result.get(timeout=self.start_timeout)
         except queue.Empty:

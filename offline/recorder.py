@@ -19,20 +19,21 @@ import os
 import runpy
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import resource as runtime_resource
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from offline import stackfile
+from offline import runtime, stackfile
 from offline.arns import arn_for, fake_uuid
 from offline.model import RecordedResource, Recording
 
@@ -83,8 +84,7 @@ class FakeCloud(pulumi.runtime.Mocks):
         provider_id = (args.provider or "").rsplit("::", 1)[-1]
         return self._provider_regions.get(provider_id, self.region)
 
-    # One branch per faked resource type; over the C901 limit until it becomes a dispatch table.
-    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:  # noqa: C901
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
         if not args.custom:
             return "", inputs
@@ -99,96 +99,170 @@ class FakeCloud(pulumi.runtime.Mocks):
             self._provider_regions[rid] = inputs.get("region") or self.region
         if args.typ == "aws:kms/key:Key":
             rid = state["keyId"] = fake_uuid(args.name)
-        state.setdefault("id", rid)
-        name = inputs.get("name") or f"{args.name}-{_short_hash(args.name)[:7]}"
-        state.setdefault("name", name)
-        arn = arn_for(args.typ, inputs, name, rid, region, self.account_id)
-        if arn is None:
-            service = _service_of(args.typ)
-            kind = args.typ.rsplit(":", 1)[-1].lower()
-            arn = f"arn:aws:{service}:{region}:{self.account_id}:{kind}/{name}"
-        state.setdefault("arn", arn)
-        elb = f"arn:aws:elasticloadbalancing:{region}:{self.account_id}"
-        if args.typ in ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"):
-            state["arnSuffix"] = f"app/{name}/{_short_hash(name)}"
-            state["arn"] = f"{elb}:loadbalancer/{state['arnSuffix']}"
-            state["dnsName"] = f"{name}.{region}.elb.amazonaws.com"
-            state["zoneId"] = "Z32O12XQLNTSW2"
-        if args.typ in ("aws:lb/targetGroup:TargetGroup", "aws:alb/targetGroup:TargetGroup"):
-            state["arnSuffix"] = f"targetgroup/{name}/{_short_hash(name)}"
-            state["arn"] = f"{elb}:{state['arnSuffix']}"
-        if args.typ in ("aws:lb/listener:Listener", "aws:alb/listener:Listener"):
-            balancer = str(inputs.get("loadBalancerArn", f"{elb}:loadbalancer/app/{name}/0"))
-            state["arn"] = f"{balancer.replace(':loadbalancer/', ':listener/')}/{_short_hash(name)}"
-        if args.typ == "aws:rds/instance:Instance":
-            ident = inputs.get("identifier") or name
-            state.update(
-                identifier=ident,
-                address=f"{ident}.abcdefghijkl.{self.region}.rds.amazonaws.com",
-                endpoint=f"{ident}.abcdefghijkl.{self.region}.rds.amazonaws.com:5432",
-                port=inputs.get("port", 5432),
-                resourceId=f"db-{_short_hash(ident).upper()}",
-            )
-            if inputs.get("manageMasterUserPassword"):
-                secret = (
-                    f"arn:aws:secretsmanager:{self.region}:{self.account_id}:secret:rds!{ident}"
-                )
-                state["masterUserSecrets"] = [
-                    {"secretArn": secret, "secretStatus": "active", "kmsKeyId": ""}
-                ]
-        if args.typ == "aws:s3/bucket:Bucket":
-            bucket = inputs.get("bucket") or name
-            state.update(
-                bucket=bucket,
-                arn=f"arn:aws:s3:::{bucket}",
-                bucketDomainName=f"{bucket}.s3.amazonaws.com",
-                bucketRegionalDomainName=f"{bucket}.s3.{self.region}.amazonaws.com",
-            )
-        if args.typ == "aws:acm/certificate:Certificate":
-            domain = inputs.get("domainName", name)
-            state["domainValidationOptions"] = [
-                {
-                    "domainName": domain,
-                    "resourceRecordName": f"_{_short_hash(domain)}.{domain}.",
-                    "resourceRecordType": "CNAME",
-                    "resourceRecordValue": f"_{_short_hash(domain, 'v')}.acm-validations.aws.",
-                }
-            ]
-            state["arn"] = f"arn:aws:acm:{self.region}:{self.account_id}:certificate/{rid}"
-        if args.typ == "aws:route53/record:Record":
-            state["fqdn"] = str(inputs.get("name", name)).rstrip(".")
-        if args.typ == "random:index/randomId:RandomId":
-            digest = _short_hash(args.typ, args.name)
-            state.update(hex=digest, dec=str(int(digest, 16)), b64Url=digest, b64Std=digest)
-        if args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
-            state["latestVersion"] = 1
-        if args.typ == "aws:cognito/identityPool:IdentityPool":
-            # Identity pool ids are `<region>:<uuid>`.
-            state["id"] = rid = f"{self.region}:{fake_uuid(args.name)}"
-            state["arn"] = (
-                f"arn:aws:cognito-identity:{self.region}:{self.account_id}:identitypool/{rid}"
-            )
-        if args.typ == "aws:rum/appMonitor:AppMonitor":
-            monitor_id = fake_uuid(args.name)
-            state["appMonitorId"] = monitor_id
-            if inputs.get("cwLogEnabled"):
-                # RUM names its copy of events after the monitor and the start of its id.
-                state["cwLogGroup"] = f"/aws/vendedlogs/RUMService_{name}{monitor_id[:8]}"
-        if args.typ == "aws:synthetics/canary:Canary":
-            function = f"cwsyn-{name}-{fake_uuid(args.name)}"
-            state["engineArn"] = (
-                f"arn:aws:lambda:{self.region}:{self.account_id}:function:{function}:1"
-            )
-        return rid, state
+        made = _Created(args.typ, args.name, inputs, state, rid, region)
+        self._common_outputs(made)
+        fake = _OUTPUT_FAKES.get(args.typ)
+        if fake is not None:
+            fake(self, made)
+        return made.rid, state
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:
+    def _common_outputs(self, made: _Created) -> None:
+        """The id, name and ARN every resource reports (unless its inputs set them)."""
+        state = made.state
+        state.setdefault("id", made.rid)
+        state.setdefault("name", made.name)
+        arn = arn_for(made.typ, made.inputs, made.name, made.rid, made.region, self.account_id)
+        if arn is None:
+            service = _service_of(made.typ)
+            kind = made.typ.rsplit(":", 1)[-1].lower()
+            arn = f"arn:aws:{service}:{made.region}:{self.account_id}:{kind}/{made.name}"
+        state.setdefault("arn", arn)
+
+    def call(
+        self, args: pulumi_mocks.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         handler = _INVOKES.get(args.token)
         if handler is None:
             raise NotImplementedError(
                 f"the offline engine has no answer for invoke {args.token}; add one to "
                 f"offline/recorder.py or compute the value in the program"
             )
-        return handler(self, dict(args.args))
+        return handler(self, dict(args.args)), []  # the answer, and no check failures
+
+
+@dataclass
+class _Created:
+    """A resource being created: what a per-type fake reads, and the state it fills in."""
+
+    typ: str
+    logical: str  # the resource's name in the program
+    inputs: dict[str, Any]
+    state: dict[str, Any]
+    rid: str
+    region: str  # of its provider
+    name: str = ""  # the physical name: its `name` input, else derived from the logical name
+
+    def __post_init__(self) -> None:
+        self.name = self.inputs.get("name") or f"{self.logical}-{_short_hash(self.logical)[:7]}"
+
+    def elb(self, cloud: FakeCloud) -> str:
+        return f"arn:aws:elasticloadbalancing:{self.region}:{cloud.account_id}"
+
+
+def _load_balancer(cloud: FakeCloud, made: _Created) -> None:
+    state, name = made.state, made.name
+    state["arnSuffix"] = f"app/{name}/{_short_hash(name)}"
+    state["arn"] = f"{made.elb(cloud)}:loadbalancer/{state['arnSuffix']}"
+    state["dnsName"] = f"{name}.{made.region}.elb.amazonaws.com"
+    state["zoneId"] = "Z32O12XQLNTSW2"
+
+
+def _target_group(cloud: FakeCloud, made: _Created) -> None:
+    made.state["arnSuffix"] = f"targetgroup/{made.name}/{_short_hash(made.name)}"
+    made.state["arn"] = f"{made.elb(cloud)}:{made.state['arnSuffix']}"
+
+
+def _listener(cloud: FakeCloud, made: _Created) -> None:
+    fallback = f"{made.elb(cloud)}:loadbalancer/app/{made.name}/0"
+    balancer = str(made.inputs.get("loadBalancerArn", fallback))
+    listener = balancer.replace(":loadbalancer/", ":listener/")
+    made.state["arn"] = f"{listener}/{_short_hash(made.name)}"
+
+
+def _db_instance(cloud: FakeCloud, made: _Created) -> None:
+    ident = made.inputs.get("identifier") or made.name
+    host = f"{ident}.abcdefghijkl.{cloud.region}.rds.amazonaws.com"
+    made.state.update(
+        identifier=ident,
+        address=host,
+        endpoint=f"{host}:5432",
+        port=made.inputs.get("port", 5432),
+        resourceId=f"db-{_short_hash(ident).upper()}",
+    )
+    if made.inputs.get("manageMasterUserPassword"):
+        secret = f"arn:aws:secretsmanager:{cloud.region}:{cloud.account_id}:secret:rds!{ident}"
+        made.state["masterUserSecrets"] = [
+            {"secretArn": secret, "secretStatus": "active", "kmsKeyId": ""}
+        ]
+
+
+def _bucket(cloud: FakeCloud, made: _Created) -> None:
+    bucket = made.inputs.get("bucket") or made.name
+    made.state.update(
+        bucket=bucket,
+        arn=f"arn:aws:s3:::{bucket}",
+        bucketDomainName=f"{bucket}.s3.amazonaws.com",
+        bucketRegionalDomainName=f"{bucket}.s3.{cloud.region}.amazonaws.com",
+    )
+
+
+def _certificate(cloud: FakeCloud, made: _Created) -> None:
+    domain = made.inputs.get("domainName", made.name)
+    made.state["domainValidationOptions"] = [
+        {
+            "domainName": domain,
+            "resourceRecordName": f"_{_short_hash(domain)}.{domain}.",
+            "resourceRecordType": "CNAME",
+            "resourceRecordValue": f"_{_short_hash(domain, 'v')}.acm-validations.aws.",
+        }
+    ]
+    made.state["arn"] = f"arn:aws:acm:{cloud.region}:{cloud.account_id}:certificate/{made.rid}"
+
+
+def _dns_record(cloud: FakeCloud, made: _Created) -> None:
+    made.state["fqdn"] = str(made.inputs.get("name", made.name)).rstrip(".")
+
+
+def _random_id(cloud: FakeCloud, made: _Created) -> None:
+    digest = _short_hash(made.typ, made.logical)
+    made.state.update(hex=digest, dec=str(int(digest, 16)), b64Url=digest, b64Std=digest)
+
+
+def _launch_template(cloud: FakeCloud, made: _Created) -> None:
+    made.state["latestVersion"] = 1
+
+
+def _identity_pool(cloud: FakeCloud, made: _Created) -> None:
+    # Identity pool ids are `<region>:<uuid>`.
+    made.state["id"] = made.rid = f"{cloud.region}:{fake_uuid(made.logical)}"
+    made.state["arn"] = (
+        f"arn:aws:cognito-identity:{cloud.region}:{cloud.account_id}:identitypool/{made.rid}"
+    )
+
+
+def _app_monitor(cloud: FakeCloud, made: _Created) -> None:
+    monitor_id = fake_uuid(made.logical)
+    made.state["appMonitorId"] = monitor_id
+    if made.inputs.get("cwLogEnabled"):
+        # RUM names its copy of events after the monitor and the start of its id.
+        made.state["cwLogGroup"] = f"/aws/vendedlogs/RUMService_{made.name}{monitor_id[:8]}"
+
+
+def _canary(cloud: FakeCloud, made: _Created) -> None:
+    function = f"cwsyn-{made.name}-{fake_uuid(made.logical)}"
+    made.state["engineArn"] = (
+        f"arn:aws:lambda:{cloud.region}:{cloud.account_id}:function:{function}:1"
+    )
+
+
+# The outputs AWS computes for a type, beyond the id, name and ARN every resource gets.
+_OUTPUT_FAKES: dict[str, Callable[[FakeCloud, _Created], None]] = {
+    "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:alb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:lb/targetGroup:TargetGroup": _target_group,
+    "aws:alb/targetGroup:TargetGroup": _target_group,
+    "aws:lb/listener:Listener": _listener,
+    "aws:alb/listener:Listener": _listener,
+    "aws:rds/instance:Instance": _db_instance,
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:acm/certificate:Certificate": _certificate,
+    "aws:route53/record:Record": _dns_record,
+    "random:index/randomId:RandomId": _random_id,
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:cognito/identityPool:IdentityPool": _identity_pool,
+    "aws:rum/appMonitor:AppMonitor": _app_monitor,
+    "aws:synthetics/canary:Canary": _canary,
+}
 
 
 def _azs(cloud: FakeCloud, _: dict[str, Any]) -> dict[str, Any]:
@@ -377,13 +451,6 @@ def _program_logger() -> tuple[logging.Logger, _WarningLog]:
     return logger, handler
 
 
-def _no_stack_trace() -> Any:
-    # The SDK walks the Python stack on every registration to tell the engine which source
-    # line created it. The recording keeps no source positions, so the walk (a tenth of the
-    # registration time) is skipped; an empty trace is what the SDK sends when it finds none.
-    return runtime_resource.source_pb2.StackTrace()
-
-
 def _reset_runtime() -> None:
     runtime_settings.ROOT.set(None)
     set_all_config({}, [])
@@ -414,35 +481,14 @@ def record(
     region = config.values.get("aws:region", "")
     cloud = FakeCloud(region=region, preview=preview, account_id=account_id)
     monitor = RecordingMonitor(cloud, config.project, stack, on_register)
-
-    _reset_runtime()
-    # A placeholder root keeps set_mocks from registering a stack of its own; run_in_stack
-    # then registers the real one, so exports arrive as the stack's outputs.
-    runtime_settings.ROOT.set(object())  # type: ignore[arg-type]
-    logger, warnings = _program_logger()
-    pulumi.runtime.set_mocks(
-        cloud, config.project, stack, preview, logger=logger, monitor=monitor
-    )
-    runtime_settings.ROOT.set(None)
-    set_all_config(dict(config.values), list(config.secret_keys))
-
+    warnings = _mock_runtime(config, stack, preview, cloud, monitor)
     main = project_dir / "__main__.py"
-    added = str(project_dir) not in sys.path
-    if added:
-        sys.path.insert(0, str(project_dir))
-    cwd = os.getcwd()
-    os.chdir(project_dir)
-    saved_trace = runtime_resource._get_stack_trace
-    runtime_resource._get_stack_trace = _no_stack_trace
     try:
-        _sync_await(run_in_stack(lambda: runpy.run_path(str(main), run_name="__main__")))
+        with _program_environment(project_dir), runtime.installed():
+            _sync_await(run_in_stack(lambda: _run_program(main)))
     except pulumi.RunError as exc:
         raise ProgramError(str(exc), registered=len(monitor.records)) from None
     finally:
-        runtime_resource._get_stack_trace = saved_trace
-        os.chdir(cwd)
-        if added:
-            sys.path.remove(str(project_dir))
         _reset_runtime()
     return Recording(
         project=config.project,
@@ -453,3 +499,42 @@ def record(
         stack_urn=monitor.stack_urn,
         warnings=list(warnings.messages),
     )
+
+
+def _run_program(main: Path) -> None:
+    runpy.run_path(str(main), run_name="__main__")
+
+
+def _mock_runtime(
+    config: stackfile.StackConfig,
+    stack: str,
+    preview: bool,
+    cloud: FakeCloud,
+    monitor: RecordingMonitor,
+) -> _WarningLog:
+    """Point Pulumi's runtime at the mocks with the stack's config; returns the warning log."""
+    _reset_runtime()
+    # A placeholder root keeps set_mocks from registering a stack of its own; run_in_stack
+    # then registers the real one, so exports arrive as the stack's outputs.
+    runtime_settings.ROOT.set(object())  # type: ignore[arg-type]
+    logger, warnings = _program_logger()
+    pulumi.runtime.set_mocks(cloud, config.project, stack, preview, logger=logger, monitor=monitor)
+    runtime_settings.ROOT.set(None)
+    set_all_config(dict(config.values), list(config.secret_keys))
+    return warnings
+
+
+@contextmanager
+def _program_environment(project_dir: Path) -> Iterator[None]:
+    """The program's directory as the working directory and first on the import path."""
+    added = str(project_dir) not in sys.path
+    if added:
+        sys.path.insert(0, str(project_dir))
+    cwd = os.getcwd()
+    os.chdir(project_dir)
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        if added:
+            sys.path.remove(str(project_dir))

@@ -8,6 +8,7 @@ from rules.sdk import (
     PACK_NAME,
     EngineLog,
     install_configure_check,
+    install_request_fast_path,
     install_request_memo,
     known_types,
     to_policy,
@@ -16,6 +17,7 @@ from rules.sdk import (
 install_request_memo()
 types = known_types(CATALOG)
 install_configure_check(CATALOG, types)
+install_request_fast_path(CATALOG)
 engine = EngineLog(sys.argv[1] if len(sys.argv) > 1 else None)
 
 PolicyPack(

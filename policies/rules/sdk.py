@@ -69,14 +69,8 @@ def _identity_memo(fn: Callable[[Any], Any], slot: str, size: int = 4) -> Callab
     def wrapper(arg: Any, *rest: Any, **kw: Any) -> Any:
         if rest or kw:
             return fn(arg, *rest, **kw)
-        scope: dict[tuple[str, int], tuple[Any, Any]] | None = getattr(_local, "scope", None)
-        if scope is not None:
-            hit = scope.get((slot, id(arg)))
-            if hit is not None and hit[0] is arg:
-                return hit[1]
-            out = fn(arg)
-            scope[(slot, id(arg))] = (arg, out)
-            return out
+        if getattr(_local, "scope", None) is not None:
+            return _scoped(slot, arg, fn)
         entries: list[tuple[Any, Any]] | None = getattr(_local, slot, None)
         if entries is None:
             entries = []
@@ -91,6 +85,20 @@ def _identity_memo(fn: Callable[[Any], Any], slot: str, size: int = 4) -> Callab
 
     functools.update_wrapper(wrapper, fn, assigned=(), updated=())  # sets only __wrapped__
     return wrapper
+
+
+def _scoped(slot: str, key: Any, make: Callable[[Any], Any]) -> Any:
+    """`make(key)`, once per `key` object within the current AnalyzeStack call (`_request_scope`);
+    outside one, every call makes a fresh value."""
+    scope: dict[tuple[str, int], tuple[Any, Any]] | None = getattr(_local, "scope", None)
+    if scope is None:
+        return make(key)
+    hit = scope.get((slot, id(key)))
+    if hit is not None and hit[0] is key:
+        return hit[1]
+    out = make(key)
+    scope[(slot, id(key))] = (key, out)  # holding `key` keeps its id from being reused
+    return out
 
 
 class _MemoJsonFormat:
@@ -149,6 +157,92 @@ def _request_scope(base: type) -> type:
                 return super().AnalyzeStack(request, context)
             finally:
                 _local.scope = None  # the request's objects go with it
+
+    return Servicer
+
+
+def install_request_fast_path(specs: Sequence[PolicySpec]) -> bool:
+    """Skip the SDK's per-policy setup where its outcome is known, and do per-process work once.
+
+    - pulumi_policy's Analyze calls every resource policy on every resource, building its
+      arguments first (options, provider, config, a report callback); each of ours then returns
+      at once unless the type is one of its spec's `types` (validate_resource's first line).
+      Prod's resources are covered by one of 32 resource policies on average, so that setup
+      was most of an Analyze call. The SDK asks `_get_enforcement_level` about each policy
+      before anything else and skips a disabled one without a trace in the response, which is
+      what the early return leaves: during Analyze, a policy whose spec does not cover the
+      request's type reads as disabled. Everywhere else (AnalyzeStack, GetAnalyzerInfo) the
+      level is untouched.
+    - Every Analyze also parsed PULUMI_CONFIG into the runtime's config and rebuilt the
+      runtime settings from the environment; that is done again only when those variables
+      change.
+    - Within one AnalyzeStack call each resource's options and provider are built once, not
+      once per stack policy.
+    Returns False (and changes nothing) if the SDK's internals are not what this expects or
+    GROUNDWORK_POLICY_MEMO=0 turns the pack's request speed-ups off.
+    """
+    if os.environ.get("GROUNDWORK_POLICY_MEMO", "1") == "0":
+        return False
+    import pulumi_policy.policy as sdk_policy
+
+    base = getattr(sdk_policy, "_PolicyAnalyzerServicer", None)
+    names = (
+        "Analyze",
+        "_get_enforcement_level",
+        "_configure_runtime_settings",
+        "_get_resource_options",
+        "_get_provider_resource",
+    )
+    if base is None or not all(hasattr(base, n) for n in names) or hasattr(base, "_covers"):
+        return False
+    covers = {spec.name: frozenset(spec.types) for spec in specs if spec.kind == RESOURCE}
+    sdk_policy._PolicyAnalyzerServicer = _fast_path(base, covers)
+    return True
+
+
+_RUNTIME_ENV = (
+    "PULUMI_CONFIG",
+    "PULUMI_PROJECT",
+    "PULUMI_STACK",
+    "PULUMI_DRY_RUN",
+    "PULUMI_ORGANIZATION",
+)
+
+
+def _fast_path(base: type, covers: Mapping[str, frozenset[str]]) -> type:
+    """The servicer subclass `install_request_fast_path` installs (see there)."""
+
+    class Servicer(base):  # type: ignore[misc, valid-type]
+        _covers = covers
+        _runtime_lock = threading.Lock()
+        _runtime_env: tuple[str | None, ...] | None = None
+
+        def Analyze(self, request: Any, context: Any) -> Any:
+            _local.analyzing = request.type
+            try:
+                return super().Analyze(request, context)
+            finally:
+                _local.analyzing = None
+
+        def _get_enforcement_level(self, policy: Any) -> Any:
+            analyzing = getattr(_local, "analyzing", None)
+            types = self._covers.get(policy.name)
+            if analyzing is not None and types is not None and analyzing not in types:
+                return EnforcementLevel.DISABLED
+            return super()._get_enforcement_level(policy)
+
+        def _configure_runtime_settings(self) -> None:
+            env = tuple(os.environ.get(k) for k in _RUNTIME_ENV)
+            with self._runtime_lock:
+                if env != Servicer._runtime_env:
+                    super()._configure_runtime_settings()
+                    Servicer._runtime_env = env
+
+        def _get_resource_options(self, request: Any) -> Any:
+            return _scoped("opts", request, super()._get_resource_options)
+
+        def _get_provider_resource(self, request: Any) -> Any:
+            return _scoped("provider", request, super()._get_provider_resource)
 
     return Servicer
 
@@ -307,21 +401,9 @@ def _resource_of(args: ResourceValidationArgs) -> Resource:
 
 
 def _stack_resources(args: StackValidationArgs) -> list[Resource]:
-    return [
-        Resource(
-            type=r.resource_type,
-            urn=r.urn,
-            name=r.name,
-            props=_plain_memo(r.props),
-            protect=bool(r.opts.protect),
-            parent=r.parent.urn if r.parent is not None else "",
-            dependencies=tuple(d.urn for d in r.dependencies),
-            property_dependencies={
-                k: tuple(d.urn for d in v) for k, v in r.property_dependencies.items()
-            },
-        )
-        for r in args.resources
-    ]
+    # Within one AnalyzeStack call the SDK hands every stack policy the same props object per
+    # resource (the request memo), so the view built from it is built once.
+    return [_scoped("resource", r.props, lambda _, r=r: _stack_view(r)) for r in args.resources]
 
 
 def _report_expired(
@@ -427,6 +509,25 @@ def to_policy(
     if spec.kind == RESOURCE:
         return ResourceValidationPolicy(validate=validators.resource, **common)
     return StackValidationPolicy(validate=validators.stack, **common)
+
+
+def _stack_view(r: Any) -> Resource:
+    """The rule's view of one resource of an AnalyzeStack request (a PolicyResource)."""
+    provider = r.provider
+    return Resource(
+        type=r.resource_type,
+        urn=r.urn,
+        name=r.name,
+        props=_plain_memo(r.props),
+        protect=bool(r.opts.protect),
+        parent=r.parent.urn if r.parent is not None else "",
+        dependencies=tuple(d.urn for d in r.dependencies),
+        property_dependencies={
+            k: tuple(d.urn for d in v) for k, v in r.property_dependencies.items()
+        },
+        # The provider's settings (its region, for a replica's cost), as Analyze passes them.
+        provider_props=_plain_memo(provider.props) if provider is not None else None,
+    )
 
 
 def known_types(specs: Sequence[PolicySpec]) -> frozenset[str]:

@@ -402,6 +402,84 @@ def test_request_scope_converts_each_object_once_per_stack_call() -> None:
     assert len(calls) == 20
 
 
+class _Policy:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class _SdkServicer:
+    """The parts of pulumi_policy's servicer the fast path overrides, recording their calls."""
+
+    policies = [_Policy("bucket-rule"), _Policy("stack-rule")]
+
+    def __init__(self) -> None:
+        self.runtime_configured = 0
+        self.options_built = 0
+
+    def Analyze(self, request: object, context: object) -> list[object]:
+        self._configure_runtime_settings()
+        return [self._get_enforcement_level(p) for p in self.policies]
+
+    def AnalyzeStack(self, request: list[object], context: object) -> list[object]:
+        levels = [self._get_enforcement_level(p) for p in self.policies]
+        return levels + [self._get_resource_options(r) for _p in range(3) for r in request]
+
+    def _get_enforcement_level(self, policy: _Policy) -> str:
+        return "configured"
+
+    def _configure_runtime_settings(self) -> None:
+        self.runtime_configured += 1
+
+    def _get_resource_options(self, request: object) -> object:
+        self.options_built += 1
+        return object()
+
+    def _get_provider_resource(self, request: object) -> None:
+        return None
+
+
+def _fast_servicer() -> _SdkServicer:
+    covers = {"bucket-rule": frozenset({"aws:s3/bucket:Bucket"})}  # stack-rule: not a resource one
+    return sdk._fast_path(sdk._request_scope(_SdkServicer), covers)()
+
+
+def test_fast_path_skips_exactly_the_policies_that_do_not_cover_the_type() -> None:
+    from types import SimpleNamespace
+
+    from pulumi_policy import EnforcementLevel
+
+    servicer = _fast_servicer()
+    vpc = servicer.Analyze(SimpleNamespace(type="aws:ec2/vpc:Vpc"), None)
+    assert vpc == [EnforcementLevel.DISABLED, "configured"], f"a VPC request saw {vpc}"
+    bucket = servicer.Analyze(SimpleNamespace(type="aws:s3/bucket:Bucket"), None)
+    assert bucket == ["configured", "configured"], f"a bucket request saw {bucket}"
+    stack = servicer.AnalyzeStack([], None)
+    assert stack == ["configured", "configured"], f"AnalyzeStack saw {stack}"
+    assert servicer._get_enforcement_level(_Policy("bucket-rule")) == "configured"
+
+
+def test_fast_path_configures_the_runtime_once_per_environment(monkeypatch) -> None:
+    servicer = _fast_servicer()
+    request = type("Request", (), {"type": "aws:ec2/vpc:Vpc"})()
+    for _ in range(3):
+        servicer.Analyze(request, None)
+    assert servicer.runtime_configured == 1, "requests in one environment configured it again"
+    monkeypatch.setenv("PULUMI_STACK", "another-stack")
+    servicer.Analyze(request, None)
+    servicer.Analyze(request, None)
+    assert servicer.runtime_configured == 2, "a changed PULUMI_STACK was not applied exactly once"
+
+
+def test_fast_path_builds_resource_options_once_per_stack_call() -> None:
+    servicer = _fast_servicer()
+    resources = [object() for _ in range(5)]
+    out = servicer.AnalyzeStack(resources, None)
+    assert servicer.options_built == 5, f"3 policies x 5 resources built {servicer.options_built}"
+    assert out[2] is out[2 + 5], "every stack policy sees the same options object"
+    servicer._get_resource_options(resources[0])  # outside AnalyzeStack: built afresh
+    assert servicer.options_built == 6
+
+
 def test_stack_memo_keeps_every_stack_verdict(dev) -> None:
     # The dev stack judged by the prod config: many stack-policy findings to compare.
     config = stackfile.load("dev", ROOT)
