@@ -212,7 +212,7 @@ _RUNTIME_ENV = (
 def _fast_path(base: type, covers: Mapping[str, frozenset[str]]) -> type:
     """The servicer subclass `install_request_fast_path` installs (see there)."""
 
-    class Servicer(base):  # type: ignore[misc, valid-type]
+    class Servicer(base):
         _covers = covers
         _runtime_lock = threading.Lock()
         _runtime_env: tuple[str | None, ...] | None = None
