@@ -1,21 +1,28 @@
 """The watch mode re-runs program and policies on a change and shows only what changed.
 
 A copy of the project is edited between runs, the way a user edits theirs; each run is
-started by the test (no timers), so nothing here depends on how fast the machine is.
+started by the test (no timers), so nothing here depends on how fast the machine is. The
+loop itself (full report, wait for a change, report changes, survive a broken edit) is driven
+by a scripted session that returns the shared dev recording: the real runs are proven above
+it, and recording dev again would only repeat them.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
-from offline.watch import WatchSession, diff, watch
+from offline import tree
+from offline.model import Recording
+from offline.watch import WatchSession, diff, forget_project_modules, watch
 from tests.conftest import ROOT
 
 IGNORE = shutil.ignore_patterns("venv", ".git", "tests", "out", "__pycache__", "*.pyc", "bench")
@@ -24,13 +31,22 @@ IGNORE = shutil.ignore_patterns("venv", ".git", "tests", "out", "__pycache__", "
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[Path]:
     """A copy of the project; the modules a session loads from it are gone afterwards, and
-    the ones other tests in this process had loaded are back."""
+    the project modules other tests in this process had loaded are back. Modules from
+    outside the project (the SDK) stay loaded: the watch mode keeps them too, and importing
+    them again for every test would only repeat its floor."""
     copy = tmp_path / "project"
     shutil.copytree(ROOT, copy, ignore=IGNORE)
     saved = dict(sys.modules)
     yield copy
-    sys.modules.clear()
+    forget_project_modules(copy.resolve())
     sys.modules.update(saved)
+    prefixes = (f"{copy}{os.sep}", f"{copy.resolve()}{os.sep}")
+    loaded_from_copy = [
+        name
+        for name, module in sys.modules.items()
+        if (getattr(module, "__file__", None) or "").startswith(prefixes)
+    ]
+    assert loaded_from_copy == [], f"modules of the copy still loaded: {loaded_from_copy}"
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -66,7 +82,9 @@ def test_a_stack_file_edit_reports_verdicts_from_the_same_pack(project: Path) ->
     try:
         session.run()
         # dev opts out of the final snapshot, which the pack reports; opting back in clears it.
-        _edit(project / "Pulumi.dev.yaml", "finalSnapshot: false", "finalSnapshot: true")
+        stack_file = project / "Pulumi.dev.yaml"
+        _edit(stack_file, "finalSnapshot: false", "finalSnapshot: true")
+        assert session.pending() == [stack_file], "the stack-file edit was not seen"
         recording, result, changes = session.run()
         assert session.pack_starts == 1, "a stack-file edit reaches the running pack"
         db = next(r for r in recording if r.type == "aws:rds/instance:Instance")
@@ -92,26 +110,68 @@ def test_diff_lists_added_removed_and_changed() -> None:
     assert diff(after, after) == []
 
 
-def test_watch_loop_prints_full_then_changes(project: Path) -> None:
-    session = WatchSession("dev", project, policies=False)
-    out = io.StringIO()
-    stop = threading.Event()
-    runs: list[int] = []
-    original = session.run
+class ScriptedSession:
+    """Stands in for a WatchSession in the loop: each run returns (or raises) the next
+    scripted result; an edit is pending only on the second look after a run (the loop must
+    wait for it, not re-run at once); the last run stops the loop."""
 
-    def run_and_edit():  # the user's edit happens right after the first run
-        result = original()
-        runs.append(1)
-        if len(runs) == 1:
-            _edit(project / "Pulumi.dev.yaml", "maxSize: 2", "maxSize: 3")
-        else:
-            stop.set()
+    def __init__(self, project_dir: Path, script: list, stop: threading.Event) -> None:
+        self.project_dir, self.script, self.stop = project_dir, script, stop
+        self.runs, self.looks = 0, 0
+
+    def run(self):
+        self.runs, self.looks = self.runs + 1, 0
+        if len(self.script) == 1:
+            self.stop.set()
+        result = self.script.pop(0)
+        if isinstance(result, Exception):
+            raise result
         return result
 
-    session.run = run_and_edit  # type: ignore[method-assign]
-    try:
-        watch(session, out, stop, interval=0.01)
-    finally:
-        session.close()
+    def pending(self) -> list[Path]:
+        self.looks += 1
+        return [self.project_dir / "Pulumi.dev.yaml"] if self.looks >= 2 else []
+
+
+def test_watch_loop_prints_full_then_changes(dev: Recording) -> None:
+    stop = threading.Event()
+    vpc = next(r for r in dev.resources if r.type == "aws:ec2/vpc:Vpc")
+    script = [
+        (dev, None, None),
+        ValueError("groundwork:hosting.maxSize must be >= 1 (got 0)"),
+        (dev, None, [f"~ {vpc.urn} (cidrBlock)"]),
+        (dev, None, []),
+    ]
+    session = ScriptedSession(ROOT, script, stop)
+    out = io.StringIO()
+    watch(cast(WatchSession, session), out, stop, interval=0)
     text = out.getvalue()
-    assert "(maxSize)" in text and text.count("watching") == 2, text[-800:]
+    assert session.runs == 4 and stop.is_set(), f"the loop ran {session.runs} times:\n{text}"
+    full, broken, changed, unchanged, end = text.split("watching ")[0:5]
+    assert full.startswith(tree.render(dev)), "the first run is reported in full"
+    assert broken == (
+        f"{ROOT} for changes (Ctrl-C to stop)\n"
+        "error: groundwork:hosting.maxSize must be >= 1 (got 0)\n"
+    ), f"a broken edit is one error line, and the loop goes on: {broken!r}"
+    assert changed.endswith(f"\n~ {vpc.urn} (cidrBlock)\n"), changed
+    assert tree.render(dev) not in changed + unchanged, "a re-run prints only the changes"
+    assert unchanged.endswith("\n(no change in resources or verdicts)\n"), unchanged
+    assert end == f"{ROOT} for changes (Ctrl-C to stop)\n", end
+
+
+def test_watch_loop_waits_for_a_change_before_running_again(dev: Recording) -> None:
+    """The must-fail side: with nothing pending the loop looks again and does not re-run."""
+    stop = threading.Event()
+
+    class Idle(ScriptedSession):
+        def pending(self) -> list[Path]:
+            self.looks += 1
+            if self.looks == 5:
+                stop.set()  # the user pressed Ctrl-C while nothing changed
+            return []
+
+    session = Idle(ROOT, [(dev, None, None), (dev, None, [])], stop)
+    out = io.StringIO()
+    watch(cast(WatchSession, session), out, stop, interval=0)
+    assert session.runs == 1 and session.looks == 5, (session.runs, session.looks)
+    assert out.getvalue().count("watching") == 1, out.getvalue()[-300:]

