@@ -132,6 +132,10 @@ class ScriptedSession:
         self.looks += 1
         return [self.project_dir / "Pulumi.dev.yaml"] if self.looks >= 2 else []
 
+    def settle(self) -> None:
+        """The real session's idle-time work (forget and re-import modules): none here."""
+        self.settled = getattr(self, "settled", 0) + 1
+
 
 def test_watch_loop_prints_full_then_changes(dev: Recording) -> None:
     stop = threading.Event()

@@ -97,7 +97,11 @@ def test_a_policies_edit_restarts_the_pack(project: Path) -> None:
         session.run()
         pid = session.pack_pid
         rule = project / "policies" / "rules" / "observability.py"
-        _edit(rule, "nobody would hear them", "nobody would hear the alarms")
+        _edit(
+            rule,
+            "nobody would hear them (subscribe at least one address)",
+            "nobody would hear the alarms (subscribe at least one address)",
+        )
         assert rule in session.pending()
         _, result, changes = session.run()
         assert session.pack_starts == 2 and session.pack_pid not in (None, pid), (
