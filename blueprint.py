@@ -22,7 +22,6 @@ from components.analytics import Analytics, AnalyticsArgs, glue_name
 from components.audit import AuditTrail, AuditTrailArgs
 from components.backup_job import BackupJob, BackupJobArgs, ops_sources
 from components.backup_vault import BackupVault, BackupVaultArgs
-from components.context import dns_suffix_of
 from components.cost import SpendAlerts, SpendAlertsArgs
 from components.database import Database, DatabaseArgs, db_identifier
 from components.edge import AccessLogs, AccessLogsArgs, WebFirewall, WebFirewallArgs
@@ -142,22 +141,6 @@ class Platform:
                 "serviceUnhealthyAlarmArn": self.performance.service_unhealthy_alarm_arn,
             }
         return out
-
-
-def app_auth_config(settings: Settings, alb_arn: pulumi.Input[str]) -> dict[str, Any]:
-    """The app config's `auth`: which load balancer's signature it accepts, where the region's
-    ELB public keys are, and the issuer and client the tokens must name.
-    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-authenticate-users.html
-    """
-    oidc = settings.auth.oidc
-    assert oidc is not None
-    region = settings.region
-    return {
-        "albArn": alb_arn,
-        "publicKeyEndpoint": f"https://public-keys.auth.elb.{region}.{dns_suffix_of(region)}",
-        "issuer": oidc.issuer,
-        "clientId": oidc.client_id,
-    }
 
 
 NO_RECIPIENT_WARNING = (
@@ -351,15 +334,13 @@ def _analytics(settings: Settings, prefix: str, encryption: Encryption) -> Analy
 
 def _app_config(settings: Settings, analytics: Analytics) -> dict[str, Any]:
     """The reference app's config, as the instance bootstrap writes it."""
-    return {
-        "region": settings.region,
-        "environment": settings.stack,
-        "appPort": settings.hosting.app_port,
-        "analytics": {
-            "streamName": analytics.stream_name,
-            "pseudonymKeySecretArn": analytics.pseudonym_key_secret_arn,
-        },
-    }
+    return bootstrap.app_config(
+        region=settings.region,
+        environment=settings.stack,
+        app_port=settings.hosting.app_port,
+        stream_name=analytics.stream_name,
+        pseudonym_key_secret_arn=analytics.pseudonym_key_secret_arn,
+    )
 
 
 def _real_user_monitoring(
@@ -384,14 +365,14 @@ def _real_user_monitoring(
             protect=settings.protect,
         ),
     )
-    app_config["rum"] = {
-        "appMonitorId": rum.app_monitor_id,
-        "identityPoolId": rum.identity_pool_id,
-        "guestRoleArn": rum.guest_role_arn,
-        "region": rum.region,
-        "sessionSampleRate": settings.rum.session_sample_rate,
-        "allowCookies": settings.rum.allow_cookies,
-    }
+    app_config["rum"] = bootstrap.rum_config(
+        app_monitor_id=rum.app_monitor_id,
+        identity_pool_id=rum.identity_pool_id,
+        guest_role_arn=rum.guest_role_arn,
+        region=rum.region,
+        session_sample_rate=settings.rum.session_sample_rate,
+        allow_cookies=settings.rum.allow_cookies,
+    )
     return rum
 
 
@@ -401,30 +382,24 @@ def _user_data(
     """The instances' user data, or (with OIDC) a function of the load balancer's ARN."""
 
     def user_data_with(config: dict[str, Any]) -> pulumi.Output[str]:
-        return pulumi.Output.all(
-            pulumi.Output.from_input(config),
-            logging.agent_config_parameter_name,
-            logging.agent_config_digest,
-        ).apply(
-            lambda values: bootstrap.render(
-                bootstrap.Bootstrap(
-                    region=settings.region,
-                    app_config=values[0],
-                    cloudwatch_agent_parameter=values[1],
-                    cloudwatch_agent_config_digest=values[2],
-                    install_codedeploy_agent=True,
-                    # Serve the reference release until CodeDeploy installs a deployed one.
-                    seed_parameter=seed_parameter,
-                )
-            )
+        return bootstrap.user_data(
+            region=settings.region,
+            config=config,
+            agent_parameter=logging.agent_config_parameter_name,
+            agent_digest=logging.agent_config_digest,
+            seed_parameter=seed_parameter,
         )
 
-    if settings.auth.oidc is None:
+    oidc = settings.auth.oidc
+    if oidc is None:
         return user_data_with(app_config)
 
     # The app accepts identities only when this load balancer signed them.
     def user_data(alb_arn: pulumi.Output[str]) -> pulumi.Output[str]:
-        return user_data_with({**app_config, "auth": app_auth_config(settings, alb_arn)})
+        auth = bootstrap.auth_config(
+            alb_arn=alb_arn, region=settings.region, issuer=oidc.issuer, client_id=oidc.client_id
+        )
+        return user_data_with({**app_config, "auth": auth})
 
     return user_data
 

@@ -1,4 +1,5 @@
-"""Instance bootstrap: the user data every web-tier instance runs on first boot (pure).
+"""Instance bootstrap: the app's config and the user data every web-tier instance runs on
+first boot. Rendering is pure; `user_data` only waits for the values it renders.
 
 It writes the app's config (`/etc/groundwork/app.json`, see docs/contracts.md), creates the
 app's user and log directory, installs what the app's deploy bundle expects on the host
@@ -19,6 +20,8 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import pulumi
 
 from components import context
 from components.contracts import APP_LOG_DIR
@@ -132,6 +135,87 @@ def _codedeploy_agent_lines(region: str) -> list[str]:
         "systemctl restart codedeploy-agent",
         "",
     ]
+
+
+def app_config(
+    *,
+    region: str,
+    environment: str,
+    app_port: int,
+    stream_name: pulumi.Input[str],
+    pseudonym_key_secret_arn: pulumi.Input[str],
+) -> dict[str, Any]:
+    """The reference app's config (`/etc/groundwork/app.json`, docs/contracts.md)."""
+    return {
+        "region": region,
+        "environment": environment,
+        "appPort": app_port,
+        "analytics": {
+            "streamName": stream_name,
+            "pseudonymKeySecretArn": pseudonym_key_secret_arn,
+        },
+    }
+
+
+def rum_config(
+    *,
+    app_monitor_id: pulumi.Input[str],
+    identity_pool_id: pulumi.Input[str],
+    guest_role_arn: pulumi.Input[str],
+    region: str,
+    session_sample_rate: float,
+    allow_cookies: bool,
+) -> dict[str, Any]:
+    """The app config's `rum`: what the page's RUM snippet needs."""
+    return {
+        "appMonitorId": app_monitor_id,
+        "identityPoolId": identity_pool_id,
+        "guestRoleArn": guest_role_arn,
+        "region": region,
+        "sessionSampleRate": session_sample_rate,
+        "allowCookies": allow_cookies,
+    }
+
+
+def auth_config(
+    *, alb_arn: pulumi.Input[str], region: str, issuer: str, client_id: str
+) -> dict[str, Any]:
+    """The app config's `auth`: which load balancer's signature it accepts, where the region's
+    ELB public keys are, and the issuer and client the tokens must name.
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-authenticate-users.html
+    """
+    return {
+        "albArn": alb_arn,
+        "publicKeyEndpoint": f"https://public-keys.auth.elb.{region}.{context.dns_suffix_of(region)}",
+        "issuer": issuer,
+        "clientId": client_id,
+    }
+
+
+def user_data(
+    *,
+    region: str,
+    config: Mapping[str, Any],
+    agent_parameter: pulumi.Input[str],
+    agent_digest: pulumi.Input[str],
+    seed_parameter: str,
+) -> pulumi.Output[str]:
+    """The rendered script once the config's and the agent parameter's values are known."""
+    return pulumi.Output.all(
+        pulumi.Output.from_input(dict(config)), agent_parameter, agent_digest
+    ).apply(
+        lambda values: render(
+            Bootstrap(
+                region=region,
+                app_config=values[0],
+                cloudwatch_agent_parameter=values[1],
+                cloudwatch_agent_config_digest=values[2],
+                install_codedeploy_agent=True,
+                # Serve the reference release until CodeDeploy installs a deployed one.
+                seed_parameter=seed_parameter,
+            )
+        )
+    )
 
 
 def render(spec: Bootstrap) -> str:

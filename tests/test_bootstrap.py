@@ -160,3 +160,21 @@ def test_seed_is_served_before_the_codedeploy_agent_starts_and_never_stops_the_b
     assert run in text and text.index(run) < text.index("systemctl restart codedeploy-agent")
     # Without a parameter, no seed (the broken copy of the check above).
     assert "GROUNDWORK_SEED" not in render("eu-west-1")
+
+
+@pytest.mark.parametrize(
+    ("region", "endpoint"),
+    [
+        ("eu-west-1", "https://public-keys.auth.elb.eu-west-1.amazonaws.com"),
+        ("cn-north-1", "https://public-keys.auth.elb.cn-north-1.amazonaws.com.cn"),
+    ],
+)
+def test_auth_config_names_the_regions_key_endpoint(region: str, endpoint: str) -> None:
+    """The app fetches the ALB's signing keys from its own region's (and partition's) host."""
+    auth = bootstrap.auth_config(alb_arn="arn:alb", region=region, issuer="i", client_id="c")
+    assert auth == {
+        "albArn": "arn:alb",
+        "publicKeyEndpoint": endpoint,
+        "issuer": "i",
+        "clientId": "c",
+    }, f"auth config for {region}: {auth}"
