@@ -28,16 +28,27 @@ from tests.conftest import ROOT
 IGNORE = shutil.ignore_patterns("venv", ".git", "tests", "out", "__pycache__", "*.pyc", "bench")
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[Path]:
-    """A copy of the project; the modules a session loads from it are gone afterwards, and
-    the project modules other tests in this process had loaded are back. Modules from
-    outside the project (the SDK) stay loaded: the watch mode keeps them too, and importing
-    them again for every test would only repeat its floor."""
-    copy = tmp_path / "project"
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory, dev: Recording) -> Iterator[WatchSession]:
+    """One watch session (and its pack) over a copy of the project, shared by the tests below:
+    each starts from the session's last run, edits the copy, and asserts on what the next run
+    reports; the pack's start costs as much as a run, and a user's session sees many edits.
+
+    Afterwards the modules the session loaded from the copy are gone, and the project modules
+    other tests in this process had loaded are back. Modules from outside the project (the
+    SDK) stay loaded: the watch mode keeps them too. `dev` is recorded first, so that no
+    in-process recording of the real project can pick up the copy's modules.
+    """
+    copy = tmp_path_factory.mktemp("watch") / "project"
     shutil.copytree(ROOT, copy, ignore=IGNORE)
     saved = dict(sys.modules)
-    yield copy
+    watching = WatchSession("dev", copy)
+    try:
+        _, _, changes = watching.run()
+        assert changes is None, "the first run is reported in full"
+        yield watching
+    finally:
+        watching.close()
     forget_project_modules(copy.resolve())
     sys.modules.update(saved)
     prefixes = (f"{copy}{os.sep}", f"{copy.resolve()}{os.sep}")
@@ -49,51 +60,52 @@ def project(tmp_path: Path) -> Iterator[Path]:
     assert loaded_from_copy == [], f"modules of the copy still loaded: {loaded_from_copy}"
 
 
+def _up_to_date(session: WatchSession) -> None:
+    """Whatever another test left pending is run first, so this test's edit is the only change."""
+    if session.pending():
+        session.run()
+
+
 def _edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{path}: {old!r} not found; update the test's edit"
     path.write_text(text.replace(old, new, 1))
 
 
-def test_a_component_edit_shows_up_and_nothing_leaks(project: Path) -> None:
-    session = WatchSession("dev", project)
-    try:
-        _, _, changes = session.run()
-        assert changes is None, "the first run is reported in full"
-        assert session.pending() == [], "nothing changed yet"
-        network = project / "components" / "network.py"
-        _edit(network, "enable_dns_hostnames=True", "enable_dns_hostnames=False")
-        assert session.pending() == [network]
-        second, _, changes = session.run()
-        vpc = next(r for r in second if r.type == "aws:ec2/vpc:Vpc")
-        assert vpc.input("enableDnsHostnames") is False, (
-            f"{vpc.urn}: the edited component was not re-imported (module state leaked)"
-        )
-        assert changes == [f"~ {vpc.urn} (enableDnsHostnames)"], changes
-        assert session.pack_starts == 1, "a component edit must not restart the pack"
-        _, _, again = session.run()
-        assert again == [], "an unchanged re-run must report no change"
-    finally:
-        session.close()
+def test_a_component_edit_shows_up_and_nothing_leaks(session: WatchSession) -> None:
+    _up_to_date(session)
+    starts = session.pack_starts
+    assert session.pending() == [], "nothing changed yet"
+    network = session.project_dir / "components" / "network.py"
+    _edit(network, "enable_dns_hostnames=True", "enable_dns_hostnames=False")
+    assert session.pending() == [network]
+    second, _, changes = session.run()
+    vpc = next(r for r in second if r.type == "aws:ec2/vpc:Vpc")
+    assert vpc.input("enableDnsHostnames") is False, (
+        f"{vpc.urn}: the edited component was not re-imported (module state leaked)"
+    )
+    assert changes == [f"~ {vpc.urn} (enableDnsHostnames)"], changes
+    assert session.pack_starts == starts, "a component edit must not restart the pack"
+    _, _, again = session.run()
+    assert again == [], "an unchanged re-run must report no change"
 
 
-def test_a_stack_file_edit_reports_verdicts_from_the_same_pack(project: Path) -> None:
-    session = WatchSession("dev", project)
-    try:
-        session.run()
-        # dev opts out of the final snapshot, which the pack reports; opting back in clears it.
-        stack_file = project / "Pulumi.dev.yaml"
-        _edit(stack_file, "finalSnapshot: false", "finalSnapshot: true")
-        assert session.pending() == [stack_file], "the stack-file edit was not seen"
-        recording, result, changes = session.run()
-        assert session.pack_starts == 1, "a stack-file edit reaches the running pack"
-        db = next(r for r in recording if r.type == "aws:rds/instance:Instance")
-        assert any(c.startswith(f"~ {db.urn} (") for c in changes or []), changes
-        assert result is not None
-        gone = [c for c in changes or [] if c.startswith("- [") and db.urn in c]
-        assert gone, f"{db.urn}: the final-snapshot verdict must be reported gone: {changes}"
-    finally:
-        session.close()
+def test_a_stack_file_edit_reports_verdicts_from_the_same_pack(session: WatchSession) -> None:
+    _up_to_date(session)
+    starts, pid = session.pack_starts, session.pack_pid
+    # dev opts out of the final snapshot, which the pack reports; opting back in clears it.
+    stack_file = session.project_dir / "Pulumi.dev.yaml"
+    _edit(stack_file, "finalSnapshot: false", "finalSnapshot: true")
+    assert session.pending() == [stack_file], "the stack-file edit was not seen"
+    recording, result, changes = session.run()
+    assert session.pack_starts == starts and session.pack_pid == pid, (
+        f"a stack-file edit reaches the running pack (pid {pid} -> {session.pack_pid})"
+    )
+    db = next(r for r in recording if r.type == "aws:rds/instance:Instance")
+    assert any(c.startswith(f"~ {db.urn} (") for c in changes or []), changes
+    assert result is not None
+    gone = [c for c in changes or [] if c.startswith("- [") and db.urn in c]
+    assert gone, f"{db.urn}: the final-snapshot verdict must be reported gone: {changes}"
 
 
 def test_diff_lists_added_removed_and_changed() -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from offline import stackfile
 from offline.analyzer import PolicyPackProcess, load_policy_config
+from offline.model import Recording
 from offline.watch import STACK_CONFIG_SOURCE_ENV, WatchSession
 from tests.conftest import ROOT
 
@@ -25,20 +26,34 @@ IGNORE = shutil.ignore_patterns("venv", ".git", "tests", "out", "__pycache__", "
 BUDGET_POLICY = "dev-cost-within-budget"
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[Path]:
-    """A copy of the project. Afterwards the modules loaded from the copy are gone and the ones
-    it shadowed are back; the SDK modules a run imported stay (pulumi refuses a second import of
-    a provider package in one process)."""
-    copy = tmp_path / "project"
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory, dev: Recording) -> Iterator[WatchSession]:
+    """One watch session (and its pack) over a copy of the project, shared by the tests below:
+    each starts from the session's last run and asserts on what its own edit does, the way a
+    user's session sees edit after edit. Afterwards the modules loaded from the copy are gone
+    and the ones it shadowed are back; the SDK modules a run imported stay (pulumi refuses a
+    second import of a provider package in one process). `dev` is recorded first, so that no
+    in-process recording of the real project can pick up the copy's modules."""
+    copy = tmp_path_factory.mktemp("watch-config") / "project"
     shutil.copytree(ROOT, copy, ignore=IGNORE)
     saved = dict(sys.modules)
-    yield copy
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None) or ""
-        if name not in saved and Path(file).resolve().is_relative_to(copy.resolve()):
-            del sys.modules[name]
-    sys.modules.update(saved)
+    watching = WatchSession("dev", copy)
+    try:
+        watching.run()
+        yield watching
+    finally:
+        watching.close()
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None) or ""
+            if name not in saved and Path(file).resolve().is_relative_to(copy.resolve()):
+                del sys.modules[name]
+        sys.modules.update(saved)
+
+
+def _up_to_date(session: WatchSession) -> None:
+    """Whatever another test left pending is run first, so this test's edit is the only change."""
+    if session.pending():
+        session.run()
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -51,39 +66,38 @@ def _budget_verdicts(lines: list[str] | None) -> list[str]:
     return [c for c in lines or [] if f"] {BUDGET_POLICY}: " in c]
 
 
-def test_a_stack_file_edit_changes_a_verdict_without_restarting_the_pack(project: Path) -> None:
-    session = WatchSession("dev", project)
-    try:
-        _, first, _ = session.run()
-        assert first is not None and not first.of(BUDGET_POLICY), (
-            f"{BUDGET_POLICY}: dev's estimate must fit groundwork:cost.monthlyBudgetUsd 200"
-        )
-        pid = session.pack_pid
-        # The pack reads the budget from the stack config, not from a resource: only a pack
-        # that took the edited config reports the estimate over the lowered budget.
-        stack_file = project / "Pulumi.dev.yaml"
-        _edit(stack_file, "monthlyBudgetUsd: 200", "monthlyBudgetUsd: 100")
-        recording, result, changes = session.run()
-        assert session.pack_starts == 1 and session.pack_pid == pid, (
-            f"a stack-file edit restarted the pack (pid {pid} -> {session.pack_pid})"
-        )
-        added = [c for c in _budget_verdicts(changes) if c.startswith("+ [mandatory]")]
-        assert added and "groundwork:cost.monthlyBudgetUsd" in added[0], (
-            f"{recording.stack_urn}: groundwork:cost.monthlyBudgetUsd lowered to 100 must be "
-            f"reported by {BUDGET_POLICY}: {changes}"
-        )
-        assert result is not None and result.of(BUDGET_POLICY, recording.stack_urn)
-    finally:
-        session.close()
+def test_a_stack_file_edit_changes_a_verdict_without_restarting_the_pack(
+    session: WatchSession,
+) -> None:
+    _up_to_date(session)
+    assert session.last is not None, "the session has run once"
+    assert not [v for v in session.last.verdicts if v[1] == BUDGET_POLICY], (
+        f"{BUDGET_POLICY}: dev's estimate must fit groundwork:cost.monthlyBudgetUsd 200"
+    )
+    starts, pid = session.pack_starts, session.pack_pid
+    # The pack reads the budget from the stack config, not from a resource: only a pack
+    # that took the edited config reports the estimate over the lowered budget.
+    stack_file = session.project_dir / "Pulumi.dev.yaml"
+    before = stackfile.load("dev", session.project_dir)
+    _edit(stack_file, "monthlyBudgetUsd: 200", "monthlyBudgetUsd: 100")
+    recording, result, changes = session.run()
+    assert session.pack_starts == starts and session.pack_pid == pid, (
+        f"a stack-file edit restarted the pack (pid {pid} -> {session.pack_pid})"
+    )
+    added = [c for c in _budget_verdicts(changes) if c.startswith("+ [mandatory]")]
+    assert added and "groundwork:cost.monthlyBudgetUsd" in added[0], (
+        f"{recording.stack_urn}: groundwork:cost.monthlyBudgetUsd lowered to 100 must be "
+        f"reported by {BUDGET_POLICY}: {changes}"
+    )
+    assert result is not None and result.of(BUDGET_POLICY, recording.stack_urn)
 
     # The broken copy: a pack as the Pulumi CLI starts it (stack config from PULUMI_CONFIG at
     # start, no opt-in) is sent the same edited config and keeps judging by the old budget,
     # so the check above fails for a pack that did not take the new config.
-    old = stackfile.load("dev", ROOT)
-    new = stackfile.load("dev", project)
-    assert old.values != new.values, "the edit must change the stack config"
-    with PolicyPackProcess(old, pack_dir=project / "policies", dry_run=False) as cli_pack:
-        cli_pack.configure_stack(new)
+    after = stackfile.load("dev", session.project_dir)
+    assert before.values != after.values, "the edit must change the stack config"
+    with PolicyPackProcess(before, pack_dir=session.pack_dir, dry_run=False) as cli_pack:
+        cli_pack.configure_stack(after)
         stale = cli_pack.run(recording, load_policy_config(session.policy_path))
     assert not stale.of(BUDGET_POLICY), (
         f"{BUDGET_POLICY}: a pack started the CLI's way must keep PULUMI_CONFIG's budget: "
@@ -91,75 +105,70 @@ def test_a_stack_file_edit_changes_a_verdict_without_restarting_the_pack(project
     )
 
 
-def test_a_policies_edit_restarts_the_pack(project: Path) -> None:
-    session = WatchSession("dev", project)
-    try:
-        session.run()
-        pid = session.pack_pid
-        rule = project / "policies" / "rules" / "observability.py"
-        _edit(
-            rule,
-            "nobody would hear them (subscribe at least one address)",
-            "nobody would hear the alarms (subscribe at least one address)",
-        )
-        assert rule in session.pending()
-        _, result, changes = session.run()
-        assert session.pack_starts == 2 and session.pack_pid not in (None, pid), (
-            f"a policies/ edit must start a new pack (pid {pid} -> {session.pack_pid})"
-        )
-        assert result is not None
-        messages = [v.message for v in result.of("alerts-topic-subscribed")]
-        assert any("nobody would hear the alarms" in m for m in messages), (
-            f"alerts-topic-subscribed: the edited rule did not run: {messages}"
-        )
-        assert any(c.startswith("- [advisory] alerts-topic-subscribed") for c in changes or [])
-    finally:
-        session.close()
+def test_a_policies_edit_restarts_the_pack(session: WatchSession) -> None:
+    _up_to_date(session)
+    starts, pid = session.pack_starts, session.pack_pid
+    rule = session.pack_dir / "rules" / "observability.py"
+    _edit(
+        rule,
+        "nobody would hear them (subscribe at least one address)",
+        "nobody would hear the alarms (subscribe at least one address)",
+    )
+    assert rule in session.pending()
+    _, result, changes = session.run()
+    assert session.pack_starts == starts + 1 and session.pack_pid not in (None, pid), (
+        f"a policies/ edit must start a new pack (pid {pid} -> {session.pack_pid})"
+    )
+    assert result is not None
+    messages = [v.message for v in result.of("alerts-topic-subscribed")]
+    assert any("nobody would hear the alarms" in m for m in messages), (
+        f"alerts-topic-subscribed: the edited rule did not run: {messages}"
+    )
+    assert any(c.startswith("- [advisory] alerts-topic-subscribed") for c in changes or [])
 
 
-def test_settle_imports_fresh_modules_that_only_a_stack_file_edit_reuses(project: Path) -> None:
-    session = WatchSession("dev", project, policies=False)
+def test_settle_imports_fresh_modules_that_only_a_stack_file_edit_reuses(
+    session: WatchSession,
+) -> None:
+    _up_to_date(session)
     name = "components.network"
+    ran = sys.modules[name]
+    session.settle()
+    fresh = sys.modules.get(name)
+    assert fresh is not None and fresh is not ran, (
+        f"{name}: settle() must import a module that has not run the program"
+    )
+    _edit(session.project_dir / "Pulumi.dev.yaml", "maxSize: 2", "maxSize: 3")
+    _, _, changes = session.run()
+    assert sys.modules[name] is fresh, f"{name}: a stack-file edit must reuse the fresh module"
+    assert any(c.endswith("(maxSize)") for c in changes or []), changes
+
+    # Any other source edit after settle(): the fresh modules are stale, import again.
+    session.settle()
+    stale = sys.modules[name]
+    _edit(
+        session.project_dir / "components" / "network.py",
+        "enable_dns_hostnames=True",
+        "enable_dns_hostnames=False",
+    )
+    recording, _, _ = session.run()
+    assert sys.modules[name] is not stale, f"{name}: an edited component must be re-imported"
+    vpc = next(r for r in recording if r.type == "aws:ec2/vpc:Vpc")
+    assert vpc.input("enableDnsHostnames") is False, f"{vpc.urn}: the edit did not take"
+
+
+def test_settle_survives_a_broken_edit_and_the_run_reports_it(session: WatchSession) -> None:
+    _up_to_date(session)
+    network = session.project_dir / "components" / "network.py"
+    source = network.read_text()
+    network.write_text("def broken(:\n")
     try:
-        session.run()
-        ran = sys.modules[name]
-        session.settle()
-        fresh = sys.modules.get(name)
-        assert fresh is not None and fresh is not ran, (
-            f"{name}: settle() must import a module that has not run the program"
-        )
-        _edit(project / "Pulumi.dev.yaml", "maxSize: 2", "maxSize: 3")
-        _, _, changes = session.run()
-        assert sys.modules[name] is fresh, f"{name}: a stack-file edit must reuse the fresh module"
-        assert any(c.endswith("(maxSize)") for c in changes or []), changes
-
-        # Any other source edit after settle(): the fresh modules are stale, import again.
-        session.settle()
-        stale = sys.modules[name]
-        _edit(
-            project / "components" / "network.py",
-            "enable_dns_hostnames=True",
-            "enable_dns_hostnames=False",
-        )
-        recording, _, _ = session.run()
-        assert sys.modules[name] is not stale, f"{name}: an edited component must be re-imported"
-        vpc = next(r for r in recording if r.type == "aws:ec2/vpc:Vpc")
-        assert vpc.input("enableDnsHostnames") is False, f"{vpc.urn}: the edit did not take"
-    finally:
-        session.close()
-
-
-def test_settle_survives_a_broken_edit_and_the_run_reports_it(project: Path) -> None:
-    session = WatchSession("dev", project, policies=False)
-    try:
-        session.run()
-        (project / "components" / "network.py").write_text("def broken(:\n")
         session.settle()  # must not raise: the run reports the error
         assert "components.network" not in sys.modules, "a failed import must be forgotten"
         with pytest.raises(Exception, match="network"):
             session.run()
     finally:
-        session.close()
+        network.write_text(source)  # the next test's session runs the copy again
 
 
 def test_the_pack_takes_stack_config_from_configure_stack_only_when_asked(
