@@ -66,15 +66,18 @@ class StackView:
 
 @pytest.fixture(scope="session")
 def stack_packs() -> Iterator[Callable[..., PolicyPackProcess]]:
-    """Factory: a view for any stack config of one reconfigurable pack per dry-run mode."""
-    started: dict[bool, PolicyPackProcess] = {}
+    """Factory: a view for any stack config of one reconfigurable pack per dry-run mode and
+    extra start-up environment (such as the memo switch, read once at start)."""
+    started: dict[tuple[bool, str], PolicyPackProcess] = {}
 
-    def get(config: StackConfig, *, dry_run: bool = True) -> PolicyPackProcess:
-        if dry_run not in started:
-            started[dry_run] = PolicyPackProcess(
-                config, dry_run=dry_run, extra_env=STACK_CONFIG_FROM_REQUEST
-            ).__enter__()
-        return cast(PolicyPackProcess, StackView(started[dry_run], config))
+    def get(
+        config: StackConfig, *, dry_run: bool = True, extra_env: Mapping[str, str] | None = None
+    ) -> PolicyPackProcess:
+        env = {**(extra_env or {}), **STACK_CONFIG_FROM_REQUEST}
+        key = (dry_run, json.dumps(env, sort_keys=True))
+        if key not in started:
+            started[key] = PolicyPackProcess(config, dry_run=dry_run, extra_env=env).__enter__()
+        return cast(PolicyPackProcess, StackView(started[key], config))
 
     yield get
     for pack in started.values():
