@@ -36,9 +36,14 @@ def _prod_sized() -> dict[str, Any]:
     }
 
 
-def _judge(rec: Recording, stack_file: Path | None, config: Any = DEV_CONFIG) -> AnalysisResult:
-    with PolicyPackProcess(stackfile.load("dev", ROOT, stack_file)) as pack:
-        return pack.run(rec, config)
+def _judge(
+    stack_packs: Callable[..., PolicyPackProcess],
+    rec: Recording,
+    stack_file: Path,
+    config: Any = DEV_CONFIG,
+) -> AnalysisResult:
+    """A variant dev stack file, judged by the session's reconfigurable pack."""
+    return stack_packs(stackfile.load("dev", ROOT, stack_file)).run(rec, config)
 
 
 @pytest.fixture(scope="module")
@@ -53,17 +58,20 @@ def prod_sized_dev(
 
 
 def test_shipped_dev_passes_the_cost_policies(dev: Recording) -> None:
-    result = _judge(dev, None)
+    # The shipped file through a pack started as the CLI starts it (PULUMI_CONFIG).
+    with PolicyPackProcess(stackfile.load("dev", ROOT)) as pack:
+        result = pack.run(dev, DEV_CONFIG)
     assert all(result.levels[p] == "mandatory" for p in DEV_POLICIES), result.levels
     found = [(v.policy, v.urn) for v in result.violations if v.policy in DEV_POLICIES]
     assert found == [], found
 
 
 def test_prod_sized_dev_fails_every_cost_policy(
+    stack_packs: Callable[..., PolicyPackProcess],
     prod_sized_dev: tuple[Recording, Path],
 ) -> None:
     rec, path = prod_sized_dev
-    result = _judge(rec, path)
+    result = _judge(stack_packs, rec, path)
     failed = {v.policy for v in result.mandatory}
     assert set(DEV_POLICIES) <= failed, sorted(failed)
     # The pack priced it with the preview's estimator: the same maximum, to the cent.
@@ -75,7 +83,9 @@ def test_prod_sized_dev_fails_every_cost_policy(
 
 
 def test_raising_the_stack_budget_does_not_escape_the_dev_cap(
-    tmp_path: Path, prod_sized_dev: tuple[Recording, Path]
+    stack_packs: Callable[..., PolicyPackProcess],
+    tmp_path: Path,
+    prod_sized_dev: tuple[Recording, Path],
 ) -> None:
     """A developer who lifts groundwork:cost.monthlyBudgetUsd still meets dev.json's cap."""
     from tests.conftest import write_stack_file
@@ -85,15 +95,16 @@ def test_raising_the_stack_budget_does_not_escape_the_dev_cap(
         tmp_path, "dev", {**_prod_sized(), "groundwork:cost": {"monthlyBudgetUsd": 1_000_000}}
     )
     cap = DEV_CONFIG["dev-cost-within-budget"]["maxMonthlyUsd"]
-    (budget,) = _judge(rec, lifted).of("dev-cost-within-budget")
+    (budget,) = _judge(stack_packs, rec, lifted).of("dev-cost-within-budget")
     assert f"over {cap:,.2f} USD (policy config maxMonthlyUsd)" in budget.message, budget.message
 
 
 def test_prod_config_never_runs_the_cost_policies(
+    stack_packs: Callable[..., PolicyPackProcess],
     prod_sized_dev: tuple[Recording, Path],
 ) -> None:
     rec, path = prod_sized_dev
-    result = _judge(rec, path, PROD_CONFIG)
+    result = _judge(stack_packs, rec, path, PROD_CONFIG)
     assert not [p for p in result.policies if p in DEV_POLICIES], result.policies
 
 

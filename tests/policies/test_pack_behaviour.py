@@ -16,7 +16,6 @@ from policy_builders import STACK_URN, UNKNOWN
 from offline import stackfile
 from offline.analyzer import (
     PolicyConfigError,
-    PolicyPackProcess,
     load_policy_config,
     reconcile,
 )
@@ -370,17 +369,18 @@ def test_unknown_values_never_crash_the_pack(pack) -> None:
     assert result.violations, "unknown inputs produce findings or preview diagnostics, not errors"
 
 
-def test_memo_does_not_change_verdicts(pack) -> None:
+MEMO_OFF = {"GROUNDWORK_POLICY_MEMO": "0"}
+
+
+def test_memo_does_not_change_verdicts(pack, stack_packs) -> None:
     resources = [
         b.rds(multiAz=False),
         b.alb(dropInvalidHeaderFields=False),
         *b.backup_set(pab=True),
         b.lt(),
     ]
-    with PolicyPackProcess(
-        stack_config(pack.stack_config.values), extra_env={"GROUNDWORK_POLICY_MEMO": "0"}
-    ) as plain:
-        expected = plain.run(b.recording(*resources), PROD_CONFIG)
+    plain = stack_packs(stack_config(pack.stack_config.values), extra_env=MEMO_OFF)
+    expected = plain.run(b.recording(*resources), PROD_CONFIG)
     assert run(pack, resources).violations == expected.violations
 
 
@@ -480,14 +480,12 @@ def test_fast_path_builds_resource_options_once_per_stack_call() -> None:
     assert servicer.options_built == 6
 
 
-def test_stack_memo_keeps_every_stack_verdict(dev) -> None:
+def test_stack_memo_keeps_every_stack_verdict(dev, stack_packs) -> None:
     # The dev stack judged by the prod config: many stack-policy findings to compare.
     config = stackfile.load("dev", ROOT)
     policy = load_policy_config(ROOT / "policies" / "config" / "prod.json")
-    results = []
-    for memo in ("1", "0"):
-        with PolicyPackProcess(config, extra_env={"GROUNDWORK_POLICY_MEMO": memo}) as p:
-            results.append(p.run(dev, policy))
+    # The memo is on unless switched off: the session's plain reconfigurable pack has it.
+    results = [stack_packs(config, extra_env=env).run(dev, policy) for env in ({}, MEMO_OFF)]
     stack_level = [v for v in results[1].violations if v.phase == "analyze-stack"]
     assert stack_level, "the comparison needs stack-policy findings"
     assert results[0].violations == results[1].violations

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -411,7 +411,9 @@ def test_offline_cli_reports_bad_config_without_traceback(
 
 
 # -- the shipped exemption binds the real program's RUM identity pool, and nothing else ------------
-def test_shipped_rum_exemption_binds_the_real_identity_pool(phase_variant: Any) -> None:
+def test_shipped_rum_exemption_binds_the_real_identity_pool(
+    phase_variant: Any, stack_packs: Callable[..., PolicyPackProcess]
+) -> None:
     from offline import stackfile
 
     rec = phase_variant("prod", "growth", preview=True)
@@ -422,9 +424,9 @@ def test_shipped_rum_exemption_binds_the_real_identity_pool(phase_variant: Any) 
         **PROD_CONFIG,
         COGNITO: {k: v for k, v in PROD_CONFIG[COGNITO].items() if k != "exemptions"},
     }
-    with PolicyPackProcess(stack_config(values)) as pack:
-        shipped = pack.run(rec, PROD_CONFIG)
-        bare = pack.run(rec, no_exemption)
+    pack = stack_packs(stack_config(values))
+    shipped = pack.run(rec, PROD_CONFIG)
+    bare = pack.run(rec, no_exemption)
     assert [(e.status, e.resources) for e in shipped.exemptions] == [("applied", (RUM_POOL,))]
     assert not shipped.of(COGNITO), shipped.of(COGNITO)
     assert violations(bare, COGNITO, RUM_POOL), "without the exemption the guest pool is flagged"
