@@ -5,6 +5,7 @@ are computed here with the PostgreSQL programs and boto3, not through ops.*)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import os
@@ -42,7 +43,15 @@ class Moto:
     endpoint: str
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint, **CREDENTIALS)
+        return _test_client(self.endpoint, service)
+
+
+@functools.cache
+def _test_client(endpoint: str, service: str) -> Any:
+    """The tests' own client per service, made once per process: a client takes tens of ms
+    of CPU to build, it carries its region, endpoint and credentials (nothing from the
+    per-test environment), and tests use it from one thread."""
+    return boto3.client(service, region_name=REGION, endpoint_url=endpoint, **CREDENTIALS)
 
 
 @dataclass(frozen=True)
@@ -365,6 +374,21 @@ PG_BIN_DIR = str(
 
 
 def rds_instance(moto: Moto, **attributes) -> str:
+    """A healthy RDS instance, or one with `attributes` seeded (a fault): its identifier.
+
+    The healthy one is made once per process and shared: the tools only describe it, and
+    moto takes ~0.1 s of CPU to create one. A seeded one is always new."""
+    if not attributes:
+        return _healthy_instance(moto.endpoint)
+    return _new_instance(moto, **attributes)
+
+
+@functools.cache
+def _healthy_instance(endpoint: str) -> str:
+    return _new_instance(Moto(endpoint))
+
+
+def _new_instance(moto: Moto, **attributes) -> str:
     name = f"db-{uuid.uuid4().hex[:8]}"
     settings = {"BackupRetentionPeriod": 14, "DeletionProtection": True} | attributes
     moto.client("rds").create_db_instance(

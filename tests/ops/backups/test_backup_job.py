@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from backup_testkit import Moto, PgServer, Source, backup_config, backup_env, stamp
 
-from ops import backup, pg, vault
+from ops import backup, pg, restore_drill, vault, verify_backups
 from ops.awsenv import OpsError
 
 REPO = Path(__file__).resolve().parents[3]
@@ -319,19 +319,33 @@ def test_missing_pg_dump_is_explained(monkeypatch):
         pg.PgTools().path("pg_dump")
 
 
-@pytest.mark.parametrize("module", ["ops.backup", "ops.verify_backups", "ops.restore_drill"])
-def test_cli_help(module):
+def test_cli_help_of_the_real_entry_point():
+    """`python -m ops.backup --help` as the buildspec starts it: a real process, no PG env."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "DB_", "BACKUP_"))}
     result = subprocess.run(
-        [sys.executable, "-m", module, "--help"],
+        [sys.executable, "-m", "ops.backup", "--help"],
         capture_output=True,
         text=True,
         cwd=REPO,
         env=env,
         check=False,
     )
-    assert result.returncode == 0, f"{module} --help: {result.stderr}"
-    assert f"python -m {module}" in result.stdout, result.stdout
+    assert result.returncode == 0, f"ops.backup --help: {result.stderr}"
+    assert "python -m ops.backup" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("tool", [backup, verify_backups, restore_drill], ids=lambda m: m.__name__)
+def test_cli_help(tool, monkeypatch, capsys):
+    """Every tool's --help, in-process (each tool's `__main__` also runs as a real process in
+    the signal tests of test_faults.py)."""
+    for name in list(os.environ):
+        if name.startswith(("PG", "DB_", "BACKUP_")):
+            monkeypatch.delenv(name)
+    with pytest.raises(SystemExit) as exit_:
+        tool.main(["--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0, f"{tool.__name__} --help exited {exit_.value.code}"
+    assert f"python -m {tool.__name__}" in out, out
 
 
 def test_iam_auth_token_is_a_signed_connect_url(moto: Moto):
