@@ -24,10 +24,11 @@ $(STAMP): $(PY) $(REQS)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-# Lint, then static types (pyrightconfig.json; tests/typecheck proves a wrong pulumi_aws argument
-# type fails it), then the suite.
+# Lint and format check, then static types (pyrightconfig.json; tests/typecheck proves a wrong
+# pulumi_aws argument type fails it), then the suite.
 test: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m basedpyright
 	$(PY) -m pytest -n auto --dist loadfile --durations=10
 
@@ -40,6 +41,7 @@ preview-watch: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 typecheck: $(STAMP)
 	$(PY) -m basedpyright

@@ -101,9 +101,7 @@ def record_variant(tmp_path: Path, recording_cache: Path) -> Callable[..., Recor
         path = write_stack_file(tmp_path, stack, overrides)
         if "on_register" in kw:
             return record(stack, project_dir=ROOT, stack_file=path, preview=preview, **kw)
-        return shared_record(
-            recording_cache, ROOT, stack, stack_file=path, preview=preview, **kw
-        )
+        return shared_record(recording_cache, ROOT, stack, stack_file=path, preview=preview, **kw)
 
     return run
 

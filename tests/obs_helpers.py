@@ -60,9 +60,6 @@ def value(r: RecordedResource, *path: str) -> Any:
     return None
 
 
-
-
-
 def replaced(
     rec: Recording, urn: str, change: Callable[[RecordedResource], RecordedResource | None]
 ) -> Recording:

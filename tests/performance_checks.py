@@ -43,7 +43,6 @@ def out(r: RecordedResource, key: str) -> Any:
     return plain(r.outputs).get(key)
 
 
-
 # ---- phase capabilities --------------------------------------------------------------------
 
 

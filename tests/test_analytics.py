@@ -48,9 +48,7 @@ from tests.recording_queries import companions, document
 def test_events_bucket_is_private_encrypted_and_expiring(stack: str, request: Any) -> None:
     rec = request.getfixturevalue(stack)
     assert (
-        private_bucket_problems(
-            rec, analytics_bucket(rec), analytics_config(stack).retention_days
-        )
+        private_bucket_problems(rec, analytics_bucket(rec), analytics_config(stack).retention_days)
         == []
     )
 

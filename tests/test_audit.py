@@ -156,9 +156,9 @@ def test_org_trail_without_log_group_skips_alarms_and_warns(tmp_path: Path) -> N
     own = write_stack_file(tmp_path / "own", "prod", {})
     shipped = record("prod", project_dir=AUDIT_ALONE, stack_file=own)
     assert shipped.of_type(TRAIL) and shipped.children_of(AUDIT, ALARM), shipped.stack_urn
-    assert any(
-        "audit alarms skipped" in w and "organisation owns" in w for w in rec.warnings
-    ), rec.warnings
+    assert any("audit alarms skipped" in w and "organisation owns" in w for w in rec.warnings), (
+        rec.warnings
+    )
 
 
 def test_disabled_audit_builds_nothing(record_variant: Callable[..., Recording]) -> None:

@@ -246,4 +246,3 @@ def test_a_real_update_refuses_the_placeholder_and_a_preview_warns(
     rec = shipped_prod_dry_run
     assert rec.resources, "a preview of the shipped prod file runs"
     assert any("groundwork:backups.breakGlassRoleArn" in w for w in rec.warnings), rec.warnings
-

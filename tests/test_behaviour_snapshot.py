@@ -29,9 +29,7 @@ def test_each_kind_of_change_is_reported_with_its_urn(dev: Recording) -> None:
         "protect": replace_resource(dev, target.urn, protect=not target.protect),
         "ignoreChanges": replace_resource(dev, target.urn, ignore_changes=("tags",)),
         "dependencies": replace_resource(dev, target.urn, dependencies=()),
-        "removed": dataclasses.replace(
-            dev, resources=[r for r in dev if r.urn != target.urn]
-        ),
+        "removed": dataclasses.replace(dev, resources=[r for r in dev if r.urn != target.urn]),
     }
     for kind, copy in broken.items():
         lines = differences(_snap(dev), _snap(copy))

@@ -100,9 +100,10 @@ def test_monitor_samples_and_sets_cookies_as_configured(pmf: Recording, custom: 
     monitor = pmf.one(pc.APP_MONITOR)
     # prod sets no rum.domain: the monitor takes groundwork:hosting.domainName.
     domain = stack_config("prod")["groundwork:hosting"]["domainName"]
-    assert "groundwork:rum" not in stack_config("prod") or "domain" not in stack_config("prod")[
-        "groundwork:rum"
-    ]
+    assert (
+        "groundwork:rum" not in stack_config("prod")
+        or "domain" not in stack_config("prod")["groundwork:rum"]
+    )
     assert monitor.input("domain") == domain, monitor.urn
     assert monitor.input("appMonitorConfiguration", "enableXray") is False, monitor.urn
 

@@ -215,9 +215,7 @@ def test_good_variant_still_parses() -> None:
 
 def test_cli_reports_bad_config_without_traceback(tmp_path, capsys) -> None:
     path = write_stack_file(tmp_path, "prod", {"groundwork:hosting": {"minSize": 50}})
-    code, out, err = run_offline(
-        ["preview", "--stack", "prod", "--stack-file", str(path)], capsys
-    )
+    code, out, err = run_offline(["preview", "--stack", "prod", "--stack-file", str(path)], capsys)
     assert code == 1, out + err
     assert "groundwork:hosting.minSize must be <= maxSize (got 50 > 12)" in err
     assert "Traceback" not in err + out

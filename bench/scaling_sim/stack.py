@@ -65,9 +65,7 @@ def params_from_settings(settings: Any, **extra: Any) -> ScalingConfig:
         min_size=hosting.min_size,
         max_size=hosting.max_size,
         cpu_target=_optional_number(hosting.cpu_target),
-        instance_warmup_s=(
-            int(scaling.instance_warmup_seconds) if scaling is not None else 300
-        ),
+        instance_warmup_s=(int(scaling.instance_warmup_seconds) if scaling is not None else 300),
     )
     if growth is not None:
         config = replace(

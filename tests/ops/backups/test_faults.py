@@ -526,6 +526,7 @@ def test_sigterm_while_the_upload_waits_for_s3_reports_and_uploads_nothing(
 
 # --- 5. every fault is one FAIL line --------------------------------------------------------
 
+
 def test_disk_full_in_the_work_dir_mid_download(
     moto: Moto, postgres: PgServer, source: Source, good_vault, work, monkeypatch, capsys
 ):
