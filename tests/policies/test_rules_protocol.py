@@ -594,6 +594,18 @@ CASES: list[Case] = [
     ),
     Case(
         "alerts-topic-subscribed",
+        "upper-case-protocol-still-reserved",
+        _reaching(("EMAIL", "oncall@example.com")),
+        "violation",
+    ),
+    Case(
+        "alerts-topic-subscribed",
+        "unknown-protocol-counts",
+        _reaching((UNKNOWN, "oncall@example.com")),
+        "pass",
+    ),
+    Case(
+        "alerts-topic-subscribed",
         "unknown-endpoint-counts",
         _reaching(("email", UNKNOWN)),
         "pass",
