@@ -204,6 +204,10 @@ class WatchSession:
         self.pack_starts = 0
         # The watched files as they were when settle() imported fresh project modules.
         self._imported_at: Fingerprint | None = None
+        # What the process holds before the first run (interpreter, engine) is never a run's
+        # garbage: the collector stops walking it (settle() freezes the warm SDK as well).
+        gc.freeze()
+        self._frozen_sdk = False
 
     def _pack_for(self, config: stackfile.StackConfig) -> threading.Event | None:
         """The pack for this run: the running one, told the stack config if it changed, or a
@@ -311,7 +315,12 @@ class WatchSession:
         that ran, collect the garbage, and import the project's modules afresh for the next
         run (it re-imports them anyway if a source changes in the meantime)."""
         names = forget_project_modules(self.project_dir)
+        # The garbage is the runs' objects and the forgotten modules, all made after the last
+        # freeze; a full walk of the warm heap cost more than the re-run it was waiting for.
         gc.collect()
+        if not self._frozen_sdk:  # what the first run imported (the SDK) stays for good
+            gc.freeze()
+            self._frozen_sdk = True
         # Taken before the import: an edit landing during it shows as a change in run().
         before = fingerprint(self.paths)
         if import_fresh(self.project_dir, names):
@@ -330,6 +339,8 @@ class WatchSession:
         if self._pack is not None:
             self._pack.close()
             self._pack = None
+        # The process goes on (a test run, an embedding tool): its objects are walked again.
+        gc.unfreeze()
 
 
 def watch(

@@ -4,6 +4,11 @@ The pack judges some rules by the stack config itself (the dev budget, the phase
 tags), so a pack that kept the config it started with would miss a verdict the edit changes.
 Which process judged each run is read from the pack's process id and the session's start
 counter, never from timing. Each run is started by the test; nothing waits on a clock.
+
+The session here watches a copy of the project whose `__main__.py` is a small program
+(tests/programs/watch_small: the real settings, network, alerts topic and app bundle), so each
+of the runs below costs a fraction of the whole dev program; tests/test_watch.py runs the
+whole dev program through the watch.
 """
 
 from __future__ import annotations
@@ -18,28 +23,33 @@ import pytest
 
 from offline import stackfile
 from offline.analyzer import PolicyPackProcess, load_policy_config
-from offline.model import Recording
 from offline.watch import STACK_CONFIG_SOURCE_ENV, WatchSession
 from tests.conftest import ROOT
 
 IGNORE = shutil.ignore_patterns("venv", ".git", "tests", "out", "__pycache__", "*.pyc", "bench")
 BUDGET_POLICY = "dev-cost-within-budget"
+SMALL_PROGRAM = ROOT / "tests" / "programs" / "watch_small" / "__main__.py"
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory, dev: Recording) -> Iterator[WatchSession]:
-    """One watch session (and its pack) over a copy of the project, shared by the tests below:
-    each starts from the session's last run and asserts on what its own edit does, the way a
-    user's session sees edit after edit. Afterwards the modules loaded from the copy are gone
-    and the ones it shadowed are back; the SDK modules a run imported stay (pulumi refuses a
-    second import of a provider package in one process). `dev` is recorded first, so that no
-    in-process recording of the real project can pick up the copy's modules."""
+def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WatchSession]:
+    """One watch session (and its pack) over a copy of the project running the small program,
+    shared by the tests below: each starts from the session's last run and asserts on what its
+    own edit does, the way a user's session sees edit after edit. Afterwards the modules
+    loaded from the copy are gone and the ones it shadowed are back; the SDK modules a run
+    imported stay (pulumi refuses a second import of a provider package in one process). No
+    test here records the real project while the session runs, so none can pick up the copy's
+    modules."""
     copy = tmp_path_factory.mktemp("watch-config") / "project"
     shutil.copytree(ROOT, copy, ignore=IGNORE)
+    shutil.copy(SMALL_PROGRAM, copy / "__main__.py")
     saved = dict(sys.modules)
     watching = WatchSession("dev", copy)
     try:
-        watching.run()
+        recording, _, _ = watching.run()
+        assert [r for r in recording if r.type == "aws:ec2/natGateway:NatGateway"], (
+            "the small program must register the NAT gateway the dev budget prices"
+        )
         yield watching
     finally:
         watching.close()
@@ -72,21 +82,21 @@ def test_a_stack_file_edit_changes_a_verdict_without_restarting_the_pack(
     _up_to_date(session)
     assert session.last is not None, "the session has run once"
     assert not [v for v in session.last.verdicts if v[1] == BUDGET_POLICY], (
-        f"{BUDGET_POLICY}: dev's estimate must fit groundwork:cost.monthlyBudgetUsd 200"
+        f"{BUDGET_POLICY}: the estimate must fit groundwork:cost.monthlyBudgetUsd 200"
     )
     starts, pid = session.pack_starts, session.pack_pid
     # The pack reads the budget from the stack config, not from a resource: only a pack
     # that took the edited config reports the estimate over the lowered budget.
     stack_file = session.project_dir / "Pulumi.dev.yaml"
     before = stackfile.load("dev", session.project_dir)
-    _edit(stack_file, "monthlyBudgetUsd: 200", "monthlyBudgetUsd: 100")
+    _edit(stack_file, "monthlyBudgetUsd: 200", "monthlyBudgetUsd: 20")
     recording, result, changes = session.run()
     assert session.pack_starts == starts and session.pack_pid == pid, (
         f"a stack-file edit restarted the pack (pid {pid} -> {session.pack_pid})"
     )
     added = [c for c in _budget_verdicts(changes) if c.startswith("+ [mandatory]")]
     assert added and "groundwork:cost.monthlyBudgetUsd" in added[0], (
-        f"{recording.stack_urn}: groundwork:cost.monthlyBudgetUsd lowered to 100 must be "
+        f"{recording.stack_urn}: groundwork:cost.monthlyBudgetUsd lowered to 20 must be "
         f"reported by {BUDGET_POLICY}: {changes}"
     )
     assert result is not None and result.of(BUDGET_POLICY, recording.stack_urn)
@@ -138,10 +148,12 @@ def test_settle_imports_fresh_modules_that_only_a_stack_file_edit_reuses(
     assert fresh is not None and fresh is not ran, (
         f"{name}: settle() must import a module that has not run the program"
     )
-    _edit(session.project_dir / "Pulumi.dev.yaml", "maxSize: 2", "maxSize: 3")
+    _edit(session.project_dir / "Pulumi.dev.yaml", "cidr: 10.20.0.0/16", "cidr: 10.21.0.0/16")
     _, _, changes = session.run()
     assert sys.modules[name] is fresh, f"{name}: a stack-file edit must reuse the fresh module"
-    assert any(c.endswith("(maxSize)") for c in changes or []), changes
+    assert any(c.endswith("(cidrBlock)") for c in changes or []), (
+        f"groundwork:network.cidr: the edit must change the VPC's cidrBlock: {changes}"
+    )
 
     # Any other source edit after settle(): the fresh modules are stale, import again.
     session.settle()
@@ -169,6 +181,41 @@ def test_settle_survives_a_broken_edit_and_the_run_reports_it(session: WatchSess
             session.run()
     finally:
         network.write_text(source)  # the next test's session runs the copy again
+
+
+def test_edits_to_settings_blueprint_ops_and_app_are_rerun_and_others_are_not(
+    session: WatchSession,
+) -> None:
+    """Everything the recording depends on is watched; a file it does not depend on is not."""
+    _up_to_date(session)
+    project = session.project_dir
+    blueprint, server = project / "blueprint.py", project / "app" / "webapp" / "server.py"
+    ops, models = project / "ops" / "backup.py", project / "settings" / "models.py"
+    _edit(blueprint, '"alerts",', '"team-alerts",')
+    server.write_text(server.read_text() + "# an edit the bundle carries\n")
+    ops.write_text(ops.read_text() + "# an edit the backup job's archive carries\n")
+    readme = project / "README.md"
+    readme.write_text(readme.read_text() + "an edit no resource depends on\n")
+    assert session.pending() == sorted([blueprint, server, ops]), (
+        f"blueprint.py, app/ and ops/ edits must be pending, README.md not: {session.pending()}"
+    )
+    recording, _, changes = session.run()
+    topic = next(r for r in recording if r.type == "aws:sns/topic:Topic")
+    assert topic.name == "team-alerts-topic" and f"+ {topic.urn}" in (changes or []), (
+        f"{topic.urn}: the blueprint edit did not take: {changes}"
+    )
+    release = next(r for r in recording if r.name == "reference-release")
+    assert f"~ {release.urn} (sourceHash)" in (changes or []), (
+        f"{release.urn}: the app/ edit must change the bundle's digest: {changes}"
+    )
+    assert session.pending() == [], "README.md is not watched"
+
+    # A settings edit: the run validates with the edited model (dev has 2 AZs).
+    _edit(models, "3, ge=2, le=6", "3, ge=3, le=6")
+    assert session.pending() == [models], "the settings edit was not seen"
+    with pytest.raises(Exception, match=r"groundwork:network\.availabilityZones must be >= 3"):
+        session.run()
+    _edit(models, "3, ge=3, le=6", "3, ge=2, le=6")
 
 
 def test_the_pack_takes_stack_config_from_configure_stack_only_when_asked(

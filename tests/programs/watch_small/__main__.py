@@ -1,0 +1,40 @@
+"""A small program for the watch-mode tests: the real settings, then a few of blueprint's pieces.
+
+Copied over `__main__.py` in the watch tests' copy of the project, so that it imports the
+copy's settings, blueprint, components and ops, which the tests edit. It registers what their
+edits reach: the network (a component edit, a stack-file edit of `groundwork:network`, a NAT
+gateway that the dev budget prices), the alerts topic with one alarm notifying it (judged by a
+rule in `policies/`), and the app bundle as the pipeline ships it (an `app/` edit). A run costs
+a fraction of the whole dev program's, which goes through the watch in tests/test_watch.py.
+"""
+
+import pulumi_aws as aws
+
+import blueprint
+import settings
+from components.encryption import Encryption, EncryptionArgs
+from ops.bundle import build_bundle
+
+s = settings.load()
+encryption = Encryption("encryption", EncryptionArgs(region=s.region, protect=s.protect))
+alerts = blueprint._alerts(s)
+blueprint._network(s, encryption)
+aws.cloudwatch.MetricAlarm(
+    "nat-port-allocation-errors",
+    namespace="AWS/NATGateway",
+    metric_name="ErrorPortAllocation",
+    statistic="Sum",
+    period=300,
+    evaluation_periods=1,
+    threshold=0,
+    comparison_operator="GreaterThanThreshold",
+    treat_missing_data="notBreaching",
+    alarm_actions=[alerts.topic_arn],
+)
+# The bundle by its digest, not its bytes: the recording stays small, an edit still shows.
+aws.s3.BucketObjectv2(
+    "reference-release",
+    bucket="groundwork-dev-releases",
+    key="app.zip",
+    source_hash=build_bundle(blueprint.APP_DIR).sha256,
+)
