@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import hashlib
 import importlib
 import json
 import os
@@ -27,7 +28,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from offline import stackfile, tree, verdicts
 from offline.analyzer import (
@@ -37,7 +38,7 @@ from offline.analyzer import (
     StreamingAnalysis,
     load_policy_config,
 )
-from offline.model import Recording
+from offline.model import ARCHIVE_SIG, ASSET_SIG, SIG_KEY, Recording
 from offline.recorder import record
 
 # The pack's switch for taking stack config from ConfigureStack (policies/rules/sdk.py; the
@@ -155,10 +156,48 @@ class Snapshot:
     verdicts: set[tuple[str, str, str, str]] = field(default_factory=set)
 
     @classmethod
-    def of(cls, recording: Recording, result: AnalysisResult | None) -> Snapshot:
-        inputs = {r.urn: json.dumps(r.inputs, sort_keys=True) for r in recording.resources}
+    def of(
+        cls, recording: Recording, result: AnalysisResult | None, root: Path | None = None
+    ) -> Snapshot:
+        """`root`: the directory the program ran in, where its file assets' paths lead."""
+        inputs = {r.urn: _canonical(r.inputs, root) for r in recording.resources}
         violations = result.violations if result else []
         return cls(inputs, {(v.level, v.policy, v.urn, v.message) for v in violations})
+
+
+def _canonical(inputs: dict[str, Any], root: Path | None) -> str:
+    text = json.dumps(inputs, sort_keys=True)
+    if root is None or (ASSET_SIG not in text and ARCHIVE_SIG not in text):
+        return text  # most resources ship no file: one pass
+    return json.dumps(with_content(inputs, root), sort_keys=True)
+
+
+def with_content(value: Any, root: Path | None) -> Any:
+    """`value` with each file asset or archive given the digest of what its path holds.
+
+    A recording keeps an asset as the program wrote it, a path; the engine diffs it by the
+    hash of the file's bytes, so an edit to a shipped source (ops/, a Lambda's handler) is a
+    change although no path moved."""
+    if isinstance(value, list):
+        return [with_content(v, root) for v in value]
+    if not isinstance(value, dict):
+        return value
+    found = {k: with_content(v, root) for k, v in value.items()}
+    if root is not None and value.get(SIG_KEY) in (ASSET_SIG, ARCHIVE_SIG) and "path" in value:
+        found["contentDigest"] = _digest(root / str(value["path"]))
+    return found
+
+
+def _digest(path: Path) -> str:
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(str(file.relative_to(path) if file != path else file.name).encode())
+        try:
+            digest.update(file.read_bytes())
+        except OSError:
+            digest.update(b"\0missing")
+    return digest.hexdigest()
 
 
 def diff(before: Snapshot, after: Snapshot) -> list[str]:
@@ -286,7 +325,7 @@ class WatchSession:
         finally:
             if stream is not None:
                 stream.abort()
-        snapshot = Snapshot.of(recording, result)
+        snapshot = Snapshot.of(recording, result, self.project_dir)
         changes = None if self.last is None else diff(self.last, snapshot)
         self.last = snapshot
         return recording, result, changes

@@ -123,6 +123,36 @@ def test_diff_lists_added_removed_and_changed() -> None:
     assert diff(after, after) == []
 
 
+def _shipping(path: str) -> Recording:
+    """A recording of one function whose code is an archive of one file asset (wire form)."""
+    from offline.model import ARCHIVE_SIG, ASSET_SIG, SIG_KEY, RecordedResource
+
+    asset = {SIG_KEY: ASSET_SIG, "path": path}
+    code = {SIG_KEY: ARCHIVE_SIG, "assets": {"handler.py": asset}}
+    fn = RecordedResource(
+        "aws:lambda/function:Function", "fn", "urn:fn", True, "", (), {}, None, None, (), "",
+        {"code": code, "runtime": "python3.13"},
+    )  # fmt: skip
+    return Recording("p", "dev", False, [fn], {}, "urn:stack")
+
+
+def test_an_edit_to_a_shipped_file_is_a_change(tmp_path: Path) -> None:
+    """The engine diffs a file asset by its bytes: an ops/ edit changes the function's code."""
+    from offline.watch import Snapshot
+
+    (tmp_path / "ops").mkdir()
+    handler = tmp_path / "ops" / "handler.py"
+    handler.write_text("def handler(event, context): ...\n")
+    before = Snapshot.of(_shipping("ops/handler.py"), None, tmp_path)
+    assert diff(before, Snapshot.of(_shipping("ops/handler.py"), None, tmp_path)) == []
+    handler.write_text("def handler(event, context): return 1\n")
+    after = Snapshot.of(_shipping("ops/handler.py"), None, tmp_path)
+    assert diff(before, after) == ["~ urn:fn (code)"], "urn:fn: an ops/handler.py edit"
+    # Without the program's directory only the path is compared: the edit would be missed.
+    blind = Snapshot.of(_shipping("ops/handler.py"), None)
+    assert diff(blind, blind) == [] and "contentDigest" not in blind.inputs["urn:fn"]
+
+
 class ScriptedSession:
     """Stands in for a WatchSession in the loop: each run returns (or raises) the next
     scripted result; an edit is pending only on the second look after a run (the loop must

@@ -208,6 +208,10 @@ def test_edits_to_settings_blueprint_ops_and_app_are_rerun_and_others_are_not(
     assert f"~ {release.urn} (sourceHash)" in (changes or []), (
         f"{release.urn}: the app/ edit must change the bundle's digest: {changes}"
     )
+    job_source = next(r for r in recording if r.name == "backup-job-source-code")
+    assert f"~ {job_source.urn} (source)" in (changes or []), (
+        f"{job_source.urn}: the ops/ edit must change the archive the job ships: {changes}"
+    )
     assert session.pending() == [], "README.md is not watched"
 
     # A settings edit: the run validates with the edited model (dev has 2 AZs).

@@ -4,14 +4,18 @@ Copied over `__main__.py` in the watch tests' copy of the project, so that it im
 copy's settings, blueprint, components and ops, which the tests edit. It registers what their
 edits reach: the network (a component edit, a stack-file edit of `groundwork:network`, a NAT
 gateway that the dev budget prices), the alerts topic with one alarm notifying it (judged by a
-rule in `policies/`), and the app bundle as the pipeline ships it (an `app/` edit). A run costs
+rule in `policies/`), the app bundle as the pipeline ships it (an `app/` edit), and the backup
+job's source archive of `ops/` as blueprint ships it (an `ops/` edit). A run costs
 a fraction of the whole dev program's, which goes through the watch in tests/test_watch.py.
 """
 
+import pulumi
 import pulumi_aws as aws
 
 import blueprint
 import settings
+from components import sources
+from components.backup_job import ops_sources
 from components.encryption import Encryption, EncryptionArgs
 from ops.bundle import build_bundle
 
@@ -37,4 +41,13 @@ aws.s3.BucketObjectv2(
     bucket="groundwork-dev-releases",
     key="app.zip",
     source_hash=build_bundle(blueprint.APP_DIR).sha256,
+)
+# The ops/ sources as the backup job ships them: file assets, recorded by path.
+aws.s3.BucketObjectv2(
+    "backup-job-source-code",
+    bucket="groundwork-dev-backup-job",
+    key="backup-job/source.zip",
+    source=pulumi.AssetArchive(
+        {path: sources.file_asset(local) for path, local in ops_sources(blueprint.OPS_DIR).items()}
+    ),
 )
