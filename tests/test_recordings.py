@@ -52,3 +52,14 @@ def test_a_key_is_recorded_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert second.outputs == first.outputs == {"n": 1}
     (root / "components" / "web.py").write_text("SIZE = 3\n")
     assert recordings.shared_record(cache, root, "dev").outputs == {"n": 2}, "a new key records"
+
+
+def test_the_suite_runs_with_its_collector_settings() -> None:
+    """tests/conftest.py sets the collector's thresholds and freezes what collection imported
+    (a fifth of the suite's CPU otherwise); dropping either hook fails here, not silently."""
+    import gc
+
+    from tests.conftest import GC_THRESHOLDS
+
+    assert gc.get_threshold() == GC_THRESHOLDS, f"gc thresholds {gc.get_threshold()}"
+    assert gc.get_freeze_count() > 0, "nothing was frozen after collection"
