@@ -245,6 +245,8 @@ class WatchSession:
         self._imported_at: Fingerprint | None = None
         # What the process holds before the first run (interpreter, engine) is never a run's
         # garbage: the collector stops walking it (settle() freezes the warm SDK as well).
+        # A process that froze objects of its own before (a test run) keeps them frozen.
+        self._froze_before = gc.get_freeze_count() > 0
         gc.freeze()
         self._frozen_sdk = False
 
@@ -378,8 +380,10 @@ class WatchSession:
         if self._pack is not None:
             self._pack.close()
             self._pack = None
-        # The process goes on (a test run, an embedding tool): its objects are walked again.
-        gc.unfreeze()
+        # The process goes on (a test run, an embedding tool): its objects are walked again,
+        # unless it had frozen some itself (only it knows when to undo that).
+        if not self._froze_before:
+            gc.unfreeze()
 
 
 def watch(
