@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import os
 import signal
 import subprocess
@@ -39,12 +40,14 @@ from ops import backup, restore_drill, runctl, vault, verify_backups
 from ops.awsenv import OpsError
 
 REPO = Path(__file__).resolve().parents[3]
-STALL = "1.5"  # seconds without progress before a child is stopped, in these tests
+# Seconds without progress before a child is stopped, in these tests. Short, because idle
+# time only counts once the test's proxy has stalled (see `idle_counts_only_after`).
+STALL = "0.2"
 # How long a stopped child gets between SIGTERM and SIGKILL, in these tests. A pg_dump or
 # pg_restore stuck on a stalled server does not exit on SIGTERM (its handler's cancel request
 # waits on the same stalled path), so the grace always runs out there; the tools' 5 s
 # default would only make the tests wait.
-KILL_GRACE = 0.2
+KILL_GRACE = 0.05
 # Runs a tool's main() in a child process with the short kill grace (the tests' seam).
 SHORT_GRACE_RUNNER = f"""
 import runpy, sys
@@ -114,13 +117,13 @@ def fingerprint(postgres: PgServer) -> str:
 
 
 @pytest.fixture(scope="module")
-def good_vault(moto: Moto, postgres: PgServer, source: Source, make_vault, tmp_path_factory):
+def good_vault(moto: Moto, postgres: PgServer, source: Source, make_vault, aws_scratch):
     """A vault with one backup made by the job (tests only read it)."""
     vault_ = make_vault()
     with pytest.MonkeyPatch.context() as monkeypatch:
         from backup_testkit import set_aws_test_env
 
-        set_aws_test_env(monkeypatch, tmp_path_factory.mktemp("aws"))
+        set_aws_test_env(monkeypatch, aws_scratch)
         key = backup.run_backup(backup_config(source, postgres, vault_, moto)).key
     return vault_, key
 
@@ -422,6 +425,19 @@ def test_sigterm_while_the_drill_waits_for_s3_reports_and_cleans_up(
         proxy.close()
 
 
+def idle_counts_only_after(event: threading.Event, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Until `event` (the proxy stalled), every watchdog poll sees progress; from then on the
+    watchdog's own measure (the child's I/O) decides. So a slow but moving child on a loaded
+    machine is never taken for a stalled one, the stall timeout can be short, and it is still
+    that timeout, counted from the stall the test made, that ends the run."""
+    real, ticks = runctl._Watchdog.progress, itertools.count()
+
+    def progress(self: runctl._Watchdog) -> int:
+        return real(self) if event.is_set() else -1 - next(ticks)
+
+    monkeypatch.setattr(runctl._Watchdog, "progress", progress)
+
+
 def test_stalled_database_during_restore_fails_in_bounded_time(
     moto: Moto, postgres: PgServer, source: Source, good_vault, work, monkeypatch, capsys
 ):
@@ -430,6 +446,7 @@ def test_stalled_database_during_restore_fails_in_bounded_time(
     vault_, _key = good_vault
     monkeypatch.setattr(runctl, "KILL_GRACE_SECONDS", KILL_GRACE)
     proxy = StallingProxy((postgres.host, postgres.port), limit=40_000)
+    idle_counts_only_after(proxy.stalled, monkeypatch)
     try:
         databases, state = postgres.databases(), vault_state(moto, vault_)
         argv = drill_argv(
@@ -455,6 +472,7 @@ def test_stalled_database_during_backup_fails_and_uploads_nothing(
     vault_ = make_vault()
     monkeypatch.setattr(runctl, "KILL_GRACE_SECONDS", KILL_GRACE)
     proxy = StallingProxy((postgres.host, postgres.port), limit=20_000)
+    idle_counts_only_after(proxy.stalled, monkeypatch)
     try:
         config = backup_config(
             source, postgres, vault_, moto, port=proxy.port, work_dir=str(work),

@@ -180,14 +180,14 @@ def test_trust_store_urls_are_the_documented_ones(source: str, command: str):
 
 
 @pytest.fixture(scope="module")
-def stack(moto: Moto, postgres: PgServer, source: Source, make_vault, tmp_path_factory):
+def stack(moto: Moto, postgres: PgServer, source: Source, make_vault, aws_scratch):
     """A vault holding a fresh backup and the docs' example key (a backup made by the job
     with its clock at that time), a scratch RDS instance id with free storage, and the value
     of every placeholder."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         from backup_testkit import set_aws_test_env
 
-        set_aws_test_env(monkeypatch, tmp_path_factory.mktemp("aws"))
+        set_aws_test_env(monkeypatch, aws_scratch)
         # prod's values, which the runbooks use: 35 days of RDS retention and of lock
         restore_vault, fresh_vault = make_vault(days=35), make_vault(days=35)
         when = datetime.strptime(DOC_KEY.split("/")[-1], "%Y%m%dT%H%M%SZ.dump").replace(tzinfo=UTC)
