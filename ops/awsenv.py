@@ -95,9 +95,7 @@ def _session() -> botocore.session.Session:
     with _SESSION_LOCK:
         session = _SESSION.get(key)
         if session is None:
-            session = botocore.session.get_session()
-            # One loader per process: the service models are parsed once, not per session.
-            session.register_component("data_loader", _loader())
+            session = new_session()
             _SESSION.clear()  # the environment changed: the old session is never used again
             _SESSION[key] = session
         return session
@@ -126,6 +124,23 @@ def _environment_key() -> tuple[object, ...]:
     return variables, tuple(files)
 
 
+def new_session() -> botocore.session.Session:
+    """A fresh botocore session (environment and config files read anew) on the process's
+    one model loader: each service model is parsed once per process, not once per session."""
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _loader())
+    return session
+
+
+class _SearchPaths(list):
+    """A loader's search path that keeps each directory once: boto3 appends its own data
+    directory to the loader of every session it wraps, and this loader is shared."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
 @functools.cache
 def _loader() -> botocore.loaders.Loader:
-    return botocore.loaders.create_loader()
+    return botocore.loaders.Loader(extra_search_paths=_SearchPaths())

@@ -67,3 +67,31 @@ def test_the_edit_check_catches_a_session_that_ignores_the_files(env, monkeypatc
     assert access_key(awsenv.client("s3", endpoint_url="http://127.0.0.1:9")) == "first"
     write_profile(credentials, "second-key")
     assert access_key(awsenv.client("s3", endpoint_url="http://127.0.0.1:9")) == "first"
+
+
+def boto3_session(core: Any) -> Any:
+    import boto3.session
+
+    return boto3.session.Session(botocore_session=core, region_name="eu-west-1")
+
+
+def test_boto3_sessions_share_the_model_loader_and_its_path_stays_put(env) -> None:
+    """ops.release wraps a fresh session in boto3 each run: same loader, no path growth."""
+    first = boto3_session(awsenv.new_session())
+    paths = list(awsenv._loader().search_paths)
+    second = boto3_session(awsenv.new_session())
+    assert first._loader is second._loader is awsenv._loader(), "the model loader is not shared"
+    assert awsenv._loader().search_paths == paths, "boto3's data path was added twice"
+
+
+def test_the_path_check_catches_a_plain_loader(env) -> None:
+    """The must-fail case of the test above: boto3 appends its path to a plain loader again."""
+    import botocore.loaders
+    import botocore.session
+
+    plain = botocore.loaders.Loader()
+    for _ in range(2):
+        core = botocore.session.get_session()
+        core.register_component("data_loader", plain)
+        boto3_session(core)
+    assert len(plain.search_paths) != len(set(plain.search_paths))
