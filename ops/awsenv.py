@@ -128,7 +128,8 @@ def new_session() -> botocore.session.Session:
     """A fresh botocore session (environment and config files read anew) on the process's
     one model loader: each service model is parsed once per process, not once per session."""
     session = botocore.session.get_session()
-    session.register_component("data_loader", _loader())
+    # Where botocore's own session finds models: AWS_DATA_PATH or the config's data_path.
+    session.register_component("data_loader", _loader(session.get_config_variable("data_path")))
     return session
 
 
@@ -142,5 +143,8 @@ class _SearchPaths(list):
 
 
 @functools.cache
-def _loader() -> botocore.loaders.Loader:
-    return botocore.loaders.Loader(extra_search_paths=_SearchPaths())
+def _loader(data_path: str | None) -> botocore.loaders.Loader:
+    """One loader per data path, set up as botocore.loaders.create_loader does."""
+    extra = data_path.split(os.pathsep) if data_path else []
+    paths = _SearchPaths(os.path.expanduser(os.path.expandvars(path)) for path in extra)
+    return botocore.loaders.Loader(extra_search_paths=paths)

@@ -78,10 +78,10 @@ def boto3_session(core: Any) -> Any:
 def test_boto3_sessions_share_the_model_loader_and_its_path_stays_put(env) -> None:
     """ops.release wraps a fresh session in boto3 each run: same loader, no path growth."""
     first = boto3_session(awsenv.new_session())
-    paths = list(awsenv._loader().search_paths)
+    paths = list(awsenv._loader(None).search_paths)
     second = boto3_session(awsenv.new_session())
-    assert first._loader is second._loader is awsenv._loader(), "the model loader is not shared"
-    assert awsenv._loader().search_paths == paths, "boto3's data path was added twice"
+    assert first._loader is second._loader is awsenv._loader(None), "the model loader is not shared"
+    assert awsenv._loader(None).search_paths == paths, "boto3's data path was added twice"
 
 
 def test_the_path_check_catches_a_plain_loader(env) -> None:
@@ -95,3 +95,11 @@ def test_the_path_check_catches_a_plain_loader(env) -> None:
         core.register_component("data_loader", plain)
         boto3_session(core)
     assert len(plain.search_paths) != len(set(plain.search_paths))
+
+
+def test_aws_data_path_is_honoured_as_botocore_does(env, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    env.setenv("AWS_DATA_PATH", str(models))
+    assert str(models) in awsenv.new_session().get_component("data_loader").search_paths
+    env.delenv("AWS_DATA_PATH")
+    assert str(models) not in awsenv.new_session().get_component("data_loader").search_paths
