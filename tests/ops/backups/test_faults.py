@@ -363,7 +363,8 @@ def interrupt(
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(runctl, "KILL_GRACE_SECONDS", KILL_GRACE)
     sig, stray = getattr(signal, signame), []
-    # A signal outside the tool's own handler must fail the test, not end pytest.
+    # A signal the tool's own handler does not take (none installed, or sent after it
+    # returned) must fail the test, not end pytest.
     previous = signal.signal(sig, lambda *_: stray.append(signame))
     finished, target = threading.Event(), threading.get_ident()
 
@@ -382,7 +383,7 @@ def interrupt(
         sender.join()
         signal.signal(sig, previous)
     out, err = capsys.readouterr()
-    assert not stray, f"{signame} arrived after the tool had returned {code}:\n{out}"
+    assert not stray, f"{signame} missed the tool's handler (it returned {code}):\n{out}"
     return code, out, err
 
 
