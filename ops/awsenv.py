@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import weakref
 from typing import Any
 
@@ -72,13 +73,78 @@ def _create(
     )
     if extra is not None:
         config = config.merge(extra)
-    # A fresh session per client (credentials and env are read now), sharing one loader so
-    # the service models are parsed once per process rather than once per client.
+    session = _session()
+    with _SESSION_LOCK:  # a botocore session is not thread-safe; its clients are
+        return session.create_client(service, endpoint_url=endpoint_url, config=config)
+
+
+_SESSION_LOCK = threading.Lock()
+
+
+def _session() -> botocore.session.Session:
+    """The botocore session for the AWS environment as it is now.
+
+    Building a session registers over a hundred event handlers (several ms of CPU), and a
+    tool makes a few clients per run. A session caches what it read from the environment and
+    the config files (credentials, profile, scoped config), so one is shared only while all
+    of that is unchanged: the key is every AWS_/BOTO variable plus the identity and
+    modification time of both files. Any change (new credentials, another profile, an edited
+    file) gets a fresh session that reads everything anew; clients are never shared.
+    """
+    key = _environment_key()
+    with _SESSION_LOCK:
+        session = _SESSION.get(key)
+        if session is None:
+            session = new_session()
+            _SESSION.clear()  # the environment changed: the old session is never used again
+            _SESSION[key] = session
+        return session
+
+
+# At most one entry: the session for the environment last seen.
+_SESSION: dict[tuple[object, ...], botocore.session.Session] = {}
+
+
+def _environment_key() -> tuple[object, ...]:
+    variables = tuple(
+        sorted((k, v) for k, v in os.environ.items() if k.startswith(("AWS_", "BOTO")))
+    )
+    files = []
+    for variable, default in (
+        ("AWS_CONFIG_FILE", "~/.aws/config"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+    ):
+        path = os.path.expanduser(os.environ.get(variable, default))
+        try:
+            info = os.stat(path)
+        except OSError:
+            files.append((path, None))
+            continue
+        files.append((path, (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)))
+    return variables, tuple(files)
+
+
+def new_session() -> botocore.session.Session:
+    """A fresh botocore session (environment and config files read anew) on the process's
+    one model loader: each service model is parsed once per process, not once per session."""
     session = botocore.session.get_session()
-    session.register_component("data_loader", _loader())
-    return session.create_client(service, endpoint_url=endpoint_url, config=config)
+    # Where botocore's own session finds models: AWS_DATA_PATH or the config's data_path.
+    session.register_component("data_loader", _loader(session.get_config_variable("data_path")))
+    return session
+
+
+class _SearchPaths(list):
+    """A loader's search path that keeps each directory once: boto3 appends its own data
+    directory to the loader of every session it wraps, and this loader is shared."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
 
 
 @functools.cache
-def _loader() -> botocore.loaders.Loader:
-    return botocore.loaders.create_loader()
+def _loader(data_path: str | None) -> botocore.loaders.Loader:
+    """One loader per data path, set up as botocore.loaders.create_loader does."""
+    extra = data_path.split(os.pathsep) if data_path else []
+    paths = _SearchPaths(os.path.expanduser(os.path.expandvars(path)) for path in extra)
+    return botocore.loaders.Loader(extra_search_paths=paths)

@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 import boto3.session
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ops.awsenv import new_session
 from ops.bundle import Bundle, ReleaseError, build_bundle
 
 __all__ = ["Bundle", "ReleaseError", "build_bundle", "main"]
@@ -130,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         bundle = build_bundle(args.app_dir)
-        session = boto3.session.Session(region_name=args.region)
+        # A session of its own, on the service models already parsed in this process.
+        session = boto3.session.Session(botocore_session=new_session(), region_name=args.region)
         region = session.region_name
         if not region:
             raise ReleaseError("no AWS region: pass --region or set AWS_REGION")

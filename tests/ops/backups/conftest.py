@@ -45,9 +45,17 @@ def moto(moto_server: str) -> Moto:
     return Moto(moto_server)
 
 
+@pytest.fixture(scope="session")
+def aws_scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the AWS config and credentials files point (they never exist): one directory
+    for the run, so every test gives the tools the same AWS environment and they reuse one
+    botocore session (ops.awsenv keys its session on that environment)."""
+    return tmp_path_factory.mktemp("aws")
+
+
 @pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    set_aws_test_env(monkeypatch, tmp_path)
+def aws_env(monkeypatch: pytest.MonkeyPatch, aws_scratch: Path) -> None:
+    set_aws_test_env(monkeypatch, aws_scratch)
 
 
 def _free_port() -> int:

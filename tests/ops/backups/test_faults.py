@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import os
 import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,12 +41,14 @@ from ops import backup, restore_drill, runctl, vault, verify_backups
 from ops.awsenv import OpsError
 
 REPO = Path(__file__).resolve().parents[3]
-STALL = "1.5"  # seconds without progress before a child is stopped, in these tests
+# Seconds without progress before a child is stopped, in these tests. Short, because idle
+# time only counts once the test's proxy has stalled (see `idle_counts_only_after`).
+STALL = "0.2"
 # How long a stopped child gets between SIGTERM and SIGKILL, in these tests. A pg_dump or
 # pg_restore stuck on a stalled server does not exit on SIGTERM (its handler's cancel request
 # waits on the same stalled path), so the grace always runs out there; the tools' 5 s
 # default would only make the tests wait.
-KILL_GRACE = 0.2
+KILL_GRACE = 0.05
 # Runs a tool's main() in a child process with the short kill grace (the tests' seam).
 SHORT_GRACE_RUNNER = f"""
 import runpy, sys
@@ -114,13 +118,13 @@ def fingerprint(postgres: PgServer) -> str:
 
 
 @pytest.fixture(scope="module")
-def good_vault(moto: Moto, postgres: PgServer, source: Source, make_vault, tmp_path_factory):
+def good_vault(moto: Moto, postgres: PgServer, source: Source, make_vault, aws_scratch):
     """A vault with one backup made by the job (tests only read it)."""
     vault_ = make_vault()
     with pytest.MonkeyPatch.context() as monkeypatch:
         from backup_testkit import set_aws_test_env
 
-        set_aws_test_env(monkeypatch, tmp_path_factory.mktemp("aws"))
+        set_aws_test_env(monkeypatch, aws_scratch)
         key = backup.run_backup(backup_config(source, postgres, vault_, moto)).key
     return vault_, key
 
@@ -326,20 +330,83 @@ def run_tool(
     )
 
 
-def wait_for(path: Path, process: subprocess.Popen) -> None:
-    """Until the wrapper wrote its marker (an event, not a duration); fails if the tool
-    ended first. Only a hang ends the wait otherwise (HANG_GUARD_S)."""
+TOOL_MAINS = {
+    "ops.backup": backup.main,
+    "ops.restore_drill": restore_drill.main,
+    "ops.verify_backups": verify_backups.main,
+}
+
+
+def interrupt(
+    how: str,
+    module: str,
+    argv: list[str],
+    ready: Callable[[], bool],
+    signame: str = "SIGTERM",
+    env: dict[str, str] | None = None,
+    *,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> tuple[int, str, str]:
+    """Run a tool and send it `signame` once `ready()` holds (an event the test controls, not
+    a duration): its exit code, stdout and stderr.
+
+    how="process": `python -m module` in a child process, as an operator or CodeBuild runs
+    it. how="in-process": the tool's main() in this test's main thread, the signal sent to
+    that thread (where the kernel delivers a signal sent to a process): the same handler and
+    clean-up, without an interpreter start-up. Each tool and each signal keeps a real-process
+    case; the in-process ones cover the other places a signal can land."""
+    if how == "process":
+        return _interrupt_process(module, argv, ready, signame, env)
+    assert how == "in-process" and threading.current_thread() is threading.main_thread()
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(runctl, "KILL_GRACE_SECONDS", KILL_GRACE)
+    sig, stray = getattr(signal, signame), []
+    # A signal the tool's own handler does not take (none installed, or sent after it
+    # returned) must fail the test, not end pytest.
+    previous = signal.signal(sig, lambda *_: stray.append(signame))
+    finished, target = threading.Event(), threading.get_ident()
+
+    def send() -> None:
+        while not finished.wait(0.02):
+            if ready():
+                signal.pthread_kill(target, sig)
+                return
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        code = TOOL_MAINS[module](argv)
+    finally:
+        finished.set()
+        sender.join()
+        signal.signal(sig, previous)
+    out, err = capsys.readouterr()
+    assert not stray, f"{signame} missed the tool's handler (it returned {code}):\n{out}"
+    return code, out, err
+
+
+def _interrupt_process(
+    module: str, argv: list[str], ready: Callable[[], bool], signame: str, env
+) -> tuple[int, str, str]:
+    process = run_tool(module, argv, env)
     stop = threading.Event()
-    guard = threading.Timer(HANG_GUARD_S, stop.set)
+    guard = threading.Timer(HANG_GUARD_S, stop.set)  # only a hang ends the wait otherwise
     guard.start()
     try:
-        while not path.exists():
+        while not ready():
             if process.poll() is not None:
                 pytest.fail(f"the tool ended early: {process.communicate()}")
-            if stop.wait(0.05):
-                pytest.fail(f"hang: no marker at {path} after {HANG_GUARD_S} s")
+            if stop.wait(0.02):
+                pytest.fail(f"hang: the tool never reached the point to signal in {module}")
     finally:
         guard.cancel()
+    process.send_signal(getattr(signal, signame))
+    # A guard against a hang, not a speed assertion: botocore's read timeout is 60 s, so a
+    # signal that is swallowed shows up as a run that outlives it.
+    out, err = process.communicate(timeout=HANG_GUARD_S)
+    return process.returncode, out, err
 
 
 def alive(pid: int) -> bool:
@@ -351,15 +418,18 @@ def alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
-@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize(("signame", "how"), [("SIGINT", "process"), ("SIGTERM", "in-process")])
 def test_signal_mid_restore_stops_drops_and_removes(
     signame: str,
+    how: str,
     moto: Moto,
     postgres: PgServer,
     source: Source,
     good_vault,
     work,
     tmp_path,
+    monkeypatch,
+    capsys,
 ):
     """pg_restore has restored the data and is still running when the signal comes: the
     child is stopped, the scratch database this run made is dropped, the download removed."""
@@ -381,26 +451,34 @@ def test_signal_mid_restore_stops_drops_and_removes(
     )
     argv = drill_argv(moto, postgres, source, vault_.bucket, work, "--scratch-db", "drill_sig")
     argv[argv.index("--pg-bin-dir") + 1] = bin_dir
-    process = run_tool("ops.restore_drill", argv)
-    wait_for(marker, process)
-    assert "drill_sig" in postgres.databases(), "the restore had not created its database"
+    seen: list[str] = []
+
+    def restoring() -> bool:
+        if not marker.exists():
+            return False
+        seen.extend(postgres.databases())  # before the signal: the restore made its database
+        return True
+
+    code, out, err = interrupt(
+        how, "ops.restore_drill", argv, restoring, signame, monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert "drill_sig" in seen, f"the restore had not created its database ({signame}, {how})"
     child = int(marker.read_text())
-    process.send_signal(getattr(signal, signame))
-    out, err = process.communicate(timeout=HANG_GUARD_S)
-    assert process.returncode == 1, (out, err)
+    assert code == 1, (signame, how, out, err)
     single_fail(out, f"interrupted by {signame}", "during restore")
     assert "PASS cleanup        dropped drill_sig" in out, out
     assert "Traceback" not in err, err
-    assert not alive(child), f"pg_restore (pid {child}) still running"
+    assert not alive(child), f"pg_restore (pid {child}) still running ({signame}, {how})"
     assert_nothing_left(work, postgres, databases)
     assert vault_state(moto, vault_) == state and fingerprint(postgres) == before
 
 
 def test_sigterm_while_the_drill_waits_for_s3_reports_and_cleans_up(
-    moto: Moto, postgres: PgServer, source: Source, good_vault, work
+    moto: Moto, postgres: PgServer, source: Source, good_vault, work, monkeypatch, capsys
 ):
     """S3 never answers the drill's download (the proxy holds the GET): SIGTERM ends the
-    drill with one FAIL line and nothing left, instead of botocore retrying the request."""
+    drill with one FAIL line and nothing left, instead of botocore retrying the request.
+    In-process: the drill's real-process signal case is the one mid-restore."""
     vault_, key = good_vault
     host, port = moto.endpoint.removeprefix("http://").split(":")
     hold = f"GET /{vault_.bucket}/{key}".encode()
@@ -409,17 +487,31 @@ def test_sigterm_while_the_drill_waits_for_s3_reports_and_cleans_up(
         databases, state = postgres.databases(), vault_state(moto, vault_)
         argv = drill_argv(moto, postgres, source, vault_.bucket, work)
         argv[argv.index("--endpoint-url") + 1] = f"http://127.0.0.1:{proxy.port}"
-        process = run_tool("ops.restore_drill", argv)
-        assert proxy.stalled.wait(HANG_GUARD_S), "the download never reached S3"
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=HANG_GUARD_S)  # a hang guard, not a speed assertion
-        assert process.returncode == 1, (out, err)
+        code, out, err = interrupt(
+            "in-process", "ops.restore_drill", argv, proxy.stalled.is_set,
+            monkeypatch=monkeypatch, capsys=capsys,
+        )  # fmt: skip
+        assert proxy.stalled.is_set(), "the download never reached S3"
+        assert code == 1, (out, err)
         single_fail(out, "interrupted by SIGTERM", "during checksum")
         assert "Traceback" not in err, err
         assert_nothing_left(work, postgres, databases)
         assert vault_state(moto, vault_) == state
     finally:
         proxy.close()
+
+
+def idle_counts_only_after(event: threading.Event, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Until `event` (the proxy stalled), every watchdog poll sees progress; from then on the
+    watchdog's own measure (the child's I/O) decides. So a slow but moving child on a loaded
+    machine is never taken for a stalled one, the stall timeout can be short, and it is still
+    that timeout, counted from the stall the test made, that ends the run."""
+    real, ticks = runctl._Watchdog.progress, itertools.count()
+
+    def progress(self: runctl._Watchdog) -> int:
+        return real(self) if event.is_set() else -1 - next(ticks)
+
+    monkeypatch.setattr(runctl._Watchdog, "progress", progress)
 
 
 def test_stalled_database_during_restore_fails_in_bounded_time(
@@ -430,6 +522,7 @@ def test_stalled_database_during_restore_fails_in_bounded_time(
     vault_, _key = good_vault
     monkeypatch.setattr(runctl, "KILL_GRACE_SECONDS", KILL_GRACE)
     proxy = StallingProxy((postgres.host, postgres.port), limit=40_000)
+    idle_counts_only_after(proxy.stalled, monkeypatch)
     try:
         databases, state = postgres.databases(), vault_state(moto, vault_)
         argv = drill_argv(
@@ -455,6 +548,7 @@ def test_stalled_database_during_backup_fails_and_uploads_nothing(
     vault_ = make_vault()
     monkeypatch.setattr(runctl, "KILL_GRACE_SECONDS", KILL_GRACE)
     proxy = StallingProxy((postgres.host, postgres.port), limit=20_000)
+    idle_counts_only_after(proxy.stalled, monkeypatch)
     try:
         config = backup_config(
             source, postgres, vault_, moto, port=proxy.port, work_dir=str(work),
@@ -470,8 +564,9 @@ def test_stalled_database_during_backup_fails_and_uploads_nothing(
 
 
 def test_sigterm_during_a_stalled_backup_reports_and_cleans_up(
-    moto: Moto, postgres: PgServer, source: Source, make_vault, work
+    moto: Moto, postgres: PgServer, source: Source, make_vault, work, monkeypatch, capsys
 ):
+    """In-process: the job's real-process signal case is the one while the upload waits."""
     vault_ = make_vault()
     proxy = StallingProxy((postgres.host, postgres.port), limit=20_000)
     try:
@@ -480,11 +575,12 @@ def test_sigterm_during_a_stalled_backup_reports_and_cleans_up(
         env = backup_env(source, postgres, vault_, moto) | {
             "DB_PORT": str(proxy.port), "BACKUP_WORK_DIR": str(work),
         }  # fmt: skip
-        process = run_tool("ops.backup", [], env)
-        assert proxy.stalled.wait(HANG_GUARD_S), "the dump never reached the stall"
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=HANG_GUARD_S)
-        assert process.returncode == 1, (out, err)
+        code, out, err = interrupt(
+            "in-process", "ops.backup", [], proxy.stalled.is_set, env=env,
+            monkeypatch=monkeypatch, capsys=capsys,
+        )  # fmt: skip
+        assert proxy.stalled.is_set(), "the dump never reached the stall"
+        assert code == 1, (out, err)
         single_fail(out, "FAIL backup of app: interrupted by SIGTERM", "stopped pg_dump")
         assert "Traceback" not in err, err
         assert vault_state(moto, vault_) == [] and list(work.iterdir()) == []
@@ -498,7 +594,7 @@ def test_sigterm_during_a_stalled_backup_reports_and_cleans_up(
 
 
 def test_sigterm_while_the_upload_waits_for_s3_reports_and_uploads_nothing(
-    moto: Moto, postgres: PgServer, source: Source, make_vault, work
+    moto: Moto, postgres: PgServer, source: Source, make_vault, work, monkeypatch, capsys
 ):
     """S3 never answers the backup's PUT (the proxy holds the request): SIGTERM ends the job
     with one FAIL line, instead of botocore retrying the upload into the same held path."""
@@ -512,11 +608,11 @@ def test_sigterm_while_the_upload_waits_for_s3_reports_and_uploads_nothing(
         env = backup_env(source, postgres, vault_, moto) | {
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}", "BACKUP_WORK_DIR": str(work),
         }  # fmt: skip
-        process = run_tool("ops.backup", [], env)
-        assert proxy.stalled.wait(HANG_GUARD_S), "the upload never reached S3"
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=HANG_GUARD_S)  # a hang guard, not a speed assertion
-        assert process.returncode == 1, (out, err)
+        code, out, err = interrupt(
+            "process", "ops.backup", [], proxy.stalled.is_set, env=env,
+            monkeypatch=monkeypatch, capsys=capsys,
+        )  # fmt: skip
+        assert code == 1, (out, err)
         single_fail(out, "FAIL backup of app: interrupted by SIGTERM", "removed the local dump")
         assert "Traceback" not in err, err
         assert vault_state(moto, vault_) == [] and list(work.iterdir()) == []
@@ -797,9 +893,11 @@ def test_disk_full_during_the_dump_fails_and_uploads_nothing(
     assert vault_state(moto, vault_) == [] and list(work.iterdir()) == []
 
 
-@pytest.mark.parametrize("stall", ["mid-body", "before-headers"])
+@pytest.mark.parametrize(
+    ("stall", "how"), [("mid-body", "process"), ("before-headers", "in-process")]
+)
 def test_sigterm_during_verify_download_reports_and_removes_it(
-    moto: Moto, good_vault, work, tmp_path, stall
+    moto: Moto, good_vault, work, tmp_path, stall, how, monkeypatch, capsys
 ):
     """S3 stops answering during the download (the proxy holds the connection), either
     mid-body or before the response's headers: SIGTERM then ends verify_backups with one
@@ -814,13 +912,12 @@ def test_sigterm_during_verify_download_reports_and_removes_it(
     try:
         argv = verify_argv(moto, instance, vault_.bucket, work)
         argv[argv.index("--endpoint-url") + 1] = f"http://127.0.0.1:{proxy.port}"
-        process = run_tool("ops.verify_backups", argv)
-        assert proxy.stalled.wait(HANG_GUARD_S), "the download never reached the stall"
-        process.send_signal(signal.SIGTERM)
-        # A guard against a hang, not a speed assertion: botocore's read timeout is 60 s,
-        # so a signal that is swallowed shows up as a run that outlives it.
-        out, err = process.communicate(timeout=HANG_GUARD_S)
-        assert process.returncode == 1, (out, err)
+        code, out, err = interrupt(
+            how, "ops.verify_backups", argv, proxy.stalled.is_set,
+            monkeypatch=monkeypatch, capsys=capsys,
+        )  # fmt: skip
+        assert proxy.stalled.is_set(), f"the download never reached the stall ({stall})"
+        assert code == 1, (stall, how, out, err)
         single_fail(out, "FAIL verify_backups: interrupted by SIGTERM", "removed the download")
         assert "Traceback" not in err, err
         assert list(work.iterdir()) == [], "partial download left behind"

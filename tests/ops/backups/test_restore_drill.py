@@ -31,12 +31,12 @@ def job_backup(moto: Moto, postgres: PgServer, source: Source, vault_: Vault) ->
 
 @pytest.fixture(scope="module")
 def backed_up(
-    moto: Moto, postgres: PgServer, source: Source, make_vault, tmp_path_factory
+    moto: Moto, postgres: PgServer, source: Source, make_vault, aws_scratch
 ) -> tuple[Vault, str]:
     """A vault holding one backup of `app` made by the backup job (tests only read it)."""
     vault_ = make_vault()
     with pytest.MonkeyPatch.context() as monkeypatch:
-        set_aws_test_env(monkeypatch, tmp_path_factory.mktemp("aws"))
+        set_aws_test_env(monkeypatch, aws_scratch)
         return vault_, job_backup(moto, postgres, source, vault_)
 
 

@@ -11,6 +11,7 @@ replaced by `--sslmode disable`, because the embedded server has no TLS.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import shlex
@@ -92,8 +93,16 @@ def test_no_runbook_restores_into_the_production_instance():
 # --- aws rds: checked against botocore's service model --------------------------------
 
 
+@functools.cache
 def _model(service: str):
+    """botocore's model of a service, parsed once per process (the rds one is large); the
+    checks only read it."""
     return botocore.session.get_session().get_service_model(service)
+
+
+@functools.cache
+def _waiters(service: str):
+    return botocore.session.get_session().get_waiter_model(service)
 
 
 def check_aws_command(argv: list[str]) -> list[str]:
@@ -102,7 +111,7 @@ def check_aws_command(argv: list[str]) -> list[str]:
     service = _model(name)
     operations = {xform_name(name, "-"): name for name in service.operation_names}
     if argv[2] == "wait":
-        waiters = botocore.session.get_session().get_waiter_model(name)
+        waiters = _waiters(name)
         names = {xform_name(name, "-"): name for name in waiters.waiter_names}
         if argv[3] not in names:
             return [f"no waiter {argv[3]}"]
@@ -180,14 +189,14 @@ def test_trust_store_urls_are_the_documented_ones(source: str, command: str):
 
 
 @pytest.fixture(scope="module")
-def stack(moto: Moto, postgres: PgServer, source: Source, make_vault, tmp_path_factory):
+def stack(moto: Moto, postgres: PgServer, source: Source, make_vault, aws_scratch):
     """A vault holding a fresh backup and the docs' example key (a backup made by the job
     with its clock at that time), a scratch RDS instance id with free storage, and the value
     of every placeholder."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         from backup_testkit import set_aws_test_env
 
-        set_aws_test_env(monkeypatch, tmp_path_factory.mktemp("aws"))
+        set_aws_test_env(monkeypatch, aws_scratch)
         # prod's values, which the runbooks use: 35 days of RDS retention and of lock
         restore_vault, fresh_vault = make_vault(days=35), make_vault(days=35)
         when = datetime.strptime(DOC_KEY.split("/")[-1], "%Y%m%dT%H%M%SZ.dump").replace(tzinfo=UTC)
