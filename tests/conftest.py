@@ -77,10 +77,18 @@ def write_stack_file(directory: Path, stack: str, overrides: dict[str, Any]) -> 
     return path
 
 
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory every process of this run shares and no other run sees: an xdist
+    worker's base temp sits in the run's own directory; a run without workers has only its
+    base temp (whose parent holds earlier runs' directories)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def recording_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where recordings are shared: the run's temp root, common to every xdist worker."""
-    return tmp_path_factory.getbasetemp().parent / "recordings"
+    """Where recordings are shared: the run's own directory, common to every xdist worker."""
+    return run_dir(tmp_path_factory) / "recordings"
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,8 @@ from backup_testkit import (
     set_aws_test_env,
 )
 
+from tests.conftest import run_dir
+
 
 @pytest.fixture(scope="session")
 def moto(moto_server: str) -> Moto:
@@ -150,7 +152,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
     """This worker's own server (the tests count the databases on it), started from a copy
     of the run's template data directory."""
     bin_dir, run_as = _pg_bin_dir(), _run_as()
-    template = _template(tmp_path_factory.getbasetemp().parent / "postgres", bin_dir, run_as)
+    template = _template(run_dir(tmp_path_factory) / "postgres", bin_dir, run_as)
     base = _private_dir(run_as)
     subprocess.run(["cp", "-a", str(template), str(base / "data")], check=True)
     port = _start(bin_dir, run_as, base)
