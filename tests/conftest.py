@@ -55,8 +55,13 @@ def write_stack_file(directory: Path, stack: str, overrides: dict[str, Any]) -> 
 
 @pytest.fixture(scope="session")
 def recording_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where recordings are shared: the run's temp root, common to every xdist worker."""
-    return tmp_path_factory.getbasetemp().parent / "recordings"
+    """Where recordings are shared: the run's temp root, common to every xdist worker.
+
+    A worker's base temp is `<run>/popen-gwN`, so its parent is the run's own directory. A run
+    without workers has `<run>` itself as its base temp, whose parent holds every run: the cache
+    goes inside it there, so no recording outlives the run that made it."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "recordings"
 
 
 @pytest.fixture(scope="session")
@@ -174,6 +179,50 @@ def prod_elsewhere(recording_cache: Path, tmp_path_factory: pytest.TempPathFacto
     )
 
 
+# prod with one value changed in each of several independent groups, as DEV_ALTERED below. Each
+# test that uses it checks its own group's resources (and that a stale value is caught):
+# - the pipeline (GITHUB_SOURCE; tests/test_pipeline.py, tests/test_day_one.py): the source
+#   action, the pipeline role and buckets, the first release and the rollback alarms;
+# - audit (tests/test_audit.py): an organisation trail with its log group, so no trail, bucket
+#   or key of the stack's own, and the audit filters on that group;
+# - scaling (tests/test_scaling_sim.py, early): values other than the defaults, read back
+#   from the ASG and its scaling policies;
+# - the default provider's `aws:` settings (tests/test_providers.py): repeated by each explicit
+#   (replica-region) provider, a secret one kept secret.
+# The pipeline reads no audit, scaling or provider value, audit reads no pipeline or scaling
+# value, at `early` the scaling group only sets the ASG's warmup and its CPU policy, which none
+# of the others reads, and the provider settings reach only the providers, which none of the
+# others checks; so they share one recording.
+PROD_ALTERED: dict[str, Any] = merge(
+    GITHUB_SOURCE,
+    {
+        "groundwork:audit": {
+            "existingTrailArn": "arn:aws:cloudtrail:eu-west-1:999988887777:trail/org-trail",
+            "existingTrailLogGroupName": "org/cloudtrail",
+        },
+        "groundwork:scaling": {
+            "requestsPerTarget": 800,
+            "latencyP95Ms": 400,
+            "predictive": True,
+            "instanceWarmupSeconds": 120,
+            "latencyEvaluationPeriods": 4,
+            "latencyDatapointsToAlarm": 2,
+            "schedulingBufferSeconds": 600,
+        },
+        "aws:profile": "prod-deployer",
+        "aws:assumeRoles": [
+            {
+                "roleArn": "arn:aws:iam::123456789012:role/deploy",
+                "sessionName": "groundwork",
+                "externalId": {"secure": "v1:abc"},
+            }
+        ],
+        "aws:allowedAccountIds": ["123456789012"],
+        "aws:forbiddenAccountIds": ["999999999999"],
+        "aws:skipCredentialsValidation": True,
+    },
+)
+
 # dev with one value changed in each of several independent groups. Each test that uses it
 # checks that its own group's value reaches its own resources (and that a stale value is
 # caught); no group below feeds another's resources, so they share one recording.
@@ -184,6 +233,9 @@ DEV_ALTERED: dict[str, Any] = {
     "groundwork:edge": {"wafMode": "block", "rateLimitPer5Min": 500},  # test_edge
     "groundwork:database": {"deletionProtection": True},  # test_data_protection
     "groundwork:audit": {"enabled": False},  # test_audit
+    # test_spend_alerts: a recipient outside the reserved domains silences the "reach nobody"
+    # warning. Recipients only add subscriptions to the alerts topic; no group above reads them.
+    "groundwork:alerts": {"emails": ["ops@northwind-saas.com"]},
 }
 
 # prod at growth with scaling switches (tests/test_scaling.py) and RUM settings

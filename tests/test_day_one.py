@@ -20,7 +20,7 @@ from components import alarms as alarms_component
 from components import pipeline as pipeline_component
 from offline.model import Recording
 from offline.recorder import ProgramError, record
-from tests.conftest import GITHUB_SOURCE, OWN_CERTIFICATE, ROOT, stack_config
+from tests.conftest import GITHUB_SOURCE, OWN_CERTIFICATE, PROD_ALTERED, ROOT, stack_config
 from tests.day_one_checks import (
     ALARM,
     CERT_VALIDATION,
@@ -296,8 +296,10 @@ def test_s3_source_starts_from_the_reference_release_once(stack: str, request: A
 def test_github_source_first_run_deploys_the_branch(
     record_variant: Callable[..., Recording],
 ) -> None:
-    # The variant tests/test_pipeline.py records (GITHUB_SOURCE): one recording per run.
-    rec = record_variant("prod", GITHUB_SOURCE)
+    # prod with other groups changed too (PROD_ALTERED, which tests/test_pipeline.py records
+    # too): one recording for several files.
+    assert PROD_ALTERED["groundwork:pipeline"] == GITHUB_SOURCE["groundwork:pipeline"]
+    rec = record_variant("prod", PROD_ALTERED)
     # Nothing is published: the run that creating the pipeline starts deploys the head of
     # `branch`, which must hold the app at its root (buildspec.yml, appspec.yml).
     assert first_release_problems(rec) == []

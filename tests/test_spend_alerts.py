@@ -14,7 +14,7 @@ import pytest
 
 from offline.model import Recording
 from settings import SettingsError, parse
-from tests.conftest import RESERVED_RECIPIENTS, stack_config
+from tests.conftest import DEV_ALTERED, RESERVED_RECIPIENTS, stack_config
 from tests.obs_helpers import child, replaced, value, with_props
 from tests.spend_alert_checks import (
     ALERTS,
@@ -110,8 +110,14 @@ def test_no_recipient_warns_that_spend_alerts_reach_nobody(
     reserved = RESERVED_RECIPIENTS["groundwork:alerts"]["emails"]
     for emails, rec in (([], dev), (reserved, record_variant("dev", RESERVED_RECIPIENTS))):
         assert any("reach nobody" in w for w in rec.warnings), (emails, rec.warnings)
-    rec = record_variant("dev", {"groundwork:alerts": {"emails": ["ops@northwind-saas.com"]}})
-    assert not any("reach nobody" in w for w in rec.warnings), rec.warnings
+    # A real recipient: dev with other groups changed too (DEV_ALTERED), one recording for
+    # several files.
+    assert DEV_ALTERED["groundwork:alerts"] == {"emails": ["ops@northwind-saas.com"]}
+    rec = record_variant("dev", DEV_ALTERED)
+    assert not any("reach nobody" in w for w in rec.warnings), (
+        "groundwork:alerts.emails ['ops@northwind-saas.com']",
+        rec.warnings,
+    )
 
 
 def test_tags_without_the_allocation_key_are_refused_even_without_a_cost_group() -> None:
