@@ -7,6 +7,8 @@ recordings made one after another in this process are independent of each other.
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -32,24 +34,41 @@ AWS_TEST_REGION = "eu-west-1"
 OVERLAYS: dict[str, Path] = {"prod": ROOT / "tests" / "stacks" / "prod.operator.yaml"}
 
 
+@functools.cache
+def _parsed(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
+    return stackfile.read_config(path)
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """`stackfile.read_config(path)`, parsed once per version of the file in this process (the
+    tests read the shipped files hundreds of times); a deep copy, so no test can change what
+    another one reads."""
+    stat = path.stat()
+    return copy.deepcopy(_parsed(path, stat.st_mtime_ns, stat.st_size))
+
+
 def shipped_stack_config(stack: str) -> dict[str, Any]:
     """The `config:` mapping of the shipped `Pulumi.<stack>.yaml`, as it is in the repository."""
-    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return _read_config(ROOT / f"Pulumi.{stack}.yaml")
 
 
 def stack_config(stack: str) -> dict[str, Any]:
     """The config the `dev`/`prod` fixtures record: the shipped file plus its overlay."""
     config = shipped_stack_config(stack)
     overlay = OVERLAYS.get(stack)
-    return stackfile.merge(config, stackfile.read_config(overlay)) if overlay else config
+    return stackfile.merge(config, _read_config(overlay)) if overlay else config
 
 
 merge = stackfile.merge
+# libyaml's emitter where PyYAML has it: what the tests write is read back as the same config
+# (tests/test_stackfile_yaml.py), whichever emitter wrote it.
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def write_stack_file(directory: Path, stack: str, overrides: dict[str, Any]) -> Path:
     path = directory / f"Pulumi.{stack}.variant.yaml"
-    path.write_text(yaml.safe_dump({"config": merge(stack_config(stack), overrides)}))
+    config = merge(stack_config(stack), overrides)
+    path.write_text(yaml.dump({"config": config}, Dumper=_DUMPER))
     return path
 
 
