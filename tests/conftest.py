@@ -207,11 +207,14 @@ def prod_elsewhere(recording_cache: Path, tmp_path_factory: pytest.TempPathFacto
 # - scaling (tests/test_scaling_sim.py, early): values other than the defaults, read back
 #   from the ASG and its scaling policies;
 # - the default provider's `aws:` settings (tests/test_providers.py): repeated by each explicit
-#   (replica-region) provider, a secret one kept secret.
-# The pipeline reads no audit, scaling or provider value, audit reads no pipeline or scaling
-# value, at `early` the scaling group only sets the ASG's warmup and its CPU policy, which none
-# of the others reads, and the provider settings reach only the providers, which none of the
-# others checks; so they share one recording.
+#   (replica-region) provider, a secret one kept secret;
+# - the on-call address as a secret (tests/test_offline.py): the alerts topic's one
+#   subscription gets it as a secret. Only the topic's subscriptions read it; audit's checks
+#   find the topic itself, and the stand-in is not on a reserved domain, so nothing warns.
+# The pipeline reads no audit, scaling, provider or recipient value, audit reads no pipeline or
+# scaling value, at `early` the scaling group only sets the ASG's warmup and its CPU policy,
+# which none of the others reads, and the provider settings reach only the providers, which
+# none of the others checks; so they share one recording.
 PROD_ALTERED: dict[str, Any] = merge(
     GITHUB_SOURCE,
     {
@@ -239,6 +242,7 @@ PROD_ALTERED: dict[str, Any] = merge(
         "aws:allowedAccountIds": ["123456789012"],
         "aws:forbiddenAccountIds": ["999999999999"],
         "aws:skipCredentialsValidation": True,
+        "groundwork:alerts": {"emails": [{"secure": "v1:AAAAbase64"}]},
     },
 )
 
