@@ -246,15 +246,30 @@ PROD_ALTERED: dict[str, Any] = merge(
     },
 )
 
-# dev with one value changed in each of several independent groups. Each test that uses it
-# checks that its own group's value reaches its own resources (and that a stale value is
-# caught); no group below feeds another's resources, so they share one recording.
-DEV_ALTERED: dict[str, Any] = {
+# prod's sizes (tests/policies/test_cost_policies.py: a prod-sized dev fails every dev cost
+# policy): its network, hosting and database groups, without the replica region dev has none of.
+PROD_SIZED: dict[str, Any] = {
+    key: stack_config("prod")[key] for key in ("groundwork:network", "groundwork:hosting")
+} | {
+    "groundwork:database": {
+        **stack_config("prod")["groundwork:database"],
+        "backupReplicaRegion": None,
+    }
+}
+
+# dev with one value changed in each of several independent groups, and prod's sizes. Each test
+# that uses it checks that its own group's value reaches its own resources (and that a stale
+# value is caught); no group below feeds another's resources, so they share one recording.
+# The sizes (test_cost_policies) set instance types and counts, NAT gateways, zones and the
+# database's class, storage and Multi-AZ: they change what the stack costs, not any value the
+# other tests read (prod's database keeps deletion protection on, as test_data_protection asks).
+DEV_ALTERED: dict[str, Any] = PROD_SIZED | {
     "groundwork:alarms": {"alb5xxPerMinute": 42, "errorLogEventsPerMinute": 7},  # test_alarms
     "groundwork:analytics": {"retentionDays": 90},  # test_analytics
     "groundwork:logging": {"runtimeRetentionDays": 14},  # test_logging
     "groundwork:edge": {"wafMode": "block", "rateLimitPer5Min": 500},  # test_edge
-    "groundwork:database": {"deletionProtection": True},  # test_data_protection
+    # test_data_protection (over prod's database sizes)
+    "groundwork:database": merge(PROD_SIZED["groundwork:database"], {"deletionProtection": True}),
     "groundwork:audit": {"enabled": False},  # test_audit
     # test_spend_alerts: a recipient outside the reserved domains silences the "reach nobody"
     # warning. Recipients only add subscriptions to the alerts topic; no group above reads them.

@@ -48,13 +48,16 @@ def _judge(
 
 @pytest.fixture(scope="module")
 def prod_sized_dev(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, phase_variant: Callable[..., Recording]
 ) -> tuple[Recording, Path]:
-    from offline.recorder import record
-    from tests.conftest import write_stack_file
+    from tests.conftest import DEV_ALTERED, write_stack_file
 
-    path = write_stack_file(tmp_path_factory.mktemp("big-dev"), "dev", _prod_sized())
-    return record("dev", project_dir=ROOT, stack_file=path), path
+    # dev with other groups changed too (DEV_ALTERED): one recording for several files. It
+    # carries every prod-sized value.
+    sized = _prod_sized()
+    assert {g: {k: DEV_ALTERED[g][k] for k in v} for g, v in sized.items()} == sized
+    path = write_stack_file(tmp_path_factory.mktemp("big-dev"), "dev", DEV_ALTERED)
+    return phase_variant("dev", "early", DEV_ALTERED), path
 
 
 def test_shipped_dev_passes_the_cost_policies(dev: Recording) -> None:
