@@ -276,8 +276,11 @@ DEV_ALTERED: dict[str, Any] = PROD_SIZED | {
     "groundwork:alerts": {"emails": ["ops@northwind-saas.com"]},
 }
 
-# prod at growth with scaling switches (tests/test_scaling.py) and RUM settings
-# (tests/test_rum.py) changed: independent groups, one recording.
+# prod at growth with scaling switches (tests/test_scaling.py), RUM settings (tests/test_rum.py)
+# and OIDC authentication on the HTTPS listener (tests/test_auth.py) changed: independent
+# groups, one recording. Scaling sets the ASG's policies; RUM its app monitor, identity pool
+# and log group; auth the listener's actions, the load balancer's egress to the IdP and the
+# app's `auth` config (its client secret, this variant's only secret). None reads another's.
 GROWTH_ALTERED: dict[str, Any] = {
     "groundwork:scaling": {
         "predictive": False,
@@ -285,6 +288,16 @@ GROWTH_ALTERED: dict[str, Any] = {
         "schedulingBufferSeconds": 600,
     },
     "groundwork:rum": {"sessionSampleRate": 0.05, "allowCookies": True, "logRetentionDays": 90},
+    "groundwork:auth": {
+        "oidc": {
+            "issuer": "https://idp.example.com",
+            "authorizationEndpoint": "https://idp.example.com/authorize",
+            "tokenEndpoint": "https://idp.example.com/token",
+            "userInfoEndpoint": "https://idp.example.com/userinfo",
+            "clientId": "groundwork-prod",
+            "clientSecret": {"secure": "v1:ciphertext"},
+        }
+    },
 }
 
 
