@@ -179,8 +179,22 @@ GITHUB_SOURCE: dict[str, Any] = {
 }
 # prod grown to its last phase in another region and account: nothing of the shipped region
 # or the mock account may remain (tests/test_hosting.py, tests/test_performance.py,
-# tests/test_edge.py).
-ELSEWHERE: dict[str, Any] = {"groundwork:phase": "growth", "aws:region": "ap-southeast-2"}
+# tests/test_edge.py). Its scaling values are not the defaults, for tests/test_scaling_sim.py,
+# which reads them back from the ASG, its scaling policies and the latency alarm: numbers that
+# name no region or account, and the region and account reach no scaling value.
+ELSEWHERE: dict[str, Any] = {
+    "groundwork:phase": "growth",
+    "aws:region": "ap-southeast-2",
+    "groundwork:scaling": {
+        "requestsPerTarget": 800,
+        "latencyP95Ms": 400,
+        "predictive": True,
+        "instanceWarmupSeconds": 120,
+        "latencyEvaluationPeriods": 4,
+        "latencyDatapointsToAlarm": 2,
+        "schedulingBufferSeconds": 600,
+    },
+}
 ELSEWHERE_ACCOUNT = "210987654321"
 # dev alerting two addresses on a reserved domain (tests/test_alerts.py,
 # tests/test_spend_alerts.py).
