@@ -224,14 +224,21 @@ def prod_elsewhere(recording_cache: Path, tmp_path_factory: pytest.TempPathFacto
 #   (replica-region) provider, a secret one kept secret;
 # - the on-call address as a secret (tests/test_offline.py): the alerts topic's one
 #   subscription gets it as a secret. Only the topic's subscriptions read it; audit's checks
-#   find the topic itself, and the stand-in is not on a reserved domain, so nothing warns.
-# The pipeline reads no audit, scaling, provider or recipient value, audit reads no pipeline or
-# scaling value, at `early` the scaling group only sets the ASG's warmup and its CPU policy,
-# which none of the others reads, and the provider settings reach only the providers, which
-# none of the others checks; so they share one recording.
-PROD_ALTERED: dict[str, Any] = merge(
-    GITHUB_SOURCE,
-    {
+#   find the topic itself, and the stand-in is not on a reserved domain, so nothing warns;
+# - HTTPS from a certificate of the stack's own and no domain (OWN_CERTIFICATE;
+#   tests/test_day_one.py, tests/test_hosting.py, and tests/test_auth.py's stack without
+#   auth): the load balancer's listeners and ingress, no certificate or DNS record of the
+#   stack's own, and no warning at all.
+# The pipeline reads no audit, scaling, provider, recipient or hosting value, audit reads no
+# pipeline or scaling value, at `early` the scaling group only sets the ASG's warmup and its CPU
+# policy, which none of the others reads, the provider settings reach only the providers, which
+# none of the others checks, and the certificate reaches only the HTTPS listener; so they share
+# one recording. (Groups are joined with `|`, not merged: OWN_CERTIFICATE's None values must
+# reach the stack file, where they delete the operator's domain.)
+PROD_ALTERED: dict[str, Any] = (
+    GITHUB_SOURCE
+    | OWN_CERTIFICATE
+    | {
         "groundwork:audit": {
             "existingTrailArn": "arn:aws:cloudtrail:eu-west-1:999988887777:trail/org-trail",
             "existingTrailLogGroupName": "org/cloudtrail",
@@ -257,7 +264,7 @@ PROD_ALTERED: dict[str, Any] = merge(
         "aws:forbiddenAccountIds": ["999999999999"],
         "aws:skipCredentialsValidation": True,
         "groundwork:alerts": {"emails": [{"secure": "v1:AAAAbase64"}]},
-    },
+    }
 )
 
 # prod's sizes (tests/policies/test_cost_policies.py: a prod-sized dev fails every dev cost

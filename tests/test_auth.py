@@ -14,7 +14,7 @@ import pytest
 import settings
 from offline.model import SECRET_SIG, SIG_KEY, Recording
 from offline.stackfile import SECRET_PLACEHOLDER
-from tests.conftest import GROWTH_ALTERED, OWN_CERTIFICATE, stack_config
+from tests.conftest import GROWTH_ALTERED, OWN_CERTIFICATE, PROD_ALTERED, stack_config
 
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0b1f2f4a-1111-2222-3333-444455556666"
 OIDC = {
@@ -30,9 +30,9 @@ LISTENER = "aws:lb/listener:Listener"
 
 # With auth: prod at growth with other groups changed too (GROWTH_ALTERED, which
 # tests/test_scaling.py and tests/test_rum.py record): HTTPS from the operator's domain. Without
-# auth: HTTPS from a certificate of the stack's own, the variant tests/test_day_one.py and
-# tests/test_hosting.py record (OWN_CERTIFICATE), and the plain growth stack. One recording
-# each per run.
+# auth: HTTPS from a certificate of the stack's own (OWN_CERTIFICATE) in prod with other groups
+# changed too (PROD_ALTERED, which tests/test_day_one.py and tests/test_hosting.py record), and
+# the plain growth stack. One recording each per run.
 @pytest.fixture(scope="module")
 def with_auth(phase_variant: Callable[..., Recording]) -> Recording:
     assert GROWTH_ALTERED["groundwork:auth"] == {"oidc": OIDC}
@@ -41,7 +41,9 @@ def with_auth(phase_variant: Callable[..., Recording]) -> Recording:
 
 @pytest.fixture(scope="module")
 def without_auth(phase_variant: Callable[..., Recording]) -> Recording:
-    return phase_variant("prod", "early", OWN_CERTIFICATE)
+    assert PROD_ALTERED["groundwork:hosting"] == OWN_CERTIFICATE["groundwork:hosting"]
+    assert "groundwork:auth" not in PROD_ALTERED
+    return phase_variant("prod", "early", PROD_ALTERED)
 
 
 def _https(rec: Recording):

@@ -242,10 +242,12 @@ def test_prod_without_a_domain_warns_in_a_dry_run_and_refuses_an_update(
 def test_prod_with_its_own_certificate_and_no_domain_serves_https(
     record_variant: Callable[..., Recording],
 ) -> None:
-    # The variant tests/test_hosting.py records too (OWN_CERTIFICATE): one recording per run.
+    # prod with other groups changed too (PROD_ALTERED, which tests/test_hosting.py records
+    # too): one recording for several files.
+    assert PROD_ALTERED["groundwork:hosting"] == OWN_CERTIFICATE["groundwork:hosting"]
     cert = OWN_CERTIFICATE["groundwork:hosting"]["certificateArn"]
     assert OWN_CERTIFICATE["groundwork:hosting"]["domainName"] is None
-    rec = record_variant("prod", OWN_CERTIFICATE)
+    rec = record_variant("prod", PROD_ALTERED)
     assert rec.warnings == [] and https_problems(rec, None) == []
     https = next(li for li in rec.of_type(LISTENER) if li.input("port") == 443)
     assert https.input("certificateArn") == cert and not rec.of_type(CERT_VALIDATION)
