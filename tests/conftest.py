@@ -196,11 +196,19 @@ ELSEWHERE: dict[str, Any] = {
     },
 }
 ELSEWHERE_ACCOUNT = "210987654321"
-# dev alerting two addresses on a reserved domain (tests/test_alerts.py,
-# tests/test_spend_alerts.py).
+# two addresses on a reserved domain (recorded in DEV_NEWER_REGION).
 RESERVED_RECIPIENTS: dict[str, Any] = {
     "groundwork:alerts": {"emails": ["a@example.com", "b@example.com"]}
 }
+# dev in a region AWS opened after August 2022 (tests/test_edge.py: the log delivery service
+# writes ALB access logs there, not an ELB account) with RESERVED_RECIPIENTS (tests/test_alerts.py:
+# one subscription each; tests/test_spend_alerts.py: they count as nobody). The region reaches
+# ARNs, endpoints and the access-log bucket's writer, not who is subscribed or warned; the
+# recipients reach only the alerts topic's subscriptions and the warning; so one recording.
+DEV_NEWER_REGION: dict[str, Any] = {
+    "aws:region": "eu-central-2",
+    "groundwork:database": {"backupReplicaRegion": None},
+} | RESERVED_RECIPIENTS
 
 
 @pytest.fixture(scope="session")

@@ -12,11 +12,11 @@ import yaml
 from settings import stackfile
 from tests.conftest import (
     DEV_ALTERED,
+    DEV_NEWER_REGION,
     ELSEWHERE,
     GROWTH_ALTERED,
     OWN_CERTIFICATE,
     PROD_ALTERED,
-    RESERVED_RECIPIENTS,
     ROOT,
     merge,
     shipped_stack_config,
@@ -39,7 +39,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "growth-altered": ("prod", {"groundwork:phase": "growth", **GROWTH_ALTERED}),
     "own-certificate": ("prod", OWN_CERTIFICATE),
     "elsewhere": ("prod", ELSEWHERE),
-    "reserved-recipients": ("dev", RESERVED_RECIPIENTS),
+    "dev-newer-region": ("dev", DEV_NEWER_REGION),
 }
 BROKEN = {
     "unclosed-list": "config:\n  groundwork:alerts: {emails: [a@b.example\n",
