@@ -79,7 +79,7 @@ def test_typed_tells_scalars_apart() -> None:
 def test_both_loaders_read_the_same_file(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(SHIPPED) >= 8, SHIPPED
     text = path.read_text()
-    fast = _typed(yaml.load(text, Loader=yaml.CSafeLoader))
+    fast = _typed(yaml.load(text, Loader=stackfile.LOADER))
     assert fast == _typed(yaml.load(text, Loader=yaml.SafeLoader)), path
     config = stackfile.read_config(path)
     _pure(monkeypatch)
@@ -115,7 +115,7 @@ def test_a_broken_file_gets_the_pure_loaders_message(
     path = tmp_path / "Pulumi.dev.yaml"
     path.write_text(BROKEN[name])
     with pytest.raises(yaml.YAMLError):
-        yaml.load(BROKEN[name], Loader=yaml.CSafeLoader)  # libyaml refuses it too
+        yaml.load(BROKEN[name], Loader=stackfile.LOADER)  # libyaml refuses it too
     with pytest.raises(stackfile.StackFileError) as fast:
         stackfile.read_config(path)
     _pure(monkeypatch)
