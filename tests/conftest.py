@@ -290,8 +290,9 @@ PROD_SIZED: dict[str, Any] = {
 # that uses it checks that its own group's value reaches its own resources (and that a stale
 # value is caught); no group below feeds another's resources, so they share one recording.
 # The sizes (test_cost_policies) set instance types and counts, NAT gateways, zones and the
-# database's class, storage and Multi-AZ: they change what the stack costs, not any value the
-# other tests read (prod's database keeps deletion protection on, as test_data_protection asks).
+# database's class, storage and Multi-AZ (and bring prod's domain, so an HTTPS listener): they
+# change what the stack costs and how it is reached, not any value the other tests read (prod's
+# database keeps deletion protection on, as test_data_protection asks).
 DEV_ALTERED: dict[str, Any] = PROD_SIZED | {
     "groundwork:alarms": {"alb5xxPerMinute": 42, "errorLogEventsPerMinute": 7},  # test_alarms
     "groundwork:analytics": {"retentionDays": 90},  # test_analytics
