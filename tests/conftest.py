@@ -7,6 +7,8 @@ recordings made one after another in this process are independent of each other.
 
 from __future__ import annotations
 
+import copy
+import functools
 import gc
 import logging
 import os
@@ -56,24 +58,41 @@ AWS_TEST_REGION = "eu-west-1"
 OVERLAYS: dict[str, Path] = {"prod": ROOT / "tests" / "stacks" / "prod.operator.yaml"}
 
 
+@functools.cache
+def _parsed(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
+    return stackfile.read_config(path)
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """`stackfile.read_config(path)`, parsed once per version of the file in this process (the
+    tests read the shipped files hundreds of times); a deep copy, so no test can change what
+    another one reads."""
+    stat = path.stat()
+    return copy.deepcopy(_parsed(path, stat.st_mtime_ns, stat.st_size))
+
+
 def shipped_stack_config(stack: str) -> dict[str, Any]:
     """The `config:` mapping of the shipped `Pulumi.<stack>.yaml`, as it is in the repository."""
-    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return _read_config(ROOT / f"Pulumi.{stack}.yaml")
 
 
 def stack_config(stack: str) -> dict[str, Any]:
     """The config the `dev`/`prod` fixtures record: the shipped file plus its overlay."""
     config = shipped_stack_config(stack)
     overlay = OVERLAYS.get(stack)
-    return stackfile.merge(config, stackfile.read_config(overlay)) if overlay else config
+    return stackfile.merge(config, _read_config(overlay)) if overlay else config
 
 
 merge = stackfile.merge
+# libyaml's emitter where PyYAML has it: what the tests write is read back as the same config
+# (tests/test_stackfile_yaml.py), whichever emitter wrote it.
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def write_stack_file(directory: Path, stack: str, overrides: dict[str, Any]) -> Path:
     path = directory / f"Pulumi.{stack}.variant.yaml"
-    path.write_text(yaml.safe_dump({"config": merge(stack_config(stack), overrides)}))
+    config = merge(stack_config(stack), overrides)
+    path.write_text(yaml.dump({"config": config}, Dumper=_DUMPER))
     return path
 
 
@@ -187,14 +206,36 @@ GITHUB_SOURCE: dict[str, Any] = {
 }
 # prod grown to its last phase in another region and account: nothing of the shipped region
 # or the mock account may remain (tests/test_hosting.py, tests/test_performance.py,
-# tests/test_edge.py).
-ELSEWHERE: dict[str, Any] = {"groundwork:phase": "growth", "aws:region": "ap-southeast-2"}
+# tests/test_edge.py). Its scaling values are not the defaults, for tests/test_scaling_sim.py,
+# which reads them back from the ASG, its scaling policies and the latency alarm: numbers that
+# name no region or account, and the region and account reach no scaling value.
+ELSEWHERE: dict[str, Any] = {
+    "groundwork:phase": "growth",
+    "aws:region": "ap-southeast-2",
+    "groundwork:scaling": {
+        "requestsPerTarget": 800,
+        "latencyP95Ms": 400,
+        "predictive": True,
+        "instanceWarmupSeconds": 120,
+        "latencyEvaluationPeriods": 4,
+        "latencyDatapointsToAlarm": 2,
+        "schedulingBufferSeconds": 600,
+    },
+}
 ELSEWHERE_ACCOUNT = "210987654321"
-# dev alerting two addresses on a reserved domain (tests/test_alerts.py,
-# tests/test_spend_alerts.py).
+# two addresses on a reserved domain (recorded in DEV_NEWER_REGION).
 RESERVED_RECIPIENTS: dict[str, Any] = {
     "groundwork:alerts": {"emails": ["a@example.com", "b@example.com"]}
 }
+# dev in a region AWS opened after August 2022 (tests/test_edge.py: the log delivery service
+# writes ALB access logs there, not an ELB account) with RESERVED_RECIPIENTS (tests/test_alerts.py:
+# one subscription each; tests/test_spend_alerts.py: they count as nobody). The region reaches
+# ARNs, endpoints and the access-log bucket's writer, not who is subscribed or warned; the
+# recipients reach only the alerts topic's subscriptions and the warning; so one recording.
+DEV_NEWER_REGION: dict[str, Any] = {
+    "aws:region": "eu-central-2",
+    "groundwork:database": {"backupReplicaRegion": None},
+} | RESERVED_RECIPIENTS
 
 
 @pytest.fixture(scope="session")
@@ -206,20 +247,97 @@ def prod_elsewhere(recording_cache: Path, tmp_path_factory: pytest.TempPathFacto
     )
 
 
-# dev with one value changed in each of several independent groups. Each test that uses it
-# checks that its own group's value reaches its own resources (and that a stale value is
-# caught); no group below feeds another's resources, so they share one recording.
-DEV_ALTERED: dict[str, Any] = {
+# prod with one value changed in each of several independent groups, as DEV_ALTERED below. Each
+# test that uses it checks its own group's resources (and that a stale value is caught):
+# - the pipeline (GITHUB_SOURCE; tests/test_pipeline.py, tests/test_day_one.py): the source
+#   action, the pipeline role and buckets, the first release and the rollback alarms;
+# - audit (tests/test_audit.py): an organisation trail with its log group, so no trail, bucket
+#   or key of the stack's own, and the audit filters on that group;
+# - scaling (tests/test_scaling_sim.py, early): values other than the defaults, read back
+#   from the ASG and its scaling policies;
+# - the default provider's `aws:` settings (tests/test_providers.py): repeated by each explicit
+#   (replica-region) provider, a secret one kept secret;
+# - the on-call address as a secret (tests/test_offline.py): the alerts topic's one
+#   subscription gets it as a secret. Only the topic's subscriptions read it; audit's checks
+#   find the topic itself, and the stand-in is not on a reserved domain, so nothing warns;
+# - HTTPS from a certificate of the stack's own and no domain (OWN_CERTIFICATE;
+#   tests/test_day_one.py, tests/test_hosting.py, and tests/test_auth.py's stack without
+#   auth): the load balancer's listeners and ingress, no certificate or DNS record of the
+#   stack's own, and no warning at all.
+# The pipeline reads no audit, scaling, provider, recipient or hosting value, audit reads no
+# pipeline or scaling value, at `early` the scaling group only sets the ASG's warmup and its CPU
+# policy, which none of the others reads, the provider settings reach only the providers, which
+# none of the others checks, and the certificate reaches only the HTTPS listener; so they share
+# one recording. (Groups are joined with `|`, not merged: OWN_CERTIFICATE's None values must
+# reach the stack file, where they delete the operator's domain.)
+PROD_ALTERED: dict[str, Any] = (
+    GITHUB_SOURCE
+    | OWN_CERTIFICATE
+    | {
+        "groundwork:audit": {
+            "existingTrailArn": "arn:aws:cloudtrail:eu-west-1:999988887777:trail/org-trail",
+            "existingTrailLogGroupName": "org/cloudtrail",
+        },
+        "groundwork:scaling": {
+            "requestsPerTarget": 800,
+            "latencyP95Ms": 400,
+            "predictive": True,
+            "instanceWarmupSeconds": 120,
+            "latencyEvaluationPeriods": 4,
+            "latencyDatapointsToAlarm": 2,
+            "schedulingBufferSeconds": 600,
+        },
+        "aws:profile": "prod-deployer",
+        "aws:assumeRoles": [
+            {
+                "roleArn": "arn:aws:iam::123456789012:role/deploy",
+                "sessionName": "groundwork",
+                "externalId": {"secure": "v1:abc"},
+            }
+        ],
+        "aws:allowedAccountIds": ["123456789012"],
+        "aws:forbiddenAccountIds": ["999999999999"],
+        "aws:skipCredentialsValidation": True,
+        "groundwork:alerts": {"emails": [{"secure": "v1:AAAAbase64"}]},
+    }
+)
+
+# prod's sizes (tests/policies/test_cost_policies.py: a prod-sized dev fails every dev cost
+# policy): its network, hosting and database groups, without the replica region dev has none of.
+PROD_SIZED: dict[str, Any] = {
+    key: stack_config("prod")[key] for key in ("groundwork:network", "groundwork:hosting")
+} | {
+    "groundwork:database": {
+        **stack_config("prod")["groundwork:database"],
+        "backupReplicaRegion": None,
+    }
+}
+
+# dev with one value changed in each of several independent groups, and prod's sizes. Each test
+# that uses it checks that its own group's value reaches its own resources (and that a stale
+# value is caught); no group below feeds another's resources, so they share one recording.
+# The sizes (test_cost_policies) set instance types and counts, NAT gateways, zones and the
+# database's class, storage and Multi-AZ (and bring prod's domain, so an HTTPS listener): they
+# change what the stack costs and how it is reached, not any value the other tests read (prod's
+# database keeps deletion protection on, as test_data_protection asks).
+DEV_ALTERED: dict[str, Any] = PROD_SIZED | {
     "groundwork:alarms": {"alb5xxPerMinute": 42, "errorLogEventsPerMinute": 7},  # test_alarms
     "groundwork:analytics": {"retentionDays": 90},  # test_analytics
     "groundwork:logging": {"runtimeRetentionDays": 14},  # test_logging
     "groundwork:edge": {"wafMode": "block", "rateLimitPer5Min": 500},  # test_edge
-    "groundwork:database": {"deletionProtection": True},  # test_data_protection
+    # test_data_protection (over prod's database sizes)
+    "groundwork:database": merge(PROD_SIZED["groundwork:database"], {"deletionProtection": True}),
     "groundwork:audit": {"enabled": False},  # test_audit
+    # test_spend_alerts: a recipient outside the reserved domains silences the "reach nobody"
+    # warning. Recipients only add subscriptions to the alerts topic; no group above reads them.
+    "groundwork:alerts": {"emails": ["ops@northwind-saas.com"]},
 }
 
-# prod at growth with scaling switches (tests/test_scaling.py) and RUM settings
-# (tests/test_rum.py) changed: independent groups, one recording.
+# prod at growth with scaling switches (tests/test_scaling.py), RUM settings (tests/test_rum.py)
+# and OIDC authentication on the HTTPS listener (tests/test_auth.py) changed: independent
+# groups, one recording. Scaling sets the ASG's policies; RUM its app monitor, identity pool
+# and log group; auth the listener's actions, the load balancer's egress to the IdP and the
+# app's `auth` config (its client secret, this variant's only secret). None reads another's.
 GROWTH_ALTERED: dict[str, Any] = {
     "groundwork:scaling": {
         "predictive": False,
@@ -227,6 +345,16 @@ GROWTH_ALTERED: dict[str, Any] = {
         "schedulingBufferSeconds": 600,
     },
     "groundwork:rum": {"sessionSampleRate": 0.05, "allowCookies": True, "logRetentionDays": 90},
+    "groundwork:auth": {
+        "oidc": {
+            "issuer": "https://idp.example.com",
+            "authorizationEndpoint": "https://idp.example.com/authorize",
+            "tokenEndpoint": "https://idp.example.com/token",
+            "userInfoEndpoint": "https://idp.example.com/userinfo",
+            "clientId": "groundwork-prod",
+            "clientSecret": {"secure": "v1:ciphertext"},
+        }
+    },
 }
 
 

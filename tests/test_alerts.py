@@ -12,7 +12,7 @@ import pytest
 from components import alerts as alerts_component
 from offline.model import Recording
 from offline.recorder import MOCK_ACCOUNT_ID
-from tests.conftest import RESERVED_RECIPIENTS, stack_config
+from tests.conftest import DEV_NEWER_REGION, RESERVED_RECIPIENTS, stack_config
 from tests.obs_helpers import child, children, replaced, value, with_props
 from tests.recording_queries import statements
 
@@ -70,10 +70,12 @@ def test_alerts_topic_is_encrypted_subscribed_and_closed(stack: str, request: An
 
 
 def test_each_configured_address_gets_a_subscription(record_variant: Any) -> None:
-    # The variant tests/test_spend_alerts.py records too: one recording per run.
+    # dev in a newer region too (DEV_NEWER_REGION, which tests/test_spend_alerts.py and
+    # tests/test_edge.py record): one recording for several files.
     emails = RESERVED_RECIPIENTS["groundwork:alerts"]["emails"]
     assert len(emails) == 2
-    rec = record_variant("dev", RESERVED_RECIPIENTS)
+    assert DEV_NEWER_REGION["groundwork:alerts"] == RESERVED_RECIPIENTS["groundwork:alerts"]
+    rec = record_variant("dev", DEV_NEWER_REGION)
     assert alerts_problems(rec, emails) == []
     assert alerts_problems(rec, emails[:1]), "an extra subscription went unnoticed"
 

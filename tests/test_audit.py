@@ -29,7 +29,7 @@ from tests.audit_checks import (
     trail_problems,
 )
 from tests.checks import replace_inputs
-from tests.conftest import DEV_ALTERED, ROOT, write_stack_file
+from tests.conftest import DEV_ALTERED, PROD_ALTERED, ROOT, write_stack_file
 
 AUDIT_ALONE = ROOT / "tests" / "programs" / "audit_alone"
 
@@ -130,15 +130,12 @@ def test_kms_filter_covers_deletion_disabling_and_policy_changes(prod: Recording
 def test_org_trail_with_log_group_gets_alarms_and_no_second_trail(
     record_variant: Callable[..., Recording],
 ) -> None:
-    rec = record_variant(
-        "prod",
-        {
-            "groundwork:audit": {
-                "existingTrailArn": ORG_TRAIL,
-                "existingTrailLogGroupName": "org/cloudtrail",
-            }
-        },
-    )
+    # prod with other groups changed too (PROD_ALTERED): one recording for several files.
+    assert PROD_ALTERED["groundwork:audit"] == {
+        "existingTrailArn": ORG_TRAIL,
+        "existingTrailLogGroupName": "org/cloudtrail",
+    }
+    rec = record_variant("prod", PROD_ALTERED)
     assert rec.of_type(TRAIL) == []
     assert rec.children_of(AUDIT, BUCKET) == [] and rec.children_of(AUDIT, KEY) == []
     assert alarm_problems(rec, "org/cloudtrail") == []

@@ -14,7 +14,7 @@ import pytest
 import settings
 from offline.model import SECRET_SIG, SIG_KEY, Recording
 from offline.stackfile import SECRET_PLACEHOLDER
-from tests.conftest import OWN_CERTIFICATE, merge, stack_config
+from tests.conftest import GROWTH_ALTERED, OWN_CERTIFICATE, PROD_ALTERED, stack_config
 
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0b1f2f4a-1111-2222-3333-444455556666"
 OIDC = {
@@ -28,18 +28,22 @@ OIDC = {
 LISTENER = "aws:lb/listener:Listener"
 
 
-# HTTPS from a certificate of the stack's own, with and without auth: the pair differs in
-# `groundwork:auth` alone. Without auth it is the variant tests/test_day_one.py and
-# tests/test_hosting.py record (OWN_CERTIFICATE): one recording per run.
+# With auth: prod at growth with other groups changed too (GROWTH_ALTERED, which
+# tests/test_scaling.py and tests/test_rum.py record): HTTPS from the operator's domain. Without
+# auth: HTTPS from a certificate of the stack's own (OWN_CERTIFICATE) in prod with other groups
+# changed too (PROD_ALTERED, which tests/test_day_one.py and tests/test_hosting.py record), and
+# the plain growth stack. One recording each per run.
 @pytest.fixture(scope="module")
 def with_auth(phase_variant: Callable[..., Recording]) -> Recording:
-    auth = merge(OWN_CERTIFICATE, {"groundwork:auth": {"oidc": OIDC}})
-    return phase_variant("prod", "early", auth)
+    assert GROWTH_ALTERED["groundwork:auth"] == {"oidc": OIDC}
+    return phase_variant("prod", "growth", GROWTH_ALTERED)
 
 
 @pytest.fixture(scope="module")
 def without_auth(phase_variant: Callable[..., Recording]) -> Recording:
-    return phase_variant("prod", "early", OWN_CERTIFICATE)
+    assert PROD_ALTERED["groundwork:hosting"] == OWN_CERTIFICATE["groundwork:hosting"]
+    assert "groundwork:auth" not in PROD_ALTERED
+    return phase_variant("prod", "early", PROD_ALTERED)
 
 
 def _https(rec: Recording):
@@ -90,7 +94,9 @@ def test_the_app_accepts_only_this_load_balancers_signature(with_auth: Recording
     }
 
 
-def test_the_load_balancer_may_reach_the_identity_provider(with_auth, without_auth) -> None:
+def test_the_load_balancer_may_reach_the_identity_provider(
+    with_auth, without_auth, phase_variant
+) -> None:
     def egress_443(rec: Recording) -> list[str]:
         return [
             r.urn
@@ -100,6 +106,9 @@ def test_the_load_balancer_may_reach_the_identity_provider(with_auth, without_au
 
     assert egress_443(with_auth), "the ALB cannot call the IdP's token endpoint"
     assert egress_443(without_auth) == [], "HTTPS egress from the ALB without a reason"
+    # with_auth's phase and other groups open nothing on their own: growth without auth.
+    growth = phase_variant("prod", "growth")
+    assert egress_443(growth) == [], f"{growth.stack_urn}: HTTPS egress from the ALB at growth"
 
 
 def test_without_auth_nothing_authenticates_and_the_app_gets_no_auth(without_auth) -> None:

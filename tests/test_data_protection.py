@@ -371,7 +371,8 @@ def test_protect_follows_deletion_protection_not_groundwork_protect(record_varia
     """dev with deletion protection on: the instance is protected although groundwork:protect
     is false; the vault, which follows groundwork:protect, is not."""
     # dev with other groups changed too (DEV_ALTERED): one recording for several files.
-    assert DEV_ALTERED["groundwork:database"] == {"deletionProtection": True}
+    assert DEV_ALTERED["groundwork:database"]["deletionProtection"] is True
+    assert "groundwork:protect" not in DEV_ALTERED, "dev's groundwork:protect (false) stays"
     rec = record_variant("dev", DEV_ALTERED)
     db = the_instance(rec)
     assert db.protect is True and db.input("deletionProtection") is True, db.urn

@@ -20,7 +20,7 @@ from components import alarms as alarms_component
 from components import pipeline as pipeline_component
 from offline.model import Recording
 from offline.recorder import ProgramError, record
-from tests.conftest import GITHUB_SOURCE, OWN_CERTIFICATE, ROOT, stack_config
+from tests.conftest import GITHUB_SOURCE, OWN_CERTIFICATE, PROD_ALTERED, ROOT, stack_config
 from tests.day_one_checks import (
     ALARM,
     CERT_VALIDATION,
@@ -242,10 +242,12 @@ def test_prod_without_a_domain_warns_in_a_dry_run_and_refuses_an_update(
 def test_prod_with_its_own_certificate_and_no_domain_serves_https(
     record_variant: Callable[..., Recording],
 ) -> None:
-    # The variant tests/test_hosting.py records too (OWN_CERTIFICATE): one recording per run.
+    # prod with other groups changed too (PROD_ALTERED, which tests/test_hosting.py records
+    # too): one recording for several files.
+    assert PROD_ALTERED["groundwork:hosting"] == OWN_CERTIFICATE["groundwork:hosting"]
     cert = OWN_CERTIFICATE["groundwork:hosting"]["certificateArn"]
     assert OWN_CERTIFICATE["groundwork:hosting"]["domainName"] is None
-    rec = record_variant("prod", OWN_CERTIFICATE)
+    rec = record_variant("prod", PROD_ALTERED)
     assert rec.warnings == [] and https_problems(rec, None) == []
     https = next(li for li in rec.of_type(LISTENER) if li.input("port") == 443)
     assert https.input("certificateArn") == cert and not rec.of_type(CERT_VALIDATION)
@@ -296,8 +298,10 @@ def test_s3_source_starts_from_the_reference_release_once(stack: str, request: A
 def test_github_source_first_run_deploys_the_branch(
     record_variant: Callable[..., Recording],
 ) -> None:
-    # The variant tests/test_pipeline.py records (GITHUB_SOURCE): one recording per run.
-    rec = record_variant("prod", GITHUB_SOURCE)
+    # prod with other groups changed too (PROD_ALTERED, which tests/test_pipeline.py records
+    # too): one recording for several files.
+    assert PROD_ALTERED["groundwork:pipeline"] == GITHUB_SOURCE["groundwork:pipeline"]
+    rec = record_variant("prod", PROD_ALTERED)
     # Nothing is published: the run that creating the pipeline starts deploys the head of
     # `branch`, which must hold the app at its root (buildspec.yml, appspec.yml).
     assert first_release_problems(rec) == []

@@ -8,7 +8,7 @@ from components.webtier import TLS_POLICY, ami_parameter, architecture_of
 from offline.model import Recording
 from tests import checks
 from tests.checks import ALB, ASG, LISTENER, LT, POLICY, replace_inputs, replace_resource
-from tests.conftest import ELSEWHERE, ELSEWHERE_ACCOUNT, OWN_CERTIFICATE
+from tests.conftest import ELSEWHERE, ELSEWHERE_ACCOUNT, OWN_CERTIFICATE, PROD_ALTERED
 
 
 def test_prod_asg_spans_three_private_subnets_in_distinct_azs(prod: Recording) -> None:
@@ -107,9 +107,11 @@ def test_plain_http_without_certificate(dev: Recording) -> None:
 
 
 def test_https_with_redirect_when_certificate_set(record_variant) -> None:
-    # The variant tests/test_day_one.py records too (a certificate and no domain).
+    # prod with other groups changed too (PROD_ALTERED, which tests/test_day_one.py records
+    # too): a certificate and no domain, one recording for several files.
+    assert PROD_ALTERED["groundwork:hosting"] == OWN_CERTIFICATE["groundwork:hosting"]
     cert = OWN_CERTIFICATE["groundwork:hosting"]["certificateArn"]
-    rec = record_variant("prod", OWN_CERTIFICATE)
+    rec = record_variant("prod", PROD_ALTERED)
     by_port = {listener.input("port"): listener for listener in rec.of_type(LISTENER)}
     assert set(by_port) == {80, 443}
     redirect = by_port[80].input("defaultActions")[0]

@@ -14,7 +14,7 @@ import yaml
 from offline import stackfile, tree
 from offline.model import SECRET_SIG, SIG_KEY, UNKNOWN, Recording, plain
 from offline.recorder import record
-from tests.conftest import ROOT, stack_config
+from tests.conftest import PROD_ALTERED, ROOT, stack_config, write_stack_file
 
 
 def test_urns_follow_the_engine(prod: Recording) -> None:
@@ -55,17 +55,16 @@ def test_preview_registers_the_same_resources(prod: Recording, prod_preview: Rec
     assert sorted(r.urn for r in prod) == sorted(r.urn for r in prod_preview)
 
 
-def test_secure_values_reach_the_program_as_secrets(tmp_path) -> None:
-    config = stack_config("dev")
-    config["groundwork:alerts"] = {"emails": [{"secure": "v1:AAAAbase64"}]}
-    path = tmp_path / "Pulumi.dev.secret.yaml"
-    path.write_text(yaml.safe_dump({"config": config}))
-    loaded = stackfile.load("dev", ROOT, path)
-    assert loaded.secret_keys == ("groundwork:alerts",)
+def test_secure_values_reach_the_program_as_secrets(tmp_path, record_variant) -> None:
+    # prod with other groups changed too (PROD_ALTERED): one recording for several files.
+    # Its only secrets are the on-call address and the provider's external ID.
+    assert PROD_ALTERED["groundwork:alerts"] == {"emails": [{"secure": "v1:AAAAbase64"}]}
+    loaded = stackfile.load("prod", ROOT, write_stack_file(tmp_path, "prod", PROD_ALTERED))
+    assert loaded.secret_keys == ("aws:assumeRoles", "groundwork:alerts")
     assert stackfile.SECRET_PLACEHOLDER in loaded.values["groundwork:alerts"]
     # The documented form (one address per secret) previews offline: the stand-in is an
     # address, and the subscription carries it as a secret.
-    rec = record("dev", project_dir=ROOT, stack_file=path)
+    rec = record_variant("prod", PROD_ALTERED)
     (sub,) = rec.of_type("aws:sns/topicSubscription:TopicSubscription")
     endpoint = sub.inputs["endpoint"]
     assert isinstance(endpoint, dict) and endpoint.get(SIG_KEY) == SECRET_SIG, (

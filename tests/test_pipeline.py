@@ -22,7 +22,7 @@ import yaml
 from components import pipeline as pl
 from offline.model import Recording, is_unknown
 from offline.recorder import record
-from tests.conftest import GITHUB_SOURCE, ROOT, stack_config
+from tests.conftest import GITHUB_SOURCE, PROD_ALTERED, ROOT, stack_config
 from tests.pipeline_checks import (
     ALARM_TYPES,
     BUCKET,
@@ -177,9 +177,11 @@ def test_s3_source_starts_the_pipeline_on_upload(prod: Recording):
 
 
 def test_github_source_uses_the_connection(record_variant: Callable[..., Recording]):
-    # The variant tests/test_day_one.py records too: one recording per run.
+    # prod with other groups changed too (PROD_ALTERED, which tests/test_day_one.py records
+    # too): one recording for several files.
+    assert PROD_ALTERED["groundwork:pipeline"] == GITHUB_SOURCE["groundwork:pipeline"]
     assert GITHUB_SOURCE["groundwork:pipeline"]["connectionArn"] == CONNECTION
-    github = record_variant("prod", GITHUB_SOURCE)
+    github = record_variant("prod", PROD_ALTERED)
     [action] = github.one(PIPELINE).input("stages")[0]["actions"]
     assert action["provider"] == "CodeStarSourceConnection"
     assert action["configuration"]["ConnectionArn"] == CONNECTION

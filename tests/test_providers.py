@@ -13,7 +13,7 @@ import pytest
 from offline.model import SECRET_SIG, SIG_KEY, RecordedResource, Recording, plain
 from settings import SettingsError, parse
 from tests.checks import replace_inputs
-from tests.conftest import stack_config
+from tests.conftest import PROD_ALTERED, stack_config
 
 PROVIDER = "pulumi:providers:aws"
 ROLE = "arn:aws:iam::123456789012:role/deploy"
@@ -83,21 +83,11 @@ def _without(rec: Recording, urn: str, key: str) -> Recording:
     return dataclasses.replace(rec, resources=resources)
 
 
-@pytest.fixture(scope="module")
-def prod_with_aws_settings(record_variant_module: Callable[..., Recording]) -> Recording:
-    return record_variant_module("prod", AWS_CONFIG)
-
-
-@pytest.fixture(scope="module")
-def record_variant_module(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Recording]:
-    from offline.recorder import record
-    from tests.conftest import ROOT, write_stack_file
-
-    def run(stack: str, overrides: dict[str, Any]) -> Recording:
-        path = write_stack_file(tmp_path_factory.mktemp("providers"), stack, overrides)
-        return record(stack, project_dir=ROOT, stack_file=path)
-
-    return run
+@pytest.fixture
+def prod_with_aws_settings(phase_variant: Callable[..., Recording]) -> Recording:
+    # prod with other groups changed too (PROD_ALTERED): one recording for several files.
+    assert {k: PROD_ALTERED.get(k) for k in AWS_CONFIG} == AWS_CONFIG
+    return phase_variant("prod", "early", PROD_ALTERED)
 
 
 def test_shipped_prod_replica_provider_carries_the_stack_tags(prod: Recording) -> None:

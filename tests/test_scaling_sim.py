@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import struct
 import sys
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from bench.scaling_sim.cli import main
 from bench.scaling_sim.stack import phase_drops, stack_notes
 from offline import stackfile
 from offline.model import Recording
-from tests.conftest import ROOT, write_stack_file
+from tests.conftest import ELSEWHERE, PROD_ALTERED, ROOT, write_stack_file
 from tests.scaling_sim_checks import simulator_drift
 
 MODEL = ModelConfig(
@@ -402,24 +401,31 @@ def test_latency_step_adds_more_beyond_twice_the_threshold() -> None:
 # --- the simulator follows what the stack deploys ------------------------------------------------
 
 
+def _recorded(request: pytest.FixtureRequest, phase: str) -> tuple[Recording, dict[str, Any]]:
+    """prod at `phase` with GROWTH_SCALING's scaling values, and the overrides it was recorded
+    with: variants with other groups changed too, one recording each for several files (early:
+    PROD_ALTERED; growth: ELSEWHERE, in another region and account)."""
+    scaling = GROWTH_SCALING["groundwork:scaling"]
+    if phase == "early":
+        assert PROD_ALTERED["groundwork:scaling"] == scaling
+        overrides = {**PROD_ALTERED, "groundwork:phase": "early"}
+        return request.getfixturevalue("phase_variant")("prod", "early", PROD_ALTERED), overrides
+    assert ELSEWHERE["groundwork:scaling"] == scaling and ELSEWHERE["groundwork:phase"] == phase
+    return request.getfixturevalue("prod_elsewhere"), ELSEWHERE
+
+
 @pytest.mark.parametrize("phase", ["early", "growth"])
 def test_simulator_parameters_match_the_recorded_stack(
-    phase_variant: Callable[..., Recording], tmp_path: Path, phase: str
+    request: pytest.FixtureRequest, tmp_path: Path, phase: str
 ) -> None:
-    overrides = {"groundwork:scaling": GROWTH_SCALING["groundwork:scaling"]}
-    rec = phase_variant("prod", phase, overrides)
-    stack = _settings(tmp_path, "prod", {**overrides, "groundwork:phase": phase})
+    rec, overrides = _recorded(request, phase)
+    stack = _settings(tmp_path, "prod", overrides)
     assert simulator_drift(rec, params_from_settings(stack)) == []
 
 
-def test_simulator_drift_is_detected(
-    phase_variant: Callable[..., Recording], tmp_path: Path
-) -> None:
-    overrides = {"groundwork:scaling": GROWTH_SCALING["groundwork:scaling"]}
-    rec = phase_variant("prod", "growth", overrides)
-    config = params_from_settings(
-        _settings(tmp_path, "prod", {**overrides, "groundwork:phase": "growth"})
-    )
+def test_simulator_drift_is_detected(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    rec, overrides = _recorded(request, "growth")
+    config = params_from_settings(_settings(tmp_path, "prod", overrides))
     for broken in (
         replace(config, instance_warmup_s=300),
         replace(config, latency_alarm_n=3),

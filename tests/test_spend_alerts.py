@@ -14,7 +14,7 @@ import pytest
 
 from offline.model import Recording
 from settings import SettingsError, parse
-from tests.conftest import RESERVED_RECIPIENTS, stack_config
+from tests.conftest import DEV_ALTERED, DEV_NEWER_REGION, RESERVED_RECIPIENTS, stack_config
 from tests.obs_helpers import child, replaced, value, with_props
 from tests.spend_alert_checks import (
     ALERTS,
@@ -104,14 +104,22 @@ def test_bad_cost_settings_are_refused_by_full_key(cost: dict[str, Any], needle:
 def test_no_recipient_warns_that_spend_alerts_reach_nobody(
     dev: Recording, record_variant: Callable[..., Recording]
 ) -> None:
-    # The shipped dev stack has no recipient; RESERVED_RECIPIENTS (shared with
-    # tests/test_alerts.py) only addresses on a reserved domain, which receive nothing either.
+    # The shipped dev stack has no recipient; RESERVED_RECIPIENTS only addresses on a reserved
+    # domain, which receive nothing either (in dev in a newer region too: DEV_NEWER_REGION,
+    # which tests/test_alerts.py and tests/test_edge.py record, one recording for several files).
     assert stack_config("dev")["groundwork:alerts"]["emails"] == []
     reserved = RESERVED_RECIPIENTS["groundwork:alerts"]["emails"]
-    for emails, rec in (([], dev), (reserved, record_variant("dev", RESERVED_RECIPIENTS))):
+    assert DEV_NEWER_REGION["groundwork:alerts"] == RESERVED_RECIPIENTS["groundwork:alerts"]
+    for emails, rec in (([], dev), (reserved, record_variant("dev", DEV_NEWER_REGION))):
         assert any("reach nobody" in w for w in rec.warnings), (emails, rec.warnings)
-    rec = record_variant("dev", {"groundwork:alerts": {"emails": ["ops@northwind-saas.com"]}})
-    assert not any("reach nobody" in w for w in rec.warnings), rec.warnings
+    # A real recipient: dev with other groups changed too (DEV_ALTERED), one recording for
+    # several files.
+    assert DEV_ALTERED["groundwork:alerts"] == {"emails": ["ops@northwind-saas.com"]}
+    rec = record_variant("dev", DEV_ALTERED)
+    assert not any("reach nobody" in w for w in rec.warnings), (
+        "groundwork:alerts.emails ['ops@northwind-saas.com']",
+        rec.warnings,
+    )
 
 
 def test_tags_without_the_allocation_key_are_refused_even_without_a_cost_group() -> None:

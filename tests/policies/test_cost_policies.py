@@ -16,7 +16,7 @@ from conftest import DEV_CONFIG, PROD_CONFIG, config_with, run
 from offline import costs, stackfile
 from offline.analyzer import AnalysisResult, PolicyPackProcess
 from offline.model import Recording
-from tests.conftest import ROOT, stack_config
+from tests.conftest import PROD_SIZED, ROOT, stack_config
 
 DEV_POLICIES = (
     "dev-cost-within-budget",
@@ -24,16 +24,6 @@ DEV_POLICIES = (
     "dev-single-nat-gateway",
     "dev-single-az-database",
 )
-
-
-def _prod_sized() -> dict[str, Any]:
-    prod = stack_config("prod")
-    db = {**prod["groundwork:database"], "backupReplicaRegion": None}
-    return {
-        "groundwork:network": prod["groundwork:network"],
-        "groundwork:hosting": prod["groundwork:hosting"],
-        "groundwork:database": db,
-    }
 
 
 def _judge(
@@ -48,13 +38,16 @@ def _judge(
 
 @pytest.fixture(scope="module")
 def prod_sized_dev(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, phase_variant: Callable[..., Recording]
 ) -> tuple[Recording, Path]:
-    from offline.recorder import record
-    from tests.conftest import write_stack_file
+    from tests.conftest import DEV_ALTERED, write_stack_file
 
-    path = write_stack_file(tmp_path_factory.mktemp("big-dev"), "dev", _prod_sized())
-    return record("dev", project_dir=ROOT, stack_file=path), path
+    # dev with other groups changed too (DEV_ALTERED): one recording for several files. It
+    # carries every prod-sized value.
+    carried = {group: {k: DEV_ALTERED[group][k] for k in v} for group, v in PROD_SIZED.items()}
+    assert carried == PROD_SIZED, "DEV_ALTERED lost a prod size"
+    path = write_stack_file(tmp_path_factory.mktemp("big-dev"), "dev", DEV_ALTERED)
+    return phase_variant("dev", "early", DEV_ALTERED), path
 
 
 def test_shipped_dev_passes_the_cost_policies(dev: Recording) -> None:
@@ -92,7 +85,7 @@ def test_raising_the_stack_budget_does_not_escape_the_dev_cap(
 
     rec, _ = prod_sized_dev
     lifted = write_stack_file(
-        tmp_path, "dev", {**_prod_sized(), "groundwork:cost": {"monthlyBudgetUsd": 1_000_000}}
+        tmp_path, "dev", {**PROD_SIZED, "groundwork:cost": {"monthlyBudgetUsd": 1_000_000}}
     )
     cap = DEV_CONFIG["dev-cost-within-budget"]["maxMonthlyUsd"]
     (budget,) = _judge(stack_packs, rec, lifted).of("dev-cost-within-budget")
