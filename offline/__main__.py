@@ -17,10 +17,12 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
+import os
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:  # the engine itself is imported once the collector is tuned (see run())
     from offline.analyzer import AnalysisResult, PolicyPackProcess, StreamingAnalysis
@@ -253,5 +255,25 @@ def run() -> int:
     return main(own_process=True)
 
 
+def exit_now(code: int) -> NoReturn:
+    """End the process with `code`, its output flushed, without the interpreter's teardown.
+
+    By the time the command returns, the pack process is closed and the report written; what
+    is left is freeing each of the million objects the run keeps (pulumi_aws's classes, the
+    runtime's outputs) and a final full collection: about 0.7 s of a 3.3 s prod preview,
+    spent on a process that is ending anyway. Type checkers do the same (mypy's fast exit).
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(run())
+    try:
+        status = run()
+    except SystemExit as exc:  # argparse's usage errors (2) and --help (0)
+        status = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        if not isinstance(exc.code, int | None):
+            print(exc.code, file=sys.stderr)  # what the interpreter would have printed
+    exit_now(status)

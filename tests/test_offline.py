@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import random
 import subprocess
 import sys
@@ -142,3 +143,26 @@ def test_cli_preview_prints_tree_and_json(tmp_path) -> None:
     assert report["stack"] == "dev" and report["preview"] is True
     assert report["policies"]["ok"] is True and report["policies"]["summary"]["mandatory"] == 0
     assert report["resources"] == sorted(report["resources"], key=lambda r: r["urn"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "stderr"),
+    [
+        (["preview", "--stack", "nosuch"], 1, "error: no stack file"),
+        (["preview", "--bogus"], 2, "unrecognized arguments: --bogus"),
+        (["--help"], 0, ""),
+    ],
+    ids=["error", "usage", "help"],
+)
+def test_the_process_ends_with_the_commands_status_and_output(argv, status, stderr) -> None:
+    """`python -m offline` skips the interpreter's teardown (offline.__main__.exit_now): the
+    exit status, and everything written to stdout and stderr, must still get out. Run with
+    buffered output, as a pipe normally is (this suite's environment may say otherwise)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    done = subprocess.run(
+        [sys.executable, "-m", "offline", *argv], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == status, f"{argv}: exit {done.returncode}, stderr {done.stderr!r}"
+    assert stderr in done.stderr, f"{argv}: {done.stderr!r}"
+    if argv == ["--help"]:
+        assert done.stdout.startswith("usage: python -m offline"), done.stdout
