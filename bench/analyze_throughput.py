@@ -2,9 +2,9 @@
 
 Run: `venv/bin/python -m bench.analyze_throughput [--count 3000] [--target 1000]`. Sends the
 resources of the recorded prod stack (the real mix the pack judges) through one pack process
-serially (as the engine's step generator does), with 4 concurrent callers, and pipelined (all
-one stack's requests in flight at once, as the offline preview sends them), with the pack's request memo
-on and off. The target applies to the pipelined rate with the memo on, the offline preview's
+serially (as the engine's step generator does), with 4 concurrent callers, and pipelined (one
+stack's requests in flight at once, as the offline preview sends them), with the pack's request
+memo on and off. The target applies to the pipelined rate with the memo on, the offline preview's
 way; the others are printed for comparison.
 """
 
