@@ -204,6 +204,17 @@ GITHUB_SOURCE: dict[str, Any] = {
         ),
     }
 }
+# Scaling values that are none of the defaults (tests/test_scaling_sim.py reads each back from
+# the recorded ASG, scaling policies and latency alarm); ELSEWHERE and PROD_ALTERED carry them.
+SIM_SCALING: dict[str, Any] = {
+    "requestsPerTarget": 800,
+    "latencyP95Ms": 400,
+    "predictive": True,
+    "instanceWarmupSeconds": 120,
+    "latencyEvaluationPeriods": 4,
+    "latencyDatapointsToAlarm": 2,
+    "schedulingBufferSeconds": 600,
+}
 # prod grown to its last phase in another region and account: nothing of the shipped region
 # or the mock account may remain (tests/test_hosting.py, tests/test_performance.py,
 # tests/test_edge.py). Its scaling values are not the defaults, for tests/test_scaling_sim.py,
@@ -212,15 +223,7 @@ GITHUB_SOURCE: dict[str, Any] = {
 ELSEWHERE: dict[str, Any] = {
     "groundwork:phase": "growth",
     "aws:region": "ap-southeast-2",
-    "groundwork:scaling": {
-        "requestsPerTarget": 800,
-        "latencyP95Ms": 400,
-        "predictive": True,
-        "instanceWarmupSeconds": 120,
-        "latencyEvaluationPeriods": 4,
-        "latencyDatapointsToAlarm": 2,
-        "schedulingBufferSeconds": 600,
-    },
+    "groundwork:scaling": SIM_SCALING,
 }
 ELSEWHERE_ACCOUNT = "210987654321"
 # two addresses on a reserved domain (recorded in DEV_NEWER_REGION).
@@ -278,15 +281,7 @@ PROD_ALTERED: dict[str, Any] = (
             "existingTrailArn": "arn:aws:cloudtrail:eu-west-1:999988887777:trail/org-trail",
             "existingTrailLogGroupName": "org/cloudtrail",
         },
-        "groundwork:scaling": {
-            "requestsPerTarget": 800,
-            "latencyP95Ms": 400,
-            "predictive": True,
-            "instanceWarmupSeconds": 120,
-            "latencyEvaluationPeriods": 4,
-            "latencyDatapointsToAlarm": 2,
-            "schedulingBufferSeconds": 600,
-        },
+        "groundwork:scaling": SIM_SCALING,
         "aws:profile": "prod-deployer",
         "aws:assumeRoles": [
             {
@@ -333,6 +328,16 @@ DEV_ALTERED: dict[str, Any] = PROD_SIZED | {
     "groundwork:alerts": {"emails": ["ops@northwind-saas.com"]},
 }
 
+# An OpenID Connect identity provider for the HTTPS listener (tests/test_auth.py).
+OIDC: dict[str, Any] = {
+    "issuer": "https://idp.example.com",
+    "authorizationEndpoint": "https://idp.example.com/authorize",
+    "tokenEndpoint": "https://idp.example.com/token",
+    "userInfoEndpoint": "https://idp.example.com/userinfo",
+    "clientId": "groundwork-prod",
+    "clientSecret": {"secure": "v1:ciphertext"},
+}
+
 # prod at growth with scaling switches (tests/test_scaling.py), RUM settings (tests/test_rum.py)
 # and OIDC authentication on the HTTPS listener (tests/test_auth.py) changed: independent
 # groups, one recording. Scaling sets the ASG's policies; RUM its app monitor, identity pool
@@ -345,16 +350,7 @@ GROWTH_ALTERED: dict[str, Any] = {
         "schedulingBufferSeconds": 600,
     },
     "groundwork:rum": {"sessionSampleRate": 0.05, "allowCookies": True, "logRetentionDays": 90},
-    "groundwork:auth": {
-        "oidc": {
-            "issuer": "https://idp.example.com",
-            "authorizationEndpoint": "https://idp.example.com/authorize",
-            "tokenEndpoint": "https://idp.example.com/token",
-            "userInfoEndpoint": "https://idp.example.com/userinfo",
-            "clientId": "groundwork-prod",
-            "clientSecret": {"secure": "v1:ciphertext"},
-        }
-    },
+    "groundwork:auth": {"oidc": OIDC},
 }
 
 

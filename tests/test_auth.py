@@ -14,17 +14,9 @@ import pytest
 import settings
 from offline.model import SECRET_SIG, SIG_KEY, Recording
 from offline.stackfile import SECRET_PLACEHOLDER
-from tests.conftest import GROWTH_ALTERED, OWN_CERTIFICATE, PROD_ALTERED, stack_config
+from tests.conftest import GROWTH_ALTERED, OIDC, OWN_CERTIFICATE, PROD_ALTERED, stack_config
 
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0b1f2f4a-1111-2222-3333-444455556666"
-OIDC = {
-    "issuer": "https://idp.example.com",
-    "authorizationEndpoint": "https://idp.example.com/authorize",
-    "tokenEndpoint": "https://idp.example.com/token",
-    "userInfoEndpoint": "https://idp.example.com/userinfo",
-    "clientId": "groundwork-prod",
-    "clientSecret": {"secure": "v1:ciphertext"},
-}
 LISTENER = "aws:lb/listener:Listener"
 
 

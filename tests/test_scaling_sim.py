@@ -32,7 +32,7 @@ from bench.scaling_sim.cli import main
 from bench.scaling_sim.stack import phase_drops, stack_notes
 from offline import stackfile
 from offline.model import Recording
-from tests.conftest import ELSEWHERE, PROD_ALTERED, ROOT, write_stack_file
+from tests.conftest import ELSEWHERE, PROD_ALTERED, ROOT, SIM_SCALING, write_stack_file
 from tests.scaling_sim_checks import simulator_drift
 
 MODEL = ModelConfig(
@@ -468,18 +468,7 @@ def _settings(tmp_path: Path, stack: str, overrides: dict[str, Any] | None = Non
     return settings.parse(config.values, project=config.project, stack=stack)
 
 
-GROWTH_SCALING: dict[str, Any] = {
-    "groundwork:phase": "growth",
-    "groundwork:scaling": {
-        "requestsPerTarget": 800,
-        "latencyP95Ms": 400,
-        "predictive": True,
-        "instanceWarmupSeconds": 120,
-        "latencyEvaluationPeriods": 4,
-        "latencyDatapointsToAlarm": 2,
-        "schedulingBufferSeconds": 600,
-    },
-}
+GROWTH_SCALING: dict[str, Any] = {"groundwork:phase": "growth", "groundwork:scaling": SIM_SCALING}
 
 
 def test_params_from_settings_reads_every_deployed_value(tmp_path: Path) -> None:
