@@ -42,13 +42,21 @@ PORT = 5432
 MASTER_USERNAME = "postgres"
 LOG_EXPORTS: tuple[str, ...] = ("postgresql", "upgrade")
 # RDS event categories of a DB instance that reach the alerts topic: outages, failovers,
-# storage running out, failed or slow backups, maintenance, deletion. Not `creation`,
-# `configuration change` or `notification` (routine, would page on day one).
+# storage running out, maintenance, deletion. Not `creation`, `configuration change` or
+# `notification` (routine, would page on day one).
 # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.Messages.html
 EVENT_CATEGORIES: tuple[str, ...] = (
-    "availability", "backup", "deletion", "failover", "failure", "low storage",
+    "availability", "deletion", "failover", "failure", "low storage",
     "maintenance", "recovery", "restoration",
 )  # fmt: skip
+# Nor `backup` through the subscription, which cannot filter events: every automated backup
+# announces its start and its end (RDS-EVENT-0001 "Backing up DB instance", RDS-EVENT-0002
+# "Finished DB Instance backup"), two routine mails a day that teach on-call to ignore the
+# topic. The rest of that category reaches the topic through an EventBridge rule that leaves
+# those two out by the event's ID (RDS sends every event to EventBridge as an "RDS DB Instance
+# Event" whose detail carries EventCategories and EventID).
+# https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-rds.html
+ROUTINE_BACKUP_EVENT_IDS: tuple[str, ...] = ("RDS-EVENT-0001", "RDS-EVENT-0002")
 # RSA 2048 CA valid until 2061; clients verify the server against AWS's published bundle.
 CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
 MONITORING_INTERVAL_SECONDS = 60
@@ -164,6 +172,7 @@ class Database(pulumi.ComponentResource):
                 enabled=True,
                 opts=pulumi.ResourceOptions(parent=self),
             )
+            self._backup_events(instance, args.alerts_topic_arn)
 
         self.identifier = instance.identifier
         self.address = instance.address
@@ -177,6 +186,38 @@ class Database(pulumi.ComponentResource):
         self.master_secret_arn = instance.master_user_secrets.apply(_secret_arn)
         self.kms_key_arn = key.arn
         register_all(self)
+
+    def _backup_events(self, instance: aws.rds.Instance, topic_arn: pulumi.Input[str]) -> None:
+        """Backup-category events of this instance to the alerts topic, but the routine two."""
+        pattern = {
+            "source": ["aws.rds"],
+            "detail-type": ["RDS DB Instance Event"],
+            "resources": [instance.arn],
+            "detail": {
+                "EventCategories": ["backup"],
+                "EventID": [{"anything-but": list(ROUTINE_BACKUP_EVENT_IDS)}],
+            },
+        }
+        rule = aws.cloudwatch.EventRule(
+            f"{self._name}-backup-events",
+            description="Backup events of the database other than the daily start and finish",
+            event_pattern=pulumi.Output.json_dumps(pattern),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{self._name}-backup-events-alert",
+            rule=rule.name,
+            arn=topic_arn,
+            input_transformer={
+                "input_paths": {
+                    "db": "$.detail.SourceIdentifier",
+                    "id": "$.detail.EventID",
+                    "message": "$.detail.Message",
+                },
+                "input_template": '"RDS backup event <id> on <db>: <message>"',
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _security_groups(self) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
         """The database's group, and the backup job's: every rule that opens the database."""

@@ -13,6 +13,7 @@ the recorded stacks and on deliberately broken copies.
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 from components.webtier import TLS_POLICY, ami_parameter
@@ -32,6 +33,8 @@ LISTENER = "aws:lb/listener:Listener"
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
 DB = "aws:rds/instance:Instance"
 DB_EVENTS = "aws:rds/eventSubscription:EventSubscription"
+EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 RANDOM_ID = "random:index/randomId:RandomId"
 OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
@@ -221,10 +224,45 @@ def rds_event_problems(rec: Recording) -> list[str]:
             problems.append(f"{db.urn}: its events reach no one (no subscription to the alerts)")
         for s in subs:
             categories = set(s.input("eventCategories") or [])
-            missing = {"failover", "failure", "low storage", "backup"} - categories
+            missing = {"failover", "failure", "low storage"} - categories
             if missing or s.input("sourceType") != "db-instance":
                 problems.append(f"{s.urn}: misses {sorted(missing)}")
+            if "backup" in categories:
+                problems.append(f"{s.urn}: mails on-call every routine backup (category backup)")
+        problems += backup_event_problems(rec, db, topic)
     return problems
+
+
+def backup_event_problems(
+    rec: Recording, db: RecordedResource, topic: RecordedResource
+) -> list[str]:
+    """The backup category reaches the topic through EventBridge, without the daily two."""
+    from components.database import ROUTINE_BACKUP_EVENT_IDS
+
+    rules = [
+        r
+        for r in rec.of_type(EVENT_RULE)
+        if db.urn in r.property_dependencies.get("eventPattern", ())
+    ]
+    wanted = {
+        "source": ["aws.rds"],
+        "detail-type": ["RDS DB Instance Event"],
+        "resources": [db.outputs.get("arn")],
+        "detail": {
+            "EventCategories": ["backup"],
+            "EventID": [{"anything-but": list(ROUTINE_BACKUP_EVENT_IDS)}],
+        },
+    }
+    found = [r for r in rules if json.loads(r.input("eventPattern")) == wanted]
+    if not found:
+        return [f"{db.urn}: no rule sends its backup events but the routine two to the alerts"]
+    targets = [
+        t
+        for t in rec.of_type(EVENT_TARGET)
+        if found[0].urn in t.property_dependencies.get("rule", ())
+        and topic.urn in t.property_dependencies.get("arn", ())
+    ]
+    return [] if targets else [f"{found[0].urn}: its events reach no one (no alerts target)"]
 
 
 # ---- 7. the first release is published once ----------------------------------------------

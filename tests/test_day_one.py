@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,8 @@ from tests.day_one_checks import (
     DB,
     DB_EVENTS,
     DEPLOYMENT_GROUP,
+    EVENT_RULE,
+    EVENT_TARGET,
     LIFECYCLE,
     LISTENER,
     LT,
@@ -276,6 +279,19 @@ def test_rds_events_reach_the_alerts_topic(stack: str, request: Any) -> None:
     fewer = replaced(rec, sub.urn, lambda r: with_props(r, eventCategories=["availability"]))
     assert any("failover" in p for p in rds_event_problems(fewer))
     assert rds_event_problems(replaced(rec, sub.urn, lambda r: None))
+    # Routine backup mail: the category on the subscription, or a rule that keeps the daily two.
+    noisy = [*sub.input("eventCategories"), "backup"]
+    noisy_rec = replaced(rec, sub.urn, lambda r: with_props(r, eventCategories=noisy))
+    assert any("routine backup" in p for p in rds_event_problems(noisy_rec)), sub.urn
+    rule = next(r for r in rec.of_type(EVENT_RULE) if r.name.endswith("-backup-events"))
+    pattern = json.loads(rule.input("eventPattern"))
+    del pattern["detail"]["EventID"]
+    keeps_all = replaced(rec, rule.urn, lambda r: with_props(r, eventPattern=json.dumps(pattern)))
+    assert any("no rule sends" in p for p in rds_event_problems(keeps_all)), rule.urn
+    target = next(t for t in rec.of_type(EVENT_TARGET) if t.name.endswith("-backup-events-alert"))
+    assert any(
+        "reach no one" in p for p in rds_event_problems(replaced(rec, target.urn, lambda r: None))
+    )
 
 
 # ---- 7. the first release is published once ------------------------------------------------
