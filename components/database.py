@@ -55,7 +55,9 @@ EVENT_CATEGORIES: tuple[str, ...] = (
 # topic. The rest of that category reaches the topic through an EventBridge rule that leaves
 # those two out by the event's ID (RDS sends every event to EventBridge as an "RDS DB Instance
 # Event" whose detail carries EventCategories and EventID).
-# https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-rds.html
+# https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-rds.html (the event types);
+# the detail's fields, EventID among them, as AWS's schema lists them for its CDK classes:
+# https://docs.aws.amazon.com/cdk/api/v2/docs/@aws-cdk_mixins-preview.aws_rds.events.RDSDBInstanceEvent.RDSDBInstanceEventProps.html
 ROUTINE_BACKUP_EVENT_IDS: tuple[str, ...] = ("RDS-EVENT-0001", "RDS-EVENT-0002")
 # RSA 2048 CA valid until 2061; clients verify the server against AWS's published bundle.
 CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
