@@ -632,7 +632,8 @@ CATALOG: tuple[PolicySpec, ...] = (
     PolicySpec(
         name="alerts-topic-subscribed",
         description="Every SNS topic that alarms or manual approvals notify has at least one "
-        "subscription whose address is not on a reserved documentation domain.",
+        "subscription whose address is not on a reserved documentation domain and that has no "
+        "filter policy.",
         kind=STACK,
         check=obs.alerts_topic_subscribed,
         level=MANDATORY,
@@ -643,7 +644,8 @@ CATALOG: tuple[PolicySpec, ...] = (
             "alarm: alarmActions, okActions (property dependency or value = topic arn)",
             "pipeline: stages[].actions[] of category Approval, configuration.NotificationArn",
             "subscription: topic (property dependency or value = topic arn), protocol, "
-            "endpoint (the domain of an email, email-json, http or https address)",
+            "endpoint (the domain of an email, email-json, http or https address), "
+            "filterPolicy",
         ),
     ),
     PolicySpec(

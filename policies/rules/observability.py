@@ -268,8 +268,21 @@ def _endpoint_domain(subscription: Resource) -> str | None:
     return None
 
 
+def _filtered(subscription: Resource) -> bool:
+    """A known filter policy: the subscriber gets only the messages it matches, and an alarm's
+    or an approval's notice carries no message attributes for the default scope to match.
+    https://docs.aws.amazon.com/sns/latest/dg/message-filtering.html"""
+    policy = get(subscription.props, "filterPolicy")
+    if policy is MISSING or is_unknown(policy):
+        return False
+    return not (isinstance(policy, str) and policy.strip() in ("", "{}"))
+
+
 def reaches_someone(subscription: Resource) -> bool:
-    """False only for a subscription whose address is on a reserved domain (a placeholder)."""
+    """False for a subscription whose address is on a reserved domain (a placeholder) or that
+    filters what it receives (it may hear none of the alarms)."""
+    if _filtered(subscription):
+        return False
     domain = _endpoint_domain(subscription)
     return domain is None or not is_reserved_domain(domain)
 
@@ -279,8 +292,9 @@ def alerts_topic_subscribed(
 ) -> list[Finding]:
     """Every topic an alarm or a manual approval notifies reaches someone.
 
-    A subscription counts when it names the topic and its address is not on a reserved
-    documentation domain; an address unknown at preview counts.
+    A subscription counts when it names the topic, its address is not on a reserved
+    documentation domain and it has no filter policy; an address or a filter policy unknown at
+    preview counts.
     """
     topics = [r for r in resources if r.type == TOPIC]
     alerting: dict[str, Resource] = {}
@@ -303,8 +317,8 @@ def alerts_topic_subscribed(
             findings.append(
                 violation(
                     f"{topic.name} receives alarms or approval requests but every subscriber is "
-                    "on a reserved domain (example.com, .test, ...): nobody would hear them "
-                    "(subscribe a real address)",
+                    "on a reserved domain (example.com, .test, ...) or has a filter policy: "
+                    "nobody would hear them all (subscribe a real address, unfiltered)",
                     topic.urn,
                 )
             )

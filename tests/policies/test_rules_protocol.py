@@ -126,6 +126,27 @@ def _reaching(*endpoints: tuple[str, object]) -> Callable[[], list[RecordedResou
     return lambda: _alerts(endpoints=endpoints)
 
 
+def _filtering(
+    policy: object, *endpoints: tuple[str, object]
+) -> Callable[[], list[RecordedResource]]:
+    """The alerts topic whose every subscription (REAL_ENDPOINT unless given) has `policy` as
+    its filter policy: a subscriber that hears only what the filter lets through."""
+
+    def build() -> list[RecordedResource]:
+        return [
+            dataclasses.replace(
+                r,
+                inputs={**r.inputs, "filterPolicy": policy},
+                outputs={**r.outputs, "filterPolicy": policy},
+            )
+            if r.type == SUBSCRIPTION
+            else r
+            for r in _alerts(endpoints=endpoints or (REAL_ENDPOINT,))
+        ]
+
+    return build
+
+
 def _subscribed_elsewhere() -> list[RecordedResource]:
     """The subscription names another topic: the alerts topic still reaches no one."""
     resources = _alerts(subscribed=False)
@@ -608,6 +629,30 @@ CASES: list[Case] = [
         "alerts-topic-subscribed",
         "unknown-endpoint-counts",
         _reaching(("email", UNKNOWN)),
+        "pass",
+    ),
+    Case(
+        "alerts-topic-subscribed",
+        "only-filtered-subscriber",
+        _filtering(json.dumps({"severity": ["never-sent"]})),
+        "violation",
+    ),
+    Case(
+        "alerts-topic-subscribed",
+        "filtered-beside-a-reserved-address",
+        _filtering(json.dumps({"AlarmName": ["db"]}), REAL_ENDPOINT, ("email", "a@example.com")),
+        "violation",
+    ),
+    Case(
+        "alerts-topic-subscribed",
+        "empty-filter-policy-filters-nothing",
+        _filtering("{}"),
+        "pass",
+    ),
+    Case(
+        "alerts-topic-subscribed",
+        "unknown-filter-policy-counts",
+        _filtering(UNKNOWN),
         "pass",
     ),
     Case(
