@@ -39,9 +39,10 @@ DECISIVE: dict[str, tuple[str, ...]] = {
 
 
 def _provider_region(r: Resource) -> str | None:
-    """The region an explicit provider names (a replica region); None for the stack's."""
+    """The region an explicit provider names (a replica region); None for the stack's, and
+    for a region unknown at preview (priced at the stack's rate, as before it is known)."""
     region = (r.provider_props or {}).get("region")
-    return region if isinstance(region, str) and region else None
+    return region if isinstance(region, str) and region and not is_unknown(region) else None
 
 
 def _items(resources: Sequence[Resource]) -> list[est.Item]:

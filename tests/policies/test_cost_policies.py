@@ -12,6 +12,7 @@ from typing import Any
 import policy_builders as b
 import pytest
 from conftest import DEV_CONFIG, PROD_CONFIG, config_with, run
+from policy_builders import UNKNOWN
 
 from offline import costs, stackfile
 from offline.analyzer import AnalysisResult, PolicyPackProcess
@@ -141,3 +142,18 @@ def test_no_budget_anywhere_is_a_violation_not_a_pass() -> None:
     assert [f.message for f in found if "no budget" in f.message], found
     ok = estimate_within_budget(web, {}, StackSettings(region="eu-west-1", monthly_budget_usd=150))
     assert ok == [], ok
+
+
+def test_a_resource_is_priced_in_its_providers_region_when_known() -> None:
+    """An explicit provider's region (the backup replica's) prices its resources; one unknown
+    at preview leaves them at the stack's rate instead of naming a region that is no region."""
+    from policies.rules.props import Resource
+    from policies.rules.spend import _items
+
+    def region_of(provider_props: dict[str, object] | None) -> str | None:
+        r = Resource("aws:s3/bucket:Bucket", "urn:b", "b", {}, provider_props=provider_props)
+        return _items([r])[0].region
+
+    assert region_of({"region": "eu-central-1"}) == "eu-central-1"
+    assert region_of({"region": UNKNOWN}) is None, "an unknown provider region"
+    assert region_of({}) is None and region_of(None) is None
