@@ -484,7 +484,7 @@ def record(
     warnings = _mock_runtime(config, stack, preview, cloud, monitor)
     main = project_dir / "__main__.py"
     try:
-        with _program_environment(project_dir), runtime.installed():
+        with program_environment(project_dir), runtime.installed():
             _sync_await(run_in_stack(lambda: _run_program(main)))
     except pulumi.RunError as exc:
         raise ProgramError(str(exc), registered=len(monitor.records)) from None
@@ -525,8 +525,9 @@ def _mock_runtime(
 
 
 @contextmanager
-def _program_environment(project_dir: Path) -> Iterator[None]:
-    """The program's directory as the working directory and first on the import path."""
+def program_environment(project_dir: Path) -> Iterator[None]:
+    """The program's directory as the working directory and first on the import path (the
+    watch imports the project's modules ahead of a run in the same context)."""
     added = str(project_dir) not in sys.path
     if added:
         sys.path.insert(0, str(project_dir))

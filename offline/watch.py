@@ -16,16 +16,14 @@ or went away.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gc
 import hashlib
 import importlib
 import json
-import os
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -39,7 +37,7 @@ from offline.analyzer import (
     load_policy_config,
 )
 from offline.model import ARCHIVE_SIG, ASSET_SIG, SIG_KEY, Recording
-from offline.recorder import record
+from offline.recorder import program_environment, record
 
 # The pack's switch for taking stack config from ConfigureStack (policies/rules/sdk.py; the
 # offline engine does not import the pack's modules).
@@ -115,22 +113,6 @@ def _in_project(file: str, project_dir: Path) -> bool:
     return path.is_relative_to(project_dir) and not any(map(path.is_relative_to, keep))
 
 
-@contextlib.contextmanager
-def _as_a_run_imports(project_dir: Path) -> Iterator[None]:
-    """The import context the recorder gives the program: its directory on sys.path and cwd."""
-    added = str(project_dir) not in sys.path
-    if added:
-        sys.path.insert(0, str(project_dir))
-    cwd = os.getcwd()
-    os.chdir(project_dir)
-    try:
-        yield
-    finally:
-        os.chdir(cwd)
-        if added:
-            sys.path.remove(str(project_dir))
-
-
 def import_fresh(project_dir: Path, names: Iterable[str]) -> bool:
     """Import the project modules `names` anew, in order, as the program's run would.
 
@@ -139,7 +121,7 @@ def import_fresh(project_dir: Path, names: Iterable[str]) -> bool:
     False (with the partial import forgotten) if one fails; the run then imports and reports.
     """
     try:
-        with _as_a_run_imports(project_dir):
+        with program_environment(project_dir):
             for name in names:
                 importlib.import_module(name)
     except Exception:  # the run imports again and reports the error itself
