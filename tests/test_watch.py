@@ -10,9 +10,6 @@ it, and recording dev again would only repeat them.
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,10 +19,9 @@ import pytest
 
 from offline import tree
 from offline.model import Recording
-from offline.watch import WatchSession, diff, forget_project_modules, watch
+from offline.watch import WatchSession, diff, watch
 from tests.conftest import ROOT
-
-IGNORE = shutil.ignore_patterns("venv", ".git", "tests", "out", "__pycache__", "*.pyc", "bench")
+from tests.watch_session import edit, up_to_date, watching
 
 
 @pytest.fixture(scope="module")
@@ -39,45 +35,18 @@ def session(tmp_path_factory: pytest.TempPathFactory, dev: Recording) -> Iterato
     SDK) stay loaded: the watch mode keeps them too. `dev` is recorded first, so that no
     in-process recording of the real project can pick up the copy's modules.
     """
-    copy = tmp_path_factory.mktemp("watch") / "project"
-    shutil.copytree(ROOT, copy, ignore=IGNORE)
-    saved = dict(sys.modules)
-    watching = WatchSession("dev", copy)
-    try:
-        _, _, changes = watching.run()
+    with watching(tmp_path_factory, "watch") as session:
+        _, _, changes = session.run()
         assert changes is None, "the first run is reported in full"
-        yield watching
-    finally:
-        watching.close()
-    forget_project_modules(copy.resolve())
-    sys.modules.update(saved)
-    prefixes = (f"{copy}{os.sep}", f"{copy.resolve()}{os.sep}")
-    loaded_from_copy = [
-        name
-        for name, module in sys.modules.items()
-        if (getattr(module, "__file__", None) or "").startswith(prefixes)
-    ]
-    assert loaded_from_copy == [], f"modules of the copy still loaded: {loaded_from_copy}"
-
-
-def _up_to_date(session: WatchSession) -> None:
-    """Whatever another test left pending is run first, so this test's edit is the only change."""
-    if session.pending():
-        session.run()
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{path}: {old!r} not found; update the test's edit"
-    path.write_text(text.replace(old, new, 1))
+        yield session
 
 
 def test_a_component_edit_shows_up_and_nothing_leaks(session: WatchSession) -> None:
-    _up_to_date(session)
+    up_to_date(session)
     starts = session.pack_starts
     assert session.pending() == [], "nothing changed yet"
     network = session.project_dir / "components" / "network.py"
-    _edit(network, "enable_dns_hostnames=True", "enable_dns_hostnames=False")
+    edit(network, "enable_dns_hostnames=True", "enable_dns_hostnames=False")
     assert session.pending() == [network]
     second, _, changes = session.run()
     vpc = next(r for r in second if r.type == "aws:ec2/vpc:Vpc")
@@ -89,11 +58,11 @@ def test_a_component_edit_shows_up_and_nothing_leaks(session: WatchSession) -> N
 
 
 def test_a_stack_file_edit_reports_verdicts_from_the_same_pack(session: WatchSession) -> None:
-    _up_to_date(session)
+    up_to_date(session)
     starts, pid = session.pack_starts, session.pack_pid
     # dev opts out of the final snapshot, which the pack reports; opting back in clears it.
     stack_file = session.project_dir / "Pulumi.dev.yaml"
-    _edit(stack_file, "finalSnapshot: false", "finalSnapshot: true")
+    edit(stack_file, "finalSnapshot: false", "finalSnapshot: true")
     assert session.pending() == [stack_file], "the stack-file edit was not seen"
     recording, result, changes = session.run()
     assert session.pack_starts == starts and session.pack_pid == pid, (

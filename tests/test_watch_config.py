@@ -14,10 +14,8 @@ whole dev program through the watch.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -25,8 +23,8 @@ from offline import stackfile
 from offline.analyzer import PolicyPackProcess, load_policy_config
 from offline.watch import STACK_CONFIG_SOURCE_ENV, WatchSession
 from tests.conftest import ROOT
+from tests.watch_session import edit, up_to_date, watching
 
-IGNORE = shutil.ignore_patterns("venv", ".git", "tests", "out", "__pycache__", "*.pyc", "bench")
 BUDGET_POLICY = "dev-cost-within-budget"
 SMALL_PROGRAM = ROOT / "tests" / "programs" / "watch_small" / "__main__.py"
 
@@ -40,36 +38,12 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WatchSession]:
     imported stay (pulumi refuses a second import of a provider package in one process). No
     test here records the real project while the session runs, so none can pick up the copy's
     modules."""
-    copy = tmp_path_factory.mktemp("watch-config") / "project"
-    shutil.copytree(ROOT, copy, ignore=IGNORE)
-    shutil.copy(SMALL_PROGRAM, copy / "__main__.py")
-    saved = dict(sys.modules)
-    watching = WatchSession("dev", copy)
-    try:
-        recording, _, _ = watching.run()
+    with watching(tmp_path_factory, "watch-config", SMALL_PROGRAM) as session:
+        recording, _, _ = session.run()
         assert [r for r in recording if r.type == "aws:ec2/natGateway:NatGateway"], (
             "the small program must register the NAT gateway the dev budget prices"
         )
-        yield watching
-    finally:
-        watching.close()
-        for name, module in list(sys.modules.items()):
-            file = getattr(module, "__file__", None) or ""
-            if name not in saved and Path(file).resolve().is_relative_to(copy.resolve()):
-                del sys.modules[name]
-        sys.modules.update(saved)
-
-
-def _up_to_date(session: WatchSession) -> None:
-    """Whatever another test left pending is run first, so this test's edit is the only change."""
-    if session.pending():
-        session.run()
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{path}: {old!r} not found; update the test's edit"
-    path.write_text(text.replace(old, new, 1))
+        yield session
 
 
 def _budget_verdicts(lines: list[str] | None) -> list[str]:
@@ -79,7 +53,7 @@ def _budget_verdicts(lines: list[str] | None) -> list[str]:
 def test_a_stack_file_edit_changes_a_verdict_without_restarting_the_pack(
     session: WatchSession,
 ) -> None:
-    _up_to_date(session)
+    up_to_date(session)
     assert session.last is not None, "the session has run once"
     assert not [v for v in session.last.verdicts if v[1] == BUDGET_POLICY], (
         f"{BUDGET_POLICY}: the estimate must fit groundwork:cost.monthlyBudgetUsd 200"
@@ -89,7 +63,7 @@ def test_a_stack_file_edit_changes_a_verdict_without_restarting_the_pack(
     # that took the edited config reports the estimate over the lowered budget.
     stack_file = session.project_dir / "Pulumi.dev.yaml"
     before = stackfile.load("dev", session.project_dir)
-    _edit(stack_file, "monthlyBudgetUsd: 200", "monthlyBudgetUsd: 20")
+    edit(stack_file, "monthlyBudgetUsd: 200", "monthlyBudgetUsd: 20")
     recording, result, changes = session.run()
     assert session.pack_starts == starts and session.pack_pid == pid, (
         f"a stack-file edit restarted the pack (pid {pid} -> {session.pack_pid})"
@@ -116,10 +90,10 @@ def test_a_stack_file_edit_changes_a_verdict_without_restarting_the_pack(
 
 
 def test_a_policies_edit_restarts_the_pack(session: WatchSession) -> None:
-    _up_to_date(session)
+    up_to_date(session)
     starts, pid = session.pack_starts, session.pack_pid
     rule = session.pack_dir / "rules" / "observability.py"
-    _edit(
+    edit(
         rule,
         "nobody would hear them (subscribe at least one address)",
         "nobody would hear the alarms (subscribe at least one address)",
@@ -140,7 +114,7 @@ def test_a_policies_edit_restarts_the_pack(session: WatchSession) -> None:
 def test_settle_imports_fresh_modules_that_only_a_stack_file_edit_reuses(
     session: WatchSession,
 ) -> None:
-    _up_to_date(session)
+    up_to_date(session)
     name = "components.network"
     ran = sys.modules[name]
     session.settle()
@@ -148,7 +122,7 @@ def test_settle_imports_fresh_modules_that_only_a_stack_file_edit_reuses(
     assert fresh is not None and fresh is not ran, (
         f"{name}: settle() must import a module that has not run the program"
     )
-    _edit(session.project_dir / "Pulumi.dev.yaml", "cidr: 10.20.0.0/16", "cidr: 10.21.0.0/16")
+    edit(session.project_dir / "Pulumi.dev.yaml", "cidr: 10.20.0.0/16", "cidr: 10.21.0.0/16")
     _, _, changes = session.run()
     assert sys.modules[name] is fresh, f"{name}: a stack-file edit must reuse the fresh module"
     assert any(c.endswith("(cidrBlock)") for c in changes or []), (
@@ -158,7 +132,7 @@ def test_settle_imports_fresh_modules_that_only_a_stack_file_edit_reuses(
     # Any other source edit after settle(): the fresh modules are stale, import again.
     session.settle()
     stale = sys.modules[name]
-    _edit(
+    edit(
         session.project_dir / "components" / "network.py",
         "enable_dns_hostnames=True",
         "enable_dns_hostnames=False",
@@ -170,7 +144,7 @@ def test_settle_imports_fresh_modules_that_only_a_stack_file_edit_reuses(
 
 
 def test_settle_survives_a_broken_edit_and_the_run_reports_it(session: WatchSession) -> None:
-    _up_to_date(session)
+    up_to_date(session)
     network = session.project_dir / "components" / "network.py"
     source = network.read_text()
     network.write_text("def broken(:\n")
@@ -187,11 +161,11 @@ def test_edits_to_settings_blueprint_ops_and_app_are_rerun_and_others_are_not(
     session: WatchSession,
 ) -> None:
     """Everything the recording depends on is watched; a file it does not depend on is not."""
-    _up_to_date(session)
+    up_to_date(session)
     project = session.project_dir
     blueprint, server = project / "blueprint.py", project / "app" / "webapp" / "server.py"
     ops, models = project / "ops" / "backup.py", project / "settings" / "models.py"
-    _edit(blueprint, '"alerts",', '"team-alerts",')
+    edit(blueprint, '"alerts",', '"team-alerts",')
     server.write_text(server.read_text() + "# an edit the bundle carries\n")
     ops.write_text(ops.read_text() + "# an edit the backup job's archive carries\n")
     readme = project / "README.md"
@@ -215,11 +189,11 @@ def test_edits_to_settings_blueprint_ops_and_app_are_rerun_and_others_are_not(
     assert session.pending() == [], "README.md is not watched"
 
     # A settings edit: the run validates with the edited model (dev has 2 AZs).
-    _edit(models, "3, ge=2, le=6", "3, ge=3, le=6")
+    edit(models, "3, ge=2, le=6", "3, ge=3, le=6")
     assert session.pending() == [models], "the settings edit was not seen"
     with pytest.raises(Exception, match=r"groundwork:network\.availabilityZones must be >= 3"):
         session.run()
-    _edit(models, "3, ge=3, le=6", "3, ge=2, le=6")
+    edit(models, "3, ge=3, le=6", "3, ge=2, le=6")
 
 
 def test_the_pack_takes_stack_config_from_configure_stack_only_when_asked(
