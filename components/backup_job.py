@@ -147,6 +147,14 @@ def setup_command(db_user: str) -> str:
     return f"python -m ops.backup_role --role-name {db_user}"
 
 
+def source_archive(files: Mapping[str, Path]) -> pulumi.AssetArchive:
+    """The job's source archive: each file at its path in the archive, recorded relative to the
+    working directory (see components.sources)."""
+    return pulumi.AssetArchive(
+        {path: sources.file_asset(local) for path, local in sorted(files.items())}
+    )
+
+
 def ops_sources(ops_dir: Path) -> dict[str, Path]:
     """The `ops` package's Python files and pinned requirements, keyed by their path in the
     job's source archive."""
@@ -599,15 +607,11 @@ class BackupJob(pulumi.ComponentResource):
             ],
         )
         bucket = private.bucket
-        archive = pulumi.AssetArchive(
-            # Recorded relative to the working directory (see components.sources).
-            {path: sources.file_asset(local) for path, local in sorted(args.sources.items())}
-        )
         source = aws.s3.BucketObjectv2(
             f"{name}-source-code",
             bucket=bucket.id,
             key=SOURCE_KEY,
-            source=archive,
+            source=source_archive(args.sources),
             content_type="application/zip",
             server_side_encryption="aws:kms",
             kms_key_id=args.vault_key_arn,

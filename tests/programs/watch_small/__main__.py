@@ -14,8 +14,8 @@ import pulumi_aws as aws
 
 import blueprint
 import settings
-from components import sources
-from components.backup_job import ops_sources
+from components.alarms import AlarmSpec, metric_alarm
+from components.backup_job import ops_sources, source_archive
 from components.encryption import Encryption, EncryptionArgs
 from ops.bundle import build_bundle
 
@@ -23,18 +23,22 @@ s = settings.load()
 encryption = Encryption("encryption", EncryptionArgs(region=s.region, protect=s.protect))
 alerts = blueprint._alerts(s)
 blueprint._network(s, encryption)
-aws.cloudwatch.MetricAlarm(
-    "nat-port-allocation-errors",
+nat_errors = AlarmSpec(
+    role="natErrors",
+    suffix="nat-port-allocation-errors",
+    name="nat-port-allocation-errors",
+    description="NAT gateway port allocation errors",
+    comparison="GreaterThanThreshold",
+    treat_missing_data="notBreaching",
+    evaluation_periods=1,
+    alarm_actions=[alerts.topic_arn],
+    threshold=0,
+    period=300,
     namespace="AWS/NATGateway",
     metric_name="ErrorPortAllocation",
     statistic="Sum",
-    period=300,
-    evaluation_periods=1,
-    threshold=0,
-    comparison_operator="GreaterThanThreshold",
-    treat_missing_data="notBreaching",
-    alarm_actions=[alerts.topic_arn],
 )
+metric_alarm("nat-port-allocation-errors", nat_errors, pulumi.ResourceOptions())
 # The bundle by its digest, not its bytes: the recording stays small, an edit still shows.
 aws.s3.BucketObjectv2(
     "reference-release",
@@ -47,7 +51,5 @@ aws.s3.BucketObjectv2(
     "backup-job-source-code",
     bucket="groundwork-dev-backup-job",
     key="backup-job/source.zip",
-    source=pulumi.AssetArchive(
-        {path: sources.file_asset(local) for path, local in ops_sources(blueprint.OPS_DIR).items()}
-    ),
+    source=source_archive(ops_sources(blueprint.OPS_DIR)),
 )
